@@ -1,0 +1,1 @@
+"""What every referral hub service shares: topic names, event headers, FHIR vocabulary, plumbing."""

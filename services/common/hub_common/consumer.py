@@ -1,0 +1,90 @@
+"""How every consumer treats failure: retry what may pass later, set aside what never will.
+
+The subscriber's offset is committed after the handler returns (FastStream `AckPolicy.ACK`),
+and that happens even when it raises, so handlers must never raise: a transient fault
+(PostgreSQL or Kafka down) is retried here with backoff, holding the partition until the
+dependency is back; a permanent one (bad input, a bug tripped by this message) is handed to
+`on_poison`, which records it durably, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """This message can never be processed as it is; retrying would not help."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    OperationalError,
+    InterfaceError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+async def process_durably(
+    work: Callable[[], Awaitable[None]],
+    on_poison: Callable[[Exception], Awaitable[None]],
+    *,
+    what: str,
+    max_backoff_seconds: float = 30.0,
+) -> None:
+    """Run `work` until it succeeds or proves permanent; never raises except on cancellation."""
+    backoff = 0.2
+    while True:
+        try:
+            await work()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                log.warning(
+                    "%s: transient %s, retrying in %.1f s", what, type(error).__name__, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff_seconds)
+                continue
+            if not isinstance(error, PermanentError):
+                # No traceback text: exception messages can quote personal data from the payload.
+                log.error(
+                    "%s: unexpected %s at %s, setting the message aside",
+                    what,
+                    type(error).__name__,
+                    _where(error),
+                )
+            await process_durably(
+                lambda failure=error: on_poison(failure),
+                _cannot_record,
+                what=f"{what} (dead letter)",
+            )
+            return
+
+
+def _where(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+
+
+async def _cannot_record(error: Exception) -> None:
+    # Recording a poison message failed permanently too: nothing left but to say so loudly.
+    log.error("could not record a poison message: %s", type(error).__name__)

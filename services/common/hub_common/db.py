@@ -1,0 +1,69 @@
+"""Database plumbing shared by the services: engines, and the two tables every service owns.
+
+Each service keeps its state in its own PostgreSQL schema and shares nothing but events; the
+outbox and processed-event tables below are created inside that schema by the service's
+Alembic migrations.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine; `pool_pre_ping` lets a service ride out a PostgreSQL restart."""
+    return create_async_engine(database_url, pool_size=pool_size, pool_pre_ping=True)
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Events waiting to be published, written in the same transaction as the change they report.
+
+    `seq` orders publication; a single relay per service publishes in `seq` order, which keeps
+    every referral's events in order (they share a key, so a partition).
+    """
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger, Identity(always=True), primary_key=True),
+        Column("topic", String(255), nullable=False),
+        Column("key", String(255), nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    """Ids of inbound events already applied: consumers are idempotent by checking here.
+
+    Deduplication is on the event id (not the offset), since a relay may publish an event twice
+    and a failed offset commit redelivers.
+    """
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(200), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

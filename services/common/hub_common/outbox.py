@@ -1,0 +1,154 @@
+"""Transactional outbox: record events with the change they describe, publish them afterwards.
+
+A service never publishes straight from a handler. It adds rows to its `outbox` table in the
+same transaction as its state change; the relay publishes committed rows with an idempotent
+producer and deletes them. A crash between publish and delete republishes the same event id,
+which consumers deduplicate (see `inbox.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from hub_common.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One message to publish: topic, key (the referral id), serialised value and envelope."""
+
+    topic: str
+    key: str
+    value: bytes
+    envelope: Envelope
+
+
+async def add_to_outbox(
+    db: AsyncSession | AsyncConnection, outbox: Table, events: Sequence[OutgoingEvent]
+) -> None:
+    """Stage events in the caller's transaction. Call it last, after the rows it reports on are
+    locked and written, so that a referral's later change always gets a later `seq`."""
+    if not events:
+        return
+    await db.execute(
+        insert(outbox),
+        [
+            {
+                "topic": event.topic,
+                "key": event.key,
+                "value": event.value,
+                "headers": dict(event.envelope.to_headers_str()),
+            }
+            for event in events
+        ],
+    )
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows in order; one active relay per service at a time.
+
+    Several replicas each run a relay, but only the holder of a PostgreSQL advisory lock
+    publishes: parallel relays would reorder a referral's events.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        bootstrap_servers: str,
+        *,
+        lock_key: int,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.25,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._bootstrap = bootstrap_servers
+        self._lock_key = lock_key
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def kick(self) -> None:
+        """Tell the relay that new rows were committed (saves waiting for the next poll)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled, reconnecting with backoff when Kafka or PostgreSQL fail."""
+        backoff = 0.5
+        while True:
+            try:
+                async with self._engine.connect() as lock_conn:
+                    if not await lock_conn.scalar(
+                        select(func.pg_try_advisory_lock(self._lock_key))
+                    ):
+                        await asyncio.sleep(1.0)  # another replica's relay is active
+                        continue
+                    await lock_conn.commit()  # the session-level lock outlives this transaction
+                    producer = AIOKafkaProducer(
+                        bootstrap_servers=self._bootstrap,
+                        enable_idempotence=True,  # implies acks=all; no duplicates from retries
+                        linger_ms=2,
+                    )
+                    await producer.start()
+                    try:
+                        backoff = 0.5
+                        await self._publish_forever(producer)
+                    finally:
+                        await producer.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "outbox relay interrupted (%s); retrying in %.1f s",
+                    type(error).__name__,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _publish_forever(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            published = await self.publish_batch(producer)
+            if published < self._batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+
+    async def publish_batch(self, producer: AIOKafkaProducer) -> int:
+        """Publish the oldest committed rows and delete them once Kafka has them all."""
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(self._outbox).order_by(self._outbox.c.seq).limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            sent = [
+                await producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[(name, value.encode()) for name, value in row.headers.items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*sent)
+            # Delete exactly what was read: a row with a lower seq may still be committing.
+            await conn.execute(
+                delete(self._outbox).where(self._outbox.c.seq.in_([r.seq for r in rows]))
+            )
+        self.published += len(rows)
+        return len(rows)

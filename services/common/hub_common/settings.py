@@ -1,0 +1,36 @@
+"""Settings every service shares; each service extends them with its own."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub_common.topics import Topics
+
+
+class InfraSettings(BaseSettings):
+    """Where Kafka and PostgreSQL are, and how this process names its topics."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://hub:hub@127.0.0.1:5432/referral_hub",
+        description="SQLAlchemy URL of the PostgreSQL database (asyncpg driver)",
+    )
+    topic_prefix: str = Field(
+        default="",
+        alias="HUB_TOPIC_PREFIX",
+        description="Prefix of every topic and consumer group: empty in production, unique per test run",
+    )
+    log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def group_id(self, name: str) -> str:
+        """A consumer group name, namespaced like the topics."""
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,63 @@
+"""Every Kafka topic the hub reads or writes, named in one place (contract: DESIGN.md, Topics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INBOUND_SOURCES: tuple[str, ...] = ("fhir", "police", "fire", "housing", "community")
+"""Agency formats the intake service accepts; each has `referrals.inbound.<source>`."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names, optionally namespaced so test runs can share a broker without crosstalk.
+
+    The prefix is empty in production; tests set a unique one per run.
+    """
+
+    prefix: str = ""
+
+    def _name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def inbound(self, source: str) -> str:
+        if source not in INBOUND_SOURCES:
+            raise ValueError(
+                f"unknown inbound source {source!r}; expected one of {INBOUND_SOURCES}"
+            )
+        return self._name(f"referrals.inbound.{source}")
+
+    @property
+    def requested(self) -> str:
+        return self._name("referrals.requested")
+
+    @property
+    def rejected(self) -> str:
+        return self._name("referrals.rejected")
+
+    @property
+    def tasks(self) -> str:
+        return self._name("referrals.tasks")
+
+    def status(self, source: str) -> str:
+        return self._name(f"referrals.status.{source}")
+
+    @property
+    def directory(self) -> str:
+        return self._name("linkworkers.directory")
+
+    def all(self) -> list[str]:
+        """Every topic the hub needs to exist before its services start."""
+        return [
+            *(self.inbound(source) for source in INBOUND_SOURCES),
+            self.requested,
+            self.rejected,
+            self.tasks,
+            *(self.status(source) for source in INBOUND_SOURCES),
+            self.directory,
+        ]
+
+    def is_compacted(self, topic: str) -> bool:
+        # The directory is a table of the latest PractitionerRole per worker: compact it,
+        # so a tombstone removes a worker and a restarted router reads only current rows.
+        return topic == self.directory

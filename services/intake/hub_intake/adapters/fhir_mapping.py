@@ -1,0 +1,186 @@
+"""The canonical referral as a self-contained FHIR R4 ServiceRequest (UK Core where it can)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from hub_common import fhir_systems as sys
+from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
+
+from hub_intake.domain.referral import Referral
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _telecom(phone: str | None, email: str | None) -> list[dict[str, str]]:
+    telecom = []
+    if phone:
+        telecom.append({"system": "phone", "value": phone})
+    if email:
+        telecom.append({"system": "email", "value": email})
+    return telecom
+
+
+def _agency_identifier(referral: Referral) -> dict[str, str]:
+    if referral.referrer.ods_code:
+        return {"system": sys.ODS_SYSTEM, "value": referral.referrer.ods_code}
+    agency = referral.referrer.agency_id or re.sub(
+        r"[^a-z0-9]+", "-", referral.referrer.organisation.lower()
+    ).strip("-")
+    return {"system": sys.AGENCY_ID_SYSTEM, "value": f"{referral.source}:{agency}"}
+
+
+def _patient(referral: Referral) -> dict[str, Any]:
+    person = referral.person
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "patient",
+        "name": [
+            {"use": "official", "family": person.family_name, "given": list(person.given_names)}
+        ],
+        "address": [
+            {
+                "use": "home",
+                **({"line": list(person.address.lines)} if person.address.lines else {}),
+                **({"city": person.address.town} if person.address.town else {}),
+                "postalCode": person.address.postcode,
+                "country": "GB",
+            }
+        ],
+    }
+    if person.nhs_number:
+        patient["identifier"] = [{"system": sys.NHS_NUMBER_SYSTEM, "value": person.nhs_number}]
+    if person.birth_date:
+        patient["birthDate"] = person.birth_date.isoformat()
+    if telecom := _telecom(person.phone, person.email):
+        patient["telecom"] = telecom
+    if person.language:
+        patient["communication"] = [
+            {
+                "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": person.language}]},
+                "preferred": True,
+            }
+        ]
+    if person.interpreter_needed:
+        patient["extension"] = [
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication",
+                "extension": [{"url": "interpreterRequired", "valueBoolean": True}],
+            }
+        ]
+    return patient
+
+
+def _requester(referral: Referral) -> list[dict[str, Any]]:
+    referrer = referral.referrer
+    organisation = {
+        "resourceType": "Organization",
+        "id": "requester-org",
+        "identifier": [_agency_identifier(referral)],
+        "name": referrer.organisation,
+        "type": [{"text": referrer.organisation_type}],
+    }
+    role: dict[str, Any] = {
+        "resourceType": "PractitionerRole",
+        "id": "requester",
+        "organization": {"reference": "#requester-org", "display": referrer.organisation},
+    }
+    if telecom := _telecom(referrer.phone, referrer.email):
+        role["telecom"] = telecom
+    contained = [organisation, role]
+    if referrer.person_name:
+        contained.append(
+            {
+                "resourceType": "Practitioner",
+                "id": "requester-person",
+                "name": [{"text": referrer.person_name}],
+            }
+        )
+        role["practitioner"] = {"reference": "#requester-person"}
+    return contained
+
+
+def _consent(referral: Referral) -> dict[str, Any]:
+    consent: dict[str, Any] = {
+        "resourceType": "Consent",
+        "id": "consent",
+        "status": "active" if referral.consent.given else "rejected",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": "#patient"},
+        "performer": [{"reference": "#requester"}],
+        "policyRule": {"text": "Consent to share with the social prescribing service"},
+    }
+    if referral.consent.recorded_at:
+        consent["dateTime"] = _instant(referral.consent.recorded_at)
+    if referral.consent.method:
+        consent["sourceAttachment"] = {"title": referral.consent.method}
+    return consent
+
+
+def to_service_request(referral: Referral, referral_id: str, episode_id: str) -> dict[str, Any]:
+    """Build the ServiceRequest the hub publishes on `referrals.requested`."""
+    reason_codes = []
+    for need in referral.needs:
+        concept: dict[str, Any] = {"text": need.text}
+        if need.category is not None:
+            concept["coding"] = [
+                {
+                    "system": NEED_CATEGORY_SYSTEM,
+                    "code": need.category.value,
+                    "display": NEED_DISPLAY[need.category],
+                }
+            ]
+        reason_codes.append(concept)
+    request: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": referral_id,
+        "meta": {"profile": ["https://fhir.hl7.org.uk/StructureDefinition/UKCore-ServiceRequest"]},
+        "contained": [_patient(referral), *_requester(referral), _consent(referral)],
+        "extension": [
+            {"url": sys.EPISODE_EXTENSION_URL, "valueString": episode_id},
+            {"url": sys.RISK_EXTENSION_URL, "valueCode": referral.risk_to_visitors},
+        ],
+        "identifier": [
+            {"system": sys.REFERRAL_ID_SYSTEM, "value": referral_id},
+            {
+                "system": sys.referrer_reference_system(referral.source),
+                "value": referral.referrer_reference,
+            },
+        ],
+        "status": "active",
+        "intent": "order",
+        "priority": referral.priority,
+        "code": {
+            "coding": [
+                {
+                    "system": sys.SNOMED,
+                    "code": sys.SNOMED_SOCIAL_PRESCRIBING_REFERRAL,
+                    "display": "Referral to social prescribing service",
+                }
+            ]
+        },
+        "subject": {"reference": "#patient"},
+        "authoredOn": _instant(referral.authored_on),
+        "requester": {"reference": "#requester"},
+        "supportingInfo": [{"reference": "#consent"}],
+    }
+    if reason_codes:
+        request["reasonCode"] = reason_codes
+    notes = list(referral.notes)
+    if referral.risk_notes:
+        notes.append(f"Risk to visitors: {referral.risk_notes}")
+    if notes:
+        request["note"] = [{"text": note} for note in notes]
+    return request

@@ -1,0 +1,55 @@
+"""What an agency format adapter is: bytes in the agency's format -> readings of referrals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub_common.outcome import Issue
+
+from hub_intake.domain.referral import Referral
+
+
+@dataclass(frozen=True)
+class ReferrerContact:
+    """Where the referrer can be told about a rejection (kept with the rejected event)."""
+
+    organisation: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class Reading:
+    """One referral as read from a message: accepted (`referral` set) or not, with every issue.
+
+    A message may hold several (a housing CSV); each stands or falls on its own.
+    """
+
+    referrer_reference: str | None
+    original: Any  # the agency's own document (or CSV row), kept for replay after a fix
+    contact: ReferrerContact
+    referral: Referral | None = None
+    issues: list[Issue] = field(default_factory=list)
+    item: str | None = None  # e.g. "row 3" in a CSV batch
+
+    @property
+    def accepted(self) -> bool:
+        return self.referral is not None and not any(issue.is_error for issue in self.issues)
+
+
+class UnreadableMessage(ValueError):
+    """The message as a whole cannot be parsed (not JSON, not CSV, wrong document type)."""
+
+
+class InboundFormat(Protocol):
+    """An agency format: one module per format, registered in `formats/__init__.py`."""
+
+    source: str
+    media_type: str
+
+    def read(self, body: bytes, received_at: datetime) -> list[Reading]:
+        """Read every referral in `body`; raise UnreadableMessage when nothing can be read."""
+        ...

@@ -1,0 +1,43 @@
+"""The intake service's tables, all in its own `intake` schema."""
+
+from __future__ import annotations
+
+from hub_common.db import outbox_table, processed_events_table
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "intake"
+metadata = MetaData(schema=SCHEMA)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("referrer_reference", String(200), nullable=False),
+    Column("episode_id", String(64), nullable=False),
+    # A one-way hash of the person's identity, to link referrals of one person from several
+    # agencies without keeping a searchable copy of their NHS number or name.
+    Column("person_key", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("service_request", JSONB, nullable=False),
+    # The same referrer reference from the same source is the same referral (idempotency key).
+    UniqueConstraint("source", "referrer_reference", name="uq_referrals_source_reference"),
+    Index("ix_referrals_person_key", "person_key"),
+)
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("rejection_id", String(64), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("referrer_reference", String(200)),
+    # sha256 of source + item + original bytes: a redelivered bad message is recorded once.
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("event", JSONB, nullable=False),
+    Column("replayed_at", DateTime(timezone=True)),
+)
+
+outbox = outbox_table(metadata)
+processed_events = processed_events_table(metadata)

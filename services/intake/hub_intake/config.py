@@ -1,0 +1,18 @@
+"""The intake service's settings (environment variables; defaults suit a local run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub_common.settings import InfraSettings
+from pydantic import Field
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+class IntakeSettings(InfraSettings):
+    """Where intake listens and how big an inbound message may be."""
+
+    http_host: str = Field(default="127.0.0.1", alias="INTAKE_HTTP_HOST")
+    http_port: int = Field(default=8001, alias="INTAKE_HTTP_PORT")
+    max_body_bytes: int = Field(default=1_000_000, alias="INTAKE_MAX_BODY_BYTES")

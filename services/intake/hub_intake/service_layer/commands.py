@@ -1,0 +1,16 @@
+"""Use-case inputs of the intake service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ReceiveReferrals:
+    """Accept a message in an agency's format (it may hold several referrals)."""
+
+    source: str
+    body: bytes
+    received_at: datetime
+    traceparent: str | None = None

@@ -1,0 +1,225 @@
+"""Receiving referrals: read, record, and stage the outgoing event, all in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hub_common.envelope import Envelope
+from hub_common.fhir_systems import FHIR_JSON, PLAIN_JSON
+from hub_common.jsonio import dumps
+from hub_common.outbox import OutgoingEvent, add_to_outbox
+from hub_common.outcome import Issue, operation_outcome
+from hub_common.topics import Topics
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_intake.adapters import orm
+from hub_intake.adapters.fhir_mapping import to_service_request
+from hub_intake.adapters.formats.base import (
+    InboundFormat,
+    Reading,
+    ReferrerContact,
+    UnreadableMessage,
+)
+from hub_intake.domain.identity import person_key
+from hub_intake.service_layer.commands import ReceiveReferrals
+
+log = logging.getLogger(__name__)
+
+_NO_CONTACT = ReferrerContact()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one referral in a message."""
+
+    status: Literal["accepted", "duplicate", "rejected"]
+    referral_id: str | None
+    referrer_reference: str | None
+    item: str | None
+    outcome: dict[str, Any]  # FHIR OperationOutcome (warnings too, for accepted ones)
+
+
+class IntakeService:
+    """Turns agency messages into recorded referrals and staged `referrals.requested` events."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        formats: dict[str, InboundFormat],
+        topics: Topics,
+        on_commit: Any = None,
+    ) -> None:
+        self._sessions = sessions
+        self._formats = formats
+        self._topics = topics
+        self._on_commit = on_commit or (lambda: None)
+
+    def knows(self, source: str) -> bool:
+        return source in self._formats
+
+    async def receive(self, command: ReceiveReferrals) -> list[Outcome]:
+        """Record every referral in the message; an UnreadableMessage is recorded, then raised."""
+        fmt = self._formats[command.source]
+        try:
+            readings = fmt.read(command.body, command.received_at)
+        except UnreadableMessage as error:
+            await self._record_unreadable(command, str(error))
+            raise
+        outcomes = []
+        async with self._sessions.begin() as session:
+            for reading in readings:
+                if reading.accepted:
+                    outcomes.append(await self._accept(session, command, reading))
+                else:
+                    outcomes.append(await self._reject(session, command, reading))
+        self._on_commit()
+        return outcomes
+
+    async def _accept(
+        self, session: AsyncSession, command: ReceiveReferrals, reading: Reading
+    ) -> Outcome:
+        assert reading.referral is not None
+        referral = reading.referral
+        warnings = operation_outcome([issue for issue in reading.issues if not issue.is_error])
+        existing = await session.scalar(
+            select(orm.referrals.c.referral_id).where(
+                orm.referrals.c.source == referral.source,
+                orm.referrals.c.referrer_reference == referral.referrer_reference,
+            )
+        )
+        if existing:
+            # A resend: same referral, same id, nothing published again.
+            return Outcome(
+                "duplicate", existing, referral.referrer_reference, reading.item, warnings
+            )
+        referral_id = str(uuid.uuid4())
+        key = person_key(referral.person)
+        # Link to the person's open referral from any agency, so the router keeps their worker.
+        episode_id = (
+            await session.scalar(
+                select(orm.referrals.c.episode_id)
+                .where(orm.referrals.c.person_key == key)
+                .order_by(orm.referrals.c.received_at)
+                .limit(1)
+            )
+            or referral_id
+        )
+        service_request = to_service_request(referral, referral_id, episode_id)
+        inserted = await session.scalar(
+            insert(orm.referrals)
+            .values(
+                referral_id=referral_id,
+                source=referral.source,
+                referrer_reference=referral.referrer_reference,
+                episode_id=episode_id,
+                person_key=key,
+                received_at=command.received_at,
+                service_request=service_request,
+            )
+            .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
+            .returning(orm.referrals.c.referral_id)
+        )
+        if inserted is None:
+            # Another replica recorded the same referral a moment ago: answer with its id.
+            existing = await session.scalar(
+                select(orm.referrals.c.referral_id).where(
+                    orm.referrals.c.source == referral.source,
+                    orm.referrals.c.referrer_reference == referral.referrer_reference,
+                )
+            )
+            return Outcome(
+                "duplicate", existing, referral.referrer_reference, reading.item, warnings
+            )
+        await add_to_outbox(
+            session,
+            orm.outbox,
+            [
+                OutgoingEvent(
+                    topic=self._topics.requested,
+                    key=referral_id,
+                    value=dumps(service_request),
+                    envelope=Envelope.new("ReferralRequested", FHIR_JSON, command.traceparent),
+                )
+            ],
+        )
+        log.info("referral %s accepted from %s", referral_id, referral.source)
+        return Outcome("accepted", referral_id, referral.referrer_reference, reading.item, warnings)
+
+    async def _reject(
+        self, session: AsyncSession, command: ReceiveReferrals, reading: Reading
+    ) -> Outcome:
+        outcome = operation_outcome(reading.issues)
+        fingerprint = hashlib.sha256(
+            f"{command.source}|{reading.item}|".encode() + dumps(reading.original)
+        ).hexdigest()
+        rejection_id = str(uuid.uuid4())
+        event = {
+            "rejectionId": rejection_id,
+            "source": command.source,
+            "receivedAt": command.received_at.isoformat(),
+            "referrerReference": reading.referrer_reference,
+            "item": reading.item,
+            "referrerContact": {
+                "organisation": reading.contact.organisation,
+                "name": reading.contact.name,
+                "email": reading.contact.email,
+                "phone": reading.contact.phone,
+            },
+            "original": reading.original,
+            "outcome": outcome,
+        }
+        inserted = await session.scalar(
+            insert(orm.rejections)
+            .values(
+                rejection_id=rejection_id,
+                source=command.source,
+                referrer_reference=reading.referrer_reference,
+                fingerprint=fingerprint,
+                received_at=command.received_at,
+                event=event,
+            )
+            .on_conflict_do_nothing(index_elements=["fingerprint"])
+            .returning(orm.rejections.c.rejection_id)
+        )
+        if inserted is not None:
+            await add_to_outbox(
+                session,
+                orm.outbox,
+                [
+                    OutgoingEvent(
+                        topic=self._topics.rejected,
+                        key=f"{command.source}:{reading.referrer_reference or rejection_id}",
+                        value=dumps(event),
+                        envelope=Envelope.new("ReferralRejected", PLAIN_JSON, command.traceparent),
+                    )
+                ],
+            )
+            log.info(
+                "referral rejected from %s with %d issues", command.source, len(reading.issues)
+            )
+        return Outcome("rejected", None, reading.referrer_reference, reading.item, outcome)
+
+    async def record_unprocessable(self, command: ReceiveReferrals, error_type: str) -> None:
+        """Set aside a message that tripped an unexpected error, so an operator can replay it."""
+        await self._record_unreadable(
+            command,
+            f"the hub could not process this message ({error_type}); it is kept for an operator",
+        )
+
+    async def _record_unreadable(self, command: ReceiveReferrals, reason: str) -> None:
+        original = command.body.decode("utf-8", errors="replace")
+        reading = Reading(
+            referrer_reference=None,
+            original=original,
+            contact=_NO_CONTACT,
+            issues=[Issue("(message)", reason, code="structure")],
+        )
+        async with self._sessions.begin() as session:
+            await self._reject(session, command, reading)
+        self._on_commit()
