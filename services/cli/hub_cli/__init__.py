@@ -1,0 +1,1 @@
+"""`referral-hub`: the operator's command line."""

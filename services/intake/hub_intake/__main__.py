@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from hub_common.logs import configure_logging
 
+from hub_common.logs import configure_logging
 from hub_intake.bootstrap import build_app
 from hub_intake.config import IntakeSettings
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_common.db import make_engine, make_session_factory
-from hub_common.health import database_check, health_router
-from hub_common.outbox import OutboxRelay
-from hub_common.topics import INBOUND_SOURCES
 
+from hub_common.db import make_engine, make_session_factory
+from hub_common.outbox import OutboxRelay
+from hub_common.service_app import service_app
+from hub_common.topics import INBOUND_SOURCES
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.config import IntakeSettings
@@ -22,12 +18,8 @@ from hub_intake.service_layer.intake import IntakeService
 OUTBOX_LOCK_KEY = 0x1A7A4E  # advisory lock: one active outbox relay per service
 
 
-def build_broker(settings: IntakeSettings) -> KafkaBroker:
-    return KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-intake")
-
-
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
-    """The intake service as one ASGI app: HTTP routes, Kafka consumers and the outbox relay."""
+    """The intake service: agency HTTP routes, agency Kafka consumers, the outbox relay."""
     settings = settings or IntakeSettings()
     engine = make_engine(settings.database_url)
     relay = OutboxRelay(
@@ -37,29 +29,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     service = IntakeService(
         make_session_factory(engine), formats, settings.topics, on_commit=relay.kick
     )
-    broker = build_broker(settings)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        relay_task = asyncio.create_task(relay.run(), name="intake-outbox-relay")
-        await broker.start()
-        try:
-            yield
-        finally:
-            await broker.stop()
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
-            await engine.dispose()
-
-    app = FastAPI(title="Referral hub: intake", version="0.1.0", lifespan=lifespan)
+    app = service_app(title="intake", engine=engine, broker=broker, relay=relay)
     app.state.settings = settings
     app.state.service = service
-    app.state.relay = relay
-
-    async def kafka_ready() -> bool:
-        return await broker.ping(timeout=2.0)
-
-    app.include_router(health_router({"database": database_check(engine), "kafka": kafka_ready}))
     return app

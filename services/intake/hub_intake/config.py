@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub_common.settings import InfraSettings
 from pydantic import Field
+
+from hub_common.settings import InfraSettings
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 

@@ -1,0 +1,1 @@
+"""Notifier: tracks every referral's Task and tells the referrer each change."""

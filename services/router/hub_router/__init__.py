@@ -1,0 +1,1 @@
+"""Router: the right link worker for every referral, with offers that can be declined."""

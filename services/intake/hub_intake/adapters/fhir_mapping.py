@@ -8,7 +8,6 @@ from typing import Any
 
 from hub_common import fhir_systems as sys
 from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
-
 from hub_intake.domain.referral import Referral
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hub_common.db import outbox_table, processed_events_table
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
+
+from hub_common.db import outbox_table, processed_events_table
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import TRACEPARENT, header_map
-
 from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import ReceiveReferrals

@@ -8,16 +8,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON, PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.topics import Topics
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_intake.adapters import orm
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import (

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub_common.outcome import Issue
-
 from hub_intake.domain.referral import Referral
 
 

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from hub_common.jsonio import loads
 from hub_common.outcome import Issue
-
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.domain.need_words import need_category

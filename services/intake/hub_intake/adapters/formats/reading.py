@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from hub_common.outcome import Issue
-
 from hub_intake.domain.checks import (
     clean_nhs_number,
     nhs_number_is_valid,

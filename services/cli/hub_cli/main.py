@@ -1,0 +1,100 @@
+"""`referral-hub`: set up the database and topics, load link worker rosters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from hub_common import migrations
+from hub_common.envelope import Envelope
+from hub_common.fhir_systems import FHIR_JSON
+from hub_common.jsonio import dumps
+from hub_common.kafka import ensure_topics
+from hub_common.settings import InfraSettings
+
+
+def _service_migrations() -> list[tuple[str, Path]]:
+    from hub_intake.config import MIGRATIONS as INTAKE
+    from hub_notifier.config import MIGRATIONS as NOTIFIER
+    from hub_router.config import MIGRATIONS as ROUTER
+
+    return [("intake", INTAKE), ("router", ROUTER), ("notifier", NOTIFIER)]
+
+
+async def db_upgrade(settings: InfraSettings) -> None:
+    for schema, location in _service_migrations():
+        await migrations.upgrade(settings.database_url, location, schema)
+        print(f"database schema {schema}: up to date")
+
+
+async def topics_ensure(settings: InfraSettings) -> None:
+    created = await ensure_topics(settings.kafka_bootstrap_servers, settings.topics)
+    print(
+        f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"
+    )
+
+
+async def workers_load(settings: InfraSettings, path: Path) -> None:
+    from hub_cli.roster import read_roster
+    from hub_router.adapters.practitioner_role import to_practitioner_role
+
+    entries = read_roster(path)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for entry in entries:
+            role = to_practitioner_role(entry.worker, entry.name, entry.email)
+            envelope = Envelope.new("LinkWorkerPublished", FHIR_JSON)
+            await producer.send_and_wait(
+                settings.topics.directory,
+                dumps(role),
+                key=entry.worker.worker_id.encode(),
+                headers=envelope.to_headers(),
+            )
+    finally:
+        await producer.stop()
+    print(f"published {len(entries)} link workers to {settings.topics.directory}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="referral-hub", description="Operate the referral hub.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="database schemas").add_subparsers(
+        dest="action", required=True
+    )
+    db.add_parser("upgrade", help="apply every service's migrations")
+    topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(
+        dest="action", required=True
+    )
+    topics.add_parser("ensure", help="create any missing hub topic")
+    workers = commands.add_parser("workers", help="the link worker directory").add_subparsers(
+        dest="action", required=True
+    )
+    load = workers.add_parser(
+        "load", help="publish a roster (CSV or JSON) to linkworkers.directory"
+    )
+    load.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    settings = InfraSettings()
+    try:
+        if args.command == "db":
+            asyncio.run(db_upgrade(settings))
+        elif args.command == "topics":
+            asyncio.run(topics_ensure(settings))
+        elif args.command == "workers":
+            asyncio.run(workers_load(settings, args.file))
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"referral-hub: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Subscribing to the hub's own JSON topics the one safe way.
+
+Offsets commit after the handler returns (`AckPolicy.ACK`), and the handler returns only once
+`apply` has committed its transaction, or the message proved permanently bad and was set
+aside. `apply` must be idempotent: it receives the envelope's event id to deduplicate on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from hub_common.consumer import PermanentError, process_durably
+from hub_common.envelope import EVENT_ID, TRACEPARENT, header_map
+from hub_common.jsonio import loads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may need besides the value: the key, the event id and the trace."""
+
+    key: str
+    event_id: str
+    traceparent: str | None
+
+
+Apply = Callable[[Any, Delivery], Awaitable[None]]
+
+
+def delivery_of(message: KafkaMessage) -> Delivery:
+    raw = message.raw_message
+    headers = header_map(message.headers)
+    key = (
+        raw.key.decode("utf-8", errors="replace")
+        if isinstance(raw.key, bytes)
+        else str(raw.key or "")
+    )
+    # Messages from outside the hub may lack an envelope: their log position identifies them.
+    event_id = headers.get(EVENT_ID) or f"{raw.topic}:{raw.partition}:{raw.offset}"
+    return Delivery(key=key, event_id=event_id, traceparent=headers.get(TRACEPARENT))
+
+
+def subscribe_json(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    description: str,
+    apply: Apply,
+    tombstones: bool = False,
+) -> None:
+    """Register a durable, idempotent JSON consumer; ValueError from `apply` means bad input."""
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",  # a new group must not skip the backlog
+        ack_policy=AckPolicy.ACK,
+        title=f"{group_id}:{topic}",
+        description=description,
+    )
+    async def handle(message: KafkaMessage) -> None:
+        delivery = delivery_of(message)
+
+        async def work() -> None:
+            if not message.body:
+                if not tombstones:
+                    raise PermanentError("empty value")
+                await apply(None, delivery)
+                return
+            try:
+                value = loads(message.body)
+            except ValueError:
+                raise PermanentError("value is not JSON") from None
+            try:
+                await apply(value, delivery)
+            except ValueError as error:
+                raise PermanentError(str(error)) from error
+
+        async def set_aside(error: Exception) -> None:
+            # Hub topics are written by the hub itself: a bad event is a bug upstream. Say which
+            # event (by id, never by content) so an operator can find it on the topic.
+            log.error(
+                "set aside event %s on %s: %s", delivery.event_id, topic, type(error).__name__
+            )
+
+        await process_durably(work, set_aside, what=f"event on {topic}")

@@ -1,0 +1,38 @@
+"""Kafka entrypoints of the notifier: referrals, their Task snapshots, and rejections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from hub_common.subscriptions import Delivery, subscribe_json
+from hub_notifier.config import NotifierSettings
+from hub_notifier.service_layer.tracking import TrackingService
+
+
+def register_consumers(
+    broker: KafkaBroker, service: TrackingService, settings: NotifierSettings
+) -> None:
+    async def on_requested(request: Any, delivery: Delivery) -> None:
+        await service.record_request(request, delivery.event_id)
+
+    async def on_task(task: Any, delivery: Delivery) -> None:
+        await service.record_task(task, delivery.event_id)
+
+    async def on_rejected(event: Any, delivery: Delivery) -> None:
+        await service.record_rejection(event, delivery.event_id)
+
+    topics = settings.topics
+    for topic, apply, description in (
+        (topics.requested, on_requested, "Accepted referrals, to answer referrers' reads"),
+        (topics.tasks, on_task, "Task snapshots: every change to tell the referrer"),
+        (topics.rejected, on_rejected, "Rejected referrals, to tell the referrer why"),
+    ):
+        subscribe_json(
+            broker,
+            topic=topic,
+            group_id=settings.group_id("notifier"),
+            description=description,
+            apply=apply,
+        )

@@ -1,0 +1,58 @@
+"""The referral's FHIR Task snapshot (HL7 Gravity SDOH referral Task pattern)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hub_common import fhir_systems as sys
+
+BUSINESS_STATUS_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-business-status"
+EPISODE_ID_SYSTEM = f"{sys.HUB_BASE}/Id/episode"
+
+
+def task_snapshot(
+    *,
+    referral_id: str,
+    episode_id: str,
+    version: int,
+    status: str,
+    business_status: str,
+    owner: str | None,
+    requester: dict[str, Any],
+    referrer_identifier: dict[str, Any],
+    authored_on: str | None,
+    last_modified: datetime,
+    status_reason: str | None = None,
+) -> dict[str, Any]:
+    """A Task that names people only by id: safe to publish and to notify."""
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": referral_id,
+        "meta": {"versionId": str(version), "lastUpdated": last_modified.isoformat()},
+        "identifier": [{"system": sys.REFERRAL_ID_SYSTEM, "value": referral_id}]
+        + ([referrer_identifier] if referrer_identifier else []),
+        "status": status,
+        "businessStatus": {
+            "coding": [{"system": BUSINESS_STATUS_SYSTEM, "code": business_status}],
+            "text": business_status,
+        },
+        "intent": "order",
+        "code": {
+            "coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]
+        },
+        "focus": {"reference": f"ServiceRequest/{referral_id}"},
+        "for": {
+            "type": "Patient",
+            "identifier": {"system": EPISODE_ID_SYSTEM, "value": episode_id},
+        },
+        "requester": requester,
+        "lastModified": last_modified.isoformat(),
+    }
+    if authored_on:
+        task["authoredOn"] = authored_on
+    if owner:
+        task["owner"] = {"reference": f"PractitionerRole/{owner}"}
+    if status_reason:
+        task["statusReason"] = {"text": status_reason}
+    return task

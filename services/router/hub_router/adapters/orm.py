@@ -1,0 +1,61 @@
+"""The router's tables, in its own `router` schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from hub_common.db import outbox_table, processed_events_table
+
+SCHEMA = "router"
+metadata = MetaData(schema=SCHEMA)
+
+link_workers = Table(
+    "link_workers",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("role", JSONB, nullable=False),  # the directory's PractitionerRole, as published
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("episode_id", String(64), nullable=False),
+    Column("owner", String(64)),
+    Column("status", String(32), nullable=False),
+    Column("business_status", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("offered_on", Date),
+    Column("offers", JSONB, nullable=False, server_default="[]"),  # worker ids offered so far
+    Column("facts", JSONB, nullable=False),  # routing facts and requester ids from the request
+    Column("task", JSONB, nullable=False),  # the latest Task snapshot published
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_tasks_owner_status", "owner", "status"),
+    Index("ix_tasks_episode", "episode_id"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), nullable=False, index=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("record", JSONB, nullable=False),  # Decision.explain(): who was excluded and why
+)
+
+outbox = outbox_table(metadata)
+processed_events = processed_events_table(metadata)

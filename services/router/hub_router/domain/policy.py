@@ -1,0 +1,106 @@
+"""The assignment policy: hard constraints first, then a score. Pure, and explains itself.
+
+Hard constraints (a worker failing any is excluded, and the record says which):
+covers the person's postcode district or borough; active and working today; below the active
+caseload limit; below today's new-referral limit; cleared for visits when a risk is flagged.
+Language is not a hard constraint (interpreters exist), but weighs heavily in the score when
+the person needs one.
+
+Score (higher wins): continuity with the person's open referral, matching needs, matching
+language (more when an interpreter is needed), and the lightest relative load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
+
+CONTINUITY_WEIGHT = 100.0
+NEED_WEIGHT = 10.0
+LANGUAGE_WEIGHT = 8.0
+INTERPRETER_LANGUAGE_WEIGHT = 40.0
+LOAD_WEIGHT = 20.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The chosen worker (or none), every exclusion with its reason, and the scores."""
+
+    worker_id: str | None
+    excluded: Mapping[str, str] = field(default_factory=dict)
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def explain(self) -> dict[str, object]:
+        """A structured record an operator can read."""
+        return {
+            "chosen": self.worker_id,
+            "winningScore": self.scores.get(self.worker_id) if self.worker_id else None,
+            "scores": dict(self.scores),
+            "excluded": dict(self.excluded),
+        }
+
+
+def exclusion_reason(
+    worker: LinkWorker, referral: ReferralToRoute, load: Load, today: date
+) -> str | None:
+    if worker.worker_id in referral.excluded_workers:
+        return "already offered this referral"
+    if not worker.covers(referral.district, referral.borough):
+        return "does not cover the person's area"
+    if not worker.active:
+        return "inactive"
+    if not worker.available_on(today):
+        return "not working today (day off or leave)"
+    if load.active >= worker.max_caseload:
+        return f"caseload full ({load.active}/{worker.max_caseload})"
+    if load.new_today >= worker.max_new_per_day:
+        return f"daily limit reached ({load.new_today}/{worker.max_new_per_day})"
+    if referral.risk_flagged and not worker.risk_cleared:
+        return "not cleared for visits flagged as risky"
+    return None
+
+
+def _language_matches(worker: LinkWorker, language: str | None) -> bool:
+    if not language:
+        return False
+    primary = language.split("-")[0].lower()
+    return any(spoken.split("-")[0].lower() == primary for spoken in worker.languages)
+
+
+def score(
+    worker: LinkWorker, referral: ReferralToRoute, load: Load, continuity_worker: str | None
+) -> float:
+    total = 0.0
+    if continuity_worker == worker.worker_id:
+        total += CONTINUITY_WEIGHT
+    total += NEED_WEIGHT * len(referral.needs & worker.needs)
+    if _language_matches(worker, referral.language):
+        total += INTERPRETER_LANGUAGE_WEIGHT if referral.interpreter_needed else LANGUAGE_WEIGHT
+    total += LOAD_WEIGHT * (1.0 - load.active / max(worker.max_caseload, 1))
+    return round(total, 3)
+
+
+def choose_worker(
+    referral: ReferralToRoute,
+    workers: Sequence[LinkWorker],
+    loads: Mapping[str, Load],
+    today: date,
+    continuity_worker: str | None = None,
+) -> Decision:
+    """The best eligible worker for `referral`; ties go to the smaller worker id (stable)."""
+    excluded: dict[str, str] = {}
+    scores: dict[str, float] = {}
+    for worker in workers:
+        load = loads.get(worker.worker_id, Load())
+        reason = exclusion_reason(worker, referral, load, today)
+        if reason:
+            excluded[worker.worker_id] = reason
+        else:
+            scores[worker.worker_id] = score(worker, referral, load, continuity_worker)
+    if not scores:
+        return Decision(None, excluded, scores)
+    best = min(scores, key=lambda worker_id: (-scores[worker_id], worker_id))
+    return Decision(best, excluded, scores)

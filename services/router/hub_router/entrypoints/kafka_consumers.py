@@ -1,0 +1,37 @@
+"""Kafka entrypoints of the router: new referrals, and the link worker directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from hub_common.subscriptions import Delivery, subscribe_json
+from hub_router.config import RouterSettings
+from hub_router.service_layer.routing import RoutingService
+
+
+def register_consumers(
+    broker: KafkaBroker, service: RoutingService, settings: RouterSettings
+) -> None:
+    async def on_requested(request: Any, delivery: Delivery) -> None:
+        await service.route(request, delivery.event_id, delivery.traceparent)
+
+    async def on_directory(role: Any, delivery: Delivery) -> None:
+        await service.apply_directory_entry(delivery.key, role)
+
+    subscribe_json(
+        broker,
+        topic=settings.topics.requested,
+        group_id=settings.group_id("router"),
+        description="Canonical FHIR ServiceRequests to offer to a link worker",
+        apply=on_requested,
+    )
+    subscribe_json(
+        broker,
+        topic=settings.topics.directory,
+        group_id=settings.group_id("router-directory"),
+        description="The link worker directory: a PractitionerRole per worker; a tombstone removes",
+        apply=on_directory,
+        tombstones=True,
+    )
