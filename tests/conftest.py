@@ -1,0 +1,27 @@
+"""Shared fixtures: real Kafka and PostgreSQL for the tests that need them (see support/infra.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+import pytest
+
+from tests.support.infra import Infrastructure, infrastructure
+from tests.support.stack import IsolatedStack, drop_database, prepare, run_id
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    """Kafka and PostgreSQL for the whole run; fails (never skips) when none can be had."""
+    with infrastructure() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+async def stack(infra: Infrastructure) -> AsyncIterator[IsolatedStack]:
+    """This run's own database (migrated from scratch) and topic namespace; dropped after."""
+    run = run_id()
+    prepared = await prepare(infra.kafka_bootstrap_servers, infra.database_url, run)
+    try:
+        yield prepared
+    finally:
+        await drop_database(infra.database_url, f"hub_test_{run}")

@@ -1,0 +1,48 @@
+"""Publishing to and reading from the real broker the way an agency or a referrer would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub_common.jsonio import loads
+
+
+async def publish(bootstrap: str, topic: str, value: bytes | None, key: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def collect(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
+    """Read `topic` from the beginning until `until(values)` holds; fail with what was seen."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    values: list[dict[str, Any]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not until(values):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s on {topic}; saw {len(values)} messages"
+                )
+            batch = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+            for records in batch.values():
+                values.extend(loads(record.value) for record in records if record.value)
+        return values
+    finally:
+        await consumer.stop()

@@ -1,0 +1,84 @@
+"""Hub services as real operating-system processes, so tests can kill them like a crash would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import REPO, free_port
+
+PORT_VARIABLE = {
+    "intake": "INTAKE_HTTP_PORT",
+    "router": "ROUTER_HTTP_PORT",
+    "notifier": "NOTIFIER_HTTP_PORT",
+}
+
+
+@dataclass
+class ServiceProcess:
+    """One service (`python -m hub_<name>`) with its log in a file the test can show on failure."""
+
+    name: str
+    env: dict[str, str]
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}-{self.port}.log"
+
+    def start(self, ready_timeout: float = 60.0) -> ServiceProcess:
+        env = {**os.environ, **self.env, PORT_VARIABLE[self.name]: str(self.port)}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", f"hub_{self.name}"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready within {ready_timeout:.0f} s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, exactly like a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

@@ -1,0 +1,80 @@
+"""An isolated slice of the shared infrastructure for one test run: its own database (dropped
+afterwards, so a dirty database never hides a migration bug) and its own topic namespace."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from hub_common.kafka import ensure_topics
+from hub_common.topics import Topics
+from hub_intake.config import MIGRATIONS as INTAKE_MIGRATIONS
+from hub_notifier.config import MIGRATIONS as NOTIFIER_MIGRATIONS
+from hub_router.config import MIGRATIONS as ROUTER_MIGRATIONS
+from hub_common import migrations
+
+SERVICE_MIGRATIONS = (
+    ("intake", INTAKE_MIGRATIONS),
+    ("router", ROUTER_MIGRATIONS),
+    ("notifier", NOTIFIER_MIGRATIONS),
+)
+
+
+@dataclass(frozen=True)
+class IsolatedStack:
+    kafka_bootstrap_servers: str
+    database_url: str
+    topic_prefix: str
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a service process pointed at this slice."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            "HUB_TOPIC_PREFIX": self.topic_prefix,
+        }
+
+
+def _plain_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_database(server_url: str, name: str) -> str:
+    admin = await asyncpg.connect(_plain_dsn(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(_plain_dsn(server_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def migrate(database_url: str) -> None:
+    for schema, location in SERVICE_MIGRATIONS:
+        await migrations.upgrade(database_url, location, schema)
+
+
+def run_id() -> str:
+    return secrets.token_hex(4)
+
+
+async def prepare(kafka: str, server_url: str, run: str, partitions: int = 3) -> IsolatedStack:
+    database_url = await create_database(server_url, f"hub_test_{run}")
+    await migrate(database_url)
+    stack = IsolatedStack(kafka, database_url, f"t{run}.")
+    await ensure_topics(kafka, stack.topics, partitions=partitions)
+    return stack
