@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+
 import pytest
 
 from tests.support.infra import Infrastructure, infrastructure

@@ -86,7 +86,7 @@ def _containers() -> Iterator[Infrastructure]:
 
 
 def _local_bring_up() -> Infrastructure:
-    result = subprocess.run(  # noqa: S603 - our own script
+    result = subprocess.run(
         ["bash", str(REPO / "deploy/local/stack.sh"), "up"],
         capture_output=True,
         text=True,

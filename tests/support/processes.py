@@ -42,7 +42,7 @@ class ServiceProcess:
     def start(self, ready_timeout: float = 60.0) -> ServiceProcess:
         env = {**os.environ, **self.env, PORT_VARIABLE[self.name]: str(self.port)}
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", f"hub_{self.name}"],
             cwd=REPO,
             env=env,

@@ -9,18 +9,10 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from hub_cli.main import service_migrations
+from hub_common import migrations
 from hub_common.kafka import ensure_topics
 from hub_common.topics import Topics
-from hub_intake.config import MIGRATIONS as INTAKE_MIGRATIONS
-from hub_notifier.config import MIGRATIONS as NOTIFIER_MIGRATIONS
-from hub_router.config import MIGRATIONS as ROUTER_MIGRATIONS
-from hub_common import migrations
-
-SERVICE_MIGRATIONS = (
-    ("intake", INTAKE_MIGRATIONS),
-    ("router", ROUTER_MIGRATIONS),
-    ("notifier", NOTIFIER_MIGRATIONS),
-)
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ async def drop_database(server_url: str, name: str) -> None:
 
 
 async def migrate(database_url: str) -> None:
-    for schema, location in SERVICE_MIGRATIONS:
+    for schema, location in service_migrations():
         await migrations.upgrade(database_url, location, schema)
 
 

@@ -17,7 +17,7 @@ from hub_common.kafka import ensure_topics
 from hub_common.settings import InfraSettings
 
 
-def _service_migrations() -> list[tuple[str, Path]]:
+def service_migrations() -> list[tuple[str, Path]]:
     from hub_intake.config import MIGRATIONS as INTAKE
     from hub_notifier.config import MIGRATIONS as NOTIFIER
     from hub_router.config import MIGRATIONS as ROUTER
@@ -26,7 +26,7 @@ def _service_migrations() -> list[tuple[str, Path]]:
 
 
 async def db_upgrade(settings: InfraSettings) -> None:
-    for schema, location in _service_migrations():
+    for schema, location in service_migrations():
         await migrations.upgrade(settings.database_url, location, schema)
         print(f"database schema {schema}: up to date")
 

@@ -4,8 +4,8 @@ Revision ID: bd51e19235e3
 Revises:
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "bd51e19235e3"

@@ -4,8 +4,8 @@ Revision ID: bcf56238002f
 Revises:
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "bcf56238002f"
