@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -15,6 +17,7 @@ from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.kafka import ensure_topics
 from hub_common.settings import InfraSettings
+from hub_common.topics import INBOUND_SOURCES
 
 
 def service_migrations() -> list[tuple[str, Path]]:
@@ -62,6 +65,53 @@ async def workers_load(settings: InfraSettings, path: Path) -> None:
     print(f"published {len(entries)} link workers to {settings.topics.directory}")
 
 
+async def referrals_send(settings: InfraSettings, source: str, path: Path) -> None:
+    """Publish a file as an agency would: raw bytes on referrals.inbound.<source>, no envelope."""
+    topic = settings.topics.inbound(source)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, path.read_bytes(), key=path.stem.encode())
+    finally:
+        await producer.stop()
+    print(f"sent {path.name} to {topic}")
+
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def contract_documents() -> dict[str, dict[str, object]]:
+    """Every generated contract document, by its path under schemas/ (production topic names)."""
+    from hub_common.contract import asyncapi_document, openapi_document
+    from hub_intake.bootstrap import build_app as intake_app
+    from hub_intake.config import IntakeSettings
+    from hub_notifier.bootstrap import build_app as notifier_app
+    from hub_notifier.config import NotifierSettings
+    from hub_router.bootstrap import build_app as router_app
+    from hub_router.config import RouterSettings
+
+    # The documents describe production: default addresses and unprefixed topics, whatever
+    # this shell's environment says.
+    production: dict[str, Any] = {"kafka_bootstrap_servers": "127.0.0.1:9092", "topic_prefix": ""}
+    documents: dict[str, dict[str, object]] = {}
+    for name, app in (
+        ("intake", intake_app(IntakeSettings(**production))),
+        ("router", router_app(RouterSettings(**production))),
+        ("notifier", notifier_app(NotifierSettings(**production))),
+    ):
+        documents[f"asyncapi/{name}.json"] = asyncapi_document(app, name)
+        documents[f"openapi/{name}.json"] = openapi_document(app)
+    return documents
+
+
+def schemas_write() -> None:
+    for relative, document in contract_documents().items():
+        path = SCHEMAS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote schemas/{relative}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="referral-hub", description="Operate the referral hub.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +130,20 @@ def main(argv: list[str] | None = None) -> int:
         "load", help="publish a roster (CSV or JSON) to linkworkers.directory"
     )
     load.add_argument("file", type=Path)
+    referrals = commands.add_parser("referrals", help="referrals").add_subparsers(
+        dest="action", required=True
+    )
+    send = referrals.add_parser(
+        "send", help="publish an agency's referral file to referrals.inbound.SOURCE"
+    )
+    send.add_argument("source", choices=INBOUND_SOURCES)
+    send.add_argument("file", type=Path)
+    schemas = commands.add_parser("schemas", help="the contract documents").add_subparsers(
+        dest="action", required=True
+    )
+    schemas.add_parser(
+        "write", help="regenerate schemas/asyncapi and schemas/openapi from the code"
+    )
     args = parser.parse_args(argv)
 
     settings = InfraSettings()
@@ -88,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(db_upgrade(settings))
         elif args.command == "topics":
             asyncio.run(topics_ensure(settings))
+        elif args.command == "referrals":
+            asyncio.run(referrals_send(settings, args.source, args.file))
+        elif args.command == "schemas":
+            schemas_write()
         elif args.command == "workers":
             asyncio.run(workers_load(settings, args.file))
     except (ValueError, RuntimeError, OSError) as error:

@@ -10,6 +10,7 @@ dependency is back; a permanent one (bad input, a bug tripped by this message) i
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -73,9 +74,7 @@ async def process_durably(
                     _where(error),
                 )
             await process_durably(
-                lambda failure=error: on_poison(failure),
-                _cannot_record,
-                what=f"{what} (dead letter)",
+                functools.partial(on_poison, error), _cannot_record, what=f"{what} (dead letter)"
             )
             return
 

@@ -37,6 +37,7 @@ def service_app(
             await engine.dispose()
 
     app = FastAPI(title=f"Referral hub: {title}", version="0.1.0", lifespan=lifespan)
+    app.state.broker = broker
 
     async def kafka_ready() -> bool:
         return await broker.ping(timeout=2.0)

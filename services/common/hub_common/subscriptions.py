@@ -37,6 +37,7 @@ Apply = Callable[[Any, Delivery], Awaitable[None]]
 
 def delivery_of(message: KafkaMessage) -> Delivery:
     raw = message.raw_message
+    assert not isinstance(raw, tuple), "batch subscribers are not used: they mix partitions"
     headers = header_map(message.headers)
     key = (
         raw.key.decode("utf-8", errors="replace")

@@ -12,7 +12,7 @@ from hub_common.topics import INBOUND_SOURCES
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.config import IntakeSettings
-from hub_intake.entrypoints.kafka_consumers import register_consumers
+from hub_intake.entrypoints.kafka_consumers import declare_publications, register_consumers
 from hub_intake.service_layer.intake import IntakeService
 
 OUTBOX_LOCK_KEY = 0x1A7A4E  # advisory lock: one active outbox relay per service
@@ -31,6 +31,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
+    declare_publications(broker, settings)
     app = service_app(title="intake", engine=engine, broker=broker, relay=relay)
     app.state.settings = settings
     app.state.service = service

@@ -8,12 +8,23 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from hub_common import contract
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import TRACEPARENT, header_map
 from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
+
+
+def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
+    contract.declare_publications(
+        broker,
+        {
+            settings.topics.requested: "Accepted referrals: one self-contained FHIR R4 ServiceRequest, keyed by referral id",
+            settings.topics.rejected: "Refused referrals: source, referrer contact, original payload and OperationOutcome",
+        },
+    )
 
 
 def register_consumers(

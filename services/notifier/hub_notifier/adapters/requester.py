@@ -17,7 +17,8 @@ def service_request_requester(request: dict[str, Any]) -> dict[str, Any]:
     organisation = contained.get(
         str(role.get("organization", {}).get("reference", "")).lstrip("#"), {}
     )
-    return (organisation.get("identifier") or [{}])[0]
+    identifier: dict[str, Any] = (organisation.get("identifier") or [{}])[0]
+    return identifier
 
 
 def source_of(request: dict[str, Any]) -> str:

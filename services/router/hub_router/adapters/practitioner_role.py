@@ -80,7 +80,7 @@ def from_practitioner_role(role: dict[str, Any]) -> LinkWorker:
             for item in ext.get("extension", []):
                 value = next((v for k, v in item.items() if k.startswith("value")), None)
                 limits.setdefault(item.get("url"), []).append(value)
-    practitioner = next(
+    practitioner: dict[str, Any] = next(
         (r for r in role.get("contained", []) if r.get("resourceType") == "Practitioner"), {}
     )
     languages = {

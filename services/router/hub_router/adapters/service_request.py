@@ -75,7 +75,7 @@ def read_service_request(request: dict[str, Any]) -> ReferralFacts:
         _contained(request, role.get("organization", {}).get("reference")) if role else {}
     )
     org_identifier = (organisation.get("identifier") or [{}])[0]
-    referrer_identifier = next(
+    referrer_identifier: dict[str, Any] = next(
         (
             i
             for i in request.get("identifier", [])

@@ -6,6 +6,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from hub_common.contract import declare_publications
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_router.config import RouterSettings
 from hub_router.service_layer.routing import RoutingService
@@ -14,6 +15,13 @@ from hub_router.service_layer.routing import RoutingService
 def register_consumers(
     broker: KafkaBroker, service: RoutingService, settings: RouterSettings
 ) -> None:
+    declare_publications(
+        broker,
+        {
+            settings.topics.tasks: "FHIR R4 Task snapshot after every change; meta.versionId rises by one"
+        },
+    )
+
     async def on_requested(request: Any, delivery: Delivery) -> None:
         await service.route(request, delivery.event_id, delivery.traceparent)
 

@@ -1,0 +1,56 @@
+# The referral hub's commands (contract: README.md). Everything installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+
+.PHONY: help install run up down status test lint typecheck unit bench schemas clean
+
+help:
+	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
+	@echo "make up     the same, detached;  make down  stops everything;  make status"
+	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL"
+	@echo "make bench  the end-to-end benchmark"
+
+# uv comes from PyPI like everything else; the lock file makes the install reproducible.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+run: install
+	@bash deploy/local/hub.sh run
+
+up: install
+	@bash deploy/local/hub.sh up
+
+down:
+	@bash deploy/local/hub.sh down
+
+status:
+	@bash deploy/local/hub.sh status
+
+lint: install
+	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/ruff format --check services tests
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# The test fixtures start Kafka and PostgreSQL themselves when the environment names none.
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+unit: install
+	$(VENV)/bin/pytest tests/unit
+
+schemas: install
+	$(VENV)/bin/python -m hub_cli.main schemas write
+
+bench: install
+	$(VENV)/bin/python -m hub_cli.main bench
+
+clean: down
+	rm -rf .local $(VENV)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole hub on this machine: infrastructure (stack.sh), schemas, topics, demo link workers,
+# and the three services as background processes with logs under .local/logs.
+#
+#   deploy/local/hub.sh up     start everything detached and print the URLs
+#   deploy/local/hub.sh run    the same, then wait; Ctrl-C stops the services
+#   deploy/local/hub.sh down   stop the services and the infrastructure
+#   deploy/local/hub.sh status
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+state=${HUB_LOCAL_STATE:-$repo/.local}
+run_dir=$state/run
+log_dir=$state/logs
+python=$repo/.venv/bin/python
+services=(intake router notifier)
+declare -A ports=([intake]=${INTAKE_HTTP_PORT:-8001} [router]=${ROUTER_HTTP_PORT:-8002} [notifier]=${NOTIFIER_HTTP_PORT:-8003})
+
+say() { printf '[hub] %s\n' "$*"; }
+die() { printf '[hub] error: %s\n' "$*" >&2; exit 1; }
+
+service_pid() { [ -f "$run_dir/$1.pid" ] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null && cat "$run_dir/$1.pid"; }
+
+start_services() {
+  [ -x "$python" ] || die "no virtual environment: run 'make install' first"
+  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${DATABASE_URL:-}" ]; then
+    bash "$here/stack.sh" up
+  else
+    say "using KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL from the environment"
+  fi
+  "$repo/.venv/bin/referral-hub" db upgrade
+  "$repo/.venv/bin/referral-hub" topics ensure
+  mkdir -p "$run_dir" "$log_dir"
+  for name in "${services[@]}"; do
+    if service_pid "$name" >/dev/null; then say "$name already running"; continue; fi
+    setsid nohup "$python" -m "hub_$name" >>"$log_dir/$name.log" 2>&1 </dev/null &
+    echo $! >"$run_dir/$name.pid"
+  done
+  for name in "${services[@]}"; do
+    local url="http://127.0.0.1:${ports[$name]}/health/ready" waited=0
+    until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+      service_pid "$name" >/dev/null || { tail -n 20 "$log_dir/$name.log" >&2; die "$name exited (log: $log_dir/$name.log)"; }
+      sleep 0.5; waited=$((waited + 1))
+      [ $waited -lt 120 ] || die "$name not ready after 60 s (log: $log_dir/$name.log)"
+    done
+    say "$name ready"
+  done
+  "$repo/.venv/bin/referral-hub" workers load "$repo/deploy/demo/linkworkers.csv"
+  cat <<MSG
+
+  The referral hub is running.
+    intake    http://127.0.0.1:${ports[intake]}    (API docs: /docs, health: /health/ready)
+    router    http://127.0.0.1:${ports[router]}
+    notifier  http://127.0.0.1:${ports[notifier]}
+    Kafka     ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}    PostgreSQL ${DATABASE_URL:-postgresql://hub:hub@127.0.0.1:5432/referral_hub}
+    logs      $log_dir/
+
+  Try it: publish an agency referral with any Kafka client, e.g.
+    .venv/bin/python -m hub_cli.main referrals send community tests/fixtures/inbound/community-referral.json
+  and watch the Task appear on referrals.tasks.
+
+MSG
+}
+
+stop_services() {
+  for name in "${services[@]}"; do
+    local pid
+    if pid=$(service_pid "$name"); then
+      say "stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$run_dir/$name.pid"
+  done
+}
+
+case "${1:-}" in
+  up) start_services ;;
+  run)
+    start_services
+    trap 'echo; stop_services; say "services stopped; Kafka and PostgreSQL keep running (make down stops them)"; exit 0' INT TERM
+    say "following the service logs; Ctrl-C stops the services"
+    tail -n 0 -F "$log_dir/intake.log" "$log_dir/router.log" "$log_dir/notifier.log" &
+    wait
+    ;;
+  down) stop_services; bash "$here/stack.sh" down ;;
+  status)
+    for name in "${services[@]}"; do
+      if pid=$(service_pid "$name"); then say "$name: running (pid $pid) on port ${ports[$name]}"; else say "$name: stopped"; fi
+    done
+    bash "$here/stack.sh" status
+    ;;
+  *) echo "usage: $0 up|run|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,56 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hub_cli.roster import RosterError, entry_from_row, read_roster
+from hub_common.needs import NeedCategory
+from hub_common.service_area import district_boroughs
+from hub_router.adapters.practitioner_role import from_practitioner_role, to_practitioner_role
+from hub_router.domain.model import LinkWorker
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_worker_survives_the_round_trip_through_practitioner_role() -> None:
+    worker = LinkWorker(
+        "lw-1",
+        boroughs=frozenset({"Merton"}),
+        postcode_districts=frozenset({"SW19", "CR4"}),
+        needs=frozenset({NeedCategory.BEREAVEMENT}),
+        languages=frozenset({"en", "pl"}),
+        max_caseload=24,
+        max_new_per_day=6,
+        working_days=frozenset({"Mon", "Wed"}),
+        leave=((date(2026, 12, 1), date(2026, 12, 5)),),
+        risk_cleared=True,
+        active=True,
+    )
+    role = to_practitioner_role(worker, "Test Name", "t@example.org")
+    assert from_practitioner_role(role) == worker
+
+
+def test_the_demo_roster_loads_and_stays_inside_south_west_london() -> None:
+    entries = read_roster(REPO / "deploy/demo/linkworkers.csv")
+    assert len(entries) >= 18
+    served = set(district_boroughs())
+    for entry in entries:
+        assert entry.worker.postcode_districts <= served, entry.worker.worker_id
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"worker_id": ""}, "row 7, column worker_id: required"),
+        ({"worker_id": "x", "needs": "gardening"}, "row 7, column needs"),
+        ({"worker_id": "x", "working_days": "Monday"}, "unknown day 'Monday'"),
+        (
+            {"worker_id": "x", "max_caseload": "lots"},
+            "column max_caseload: expected a positive whole number",
+        ),
+        ({"worker_id": "x", "risk_cleared": "maybe"}, "column risk_cleared: expected Y or N"),
+    ],
+)
+def test_roster_errors_name_the_row_and_column(row: dict[str, str], message: str) -> None:
+    with pytest.raises(RosterError, match=message):
+        entry_from_row(row, 7)

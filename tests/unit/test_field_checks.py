@@ -1,0 +1,66 @@
+from datetime import date
+
+import pytest
+
+from hub_intake.domain.checks import (
+    nhs_number_is_valid,
+    normalise_postcode,
+    parse_birth_date,
+    postcode_problem,
+)
+
+
+@pytest.mark.parametrize("number", ["9434765919", "9434765870", "4010232137"])
+def test_valid_nhs_numbers_pass_modulus_11(number: str) -> None:
+    assert nhs_number_is_valid(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["9434765918", "943476591", "94347659190", "abcdefghij", "1234567890", ""],
+)
+def test_invalid_nhs_numbers_fail(number: str) -> None:
+    # 1234567890 has check digit 10, which no valid number can have.
+    assert not nhs_number_is_valid(number)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("sm1 1aa", "SM1 1AA"),
+        ("  CR7   8RS ", "CR7 8RS"),
+        ("sw191ab", "SW19 1AB"),
+        ("SE25 6XY", "SE25 6XY"),
+    ],
+)
+def test_postcodes_are_normalised(raw: str, expected: str) -> None:
+    assert normalise_postcode(raw) == expected
+
+
+def test_postcode_outside_south_west_london_is_refused_with_the_district() -> None:
+    assert postcode_problem("M1 1AE") == (
+        "postcode district M1 is outside South West London, which the hub serves"
+    )
+    assert postcode_problem("not a postcode") == "not a UK postcode"
+    assert postcode_problem("  ") == "a postcode is required"
+    assert postcode_problem("cr7 8rs") is None
+
+
+def test_birth_dates_in_iso_and_uk_forms() -> None:
+    today = date(2026, 11, 23)
+    assert parse_birth_date("1972-07-08", today) == date(1972, 7, 8)
+    assert parse_birth_date("08/07/1972", today) == date(1972, 7, 8)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("2027-01-01", "future"),
+        ("01/01/1900", "over 120"),
+        ("31/02/1980", "not a date"),
+        ("yesterday", "not a date"),
+    ],
+)
+def test_impossible_birth_dates_say_why(raw: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_birth_date(raw, date(2026, 11, 23))
