@@ -68,10 +68,11 @@ async def workers_load(settings: InfraSettings, path: Path) -> None:
 async def referrals_send(settings: InfraSettings, source: str, path: Path) -> None:
     """Publish a file as an agency would: raw bytes on referrals.inbound.<source>, no envelope."""
     topic = settings.topics.inbound(source)
+    body = path.read_bytes()  # noqa: ASYNC240 - a one-shot command, nothing else runs meanwhile
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, path.read_bytes(), key=path.stem.encode())
+        await producer.send_and_wait(topic, body, key=path.stem.encode())
     finally:
         await producer.stop()
     print(f"sent {path.name} to {topic}")
