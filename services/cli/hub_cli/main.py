@@ -78,6 +78,22 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     print(f"sent {path.name} to {topic}")
 
 
+def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None:
+    from hub_common.auth import Principal, issue_token
+
+    principal = Principal(
+        role=args.role,
+        subject=args.subject,
+        organisation=args.organisation,
+        sources=tuple(args.source or ()),
+        boroughs=tuple(args.borough or ()),
+        name=args.name,
+    )
+    if principal.role == "agency" and not principal.organisation:
+        raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
+    print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
+
+
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 
@@ -139,6 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     send.add_argument("source", choices=INBOUND_SOURCES)
     send.add_argument("file", type=Path)
+    credentials = commands.add_parser("credentials", help="API credentials").add_subparsers(
+        dest="action", required=True
+    )
+    issue = credentials.add_parser(
+        "issue", help="print a signed bearer token for an agency, worker or coordinator"
+    )
+    issue.add_argument(
+        "--role", required=True, choices=["agency", "link_worker", "coordinator", "operator"]
+    )
+    issue.add_argument("--subject", required=True, help="agency id, worker id or user name")
+    issue.add_argument("--organisation", help="agency's identifier as SYSTEM|VALUE (agencies)")
+    issue.add_argument(
+        "--source", action="append", choices=INBOUND_SOURCES, help="formats an agency may send"
+    )
+    issue.add_argument("--borough", action="append", help="boroughs a coordinator covers")
+    issue.add_argument("--name", help="display name")
+    issue.add_argument("--ttl-days", type=int, default=90)
     schemas = commands.add_parser("schemas", help="the contract documents").add_subparsers(
         dest="action", required=True
     )
@@ -155,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(topics_ensure(settings))
         elif args.command == "referrals":
             asyncio.run(referrals_send(settings, args.source, args.file))
+        elif args.command == "credentials":
+            credentials_issue(settings, args)
         elif args.command == "schemas":
             schemas_write()
         elif args.command == "workers":

@@ -16,7 +16,12 @@ from hub_common.outbox import OutboxRelay
 
 
 def service_app(
-    *, title: str, engine: AsyncEngine, broker: KafkaBroker, relay: OutboxRelay | None
+    *,
+    title: str,
+    engine: AsyncEngine,
+    broker: KafkaBroker,
+    relay: OutboxRelay | None,
+    auth_secret: str,
 ) -> FastAPI:
     """Start the relay and the broker with the app; stop them and release the pool after."""
 
@@ -38,6 +43,7 @@ def service_app(
 
     app = FastAPI(title=f"Referral hub: {title}", version="0.1.0", lifespan=lifespan)
     app.state.broker = broker
+    app.state.auth_secret = auth_secret
 
     async def kafka_ready() -> bool:
         return await broker.ping(timeout=2.0)

@@ -25,6 +25,11 @@ class InfraSettings(BaseSettings):
         alias="HUB_TOPIC_PREFIX",
         description="Prefix of every topic and consumer group: empty in production, unique per test run",
     )
+    auth_secret: str = Field(
+        default="dev-only-referral-hub-secret-change-me",
+        alias="HUB_AUTH_SECRET",
+        description="Secret that signs API tokens; set a long random value outside development",
+    )
     log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")
 
     @property

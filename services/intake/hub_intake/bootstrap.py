@@ -32,7 +32,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
-    app = service_app(title="intake", engine=engine, broker=broker, relay=relay)
+    app = service_app(
+        title="intake", engine=engine, broker=broker, relay=relay, auth_secret=settings.auth_secret
+    )
     app.state.settings = settings
     app.state.service = service
     return app

@@ -19,7 +19,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     service = TrackingService(make_session_factory(engine))
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-notifier")
     register_consumers(broker, service, settings)
-    app = service_app(title="notifier", engine=engine, broker=broker, relay=None)
+    app = service_app(
+        title="notifier", engine=engine, broker=broker, relay=None, auth_secret=settings.auth_secret
+    )
     app.state.settings = settings
     app.state.service = service
     return app

@@ -26,7 +26,9 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     service = RoutingService(make_session_factory(engine), settings.topics, on_commit=relay.kick)
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-router")
     register_consumers(broker, service, settings)
-    app = service_app(title="router", engine=engine, broker=broker, relay=relay)
+    app = service_app(
+        title="router", engine=engine, broker=broker, relay=relay, auth_secret=settings.auth_secret
+    )
     app.state.settings = settings
     app.state.service = service
     return app
