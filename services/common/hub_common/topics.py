@@ -46,6 +46,11 @@ class Topics:
     def directory(self) -> str:
         return self._name("linkworkers.directory")
 
+    @property
+    def alerts(self) -> str:
+        """Operational alerts for coordinators (e.g. a referral nobody could take)."""
+        return self._name("hub.alerts")
+
     def all(self) -> list[str]:
         """Every topic the hub needs to exist before its services start."""
         return [
@@ -55,6 +60,7 @@ class Topics:
             self.tasks,
             *(self.status(source) for source in INBOUND_SOURCES),
             self.directory,
+            self.alerts,
         ]
 
     def is_compacted(self, topic: str) -> bool:
