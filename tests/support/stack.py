@@ -20,6 +20,7 @@ class IsolatedStack:
     kafka_bootstrap_servers: str
     database_url: str
     topic_prefix: str
+    auth_secret: str = "test-run-secret-not-for-production"
 
     @property
     def topics(self) -> Topics:
@@ -31,6 +32,7 @@ class IsolatedStack:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": self.database_url,
             "HUB_TOPIC_PREFIX": self.topic_prefix,
+            "HUB_AUTH_SECRET": self.auth_secret,
         }
 
 

@@ -12,6 +12,7 @@ from hub_common.topics import INBOUND_SOURCES
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.config import IntakeSettings
+from hub_intake.entrypoints.http_referrals import intake_router
 from hub_intake.entrypoints.kafka_consumers import declare_publications, register_consumers
 from hub_intake.service_layer.intake import IntakeService
 
@@ -35,6 +36,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app = service_app(
         title="intake", engine=engine, broker=broker, relay=relay, auth_secret=settings.auth_secret
     )
+    app.include_router(intake_router(service, settings.max_body_bytes))
     app.state.settings = settings
     app.state.service = service
     return app

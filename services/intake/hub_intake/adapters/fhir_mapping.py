@@ -27,10 +27,21 @@ def _telecom(phone: str | None, email: str | None) -> list[dict[str, str]]:
 def _agency_identifier(referral: Referral) -> dict[str, str]:
     if referral.referrer.ods_code:
         return {"system": sys.ODS_SYSTEM, "value": referral.referrer.ods_code}
-    agency = referral.referrer.agency_id or re.sub(
-        r"[^a-z0-9]+", "-", referral.referrer.organisation.lower()
-    ).strip("-")
-    return {"system": sys.AGENCY_ID_SYSTEM, "value": f"{referral.source}:{agency}"}
+    if referral.referrer.agency_id:
+        return {"system": sys.AGENCY_ID_SYSTEM, "value": referral.referrer.agency_id}
+    return {
+        "system": sys.AGENCY_ID_SYSTEM,
+        "value": derived_agency_id(referral.source, referral.referrer.organisation),
+    }
+
+
+def derived_agency_id(source: str, organisation: str) -> str:
+    """The hub's id for a non-NHS agency known only by name: `<source>:<name-slug>`.
+
+    An agency's API credential names the same id, so referrals it sends over Kafka and over
+    HTTP are recognised as the same organisation's.
+    """
+    return f"{source}:{re.sub(r'[^a-z0-9]+', '-', organisation.lower()).strip('-')}"
 
 
 def _patient(referral: Referral) -> dict[str, Any]:

@@ -14,3 +14,4 @@ class ReceiveReferrals:
     body: bytes
     received_at: datetime
     traceparent: str | None = None
+    agency: str | None = None  # "system|value" of the authenticated sender (HTTP); None on Kafka

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON, PLAIN_JSON
+from hub_common.fhir_systems import FHIR_JSON, ODS_SYSTEM, PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.outcome import Issue, operation_outcome
@@ -27,6 +27,7 @@ from hub_intake.adapters.formats.base import (
     UnreadableMessage,
 )
 from hub_intake.domain.identity import person_key
+from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.commands import ReceiveReferrals
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,16 @@ class Outcome:
     referrer_reference: str | None
     item: str | None
     outcome: dict[str, Any]  # FHIR OperationOutcome (warnings too, for accepted ones)
+
+
+def with_sender(referral: Referral, agency: str) -> Referral:
+    """The credential, not the payload, decides which agency a referral is from."""
+    system, _, value = agency.partition("|")
+    if system == ODS_SYSTEM:
+        referrer = replace(referral.referrer, ods_code=value, agency_id=None)
+    else:
+        referrer = replace(referral.referrer, ods_code=None, agency_id=value)
+    return replace(referral, referrer=referrer)
 
 
 class IntakeService:
@@ -74,6 +85,8 @@ class IntakeService:
         outcomes = []
         async with self._sessions.begin() as session:
             for reading in readings:
+                if command.agency and reading.referral is not None:
+                    reading.referral = with_sender(reading.referral, command.agency)
                 if reading.accepted:
                     outcomes.append(await self._accept(session, command, reading))
                 else:

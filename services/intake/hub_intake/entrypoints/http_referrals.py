@@ -1,0 +1,133 @@
+"""HTTP entrypoints: agencies POST referrals in their own format, or as FHIR."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from hub_common.auth import Principal, require
+from hub_common.envelope import TRACEPARENT
+from hub_common.outcome import Issue, operation_outcome
+from hub_intake.adapters.formats.base import UnreadableMessage
+from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.intake import IntakeService, Outcome
+
+FHIR_JSON_MEDIA = "application/fhir+json"
+
+Agency = Annotated[Principal, Depends(require("agency"))]
+
+
+class ReferralResult(BaseModel):
+    """What happened to one referral of the request."""
+
+    status: Literal["accepted", "duplicate", "rejected"] = Field(
+        description="accepted, a resend of an earlier one, or refused"
+    )
+    referral_id: str | None = Field(description="The hub's referral id (the same for a resend)")
+    referrer_reference: str | None = Field(description="Your own reference for the referral")
+    item: str | None = Field(description="Which part of a batch this is, e.g. `row 3` of a CSV")
+    task: str | None = Field(description="Where to follow the referral's progress")
+    outcome: dict[str, Any] = Field(
+        description="FHIR OperationOutcome: errors for a refusal, warnings otherwise"
+    )
+
+
+class IntakeAnswer(BaseModel):
+    """One result per referral in the request."""
+
+    results: list[ReferralResult]
+
+
+def _result(outcome: Outcome) -> ReferralResult:
+    return ReferralResult(
+        status=outcome.status,
+        referral_id=outcome.referral_id,
+        referrer_reference=outcome.referrer_reference,
+        item=outcome.item,
+        task=f"/fhir/Task?focus=ServiceRequest/{outcome.referral_id}"
+        if outcome.referral_id
+        else None,
+        outcome=outcome.outcome,
+    )
+
+
+def _outcome_response(code: int, issue: Issue) -> JSONResponse:
+    return JSONResponse(operation_outcome([issue]), status_code=code, media_type=FHIR_JSON_MEDIA)
+
+
+def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
+    router = APIRouter(tags=["referrals"])
+
+    async def receive(source: str, request: Request, agency: Principal) -> JSONResponse:
+        if not service.knows(source):
+            return _outcome_response(
+                404, Issue("source", f"no referral format called {source!r}", code="not-found")
+            )
+        if agency.sources and source not in agency.sources:
+            return _outcome_response(
+                403,
+                Issue(
+                    "source", f"this credential may not send {source} referrals", code="forbidden"
+                ),
+            )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body_bytes:
+            return _outcome_response(
+                413, Issue("(body)", f"larger than {max_body_bytes} bytes", code="too-long")
+            )
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return _outcome_response(
+                413, Issue("(body)", f"larger than {max_body_bytes} bytes", code="too-long")
+            )
+        command = ReceiveReferrals(
+            source=source,
+            body=body,
+            received_at=datetime.now(UTC),
+            traceparent=request.headers.get(TRACEPARENT),
+            agency=agency.organisation,
+        )
+        try:
+            outcomes = await service.receive(command)
+        except UnreadableMessage as error:
+            return _outcome_response(400, Issue("(body)", str(error), code="structure"))
+        answer = IntakeAnswer(results=[_result(o) for o in outcomes])
+        accepted = any(o.status != "rejected" for o in outcomes)
+        code = status.HTTP_202_ACCEPTED if accepted else status.HTTP_422_UNPROCESSABLE_CONTENT
+        return JSONResponse(answer.model_dump(mode="json"), status_code=code)
+
+    responses: dict[int | str, dict[str, Any]] = {
+        202: {
+            "model": IntakeAnswer,
+            "description": "At least one referral accepted (or already known)",
+        },
+        400: {"description": "The body cannot be read at all (FHIR OperationOutcome)"},
+        401: {"description": "No valid credentials"},
+        403: {"description": "This credential may not send this format"},
+        413: {"description": "The body is too large (FHIR OperationOutcome)"},
+        422: {
+            "model": IntakeAnswer,
+            "description": "Every referral in the body was refused, each with its reasons",
+        },
+    }
+
+    @router.post("/referrals/{source}", status_code=202, responses=responses)
+    async def post_referral(source: str, request: Request, agency: Agency) -> JSONResponse:
+        """Submit referrals in an agency format (JSON, or text/csv for housing)."""
+        return await receive(source, request, agency)
+
+    @router.post("/fhir/ServiceRequest", status_code=202, responses=responses)
+    async def post_service_request(request: Request, agency: Agency) -> JSONResponse:
+        """Submit a FHIR R4 ServiceRequest with its Patient contained (NHS systems)."""
+        return await receive("fhir", request, agency)
+
+    @router.post("/fhir", status_code=202, responses=responses)
+    async def post_bundle(request: Request, agency: Agency) -> JSONResponse:
+        """Submit a FHIR R4 Bundle holding a ServiceRequest and its Patient (NHS systems)."""
+        return await receive("fhir", request, agency)
+
+    return router
