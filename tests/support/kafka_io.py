@@ -46,3 +46,14 @@ async def collect(
         return values
     finally:
         await consumer.stop()
+
+
+async def publish_many(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    """Publish (key, value) pairs in order; per-key order holds since a key keeps its partition."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=key.encode()) for key, value in messages]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()

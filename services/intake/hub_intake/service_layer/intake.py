@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import uuid
@@ -46,6 +47,43 @@ class Outcome:
     outcome: dict[str, Any]  # FHIR OperationOutcome (warnings too, for accepted ones)
 
 
+NUL_IN_JSON = b"\\u0000"
+
+
+def storable(original: Any) -> Any:
+    """The original document as PostgreSQL JSONB can hold it: JSONB refuses NUL characters,
+    so a document containing one is kept whole as base64 of its JSON text instead."""
+    encoded = dumps(original)
+    if NUL_IN_JSON in encoded:
+        return {"base64": base64.b64encode(encoded).decode()}
+    return original
+
+
+def raw_original(body: bytes) -> Any:
+    """An unreadable body, kept exactly: as text when it is clean UTF-8, else as base64."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
+    return text if "\x00" not in text else {"base64": base64.b64encode(body).decode()}
+
+
+MAX_REFERENCE_LENGTH = 200  # the column's width
+
+
+def _limit_reference(reading: Reading) -> None:
+    """An absurdly long referrer reference is refused here rather than by the database."""
+    if reading.referrer_reference and len(reading.referrer_reference) > MAX_REFERENCE_LENGTH:
+        reading.issues.append(
+            Issue(
+                "(reference)",
+                f"the referrer's reference is longer than {MAX_REFERENCE_LENGTH} characters",
+            )
+        )
+        reading.referrer_reference = reading.referrer_reference[:MAX_REFERENCE_LENGTH]
+        reading.referral = None
+
+
 def with_sender(referral: Referral, agency: str) -> Referral:
     """The credential, not the payload, decides which agency a referral is from."""
     system, _, value = agency.partition("|")
@@ -85,6 +123,7 @@ class IntakeService:
         outcomes = []
         async with self._sessions.begin() as session:
             for reading in readings:
+                _limit_reference(reading)
                 if command.agency and reading.referral is not None:
                     reading.referral = with_sender(reading.referral, command.agency)
                 if reading.accepted:
@@ -124,6 +163,15 @@ class IntakeService:
             or referral_id
         )
         service_request = to_service_request(referral, referral_id, episode_id)
+        if NUL_IN_JSON in dumps(service_request):
+            reading.issues.append(
+                Issue(
+                    "(message)",
+                    "contains a NUL character, which the hub cannot store",
+                    code="invalid",
+                )
+            )
+            return await self._reject(session, command, reading)
         inserted = await session.scalar(
             insert(orm.referrals)
             .values(
@@ -184,7 +232,7 @@ class IntakeService:
                 "email": reading.contact.email,
                 "phone": reading.contact.phone,
             },
-            "original": reading.original,
+            "original": storable(reading.original),
             "outcome": outcome,
         }
         inserted = await session.scalar(
@@ -226,7 +274,7 @@ class IntakeService:
         )
 
     async def _record_unreadable(self, command: ReceiveReferrals, reason: str) -> None:
-        original = command.body.decode("utf-8", errors="replace")
+        original = raw_original(command.body)
         reading = Reading(
             referrer_reference=None,
             original=original,
