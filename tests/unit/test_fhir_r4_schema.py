@@ -1,0 +1,103 @@
+"""Everything the hub publishes validates against HL7's official FHIR R4 JSON Schema."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import pytest
+from jsonschema import Draft6Validator
+
+from hub_common.needs import NeedCategory
+from hub_intake.adapters.fhir_mapping import to_service_request
+from hub_intake.adapters.formats import registered_formats
+from hub_router.adapters.fhir_task import task_snapshot
+from hub_router.adapters.practitioner_role import to_practitioner_role
+from hub_router.domain.model import LinkWorker
+from tests.support.fixtures import FIXTURES, inbound
+
+EXAMPLES = {
+    "community": "community-referral.json",
+    "police": "police-vulnerability-referral.json",
+    "fire": "fire-safe-and-well.json",
+    "housing": "housing-tenancy-referrals.csv",
+    "fhir": "gp-servicerequest-bundle.json",
+}
+
+
+@cache
+def validator(resource_type: str) -> Draft6Validator:
+    with gzip.open(FIXTURES / "fhir" / "fhir.schema.json.gz") as handle:
+        schema = json.load(handle)
+    return Draft6Validator(
+        {
+            "$schema": schema["$schema"],
+            "$ref": f"#/definitions/{resource_type}",
+            "definitions": schema["definitions"],
+        }
+    )
+
+
+def errors(resource: dict[str, Any]) -> list[str]:
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+        for error in validator(resource["resourceType"]).iter_errors(resource)
+    ]
+
+
+@pytest.mark.parametrize("source", sorted(registered_formats()))
+def test_service_requests_from_every_format_validate(source: str) -> None:
+    readings = registered_formats()[source].read(
+        inbound(EXAMPLES[source]), datetime(2026, 11, 23, tzinfo=UTC)
+    )
+    accepted = [r.referral for r in readings if r.accepted and r.referral]
+    assert accepted, f"the {source} example produced no accepted referral"
+    for number, referral in enumerate(accepted):
+        assert errors(to_service_request(referral, f"ref-{number}", "episode-1")) == []
+
+
+def test_the_schema_catches_what_it_should() -> None:
+    assert errors(
+        {"resourceType": "ServiceRequest", "status": "active", "intent": "order", "bogus": 1}
+    )
+    assert errors({"resourceType": "ServiceRequest", "intent": "order"})  # status is required
+
+
+def test_task_snapshots_validate() -> None:
+    task = task_snapshot(
+        referral_id="ref-1",
+        episode_id="episode-1",
+        version=3,
+        status="on-hold",
+        business_status="contact-attempted",
+        owner="lw-1",
+        requester={
+            "type": "Organization",
+            "identifier": {
+                "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                "value": "H85001",
+            },
+        },
+        referrer_identifier={
+            "system": "https://referral-hub.org/fhir/Id/referrer-ref/fhir",
+            "value": "X",
+        },
+        authored_on="2026-11-23T09:00:00+00:00",
+        last_modified=datetime(2026, 11, 23, 10, tzinfo=UTC),
+        status_reason="person asked to pause",
+    )
+    assert errors(task) == []
+
+
+def test_directory_entries_validate() -> None:
+    worker = LinkWorker(
+        "lw-1",
+        boroughs=frozenset({"Sutton"}),
+        postcode_districts=frozenset({"SM1"}),
+        needs=frozenset({NeedCategory.HOARDING}),
+        languages=frozenset({"en", "so"}),
+    )
+    assert errors(to_practitioner_role(worker, "Test Name", "t@example.org")) == []
