@@ -20,7 +20,9 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.fixture(scope="module")
-def intake(stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+def intake(
+    stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
     process = ServiceProcess("intake", stack.env(), tmp_path_factory.mktemp("intake-http")).start()
     yield process
     process.stop()
@@ -34,7 +36,9 @@ def community(form_id: str, **person: object) -> bytes:
 
 
 def post(intake: ServiceProcess, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{intake.url}{path}", content=body, headers={"Content-Type": "application/json", **headers})
+    return httpx.post(
+        f"{intake.url}{path}", content=body, headers={"Content-Type": "application/json", **headers}
+    )
 
 
 def test_credentials_are_required_and_checked(stack: IsolatedStack, intake: ServiceProcess) -> None:
@@ -63,7 +67,8 @@ async def test_accepted_then_resent_answers_the_same_id_and_publishes_once(
     assert again.json()["results"][0] == {**result, "status": "duplicate"}
 
     requests = await collect(
-        stack.kafka_bootstrap_servers, stack.topics.requested,
+        stack.kafka_bootstrap_servers,
+        stack.topics.requested,
         lambda seen: any(r["id"] == result["referral_id"] for r in seen),
     )
     mine = [r for r in requests if r["id"] == result["referral_id"]]
@@ -77,7 +82,9 @@ def test_refusal_names_every_wrong_field(stack: IsolatedStack, intake: ServicePr
     document = json.loads(community("HTTP-BAD-1"))
     document["consent"] = False
     document["person"]["postcode"] = "M1 1AE"
-    answer = post(intake, "/referrals/community", json.dumps(document).encode(), bearer(agency_token(stack)))
+    answer = post(
+        intake, "/referrals/community", json.dumps(document).encode(), bearer(agency_token(stack))
+    )
     assert answer.status_code == 422
     [result] = answer.json()["results"]
     assert result["status"] == "rejected" and result["referral_id"] is None
@@ -103,7 +110,8 @@ async def test_http_rejections_are_recorded_on_the_rejected_topic(
     document["consent"] = False
     post(intake, "/referrals/community", json.dumps(document).encode(), bearer(agency_token(stack)))
     rejected = await collect(
-        stack.kafka_bootstrap_servers, stack.topics.rejected,
+        stack.kafka_bootstrap_servers,
+        stack.topics.rejected,
         lambda seen: any(e.get("referrerReference") == "HTTP-BAD-2" for e in seen),
     )
     event = next(e for e in rejected if e.get("referrerReference") == "HTTP-BAD-2")

@@ -10,9 +10,16 @@ CVA = f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"
 GP_PRACTICE = f"{ODS_SYSTEM}|H85001"
 
 
-def agency_token(stack: IsolatedStack, organisation: str = CVA, sources: tuple[str, ...] = ("community",),
-                 ttl_seconds: int = 3600, now: float | None = None) -> str:
-    principal = Principal("agency", subject=organisation, organisation=organisation, sources=sources)
+def agency_token(
+    stack: IsolatedStack,
+    organisation: str = CVA,
+    sources: tuple[str, ...] = ("community",),
+    ttl_seconds: int = 3600,
+    now: float | None = None,
+) -> str:
+    principal = Principal(
+        "agency", subject=organisation, organisation=organisation, sources=sources
+    )
     return issue_token(stack.auth_secret, principal, ttl_seconds=ttl_seconds, now=now)
 
 
