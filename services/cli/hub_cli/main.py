@@ -94,6 +94,27 @@ def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None
     print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
 
 
+async def referrals_replay_rejected(source: str | None) -> None:
+    from hub_common.db import make_engine, make_session_factory
+    from hub_intake.adapters.formats import registered_formats
+    from hub_intake.config import IntakeSettings
+    from hub_intake.service_layer.intake import IntakeService
+    from hub_intake.service_layer.replay import replay_rejections
+
+    settings = IntakeSettings()
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        # The running intake service's outbox relay publishes whatever this replay accepts.
+        sessions = make_session_factory(engine)
+        service = IntakeService(sessions, registered_formats(), settings.topics)
+        report = await replay_rejections(sessions, service, source)
+    finally:
+        await engine.dispose()
+    print(
+        f"replayed {report.tried} rejected referrals: {report.accepted} accepted, {report.still_rejected} still rejected"
+    )
+
+
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 
@@ -172,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument("--borough", action="append", help="boroughs a coordinator covers")
     issue.add_argument("--name", help="display name")
     issue.add_argument("--ttl-days", type=int, default=90)
+    replay = referrals.add_parser(
+        "replay-rejected", help="feed recorded rejections through intake again"
+    )
+    replay.add_argument("--source", choices=INBOUND_SOURCES)
     schemas = commands.add_parser("schemas", help="the contract documents").add_subparsers(
         dest="action", required=True
     )
@@ -186,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(db_upgrade(settings))
         elif args.command == "topics":
             asyncio.run(topics_ensure(settings))
-        elif args.command == "referrals":
+        elif args.command == "referrals" and args.action == "send":
             asyncio.run(referrals_send(settings, args.source, args.file))
+        elif args.command == "referrals":
+            asyncio.run(referrals_replay_rejected(args.source))
         elif args.command == "credentials":
             credentials_issue(settings, args)
         elif args.command == "schemas":

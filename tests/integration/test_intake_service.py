@@ -1,0 +1,87 @@
+"""The intake service layer on the real database: same-person linking and replaying rejections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_common.db import make_engine, make_session_factory
+from hub_common.fhir_systems import EPISODE_EXTENSION_URL
+from hub_common.topics import Topics
+from hub_intake.adapters import orm
+from hub_intake.adapters.formats import registered_formats
+from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.intake import IntakeService
+from hub_intake.service_layer.replay import replay_rejections
+from tests.support.fixtures import inbound
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def service(stack: IsolatedStack) -> AsyncIterator[IntakeService]:
+    engine = make_engine(stack.database_url, pool_size=2)
+    yield IntakeService(
+        make_session_factory(engine), registered_formats(), Topics(stack.topic_prefix)
+    )
+    await engine.dispose()
+
+
+def community(form_id: str, **person: object) -> bytes:
+    document = json.loads(inbound("community-referral.json"))
+    document["form_id"] = form_id
+    document["person"].update(person)
+    return json.dumps(document).encode()
+
+
+async def episode_of(sessions: async_sessionmaker[AsyncSession], referral_id: str) -> str:
+    async with sessions() as session:
+        request = await session.scalar(
+            select(orm.referrals.c.service_request).where(
+                orm.referrals.c.referral_id == referral_id
+            )
+        )
+    return next(e["valueString"] for e in request["extension"] if e["url"] == EPISODE_EXTENSION_URL)
+
+
+def receive(body: bytes) -> ReceiveReferrals:
+    return ReceiveReferrals("community", body, datetime.now(UTC))
+
+
+async def test_referrals_of_the_same_person_share_an_episode(
+    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [first] = await service.receive(
+        receive(community("EP-1", family_name="Okafor", date_of_birth="1950-01-02"))
+    )
+    # Another agency, the name written differently, the same person (name + birth date + postcode).
+    [second] = await service.receive(
+        receive(community("EP-2", family_name=" OKAFOR ", date_of_birth="02/01/1950"))
+    )
+    [stranger] = await service.receive(
+        receive(community("EP-3", family_name="Okafor", date_of_birth="1951-01-02"))
+    )
+    assert first.status == second.status == stranger.status == "accepted"
+    episode = await episode_of(sessions, first.referral_id or "")
+    assert episode == first.referral_id
+    assert await episode_of(sessions, second.referral_id or "") == episode
+    assert await episode_of(sessions, stranger.referral_id or "") != episode
+
+
+async def test_a_set_aside_message_can_be_replayed_once(
+    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    command = receive(community("REPLAY-1", family_name="Replay"))
+    await service.record_unprocessable(command, "RuntimeError")
+    report = await replay_rejections(sessions, service, "community")
+    assert (report.tried, report.accepted) == (1, 1)
+    again = await replay_rejections(sessions, service, "community")
+    assert again.tried == 0
+    [resent] = await service.receive(command)
+    assert resent.status == "duplicate"  # the replay created the referral
