@@ -25,12 +25,15 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-async def service(stack: IsolatedStack) -> AsyncIterator[IntakeService]:
+async def sessions(stack: IsolatedStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = make_engine(stack.database_url, pool_size=2)
-    yield IntakeService(
-        make_session_factory(engine), registered_formats(), Topics(stack.topic_prefix)
-    )
+    yield make_session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def service(stack: IsolatedStack, sessions: async_sessionmaker[AsyncSession]) -> IntakeService:
+    return IntakeService(sessions, registered_formats(), Topics(stack.topic_prefix))
 
 
 def community(form_id: str, **person: object) -> bytes:
