@@ -4,9 +4,6 @@ agency message -> ServiceRequest -> offered Task -> recorded by the notifier."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.fixtures import FIXTURES, inbound
-from tests.support.infra import REPO
 from tests.support.kafka_io import collect, publish
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, run_cli
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -41,17 +37,7 @@ def services(
 
 
 def load_roster(stack: IsolatedStack, roster: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub_cli.main", "workers", "load", str(roster)],
-        cwd=REPO,
-        env={**os.environ, **stack.env()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "published 3 link workers" in result.stdout
+    assert "published 3 link workers" in run_cli(stack.env(), "workers", "load", str(roster))
 
 
 async def test_community_referral_becomes_an_offered_task_the_notifier_records(

@@ -82,3 +82,19 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def run_cli(env: dict[str, str], *arguments: str) -> str:
+    """Run `referral-hub ARGUMENTS...` against a test stack; fail with its stderr if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "hub_cli.main", *arguments],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"referral-hub {' '.join(arguments)} failed:\n{result.stderr}")
+    return result.stdout

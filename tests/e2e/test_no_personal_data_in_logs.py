@@ -1,0 +1,126 @@
+"""Run every agency's example through the real hub, good and bad, and read every line the
+services wrote: no name, NHS number, address, phone, e-mail or free text may appear."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures import inbound
+from tests.support.infra import REPO
+from tests.support.kafka_io import collect, publish
+from tests.support.processes import ServiceProcess, run_cli
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+EXAMPLES = {
+    "community": "community-referral.json",
+    "police": "police-vulnerability-referral.json",
+    "fire": "fire-safe-and-well.json",
+    "housing": "housing-tenancy-referrals.csv",
+    "fhir": "gp-servicerequest-bundle.json",
+}
+
+# Personal data in the examples (people referred and people referring), and their free text.
+PERSONAL = [
+    "Gloria", "Mensah", "Brigstock", "07700 900789", "Caring for her mother",
+    "Hargreaves", "Colin", "9995260182", "999 526 0182", "Wellesley", "07700 900123", "Two dogs", "Called by neighbours",
+    "Margaret", "O'Neill", "Cheam Road", "020 8555 0199", "rarely leaves the flat",
+    "Adeyemi", "9991590838", "Garratt", "sam.a@mail.example", "Lost job in March", "Chen, Li", "Morden Road",
+    "Baptiste", "9990166137", "07700 900321",
+    "Amina Rahman", "amina.rahman@cva.example", "Dana Okafor", "Priya Shah", "Lena Fischer", "Helen Carter",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def services(
+    stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
+    logs = tmp_path_factory.mktemp("pii-logs")
+    running = {
+        name: ServiceProcess(name, stack.env(), logs) for name in ("intake", "router", "notifier")
+    }
+    try:
+        for process in running.values():
+            process.start()
+        yield running
+    finally:
+        for process in running.values():
+            process.stop()
+
+
+def spoiled(source: str, body: bytes) -> bytes:
+    """The same referral made unacceptable (no consent), so the rejection path runs too."""
+    if source == "housing":
+        return body.replace(b",Y,", b",N,")
+    text = body.decode()
+    for good, bad in (
+        ('"consent": true', '"consent": false'),
+        ('"given": true', '"given": false'),
+        ('"consent_to_share": "yes"', '"consent_to_share": "no"'),
+    ):
+        text = text.replace(good, bad)
+    if source == "fhir":
+        document = json.loads(text)
+        document["entry"] = [
+            e for e in document["entry"] if e["resource"]["resourceType"] != "Consent"
+        ]
+        text = json.dumps(document)
+    return (
+        text.replace("CAD-4412", "CAD-BAD")
+        .replace("SWV-2026", "SWV-BAD")
+        .replace("CVA-2026", "CVA-BAD")
+        .replace("H85001-2026", "H85001-BAD")
+        .replace("CLN-77812", "CLN-BAD")
+        .replace("WHA-00931", "WHA-BAD")
+        .encode()
+    )
+
+
+async def test_logs_carry_no_personal_data(
+    stack: IsolatedStack, services: dict[str, ServiceProcess]
+) -> None:
+    run_cli(stack.env(), "workers", "load", str(REPO / "deploy/demo/linkworkers.csv"))
+    await asyncio.sleep(1.0)
+    for source, name in EXAMPLES.items():
+        body = inbound(name)
+        await publish(
+            stack.kafka_bootstrap_servers, stack.topics.inbound(source), body, key=f"{source}-good"
+        )
+        await publish(
+            stack.kafka_bootstrap_servers,
+            stack.topics.inbound(source),
+            spoiled(source, body),
+            key=f"{source}-bad",
+        )
+
+    await collect(
+        stack.kafka_bootstrap_servers, stack.topics.tasks, lambda seen: len(seen) >= 1, timeout=60
+    )
+    await collect(
+        stack.kafka_bootstrap_servers,
+        stack.topics.rejected,
+        lambda seen: len(seen) >= 1,
+        timeout=60,
+    )
+    await asyncio.sleep(2.0)  # let every service finish logging what it did
+    for process in services.values():
+        process.stop()
+
+    lines = [
+        (path.name, line)
+        for path in Path(services["intake"].log_dir).glob("*.log")
+        for line in path.read_text(errors="replace").splitlines()
+    ]
+    assert len(lines) > 20, (
+        "the services logged almost nothing: is the test reading the right files?"
+    )
+    leaks = [
+        (file, token, line[:160]) for file, line in lines for token in PERSONAL if token in line
+    ]
+    assert leaks == [], f"personal data reached the logs: {leaks[:5]}"
