@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.support.infra import Infrastructure, infrastructure
-from tests.support.stack import IsolatedStack, drop_database, prepare, run_id
+from tests.support.stack import IsolatedStack, drop_database, drop_topics, prepare, run_id
 
 
 @pytest.fixture(scope="session")
@@ -17,12 +17,16 @@ def infra() -> Iterator[Infrastructure]:
         yield found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def stack(infra: Infrastructure) -> AsyncIterator[IsolatedStack]:
-    """This run's own database (migrated from scratch) and topic namespace; dropped after."""
+    """A test module's own database (migrated from scratch) and topic namespace; dropped after.
+
+    One per module, so no module sees another's referrals, link workers or events.
+    """
     run = run_id()
     prepared = await prepare(infra.kafka_bootstrap_servers, infra.database_url, run)
     try:
         yield prepared
     finally:
         await drop_database(infra.database_url, f"hub_test_{run}")
+        await drop_topics(infra.kafka_bootstrap_servers, prepared.topics)

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from hub_cli.main import service_migrations
@@ -72,3 +73,14 @@ async def prepare(kafka: str, server_url: str, run: str, partitions: int = 3) ->
     stack = IsolatedStack(kafka, database_url, f"t{run}.")
     await ensure_topics(kafka, stack.topics, partitions=partitions)
     return stack
+
+
+async def drop_topics(kafka: str, topics: Topics) -> None:
+    """Delete a finished run's topics, so a developer's broker does not collect them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([name for name in topics.all() if name in existing])
+    finally:
+        await admin.close()
