@@ -120,6 +120,7 @@ SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 def contract_documents() -> dict[str, dict[str, object]]:
     """Every generated contract document, by its path under schemas/ (production topic names)."""
+    from hub_cli.examples import example_messages
     from hub_common.contract import asyncapi_document, openapi_document
     from hub_intake.bootstrap import build_app as intake_app
     from hub_intake.config import IntakeSettings
@@ -139,6 +140,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
     ):
         documents[f"asyncapi/{name}.json"] = asyncapi_document(app, name)
         documents[f"openapi/{name}.json"] = openapi_document(app)
+    documents.update(example_messages())
     return documents
 
 

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -48,6 +49,27 @@ class Outcome:
 
 
 NUL_IN_JSON = b"\\u0000"
+
+
+def rejection_event(
+    source: str, received_at: datetime, reading: Reading, rejection_id: str
+) -> dict[str, Any]:
+    """The `referrals.rejected` value (contract): enough to tell the referrer and to replay."""
+    return {
+        "rejectionId": rejection_id,
+        "source": source,
+        "receivedAt": received_at.isoformat(),
+        "referrerReference": reading.referrer_reference,
+        "item": reading.item,
+        "referrerContact": {
+            "organisation": reading.contact.organisation,
+            "name": reading.contact.name,
+            "email": reading.contact.email,
+            "phone": reading.contact.phone,
+        },
+        "original": storable(reading.original),
+        "outcome": operation_outcome(reading.issues),
+    }
 
 
 def storable(original: Any) -> Any:
@@ -215,26 +237,12 @@ class IntakeService:
     async def _reject(
         self, session: AsyncSession, command: ReceiveReferrals, reading: Reading
     ) -> Outcome:
-        outcome = operation_outcome(reading.issues)
         fingerprint = hashlib.sha256(
             f"{command.source}|{reading.item}|".encode() + dumps(reading.original)
         ).hexdigest()
         rejection_id = str(uuid.uuid4())
-        event = {
-            "rejectionId": rejection_id,
-            "source": command.source,
-            "receivedAt": command.received_at.isoformat(),
-            "referrerReference": reading.referrer_reference,
-            "item": reading.item,
-            "referrerContact": {
-                "organisation": reading.contact.organisation,
-                "name": reading.contact.name,
-                "email": reading.contact.email,
-                "phone": reading.contact.phone,
-            },
-            "original": storable(reading.original),
-            "outcome": outcome,
-        }
+        event = rejection_event(command.source, command.received_at, reading, rejection_id)
+        outcome = event["outcome"]
         inserted = await session.scalar(
             insert(orm.rejections)
             .values(
