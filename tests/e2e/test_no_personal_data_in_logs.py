@@ -13,7 +13,7 @@ import pytest
 from tests.support.fixtures import inbound
 from tests.support.infra import REPO
 from tests.support.kafka_io import collect, publish
-from tests.support.processes import ServiceProcess, run_cli
+from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -41,17 +41,8 @@ PERSONAL = [
 def services(
     stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
-    logs = tmp_path_factory.mktemp("pii-logs")
-    running = {
-        name: ServiceProcess(name, stack.env(), logs) for name in ("intake", "router", "notifier")
-    }
-    try:
-        for process in running.values():
-            process.start()
+    with running_hub(stack.env(), tmp_path_factory.mktemp("pii-logs")) as running:
         yield running
-    finally:
-        for process in running.values():
-            process.stop()
 
 
 def spoiled(source: str, body: bytes) -> bytes:

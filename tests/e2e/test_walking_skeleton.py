@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.fixtures import FIXTURES, inbound
 from tests.support.kafka_io import collect, publish
-from tests.support.processes import ServiceProcess, run_cli
+from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -23,17 +23,8 @@ pytestmark = pytest.mark.infra
 def services(
     stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
-    logs = tmp_path_factory.mktemp("service-logs")
-    running = {
-        name: ServiceProcess(name, stack.env(), logs) for name in ("intake", "router", "notifier")
-    }
-    try:
-        for process in running.values():
-            process.start()
+    with running_hub(stack.env(), tmp_path_factory.mktemp("service-logs")) as running:
         yield running
-    finally:
-        for process in running.values():
-            process.stop()
 
 
 def load_roster(stack: IsolatedStack, roster: Path) -> None:

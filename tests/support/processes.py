@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,3 +100,18 @@ def run_cli(env: dict[str, str], *arguments: str) -> str:
     if result.returncode != 0:
         raise AssertionError(f"referral-hub {' '.join(arguments)} failed:\n{result.stderr}")
     return result.stdout
+
+
+@contextlib.contextmanager
+def running_hub(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """Intake, router and notifier as separate processes; all stopped on the way out."""
+    running = {
+        name: ServiceProcess(name, env, log_dir) for name in ("intake", "router", "notifier")
+    }
+    try:
+        for process in running.values():
+            process.start()
+        yield running
+    finally:
+        for process in running.values():
+            process.stop()
