@@ -101,3 +101,15 @@ def test_directory_entries_validate() -> None:
         languages=frozenset({"en", "so"}),
     )
     assert errors(to_practitioner_role(worker, "Test Name", "t@example.org")) == []
+
+
+def test_a_name_without_given_names_has_no_empty_array() -> None:
+    from dataclasses import replace
+
+    [reading] = registered_formats()["community"].read(
+        inbound(EXAMPLES["community"]), datetime(2026, 11, 23, tzinfo=UTC)
+    )
+    assert reading.referral is not None
+    nameless = replace(reading.referral, person=replace(reading.referral.person, given_names=()))
+    request = to_service_request(nameless, "ref-1", "episode-1")
+    assert errors(request) == []

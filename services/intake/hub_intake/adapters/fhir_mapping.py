@@ -49,8 +49,13 @@ def _patient(referral: Referral) -> dict[str, Any]:
     patient: dict[str, Any] = {
         "resourceType": "Patient",
         "id": "patient",
+        # FHIR JSON forbids empty arrays: a name given only as "Mrs O'Neill" has no `given`.
         "name": [
-            {"use": "official", "family": person.family_name, "given": list(person.given_names)}
+            {
+                "use": "official",
+                "family": person.family_name,
+                **({"given": list(person.given_names)} if person.given_names else {}),
+            }
         ],
         "address": [
             {

@@ -92,10 +92,15 @@ class CommunityFormat:
             )
         birth_date = f.birth_date("person.date_of_birth", received_at.date())
         nhs_number = f.nhs_number("person.nhs_number")
-        submitted_at = f.timestamp("submitted_at") or received_at
+        # moment(), not timestamp(): kept in UTC, as FHIR cannot write an offset with seconds.
+        submitted_at = f.moment("submitted_at") or received_at
 
         needs = [Need(need_category(word), word) for word in f.string_list("needs")]
         what_matters = f.text("what_matters")
+        best_contact_time = f.text("best_contact_time")
+        # Read before deciding: a malformed value must refuse the referral, not follow it.
+        language = f.language("person.language")
+        interpreter_required = f.flag("person.interpreter_required")
         if reading.referrer_reference is None or any(issue.is_error for issue in issues):
             return reading
         assert given and family and postcode and organisation  # guaranteed by the checks above
@@ -110,8 +115,8 @@ class CommunityFormat:
                 phone=phone,
                 email=email,
                 nhs_number=nhs_number,
-                language=f.text("person.language"),
-                interpreter_needed=f.flag("person.interpreter_required") or False,
+                language=language,
+                interpreter_needed=interpreter_required or False,
             ),
             referrer=Referrer(
                 organisation=organisation,
@@ -123,6 +128,6 @@ class CommunityFormat:
             consent=Consent(given=True, recorded_at=submitted_at, method="referral form"),
             needs=tuple(needs),
             authored_on=submitted_at,
-            notes=tuple(note for note in (what_matters, f.text("best_contact_time")) if note),
+            notes=tuple(note for note in (what_matters, best_contact_time) if note),
         )
         return reading

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+import re
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
 
 from hub_common.outcome import Issue
 from hub_intake.domain.checks import (
@@ -13,6 +14,11 @@ from hub_intake.domain.checks import (
     parse_birth_date,
     postcode_problem,
 )
+
+Choice = TypeVar("Choice", bound=str)
+
+# BCP 47 in outline (language, then subtags): enough to keep free text out of a FHIR `code`.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 
 
 class FieldReader:
@@ -97,6 +103,52 @@ class FieldReader:
             self.issues.append(Issue(path, "not an ISO 8601 date-time", code="value"))
             return None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def moment(self, path: str) -> datetime | None:
+        """An ISO 8601 date-time, or a date alone (ISO or UK `DD/MM/YYYY`) meaning midnight UTC.
+
+        Returned in UTC: FHIR cannot write every offset Python reads (seconds, for one).
+        """
+        value = self.text(path)
+        if value is None:
+            return None
+        try:
+            try:
+                moment = datetime.combine(datetime.strptime(value, "%d/%m/%Y").date(), time())
+            except ValueError:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            self.issues.append(
+                Issue(path, "not a date-time (ISO 8601) or a date (DD/MM/YYYY)", code="value")
+            )
+            return None
+
+    def choice(self, path: str, options: tuple[Choice, ...]) -> Choice | None:
+        """One of `options`, in any case; anything else is an error naming the options."""
+        value = self.text(path)
+        if value is None:
+            return None
+        for option in options:
+            if value.lower() == option:
+                return option
+        self.issues.append(Issue(path, f"expected one of {', '.join(options)}", code="value"))
+        return None
+
+    def language(self, path: str) -> str | None:
+        """A BCP 47 language tag such as `pl` or `pt-BR`; anything else is a warning, left out."""
+        value = self.text(path)
+        if value is None or _LANGUAGE_TAG.fullmatch(value):
+            return value
+        self.issues.append(
+            Issue(
+                path,
+                "not a BCP 47 language tag; it was left out",
+                severity="warning",
+                code="value",
+            )
+        )
+        return None
 
     def postcode(self, path: str) -> str | None:
         value = self.text(path)

@@ -1,0 +1,25 @@
+"""The body of a JSON agency message, or UnreadableMessage saying why it is not one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub_common.jsonio import loads
+from hub_intake.adapters.formats.base import UnreadableMessage
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def json_object(body: bytes, schema: str | None = None) -> dict[str, Any]:
+    """The body as a JSON object whose `schema` marker, when it has one, names `schema`."""
+    try:
+        # A byte-order mark is not JSON, but editors on Windows add one: tolerate it.
+        document = loads(body.removeprefix(_BOM))
+    except ValueError as error:
+        raise UnreadableMessage(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise UnreadableMessage("expected a JSON object")
+    marker = document.get("schema")
+    if schema and marker is not None and (not isinstance(marker, str) or marker.strip() != schema):
+        raise UnreadableMessage(f"wrong document type: its schema marker is not {schema}")
+    return document
