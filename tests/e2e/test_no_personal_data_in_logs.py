@@ -4,27 +4,19 @@ services wrote: no name, NHS number, address, phone, e-mail or free text may app
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.fixtures import inbound
 from tests.support.infra import REPO
 from tests.support.kafka_io import collect, publish
 from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
+from tests.support.variants import EXAMPLES, example, without_consent
 
 pytestmark = pytest.mark.infra
 
-EXAMPLES = {
-    "community": "community-referral.json",
-    "police": "police-vulnerability-referral.json",
-    "fire": "fire-safe-and-well.json",
-    "housing": "housing-tenancy-referrals.csv",
-    "fhir": "gp-servicerequest-bundle.json",
-}
 
 # Personal data in the examples (people referred and people referring), and their free text.
 PERSONAL = [
@@ -45,48 +37,20 @@ def services(
         yield running
 
 
-def spoiled(source: str, body: bytes) -> bytes:
-    """The same referral made unacceptable (no consent), so the rejection path runs too."""
-    if source == "housing":
-        return body.replace(b",Y,", b",N,")
-    text = body.decode()
-    for good, bad in (
-        ('"consent": true', '"consent": false'),
-        ('"given": true', '"given": false'),
-        ('"consent_to_share": "yes"', '"consent_to_share": "no"'),
-    ):
-        text = text.replace(good, bad)
-    if source == "fhir":
-        document = json.loads(text)
-        document["entry"] = [
-            e for e in document["entry"] if e["resource"]["resourceType"] != "Consent"
-        ]
-        text = json.dumps(document)
-    return (
-        text.replace("CAD-4412", "CAD-BAD")
-        .replace("SWV-2026", "SWV-BAD")
-        .replace("CVA-2026", "CVA-BAD")
-        .replace("H85001-2026", "H85001-BAD")
-        .replace("CLN-77812", "CLN-BAD")
-        .replace("WHA-00931", "WHA-BAD")
-        .encode()
-    )
-
-
 async def test_logs_carry_no_personal_data(
     stack: IsolatedStack, services: dict[str, ServiceProcess]
 ) -> None:
     run_cli(stack.env(), "workers", "load", str(REPO / "deploy/demo/linkworkers.csv"))
     await asyncio.sleep(1.0)
-    for source, name in EXAMPLES.items():
-        body = inbound(name)
+    for source in EXAMPLES:
+        body = example(source)
         await publish(
             stack.kafka_bootstrap_servers, stack.topics.inbound(source), body, key=f"{source}-good"
         )
         await publish(
             stack.kafka_bootstrap_servers,
             stack.topics.inbound(source),
-            spoiled(source, body),
+            without_consent(source, "-BAD"),
             key=f"{source}-bad",
         )
 
