@@ -113,3 +113,15 @@ def test_a_name_without_given_names_has_no_empty_array() -> None:
     nameless = replace(reading.referral, person=replace(reading.referral.person, given_names=()))
     request = to_service_request(nameless, "ref-1", "episode-1")
     assert errors(request) == []
+
+
+def test_a_risk_to_visitors_becomes_a_contained_safety_flag() -> None:
+    [reading] = registered_formats()["police"].read(
+        inbound(EXAMPLES["police"]), datetime(2026, 11, 23, tzinfo=UTC)
+    )
+    assert reading.referral is not None and reading.referral.risk_to_visitors == "medium"
+    request = to_service_request(reading.referral, "ref-1", "episode-1")
+    flag = next(r for r in request["contained"] if r["resourceType"] == "Flag")
+    assert {"reference": "#risk-to-visitors"} in request["supportingInfo"]
+    assert flag["code"]["text"] == "Risk to visiting staff: medium"
+    assert errors(request) == []

@@ -144,6 +144,27 @@ def _consent(referral: Referral) -> dict[str, Any]:
     return consent
 
 
+def _risk_flag(referral: Referral) -> dict[str, Any]:
+    """A Flag every reader of the request sees: visiting this person carries a risk."""
+    return {
+        "resourceType": "Flag",
+        "id": "risk-to-visitors",
+        "status": "active",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/flag-category",
+                        "code": "safety",
+                    }
+                ]
+            }
+        ],
+        "code": {"text": f"Risk to visiting staff: {referral.risk_to_visitors}"},
+        "subject": {"reference": "#patient"},
+    }
+
+
 def to_service_request(referral: Referral, referral_id: str, episode_id: str) -> dict[str, Any]:
     """Build the ServiceRequest the hub publishes on `referrals.requested`."""
     reason_codes = []
@@ -193,6 +214,9 @@ def to_service_request(referral: Referral, referral_id: str, episode_id: str) ->
     }
     if reason_codes:
         request["reasonCode"] = reason_codes
+    if referral.risk_to_visitors != "none":
+        request["contained"].append(_risk_flag(referral))
+        request["supportingInfo"].append({"reference": "#risk-to-visitors"})
     notes = list(referral.notes)
     if referral.risk_notes:
         notes.append(f"Risk to visitors: {referral.risk_notes}")
