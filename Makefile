@@ -33,8 +33,8 @@ status:
 	@bash deploy/local/hub.sh status
 
 lint: install
-	$(VENV)/bin/ruff check services tests
-	$(VENV)/bin/ruff format --check services tests
+	$(VENV)/bin/ruff check services tests benchmarks
+	$(VENV)/bin/ruff format --check services tests benchmarks
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -49,8 +49,9 @@ unit: install
 schemas: install
 	$(VENV)/bin/python -m hub_cli.main schemas write
 
+# The chart needs matplotlib, in the `bench` dependency group; flags: make bench BENCH_ARGS="--referrals 5000"
 bench: install
-	$(VENV)/bin/python -m hub_cli.main bench
+	$(UV) run --frozen --quiet --group bench python -m benchmarks.run $(BENCH_ARGS)
 
 clean: down
 	rm -rf .local $(VENV)

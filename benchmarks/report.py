@@ -1,0 +1,358 @@
+"""Turning a run's observations into figures: JSON, a PNG chart and a summary to read.
+
+The JSON carries the machine and the versions with the figures, so a run compares with the
+last only when both were made on like terms.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.measure import HubObserver, RelayObserver
+from benchmarks.phases import Phase
+from benchmarks.stats import (
+    hop_latencies,
+    hop_throughput,
+    latency_summary,
+    ratio,
+    throughput,
+)
+from tests.support.infra import REPO
+
+# The hub's hops and the raw relay's that stand for them.
+HOPS = {
+    "hop1": ("inbound → requested", "A → B"),
+    "hop2": ("requested → task", "B → C"),
+    "hop3": ("task → status", "C → D"),
+    "assigned": ("inbound → task (end to end, assigned)", "A → C"),
+    "notified": ("inbound → status (end to end, notified)", "A → D"),
+}
+PACKAGES = ("aiokafka", "faststream", "fastapi", "uvicorn", "sqlalchemy", "asyncpg", "orjson")
+
+
+def _figures(phase: Phase, timelines: list[Mapping[str, float]]) -> dict[str, Any]:
+    """Throughput and latency per hop from four timelines: published, then each hop's output."""
+    refs = phase.references
+    published, first, second, third = timelines
+    pairs = {
+        "hop1": (published, first),
+        "hop2": (first, second),
+        "hop3": (second, third),
+        "assigned": (published, second),
+        "notified": (published, third),
+    }
+    sent = [published[r] for r in refs if r in published]
+    return {
+        "referrals": len(refs),
+        "messages": len(phase.messages),
+        "offered_rate": phase.rate,
+        "achieved_publish_rate": throughput(
+            len(sent), min(sent, default=None), max(sent, default=None)
+        ),
+        "complete": phase.complete,
+        "seconds": phase.seconds,
+        "throughput_per_s": {name: hop_throughput(a, b, refs) for name, (a, b) in pairs.items()},
+        "latency_ms": {
+            name: latency_summary(hop_latencies(a, b, refs)) for name, (a, b) in pairs.items()
+        },
+        "processes": {name: asdict(usage) for name, usage in phase.usage.items()},
+        "machine": phase.machine,
+    }
+
+
+def hub_figures(phase: Phase, observer: HubObserver) -> dict[str, Any]:
+    figures = _figures(
+        phase,
+        [observer.published, observer.requested, observer.task_at(), observer.status_at()],
+    )
+    refs = phase.references
+    figures["rejected"] = sum(1 for r in refs if r in observer.rejected)
+    figures["not_offered"] = observer.unassigned(refs)  # capacity or coverage bound: a bug here
+    figures["notifications_measured"] = figures["latency_ms"]["notified"]["count"] > 0
+    return figures
+
+
+def relay_figures(phase: Phase, observer: RelayObserver) -> dict[str, Any]:
+    hops = [observer.arrived[topic] for topic in observer.hop_topics]
+    return _figures(phase, [observer.published, *hops])
+
+
+def headline(hub: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """Hub over raw at saturation, end to end: to the referrer's notification when the hub
+    publishes one, else to the assignment (the raw relay's A->D or A->C to match)."""
+    hub_tp, raw_tp = hub["throughput_per_s"], raw["throughput_per_s"]
+    to = "notified" if hub_tp["notified"] is not None else "assigned"
+    return {
+        "end_to_end": to,
+        "hub_per_s": hub_tp[to],
+        "raw_per_s": raw_tp[to],
+        "ratio": ratio(hub_tp[to], raw_tp[to]),
+        "ratio_assigned": ratio(hub_tp["assigned"], raw_tp["assigned"]),
+        "ratio_notified": ratio(hub_tp["notified"], raw_tp["notified"]),
+    }
+
+
+# ---------------------------------------------------------------- machine facts
+
+
+def git_commit() -> str | None:
+    """HEAD's commit, read from .git directly (no git process needed on a bare machine)."""
+    git = REPO / ".git"
+    try:
+        if git.is_file():  # a worktree: `gitdir: <path>`
+            git = Path(git.read_text().split(":", 1)[1].strip())
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head
+        ref = head.split(" ", 1)[1]
+        for base in (git, Path(str(git).split("/worktrees/")[0])):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip()
+            packed = base / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split(" ", 1)[0]
+    except (OSError, IndexError):
+        pass
+    return None
+
+
+def kafka_version(origin: str) -> str:
+    """The broker's version: the jar of the local bring-up, else what the origin says."""
+    if origin == "local bring-up":
+        jars = sorted((REPO / ".local" / "kafka" / "lib").glob("kafka-server-[0-9]*.jar"))
+        if jars:
+            return jars[-1].stem.removeprefix("kafka-server-")
+    if origin == "testcontainers":
+        return "apache/kafka image of tests/support/infra.py"
+    return "unknown (Kafka from the environment)"
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def machine_facts(origin: str, postgres: str) -> dict[str, Any]:
+    return {
+        "cpu": _cpu_model(),
+        "cores_logical": os.cpu_count(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "kafka": kafka_version(origin),
+        "postgresql": postgres,
+        "infrastructure": origin,
+        "packages": {name: _version(name) for name in PACKAGES},
+        "git_commit": git_commit(),
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+# ---------------------------------------------------------------- output
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def previous_result(directory: Path, current: Path) -> dict[str, Any] | None:
+    """The last run's JSON before this one, to print the change."""
+    earlier = sorted(p for p in directory.glob("bench-*.json") if p.name < current.name)
+    try:
+        return json.loads(earlier[-1].read_text()) if earlier else None
+    except (OSError, ValueError):
+        return None
+
+
+def _bars(
+    ax: Any, where: list[float], values: list[float | None], width: float, **style: Any
+) -> None:
+    """Bars, with "not measured" written where a value is missing (never drawn as zero)."""
+    ax.bar(where, [v or 0 for v in values], width, **style)
+    for at, value in zip(where, values, strict=True):
+        if value is None:
+            ax.annotate(
+                "not measured",
+                (at, 0.03),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                ha="center",
+                fontsize=7,
+            )
+
+
+def _axes(ax: Any, labels: list[str], ylabel: str, title: str) -> None:
+    ax.set_yscale("log")
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 30)  # headroom above the bars for the legend
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper center", fontsize=7, ncol=2)
+
+
+def write_chart(result: dict[str, Any], path: Path) -> None:
+    """Throughput per hop at saturation, and latency percentiles per hop at both rates."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    hub, raw = result["hub"], result["raw_relay"]
+    names = list(HOPS)
+    labels = [HOPS[n][0].split(" (")[0] for n in names]
+    x = range(len(names))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+
+    for offset, (who, figures, colour) in enumerate(
+        (("hub", hub["saturation"], "tab:blue"), ("raw relay", raw["saturation"], "tab:gray"))
+    ):
+        values = [figures["throughput_per_s"][n] for n in names]
+        where = [i + (offset - 0.5) * 0.38 for i in x]
+        _bars(axes[0], where, values, 0.38, label=who, color=colour)
+    _axes(axes[0], labels, "referrals per second (log)", "Throughput at saturation")
+
+    rate = hub["fixed_rate"]["offered_rate"]
+    for ax, phase, title in (
+        (axes[1], "fixed_rate", f"Latency at {rate:g}/s offered"),
+        (axes[2], "saturation", "Latency at saturation"),
+    ):
+        width = 0.13
+        for k, (who, figures, shades) in enumerate(
+            (
+                ("hub", hub[phase], ("#9ecae1", "#4292c6", "#08519c")),
+                ("raw", raw[phase], ("#d9d9d9", "#969696", "#525252")),
+            )
+        ):
+            for j, q in enumerate(("p50", "p95", "p99")):
+                values = [figures["latency_ms"][n][q] for n in names]
+                where = [i + (k * 3 + j - 2.5) * width for i in x]
+                _bars(ax, where, values, width, label=f"{who} {q}", color=shades[j])
+        _axes(ax, labels, "milliseconds (log)", title)
+
+    machine = result["machine"]
+    fig.suptitle(
+        f"Referral hub benchmark {result['run']['started_at']} · {machine['cores_logical']} cores · "
+        f"Kafka {machine['kafka']} · PostgreSQL {machine['postgresql']} · "
+        f"commit {(machine['git_commit'] or '?')[:10]}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
+    """The run in a screenful."""
+    hub, raw, head = result["hub"], result["raw_relay"], result["headline"]
+    machine, args = result["machine"], result["run"]["args"]
+    lines = [
+        "",
+        f"Referral hub benchmark · {machine['cores_logical']} cores, {machine['memory_gb']} GB · "
+        f"Kafka {machine['kafka']} · PostgreSQL {machine['postgresql']} · "
+        f"commit {(machine['git_commit'] or '?')[:10]}",
+        f"{args['referrals']} referrals per phase · {args['partitions']} partitions · "
+        f"{args['replicas']} router replica(s) · fixed rate {args['rate']:g}/s",
+        "",
+        "Throughput at saturation (referrals/s)        hub        raw   hub/raw",
+    ]
+    for name in HOPS:
+        hub_tp = hub["saturation"]["throughput_per_s"][name]
+        raw_tp = raw["saturation"]["throughput_per_s"][name]
+        lines.append(
+            f"  {HOPS[name][0]:<42} {_n(hub_tp, 1):>8} {_n(raw_tp, 0):>10} {_pct(ratio(hub_tp, raw_tp)):>9}"
+        )
+    for phase, title in (
+        ("fixed_rate", f"at {args['rate']:g}/s offered"),
+        ("saturation", "at saturation"),
+    ):
+        lines += ["", f"Latency {title} (ms)    hub p50 / p95 / p99 / max        raw p50 / p99"]
+        for name in HOPS:
+            h, r = hub[phase]["latency_ms"][name], raw[phase]["latency_ms"][name]
+            hub_text = (
+                f"{_n(h['p50'])} / {_n(h['p95'])} / {_n(h['p99'])} / {_n(h['max'])}"
+                if h["count"]
+                else "not measured"
+            )
+            lines.append(
+                f"  {HOPS[name][0].split(' (')[0]:<22} {hub_text:>30}   {_n(r['p50'], 1):>8} / {_n(r['p99'], 1)}"
+            )
+    lines += ["", "Processes (saturation)   CPU s   CPU % of a core   RSS peak MB   RSS end MB"]
+    for name, usage in hub["saturation"]["processes"].items():
+        lines.append(
+            f"  {name:<22} {usage['cpu_seconds']:>6.1f} {usage['cpu_percent']:>12.0f} "
+            f"{usage['rss_peak_mb']:>13.0f} {usage['rss_end_mb']:>12.0f}"
+        )
+    busy = hub["saturation"]["machine"]
+    lines.append(
+        f"  whole machine: {busy['cpu_busy_percent']:.0f} % of all cores busy, load average "
+        f"{busy['load_average_1m_start']:g} -> {busy['load_average_1m_end']:g}"
+    )
+    lines.append("")
+    if not hub["saturation"]["notifications_measured"]:
+        lines.append(
+            "Notifications: not measured (nothing arrived on referrals.status.* within the grace period)."
+        )
+    quiet = machine.get("busy_before_run_percent")
+    if quiet is not None and quiet > 15:
+        lines.append(
+            f"WARNING: the machine was {quiet:.0f} % busy before the run started: other work "
+            "shares it, so these figures are lower than a quiet machine would give."
+        )
+    fixed = hub["fixed_rate"]
+    kept_up = fixed["throughput_per_s"]["assigned"]
+    if kept_up is not None and kept_up < 0.9 * args["rate"]:
+        lines.append(
+            f"The hub did not keep up with {args['rate']:g}/s offered (it assigned "
+            f"{kept_up:.1f}/s): latencies at that rate are mostly time spent queueing."
+        )
+    for phase in ("fixed_rate", "saturation"):
+        f = hub[phase]
+        if not f["complete"] or f["rejected"] or f["not_offered"]:
+            lines.append(
+                f"WARNING {phase}: complete={f['complete']}, rejected={f['rejected']}, "
+                f"Tasks not offered={f['not_offered']} (the figures cover what arrived)."
+            )
+    lines.append(
+        f"Headline: hub {_n(head['hub_per_s'], 1)} referrals/s end to end ({head['end_to_end']}) "
+        f"vs raw relay {_n(head['raw_per_s'], 0)}/s: hub/raw {_pct(head['ratio'])}."
+    )
+    if previous:
+        before = previous.get("headline", {})
+        lines.append(
+            f"Last run ({previous.get('run', {}).get('started_at', '?')}): hub "
+            f"{_n(before.get('hub_per_s'), 1)}/s, raw {_n(before.get('raw_per_s'), 0)}/s, "
+            f"hub/raw {_pct(before.get('ratio'))}."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,228 @@
+"""`make bench` (`python -m benchmarks.run`): the hub end to end, then the raw relay, one run.
+
+1. Kafka and PostgreSQL as the tests find them; an isolated database and topic prefix.
+2. intake, `--replicas` routers and the notifier as separate processes; a roster whose
+   capacity never binds.
+3. A warm-up (consumer groups settle, connections open), then `--referrals` at `--rate`
+   referrals/s, then `--referrals` more as fast as the producer can (saturation).
+4. The services stopped, the same messages through the raw three-hop relay, same two phases.
+5. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from benchmarks import report
+from benchmarks.hub import RunningHub, running_hub
+from benchmarks.load import Inbound, generate
+from benchmarks.measure import (
+    Collector,
+    HubObserver,
+    ProcessSampler,
+    RelayObserver,
+    machine_busy,
+)
+from benchmarks.phases import Phase, run_phase
+from benchmarks.relay import RelayChain, create_topics, relay_topics
+from hub_common.topics import INBOUND_SOURCES
+from tests.support.infra import infrastructure
+
+WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Benchmark the referral hub end to end against a raw Kafka relay.",
+    )
+    parser.add_argument("--referrals", type=int, default=600, help="referrals per measured phase")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="offered referrals/s of the fixed-rate phase"
+    )
+    parser.add_argument("--partitions", type=int, default=6, help="partitions per topic")
+    parser.add_argument("--replicas", type=int, default=1, help="router processes")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="results folder")
+    parser.add_argument("--warm-up", type=int, default=100, help="referrals before measuring")
+    parser.add_argument("--seed", type=int, default=1, help="load generator seed")
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=30.0,
+        help="give a phase up after this long without progress",
+    )
+    parser.add_argument(
+        "--status-grace",
+        type=float,
+        default=3.0,
+        help="seconds to wait for referrer notifications after the last Task (or notification)",
+    )
+    args = parser.parse_args(argv)
+    for name in ("referrals", "partitions", "replicas"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.rate <= 0:
+        parser.error("--rate must be above zero")
+    if args.replicas > args.partitions:
+        print(
+            f"note: {args.replicas} routers share {args.partitions} partitions; "
+            "the extra replicas will idle",
+            file=sys.stderr,
+        )
+    return args
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+async def measure_hub(
+    hub: RunningHub, phases: list[Phase], args: argparse.Namespace, producer: AIOKafkaProducer
+) -> dict[str, Any]:
+    """Warm-up, fixed rate and saturation through the hub; figures per measured phase."""
+    topics = hub.stack.topics
+    observer = HubObserver(
+        topics.requested,
+        topics.tasks,
+        topics.rejected,
+        [topics.status(source) for source in INBOUND_SOURCES],
+    )
+    sampler = ProcessSampler({**hub.pids(), "harness": os.getpid()})
+    figures: dict[str, Any] = {}
+    async with Collector(hub.stack.kafka_bootstrap_servers, observer):
+        for phase in phases:
+            await run_phase(
+                phase,
+                observer=observer,
+                producer=producer,
+                topic_of=topics.inbound,
+                sampler=sampler,
+                stall_seconds=args.stall_seconds,
+                status_grace=args.status_grace,
+            )
+            figures[phase.name] = report.hub_figures(phase, observer)
+    return figures
+
+
+async def measure_relay(
+    hub: RunningHub,
+    phases: list[Phase],
+    args: argparse.Namespace,
+    producer: AIOKafkaProducer,
+    log_dir: Path,
+) -> dict[str, Any]:
+    """The same phases, same messages, through the raw relay (the services are stopped)."""
+    bootstrap = hub.stack.kafka_bootstrap_servers
+    names = relay_topics(hub.stack.topic_prefix)
+    await create_topics(bootstrap, names, args.partitions)
+    chain = RelayChain(bootstrap, names, hub.stack.topic_prefix, log_dir)
+    await asyncio.to_thread(chain.start)
+    figures: dict[str, Any] = {}
+    try:
+        observer = RelayObserver(names[1:])
+        sampler = ProcessSampler({**chain.pids(), "harness": os.getpid()})
+        async with Collector(bootstrap, observer):
+            for phase in phases:
+                relayed = Phase(f"raw {phase.name}", phase.messages, phase.rate)
+                await run_phase(
+                    relayed,
+                    observer=observer,
+                    producer=producer,
+                    topic_of=lambda _source: names[0],
+                    sampler=sampler,
+                    stall_seconds=args.stall_seconds,
+                    status_grace=0,
+                )
+                figures[phase.name] = report.relay_figures(relayed, observer)
+    finally:
+        chain.stop()
+    return figures
+
+
+def plan(args: argparse.Namespace, run: str) -> list[Phase]:
+    """The phases, each with its own referrals (unique references, so each is new to the hub)."""
+
+    def load(count: int, tag: str) -> list[Inbound]:
+        return generate(count, f"{run}{tag}", args.seed)
+
+    return [
+        Phase("warm_up", load(args.warm_up, "w"), WARM_UP_RATE),
+        Phase("fixed_rate", load(args.referrals, "f"), args.rate),
+        Phase("saturation", load(args.referrals, "s"), None),
+    ]
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    log_dir = args.out / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    say("finding Kafka and PostgreSQL (as the tests do)")
+    with infrastructure() as infra:
+        busy_before = await machine_busy()
+        say(f"infrastructure: {infra.origin}; starting the services (logs: {log_dir})")
+        async with running_hub(infra, args.partitions, args.replicas, log_dir) as hub:
+            workers = await hub.load_roster(log_dir / "roster.csv")
+            say(f"{', '.join(hub.services)} running; {workers} link workers loaded")
+            phases = plan(args, hub.run)
+            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+            await producer.start()
+            try:
+                hub_figures = await measure_hub(hub, phases, args, producer)
+                postgres = await hub.postgres_version()
+                hub.stop_services()
+                say("services stopped; the same messages through the raw relay")
+                raw_figures = await measure_relay(hub, phases, args, producer, log_dir)
+            finally:
+                await producer.stop()
+            origin, run = infra.origin, hub.run
+    measured = ("fixed_rate", "saturation")
+    return {
+        "run": {
+            "id": run,  # the database hub_test_<id> and topic prefix t<id>. it used
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "hops": {
+                name: {"hub": hub_, "raw": raw_} for name, (hub_, raw_) in report.HOPS.items()
+            },
+            "notes": "Times are Kafka record timestamps (ms); the harness shares the machine "
+            "with the services and its own CPU is reported as 'harness'.",
+        },
+        "machine": {
+            **report.machine_facts(origin, postgres),
+            "busy_before_run_percent": busy_before,
+        },
+        "hub": {name: hub_figures[name] for name in measured},
+        "warm_up": hub_figures["warm_up"],
+        "raw_relay": {name: raw_figures[name] for name in measured},
+        "headline": report.headline(hub_figures["saturation"], raw_figures["saturation"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = asyncio.run(bench(args))
+    stamp = result["run"]["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    json_path = args.out / f"bench-{stamp}.json"
+    png_path = json_path.with_suffix(".png")
+    previous = report.previous_result(args.out, json_path)
+    report.write_json(result, json_path)
+    report.write_chart(result, png_path)
+    print(report.summary(result, previous))
+    print(f"\nwrote {json_path} and {png_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The benchmark's arithmetic on synthetic data: a figure it prints must be one we can check."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.load import Inbound
+from benchmarks.measure import RelayObserver
+from benchmarks.phases import Phase
+from benchmarks.report import headline, relay_figures
+from benchmarks.stats import (
+    hop_latencies,
+    hop_throughput,
+    latency_summary,
+    percentile,
+    ratio,
+    throughput,
+)
+
+
+def test_percentiles_interpolate_between_ranks_like_numpy() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100, shuffled order must not matter
+    shuffled = values[::2] + values[1::2]
+    assert percentile(shuffled, 50) == pytest.approx(50.5)
+    assert percentile(shuffled, 95) == pytest.approx(95.05)
+    assert percentile(shuffled, 99) == pytest.approx(99.01)
+    assert percentile(shuffled, 0) == 1.0
+    assert percentile(shuffled, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) is None  # an empty hop is "not measured", never 0
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_latency_summary_of_a_known_tail() -> None:
+    # 98 fast referrals and two slow ones: the median ignores them, p99 and max do not.
+    latencies = [10.0] * 98 + [500.0, 1000.0]
+    summary = latency_summary(latencies)
+    assert summary["count"] == 100
+    assert summary["p50"] == 10.0
+    assert summary["p95"] == 10.0
+    assert summary["p99"] == pytest.approx(500.0 + 0.01 * 500.0)  # 0.01 of the way to 1000
+    assert summary["max"] == 1000.0
+    assert summary["mean"] == pytest.approx((980 + 1500) / 100)
+    assert latency_summary([])["p50"] is None
+
+
+def test_throughput_and_ratio() -> None:
+    assert throughput(500, 1_000, 3_500) == pytest.approx(200.0)  # 500 in 2.5 s
+    assert throughput(0, 1_000, 2_000) is None
+    assert throughput(10, 2_000, 2_000) is None  # no elapsed time: not infinitely fast
+    assert throughput(10, None, 2_000) is None
+    assert ratio(50.0, 200.0) == pytest.approx(0.25)
+    assert ratio(None, 200.0) is None
+    assert ratio(50.0, 0.0) is None
+
+
+def test_hops_count_only_referrals_that_made_both_ends() -> None:
+    starts = {"a": 1_000.0, "b": 1_100.0, "c": 1_200.0}
+    ends = {"a": 1_050.0, "b": 1_300.0}  # c never came out
+    assert sorted(hop_latencies(starts, ends, ["a", "b", "c"])) == [50.0, 200.0]
+    # Two done between the first entering (1000) and the last leaving (1300): 2 in 0.3 s.
+    assert hop_throughput(starts, ends, ["a", "b", "c"]) == pytest.approx(2 / 0.3)
+    assert hop_throughput(starts, {}, ["a"]) is None
+
+
+def test_relay_figures_pair_each_hop_with_its_timelines() -> None:
+    # Two messages, one a batch of three referrals: each referral counts, as in the hub.
+    messages = [
+        Inbound("community", "k1", b"{}", ("r1",)),
+        Inbound("housing", "k2", b"x", ("r2", "r3", "r4")),
+    ]
+    observer = RelayObserver(["B", "C", "D"])
+    observer.mark_published(messages[0], 0)
+    observer.mark_published(messages[1], 1_000)
+    for topic, k1, k2 in (("B", 10, 1_020), ("C", 30, 1_050), ("D", 60, 2_000)):
+        observer.arrived[topic] |= {"r1": k1, "r2": k2, "r3": k2, "r4": k2}
+    figures = relay_figures(Phase("saturation", messages, None), observer)
+
+    assert figures["referrals"] == 4 and figures["messages"] == 2
+    assert figures["latency_ms"]["hop1"]["max"] == 20  # B - published
+    assert figures["latency_ms"]["hop2"]["p50"] == 30  # C - B, the same for all four
+    assert figures["latency_ms"]["notified"]["max"] == 1_000  # D - published
+    assert figures["throughput_per_s"]["notified"] == pytest.approx(4 / 2.0)  # 0 .. 2000 ms
+    assert figures["throughput_per_s"]["assigned"] == pytest.approx(4 / 1.05)  # 0 .. 1050 ms
+
+    hub = {"throughput_per_s": {"assigned": 1.0, "notified": None}}
+    summary = headline(hub, figures)
+    # No notification measured on the hub side: the headline compares to the assignment (A->C).
+    assert summary["end_to_end"] == "assigned"
+    assert summary["raw_per_s"] == pytest.approx(4 / 1.05)
+    assert summary["ratio"] == summary["ratio_assigned"] == pytest.approx(1.0 / (4 / 1.05))
+    assert summary["ratio_notified"] is None
