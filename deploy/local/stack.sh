@@ -17,6 +17,7 @@ state=${HUB_LOCAL_STATE:-$repo/.local}
 
 KAFKA_PORT=${HUB_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${HUB_KAFKA_CONTROLLER_PORT:-9093}
+SASL_PORT=${HUB_KAFKA_SASL_PORT:-9094}
 PG_PORT=${HUB_PG_PORT:-5432}
 PG_USER=hub
 PG_PASSWORD=hub
@@ -67,6 +68,15 @@ kafka_pid() { [ -f "$kafka_dir/kafka.pid" ] && kill -0 "$(cat "$kafka_dir/kafka.
 
 kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$kafka_dir/kafka.log" 2>/dev/null; }
 
+wait_for_kafka() { # up to 90 s, but give up at once if the broker process died
+  for _ in $(seq 1 180); do
+    if kafka_ready; then say "Kafka is ready"; return 0; fi
+    kafka_pid >/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}
+
 kafka_up() {
   if kafka_pid >/dev/null; then say "Kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another program; stop it or set HUB_KAFKA_PORT"
@@ -74,7 +84,7 @@ kafka_up() {
   kafka_jars
   mkdir -p "$kafka_dir/data"
   sed -e "s#@DATA_DIR@#$kafka_dir/data#" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
-      -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#g" "$here/kafka/server.properties" >"$kafka_dir/server.properties"
+      -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$SASL_PORT#g" "$here/kafka/server.properties" >"$kafka_dir/server.properties"
   local cp="$kafka_dir/lib/*"
   if [ ! -f "$kafka_dir/data/meta.properties" ]; then
     local cluster_id
@@ -90,8 +100,8 @@ kafka_up() {
     -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.showDateTime=true \
     -cp "$cp" kafka.Kafka "$kafka_dir/server.properties" >>"$kafka_dir/kafka.log" 2>&1 </dev/null &
   echo $! >"$kafka_dir/kafka.pid"
-  wait_for 90 "Kafka" kafka_ready ||
-    { tail -n 30 "$kafka_dir/kafka.log" >&2; die "Kafka did not start within 90 s (log: $kafka_dir/kafka.log)"; }
+  wait_for_kafka ||
+    { tail -n 30 "$kafka_dir/kafka.log" >&2; die "Kafka did not start (log: $kafka_dir/kafka.log)"; }
 }
 
 kafka_down() {

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_DATABASE = "postgresql+asyncpg://hub:hub@127.0.0.1:5432/referral_hub"
 
 
@@ -32,6 +31,10 @@ class Infrastructure:
     kafka_bootstrap_servers: str
     database_url: str  # a database on the server the tests may use to create their own
     origin: str
+    # The broker's SASL/SCRAM listener, where ACLs apply (local bring-up, or named by
+    # KAFKA_SASL_BOOTSTRAP_SERVERS), and the folder of its admin tools' jars.
+    kafka_sasl_bootstrap_servers: str | None = None
+    kafka_tools: Path | None = None
 
 
 def free_port() -> int:
@@ -99,14 +102,20 @@ def _local_bring_up() -> Infrastructure:
             + result.stdout[-2000:]
             + result.stderr[-3000:]
         )
-    return Infrastructure(LOCAL_KAFKA, LOCAL_DATABASE, "local bring-up")
+    state = Path(os.environ.get("HUB_LOCAL_STATE", REPO / ".local"))
+    sasl = f"127.0.0.1:{os.environ.get('HUB_KAFKA_SASL_PORT', '9094')}"
+    kafka = f"127.0.0.1:{os.environ.get('HUB_KAFKA_PORT', '9092')}"
+    database = LOCAL_DATABASE.replace(":5432/", f":{os.environ.get('HUB_PG_PORT', '5432')}/")
+    return Infrastructure(kafka, database, "local bring-up", sasl, state / "kafka" / "lib")
 
 
 @contextlib.contextmanager
 def infrastructure() -> Iterator[Infrastructure]:
     kafka, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if kafka and database:
-        yield Infrastructure(kafka, database, "environment")
+        sasl = os.environ.get("KAFKA_SASL_BOOTSTRAP_SERVERS")
+        tools = os.environ.get("KAFKA_TOOLS_LIB")
+        yield Infrastructure(kafka, database, "environment", sasl, Path(tools) if tools else None)
     elif _docker_answers():
         with _containers() as infra:
             yield infra

@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from hub_common import migrations
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.kafka import ensure_topics
+from hub_common.kafka_clients import aiokafka_options, make_producer
 from hub_common.settings import InfraSettings
 from hub_common.topics import INBOUND_SOURCES
 
@@ -35,7 +34,7 @@ async def db_upgrade(settings: InfraSettings) -> None:
 
 
 async def topics_ensure(settings: InfraSettings) -> None:
-    created = await ensure_topics(settings.kafka_bootstrap_servers, settings.topics)
+    created = await ensure_topics(aiokafka_options(settings), settings.topics)
     print(
         f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"
     )
@@ -46,9 +45,7 @@ async def workers_load(settings: InfraSettings, path: Path) -> None:
     from hub_router.adapters.practitioner_role import to_practitioner_role
 
     entries = read_roster(path)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
-    )
+    producer = make_producer(settings, enable_idempotence=True)
     await producer.start()
     try:
         for entry in entries:
@@ -69,7 +66,7 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     """Publish a file as an agency would: raw bytes on referrals.inbound.<source>, no envelope."""
     topic = settings.topics.inbound(source)
     body = path.read_bytes()  # noqa: ASYNC240 - a one-shot command, nothing else runs meanwhile
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = make_producer(settings)
     await producer.start()
     try:
         await producer.send_and_wait(topic, body, key=path.stem.encode())

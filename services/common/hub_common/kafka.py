@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
@@ -16,14 +18,15 @@ DEFAULT_PARTITIONS = 6
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    kafka: str | Mapping[str, Any],
     topics: Topics,
     *,
     partitions: int = DEFAULT_PARTITIONS,
     wait_seconds: float = 60.0,
 ) -> list[str]:
     """Create any missing hub topic; return the names created. Waits for the broker to answer."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    options = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+    admin = AIOKafkaAdminClient(**options)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
@@ -32,7 +35,7 @@ async def ensure_topics(
         except KafkaConnectionError:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(
-                    f"Kafka at {bootstrap_servers} did not answer within {wait_seconds:.0f} s"
+                    f"Kafka at {options['bootstrap_servers']} did not answer within {wait_seconds:.0f} s"
                 ) from None
             await asyncio.sleep(1.0)
     try:

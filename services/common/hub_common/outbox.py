@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, delete, func, insert, select
@@ -65,7 +66,7 @@ class OutboxRelay:
         self,
         engine: AsyncEngine,
         outbox: Table,
-        bootstrap_servers: str,
+        kafka: str | Mapping[str, Any],
         *,
         lock_key: int,
         batch_size: int = 500,
@@ -73,7 +74,9 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = outbox
-        self._bootstrap = bootstrap_servers
+        # Bootstrap servers, or full aiokafka connection options with credentials
+        # (hub_common.kafka_clients.aiokafka_options).
+        self._kafka = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
         self._lock_key = lock_key
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
@@ -97,7 +100,7 @@ class OutboxRelay:
                         continue
                     await lock_conn.commit()  # the session-level lock outlives this transaction
                     producer = AIOKafkaProducer(
-                        bootstrap_servers=self._bootstrap,
+                        **self._kafka,
                         enable_idempotence=True,  # implies acks=all; no duplicates from retries
                         linger_ms=2,
                     )

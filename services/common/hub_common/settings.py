@@ -25,6 +25,14 @@ class InfraSettings(BaseSettings):
         alias="HUB_TOPIC_PREFIX",
         description="Prefix of every topic and consumer group: empty in production, unique per test run",
     )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: str = Field(default="SCRAM-SHA-512", description="SASL mechanism")
+    kafka_sasl_username: str | None = Field(default=None, description="This service's Kafka user")
+    kafka_sasl_password: str | None = Field(
+        default=None, description="This service's Kafka password"
+    )
     auth_secret: str = Field(
         default="dev-only-referral-hub-secret-change-me",
         alias="HUB_AUTH_SECRET",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from hub_common.db import make_engine, make_session_factory
+from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
 from hub_common.service_app import service_app
 from hub_common.topics import INBOUND_SOURCES
@@ -23,14 +23,12 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service: agency HTTP routes, agency Kafka consumers, the outbox relay."""
     settings = settings or IntakeSettings()
     engine = make_engine(settings.database_url)
-    relay = OutboxRelay(
-        engine, orm.outbox, settings.kafka_bootstrap_servers, lock_key=OUTBOX_LOCK_KEY
-    )
+    relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
     formats = registered_formats()
     service = IntakeService(
         make_session_factory(engine), formats, settings.topics, on_commit=relay.kick
     )
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-intake")
+    broker = make_broker(settings, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
     app = service_app(

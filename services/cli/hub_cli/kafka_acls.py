@@ -1,0 +1,114 @@
+"""Least-privilege Kafka ACLs: what each service may read and write, derived from the topics.
+
+`referral-hub kafka acls` prints the plan as `kafka-acls` commands for an operator's broker;
+with `--apply` it creates the SCRAM users and ACLs on the local broker started by
+`deploy/local/stack.sh` (its admin tools are among the jars it downloaded).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub_common.topics import INBOUND_SOURCES, Topics
+
+LOCAL_KAFKA_LIB = Path(__file__).resolve().parents[3] / ".local" / "kafka" / "lib"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Allow `principal` the `operations` on topics or groups named (or prefixed) `names`."""
+
+    principal: str
+    operations: tuple[str, ...]
+    resource: str  # "topic" or "group"
+    names: tuple[str, ...]
+    pattern: str = "literal"  # or "prefixed"
+
+    def arguments(self) -> list[str]:
+        args = ["--add", "--allow-principal", f"User:{self.principal}", "--force"]
+        for operation in self.operations:
+            args += ["--operation", operation]
+        for name in self.names:
+            args += [f"--{self.resource}", name]
+        return [*args, "--resource-pattern-type", self.pattern]
+
+
+def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
+    """Each service reads only what it consumes and writes only what it produces."""
+    read, write = ("Read", "Describe"), ("Write", "Describe")
+    status_prefix = topics.status(INBOUND_SOURCES[0]).rsplit(".", 1)[0] + "."
+    inbound_prefix = topics.inbound(INBOUND_SOURCES[0]).rsplit(".", 1)[0] + "."
+    return [
+        Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
+        Grant("intake", write, "topic", (topics.requested, topics.rejected)),
+        Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
+        Grant("router", read, "topic", (topics.requested, topics.directory)),
+        Grant("router", write, "topic", (topics.tasks, topics.alerts)),
+        Grant("router", ("Read",), "group", (f"{group_prefix}router",), "prefixed"),
+        Grant("notifier", read, "topic", (topics.requested, topics.tasks, topics.rejected)),
+        Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
+        Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
+    ]
+
+
+def agency_grant(user: str, topics: Topics, source: str) -> Grant:
+    """An agency that publishes over Kafka may write its own inbound topic, nothing else."""
+    return Grant(user, ("Write", "Describe"), "topic", (topics.inbound(source),))
+
+
+def _java(main_class: str, arguments: Iterable[str], lib: Path) -> None:
+    if not lib.is_dir():
+        raise RuntimeError(
+            f"no Kafka tools at {lib}: start the local broker with deploy/local/stack.sh up"
+        )
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("Java is needed for the Kafka admin tools")
+    result = subprocess.run(  # noqa: S603 - fixed main classes, arguments built above
+        [java, "-cp", f"{lib}/*", main_class, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{main_class} failed: {result.stderr.strip()[-500:]}")
+
+
+def create_scram_user(
+    bootstrap: str, user: str, password: str, lib: Path = LOCAL_KAFKA_LIB
+) -> None:
+    _java(
+        "kafka.admin.ConfigCommand",
+        [
+            "--bootstrap-server",
+            bootstrap,
+            "--alter",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            user,
+            "--add-config",
+            f"SCRAM-SHA-512=[iterations=8192,password={password}]",
+        ],
+        lib,
+    )
+
+
+def apply_grants(bootstrap: str, grants: Iterable[Grant], lib: Path = LOCAL_KAFKA_LIB) -> None:
+    for grant in grants:
+        _java(
+            "org.apache.kafka.tools.AclCommand",
+            ["--bootstrap-server", bootstrap, *grant.arguments()],
+            lib,
+        )
+
+
+def as_commands(grants: Iterable[Grant], bootstrap: str) -> list[str]:
+    return [
+        " ".join(["kafka-acls.sh", "--bootstrap-server", bootstrap, *g.arguments()]) for g in grants
+    ]

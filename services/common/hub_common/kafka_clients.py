@@ -1,0 +1,66 @@
+"""Kafka clients built from settings, so every connection authenticates the same way.
+
+With `KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT` (or `SASL_SSL`) and a SCRAM user, the broker's
+ACLs decide what each service may read and write; PLAINTEXT is for loopback development.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
+
+from hub_common.settings import InfraSettings
+
+
+def aiokafka_options(settings: InfraSettings) -> dict[str, Any]:
+    """Connection keyword arguments for aiokafka clients (producers, consumers, admin)."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return options
+    if not (settings.kafka_sasl_username and settings.kafka_sasl_password):
+        raise ValueError(
+            f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+        )
+    options.update(
+        security_protocol=protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_plain_username=settings.kafka_sasl_username,
+        sasl_plain_password=settings.kafka_sasl_password,
+    )
+    if protocol == "SASL_SSL":
+        options["ssl_context"] = ssl.create_default_context()
+    return options
+
+
+def _faststream_security(settings: InfraSettings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    options = aiokafka_options(settings)  # validates the user and password are there
+    scram = (
+        SASLScram256 if settings.kafka_sasl_mechanism.upper() == "SCRAM-SHA-256" else SASLScram512
+    )
+    return scram(
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def make_broker(settings: InfraSettings, client_id: str) -> KafkaBroker:
+    """The FastStream broker of a service."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        security=_faststream_security(settings),
+    )
+
+
+def make_producer(settings: InfraSettings, **extra: Any) -> AIOKafkaProducer:
+    """An aiokafka producer with this process's credentials."""
+    return AIOKafkaProducer(**aiokafka_options(settings), **extra)
