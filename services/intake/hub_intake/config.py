@@ -17,3 +17,8 @@ class IntakeSettings(InfraSettings):
     http_host: str = Field(default="127.0.0.1", alias="INTAKE_HTTP_HOST")
     http_port: int = Field(default=8001, alias="INTAKE_HTTP_PORT")
     max_body_bytes: int = Field(default=1_000_000, alias="INTAKE_MAX_BODY_BYTES")
+    batch_size: int = Field(
+        default=200,
+        alias="INTAKE_BATCH_SIZE",
+        description="Most messages consumed in one transaction",
+    )

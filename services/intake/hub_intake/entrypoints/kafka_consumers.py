@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from faststream import AckPolicy
@@ -9,9 +10,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from hub_common import contract
-from hub_common.consumer import PermanentError, process_durably
+from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
-from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
@@ -39,36 +39,58 @@ def _register(
 ) -> None:
     topic = settings.topics.inbound(source)
 
-    # Offsets are committed after the handler returns (AckPolicy.ACK), and the handler returns
-    # only once the referral and its outgoing event are committed to PostgreSQL. Redelivery
-    # after a crash is harmless: the same source + referrer reference is the same referral.
+    # A batch at a time: one PostgreSQL transaction (each message in its own savepoint) and one
+    # offset commit per batch. Offsets are committed after the handler returns (AckPolicy.ACK),
+    # and it returns only once the batch's referrals and outgoing events are committed.
+    # Redelivery after a crash is harmless: the same source + reference is the same referral.
     @broker.subscriber(
         topic,
         group_id=settings.group_id("intake"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
+        batch=True,
+        max_records=settings.batch_size,
         title=f"intake.{source}",
         description=f"Referrals from {source} agencies, in their own format",
     )
     async def receive(message: KafkaMessage) -> None:
-        command = ReceiveReferrals(
-            source=source,
-            body=message.body,
-            received_at=datetime.now(UTC),
-            traceparent=header_map(message.headers).get(TRACEPARENT),
+        records = (
+            message.raw_message
+            if isinstance(message.raw_message, tuple)
+            else (message.raw_message,)
         )
+        received_at = datetime.now(UTC)
+        commands = [
+            ReceiveReferrals(
+                source=source,
+                body=record.value or b"",
+                received_at=received_at,
+                traceparent=header_map(record.headers).get(TRACEPARENT),
+            )
+            for record in records
+        ]
 
         async def work() -> None:
-            try:
-                await service.receive(command)
-            except UnreadableMessage as error:
-                # Already recorded and published to referrals.rejected by the service.
-                raise PermanentError(str(error)) from None
+            await service.receive_batch(commands)
 
-        async def set_aside(error: Exception) -> None:
-            # Bad input was recorded by the service already; anything else is recorded now,
-            # so no message is dropped without a trace on referrals.rejected.
-            if not isinstance(error, PermanentError):
-                await service.record_unprocessable(command, type(error).__name__)
+        async def one_by_one(error: Exception) -> None:
+            # The batch failed as a whole for a reason that is not transient (its commit
+            # refused, say): take its messages one at a time so only the culprit is set aside.
+            for command in commands:
+                await process_durably(
+                    functools.partial(_receive_alone, service, command),
+                    functools.partial(_record_or_say, service, command),
+                    what=f"inbound {source} message",
+                )
 
-        await process_durably(work, set_aside, what=f"inbound {source} message")
+        await process_durably(work, one_by_one, what=f"inbound {source} batch")
+
+
+async def _receive_alone(service: IntakeService, command: ReceiveReferrals) -> None:
+    await service.receive_batch([command])
+
+
+async def _record_or_say(
+    service: IntakeService, command: ReceiveReferrals, error: Exception
+) -> None:
+    await service.record_unprocessable(command, type(error).__name__)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.consumer import is_transient
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON, ODS_SYSTEM, PLAIN_JSON
 from hub_common.jsonio import dumps
@@ -136,23 +138,55 @@ class IntakeService:
 
     async def receive(self, command: ReceiveReferrals) -> list[Outcome]:
         """Record every referral in the message; an UnreadableMessage is recorded, then raised."""
-        fmt = self._formats[command.source]
-        try:
-            readings = fmt.read(command.body, command.received_at)
-        except UnreadableMessage as error:
-            await self._record_unreadable(command, str(error))
-            raise
-        outcomes = []
+        [result] = await self.receive_batch([command])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def receive_batch(
+        self, commands: Sequence[ReceiveReferrals]
+    ) -> list[list[Outcome] | Exception]:
+        """Record many messages in ONE transaction (one commit, one fsync), each message inside
+        its own savepoint, so a message that fails rolls back alone and is set aside as a
+        rejection. Transient failures (database gone) roll back the whole batch and propagate:
+        the caller retries it, and nothing was half-recorded.
+
+        The result for a message is its outcomes, or the UnreadableMessage / unexpected error
+        it was set aside with.
+        """
+        results: list[list[Outcome] | Exception] = []
         async with self._sessions.begin() as session:
-            for reading in readings:
-                _limit_reference(reading)
-                if command.agency and reading.referral is not None:
-                    reading.referral = with_sender(reading.referral, command.agency)
-                if reading.accepted:
-                    outcomes.append(await self._accept(session, command, reading))
-                else:
-                    outcomes.append(await self._reject(session, command, reading))
+            for command in commands:
+                try:
+                    async with session.begin_nested():
+                        results.append(await self._receive_one(session, command))
+                except UnreadableMessage as error:
+                    await self._set_aside(session, command, str(error))
+                    results.append(error)
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    await self._set_aside(
+                        session,
+                        command,
+                        f"the hub could not process this message ({type(error).__name__}); "
+                        "it is kept for an operator",
+                    )
+                    results.append(error)
         self._on_commit()
+        return results
+
+    async def _receive_one(self, session: AsyncSession, command: ReceiveReferrals) -> list[Outcome]:
+        readings = self._formats[command.source].read(command.body, command.received_at)
+        outcomes = []
+        for reading in readings:
+            _limit_reference(reading)
+            if command.agency and reading.referral is not None:
+                reading.referral = with_sender(reading.referral, command.agency)
+            if reading.accepted:
+                outcomes.append(await self._accept(session, command, reading))
+            else:
+                outcomes.append(await self._reject(session, command, reading))
         return outcomes
 
     async def _accept(
@@ -276,19 +310,23 @@ class IntakeService:
 
     async def record_unprocessable(self, command: ReceiveReferrals, error_type: str) -> None:
         """Set aside a message that tripped an unexpected error, so an operator can replay it."""
-        await self._record_unreadable(
-            command,
-            f"the hub could not process this message ({error_type}); it is kept for an operator",
-        )
+        async with self._sessions.begin() as session:
+            await self._set_aside(
+                session,
+                command,
+                f"the hub could not process this message ({error_type}); it is kept for an operator",
+            )
+        self._on_commit()
 
-    async def _record_unreadable(self, command: ReceiveReferrals, reason: str) -> None:
-        original = raw_original(command.body)
+    async def _set_aside(
+        self, session: AsyncSession, command: ReceiveReferrals, reason: str
+    ) -> None:
+        """Record a message that yielded no readings as one rejection holding its exact bytes."""
         reading = Reading(
             referrer_reference=None,
-            original=original,
+            original=raw_original(command.body),
             contact=_NO_CONTACT,
             issues=[Issue("(message)", reason, code="structure")],
         )
-        async with self._sessions.begin() as session:
+        async with session.begin_nested():
             await self._reject(session, command, reading)
-        self._on_commit()
