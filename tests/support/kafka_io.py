@@ -57,3 +57,27 @@ async def publish_many(bootstrap: str, topic: str, messages: list[tuple[str, byt
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
+
+
+async def publish_events(
+    bootstrap: str, topic: str, events: list[tuple[str, dict[str, Any], str]]
+) -> list[str]:
+    """Publish (key, JSON value, event type) in order with the hub's envelope headers, as a hub
+    service's outbox relay would; returns the event ids."""
+    from hub_common.envelope import Envelope
+    from hub_common.fhir_systems import FHIR_JSON
+    from hub_common.jsonio import dumps
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    ids = []
+    try:
+        for key, value, event_type in events:
+            envelope = Envelope.new(event_type, FHIR_JSON)
+            ids.append(envelope.event_id)
+            await producer.send_and_wait(
+                topic, dumps(value), key=key.encode(), headers=envelope.to_headers()
+            )
+    finally:
+        await producer.stop()
+    return ids

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -22,23 +23,28 @@ def service_app(
     broker: KafkaBroker,
     relay: OutboxRelay | None,
     auth_secret: str,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
-    """Start the relay and the broker with the app; stop them and release the pool after."""
+    """Start the relay, any `background` loops (run until cancelled, e.g. a delivery worker)
+    and the broker with the app; stop them and release the pool after."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        relay_task = (
-            asyncio.create_task(relay.run(), name=f"{title} outbox relay") if relay else None
-        )
+        tasks = [asyncio.create_task(relay.run(), name=f"{title} outbox relay")] if relay else []
+        tasks += [
+            asyncio.create_task(run(), name=f"{title} background {n}")
+            for n, run in enumerate(background)
+        ]
         await broker.start()
         try:
             yield
         finally:
             await broker.stop()
-            if relay_task:
-                relay_task.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+                    await task
             await engine.dispose()
 
     app = FastAPI(title=f"Referral hub: {title}", version="0.1.0", lifespan=lifespan)

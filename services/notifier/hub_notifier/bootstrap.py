@@ -2,26 +2,95 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from hub_common.db import make_engine, make_session_factory
+from hub_common.kafka_clients import aiokafka_options, make_broker
+from hub_common.outbox import OutboxRelay
 from hub_common.service_app import service_app
+from hub_notifier.adapters import orm
+from hub_notifier.adapters.delivery_store import DeliveryStore
+from hub_notifier.adapters.mailer import SmtpMailer
+from hub_notifier.adapters.webhook import WebhookSender, http_client
 from hub_notifier.config import NotifierSettings
-from hub_notifier.entrypoints.kafka_consumers import register_consumers
+from hub_notifier.entrypoints.http_operator import operator_router
+from hub_notifier.entrypoints.http_read import read_router
+from hub_notifier.entrypoints.http_subscriptions import subscription_router
+from hub_notifier.entrypoints.kafka_consumers import declare_publications, register_consumers
+from hub_notifier.service_layer.dead_letters import DeadLetters
+from hub_notifier.service_layer.delivering import DeliveryWorker
+from hub_notifier.service_layer.notifying import Announcer
+from hub_notifier.service_layer.reading import ReadService
+from hub_notifier.service_layer.subscribing import SubscriptionService
 from hub_notifier.service_layer.tracking import TrackingService
+
+OUTBOX_LOCK_KEY = 0x4E0714  # advisory lock: one active outbox relay per service
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def build_app(settings: NotifierSettings | None = None) -> FastAPI:
-    """The notifier: tracking consumers and (later) the referrers' read API and deliveries."""
+    """The notifier: tracking consumers, the referrers' read API, subscriptions and the
+    delivery worker, the outbox relay for `referrals.status.<source>`."""
     settings = settings or NotifierSettings()
+    clock: Callable[[], datetime] = _utc_now
     engine = make_engine(settings.database_url)
-    service = TrackingService(make_session_factory(engine))
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-notifier")
-    register_consumers(broker, service, settings)
-    app = service_app(
-        title="notifier", engine=engine, broker=broker, relay=None, auth_secret=settings.auth_secret
+    sessions = make_session_factory(engine)
+    relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
+    client = http_client(settings.delivery_timeout_seconds, settings.delivery_concurrency)
+    worker = DeliveryWorker(
+        DeliveryStore(engine, settings.retry_policy(), clock=clock),
+        WebhookSender(client, settings.delivery_timeout_seconds),
+        SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            timeout_seconds=settings.delivery_timeout_seconds,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        ),
+        concurrency=settings.delivery_concurrency,
+        timeout_seconds=settings.delivery_timeout_seconds,
+        lease_seconds=settings.delivery_lease_seconds,
+        poll_seconds=settings.delivery_poll_seconds,
     )
+
+    async def deliver() -> None:
+        try:
+            await worker.run()
+        finally:
+            await client.aclose()
+
+    def committed() -> None:
+        relay.kick()
+        worker.kick()
+
+    announcer = Announcer(settings.topics, settings.public_url, settings.smtp_sender, clock)
+    tracking = TrackingService(sessions, announcer, on_commit=committed)
+    subscriptions = SubscriptionService(sessions, settings.public_url, clock, on_commit=committed)
+    dead_letters = DeadLetters(sessions, clock, on_commit=committed)
+
+    broker = make_broker(settings, client_id="referral-hub-notifier")
+    register_consumers(broker, tracking, settings)
+    declare_publications(broker, settings)
+    app = service_app(
+        title="notifier",
+        engine=engine,
+        broker=broker,
+        relay=relay,
+        auth_secret=settings.auth_secret,
+        background=[deliver],
+    )
+    app.include_router(read_router(ReadService(sessions), settings.public_url, app.version))
+    app.include_router(subscription_router(subscriptions, allow_http=settings.allow_http_endpoints))
+    app.include_router(operator_router(dead_letters))
     app.state.settings = settings
-    app.state.service = service
+    app.state.service = tracking
+    app.state.engine = engine
     return app

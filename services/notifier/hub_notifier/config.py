@@ -2,17 +2,79 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
 
 from hub_common.settings import InfraSettings
+from hub_notifier.domain.retry import RetryPolicy
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 class NotifierSettings(InfraSettings):
-    """Where the notifier listens."""
+    """Where the notifier listens, how it reaches referrers, and how hard it tries."""
 
     http_host: str = Field(default="127.0.0.1", alias="NOTIFIER_HTTP_HOST")
     http_port: int = Field(default=8003, alias="NOTIFIER_HTTP_PORT")
+    public_url: str = Field(
+        default="http://127.0.0.1:8003",
+        alias="NOTIFIER_PUBLIC_URL",
+        description="Base URL referrers use to reach this API (links in notifications, e-mails)",
+    )
+    allow_http_endpoints: bool = Field(
+        default=False,
+        alias="NOTIFIER_ALLOW_HTTP_ENDPOINTS",
+        description="Accept plain http:// subscription endpoints (development and tests only)",
+    )
+    delivery_timeout_seconds: float = Field(
+        default=10.0,
+        alias="NOTIFIER_DELIVERY_TIMEOUT_SECONDS",
+        description="Longest wait for one referrer's endpoint to answer",
+    )
+    delivery_concurrency: int = Field(
+        default=50,
+        alias="NOTIFIER_DELIVERY_CONCURRENCY",
+        description="Deliveries in flight at once, per notifier replica",
+    )
+    delivery_lease_seconds: float = Field(
+        default=30.0,
+        alias="NOTIFIER_DELIVERY_LEASE_SECONDS",
+        description="How long a claimed delivery stays with the replica that claimed it; a "
+        "replica that dies mid-send holds it this long (kept above the timeout)",
+    )
+    delivery_poll_seconds: float = Field(
+        default=0.5,
+        alias="NOTIFIER_DELIVERY_POLL_SECONDS",
+        description="How often to look for due retries when nothing new was recorded",
+    )
+    retry_base_seconds: float = Field(
+        default=5.0,
+        alias="NOTIFIER_RETRY_BASE_SECONDS",
+        description="Delay after the first failed attempt; doubles with each failure",
+    )
+    retry_max_delay_seconds: float = Field(
+        default=3600.0,
+        alias="NOTIFIER_RETRY_MAX_DELAY_SECONDS",
+        description="Longest delay between two attempts",
+    )
+    retry_for_seconds: float = Field(
+        default=24 * 3600.0,
+        alias="NOTIFIER_RETRY_FOR_SECONDS",
+        description="How long after its first attempt a delivery is retried before it is "
+        "dead-lettered (at least 24 hours in production)",
+    )
+    smtp_host: str = Field(default="127.0.0.1", alias="NOTIFIER_SMTP_HOST")
+    smtp_port: int = Field(default=25, alias="NOTIFIER_SMTP_PORT")
+    smtp_sender: str = Field(default="referral-hub@localhost", alias="NOTIFIER_SMTP_SENDER")
+    smtp_starttls: bool = Field(default=False, alias="NOTIFIER_SMTP_STARTTLS")
+    smtp_username: str | None = Field(default=None, alias="NOTIFIER_SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, alias="NOTIFIER_SMTP_PASSWORD")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base=timedelta(seconds=self.retry_base_seconds),
+            max_delay=timedelta(seconds=self.retry_max_delay_seconds),
+            retry_for=timedelta(seconds=self.retry_for_seconds),
+        )

@@ -24,7 +24,7 @@ def _telecom(phone: str | None, email: str | None) -> list[dict[str, str]]:
     return telecom
 
 
-def _agency_identifier(referral: Referral) -> dict[str, str]:
+def agency_identifier(referral: Referral) -> dict[str, str]:
     if referral.referrer.ods_code:
         return {"system": sys.ODS_SYSTEM, "value": referral.referrer.ods_code}
     if referral.referrer.agency_id:
@@ -95,7 +95,7 @@ def _requester(referral: Referral) -> list[dict[str, Any]]:
     organisation = {
         "resourceType": "Organization",
         "id": "requester-org",
-        "identifier": [_agency_identifier(referral)],
+        "identifier": [agency_identifier(referral)],
         "name": referrer.organisation,
         "type": [{"text": referrer.organisation_type}],
     }

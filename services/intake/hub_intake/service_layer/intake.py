@@ -17,13 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.consumer import is_transient
 from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON, ODS_SYSTEM, PLAIN_JSON
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM, FHIR_JSON, ODS_SYSTEM, PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.topics import Topics
 from hub_intake.adapters import orm
-from hub_intake.adapters.fhir_mapping import to_service_request
+from hub_intake.adapters.fhir_mapping import (
+    agency_identifier,
+    derived_agency_id,
+    to_service_request,
+)
 from hub_intake.adapters.formats.base import (
     InboundFormat,
     Reading,
@@ -53,6 +57,16 @@ class Outcome:
 NUL_IN_JSON = b"\\u0000"
 
 
+def sending_agency(source: str, reading: Reading) -> str | None:
+    """`system|value` of the referring organisation, as the accepted referral would carry it."""
+    if reading.referral is not None:
+        identifier = agency_identifier(reading.referral)
+        return f"{identifier['system']}|{identifier['value']}"
+    if reading.contact.organisation:
+        return f"{AGENCY_ID_SYSTEM}|{derived_agency_id(source, reading.contact.organisation)}"
+    return None
+
+
 def rejection_event(
     source: str, received_at: datetime, reading: Reading, rejection_id: str
 ) -> dict[str, Any]:
@@ -63,6 +77,7 @@ def rejection_event(
         "receivedAt": received_at.isoformat(),
         "referrerReference": reading.referrer_reference,
         "item": reading.item,
+        "agency": sending_agency(source, reading),
         "referrerContact": {
             "organisation": reading.contact.organisation,
             "name": reading.contact.name,

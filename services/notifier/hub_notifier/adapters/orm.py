@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub_common.db import outbox_table, processed_events_table
@@ -18,6 +33,8 @@ service_requests = Table(
     Column("requester_org", String(200), nullable=False, index=True),  # who may read it
     Column("resource", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Where the person lives, by borough only: what decides which coordinators may read it.
+    Column("borough", String(40), nullable=True, index=True),
 )
 
 tasks = Table(
@@ -30,6 +47,8 @@ tasks = Table(
     Column("requester_org", String(200), nullable=False, index=True),
     Column("task", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The Task's own meta.lastUpdated: what `_lastUpdated` searches compare with.
+    Column("last_updated", DateTime(timezone=True), nullable=True, index=True),
 )
 
 task_history = Table(
@@ -48,6 +67,62 @@ rejections = Table(
     Column("source", String(32), nullable=False),
     Column("event", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("requester_org", String(200), nullable=False, index=True),  # whose Tasks it follows
+    Column("status", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("endpoint", String(2000), nullable=True),
+    Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # Kept as is, not hashed: the hub must sign with it. Shown to the agency once, at creation.
+    Column("secret", String(100), nullable=False),
+    Column("filter_criteria", String(500), nullable=False),
+    Column("reason", String(500), nullable=False),
+    # The last event number given out; the row is locked while the next one is taken.
+    Column("events_since_start", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),  # creation order
+    Column("delivery_id", String(36), nullable=False, unique=True),  # the Idempotency-Key
+    Column(
+        "subscription_id",
+        String(36),
+        ForeignKey("subscriptions.subscription_id", ondelete="CASCADE"),
+        nullable=True,  # e-mails to referrers with no system belong to no subscription
+    ),
+    Column("event_number", BigInteger, nullable=True),  # none for a handshake or an e-mail
+    Column("kind", String(24), nullable=False),  # handshake | event-notification | email
+    Column("channel", String(16), nullable=False),  # rest-hook | message | email
+    Column("target", String(320), nullable=True),  # the address, for e-mail
+    Column("referral_id", String(64), nullable=True),
+    # Frozen when the change is recorded, so a retry (or a resend after a crash) is the same bytes.
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(200), nullable=True),  # e.g. `HTTP 503`; never response text
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("subscription_id", "event_number", name="uq_deliveries_event_number"),
+    Index("ix_deliveries_pending_due", "due_at", postgresql_where=text("status = 'pending'")),
+    Index(
+        "ix_deliveries_pending_order",
+        "subscription_id",
+        "seq",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_deliveries_subscription_status", "subscription_id", "status"),
 )
 
 outbox = outbox_table(metadata)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM
 
 
 def requester_key(identifier: dict[str, Any] | None) -> str:
@@ -11,19 +14,63 @@ def requester_key(identifier: dict[str, Any] | None) -> str:
     return f"{identifier.get('system', '')}|{identifier.get('value', '')}"
 
 
+def _contained(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    wanted = str(reference or "").lstrip("#")
+    return next((r for r in request.get("contained", []) if r.get("id") == wanted), {})
+
+
+def _requester_role(request: dict[str, Any]) -> dict[str, Any]:
+    return _contained(request, request.get("requester", {}).get("reference"))
+
+
 def service_request_requester(request: dict[str, Any]) -> dict[str, Any]:
-    contained = {r.get("id"): r for r in request.get("contained", [])}
-    role = contained.get(str(request.get("requester", {}).get("reference", "")).lstrip("#"), {})
-    organisation = contained.get(
-        str(role.get("organization", {}).get("reference", "")).lstrip("#"), {}
-    )
+    role = _requester_role(request)
+    organisation = _contained(request, role.get("organization", {}).get("reference"))
     identifier: dict[str, Any] = (organisation.get("identifier") or [{}])[0]
     return identifier
 
 
+def referrer_email(request: dict[str, Any]) -> str | None:
+    """The referrer's (not the person's) e-mail address, where status e-mails go."""
+    for telecom in _requester_role(request).get("telecom", []):
+        if telecom.get("system") == "email" and telecom.get("value"):
+            return str(telecom["value"])
+    return None
+
+
+def postcode_of(request: dict[str, Any]) -> str | None:
+    patient = _contained(request, request.get("subject", {}).get("reference"))
+    return next(
+        (str(a["postalCode"]) for a in patient.get("address", []) if a.get("postalCode")), None
+    )
+
+
 def source_of(request: dict[str, Any]) -> str:
+    """The inbound source, from the referrer's-reference identifier (ServiceRequest or Task)."""
     for identifier in request.get("identifier", []):
         system = str(identifier.get("system", ""))
         if "/Id/referrer-ref/" in system:
             return system.rsplit("/", 1)[-1]
     return "unknown"
+
+
+def referrer_reference(resource: dict[str, Any]) -> str | None:
+    for identifier in resource.get("identifier", []):
+        if "/Id/referrer-ref/" in str(identifier.get("system", "")):
+            return str(identifier.get("value")) if identifier.get("value") else None
+    return None
+
+
+def rejection_requester(event: dict[str, Any]) -> str:
+    """The organisation a rejected referral came from, as `system|value`.
+
+    The rejected event names the sender by name only (`referrerContact.organisation`), so this
+    repeats intake's rule for agencies known by name: `<source>:<name-slug>` in the hub's agency
+    system (hub_intake.adapters.fhir_mapping.derived_agency_id). An `agency` field, when intake
+    provides one, is the authenticated sender and wins.
+    """
+    if event.get("agency"):
+        return str(event["agency"])
+    organisation = str((event.get("referrerContact") or {}).get("organisation") or "")
+    slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")
+    return f"{AGENCY_ID_SYSTEM}|{event.get('source', '')}:{slug}" if slug else ""

@@ -1,0 +1,206 @@
+"""Deliveries in PostgreSQL: claim the due ones, record how each attempt went.
+
+Claiming takes a lease rather than holding a transaction open during the HTTP call: the row's
+`due_at` moves past the longest possible attempt, so a replica that dies mid-send simply lets
+the lease run out and the delivery goes again, same body, same event number, same
+Idempotency-Key. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never wait on each
+other, and a delivery is claimable only when no earlier delivery of the same subscription is
+still pending: each subscription receives its events strictly in number order, while a dead or
+slow endpoint holds back nobody but its own subscription.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_notifier.adapters import orm
+from hub_notifier.adapters.attempt import Attempt
+from hub_notifier.domain.retry import RetryPolicy
+from hub_notifier.domain.subscription import SubscriptionStatus
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+SENT_BY_WORKER = ("rest-hook", "email")  # Kafka deliveries go through the outbox instead
+
+d = orm.deliveries
+s = orm.subscriptions
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this replica holds the lease of, with what it takes to send it."""
+
+    seq: int
+    delivery_id: str
+    subscription_id: str | None
+    kind: str
+    channel: str
+    target: str | None
+    body: bytes
+    attempts: int
+    first_attempt_at: datetime
+    endpoint: str | None = None
+    headers: tuple[str, ...] = ()
+    secret: str = ""
+
+
+class DeliveryStore:
+    """Claims and settles deliveries; every method is its own short transaction."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        policy: RetryPolicy,
+        *,
+        clock: Callable[[], datetime],
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self._engine = engine
+        self._policy = policy
+        self._clock = clock
+        self._draw = draw
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        now = self._clock()
+        earlier = d.alias("earlier")
+        earlier_pending = (
+            select(earlier.c.seq)
+            .where(
+                earlier.c.subscription_id == d.c.subscription_id,
+                earlier.c.status == PENDING,
+                earlier.c.seq < d.c.seq,
+            )
+            .exists()
+        )
+        due = (
+            select(d.c.seq)
+            .where(
+                d.c.status == PENDING,
+                d.c.due_at <= now,
+                d.c.channel.in_(SENT_BY_WORKER),
+                ~earlier_pending,
+            )
+            .order_by(d.c.due_at, d.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=d)
+            .cte("due")
+        )
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    update(d)
+                    .where(d.c.seq == due.c.seq)
+                    .values(
+                        due_at=now + lease,
+                        attempts=d.c.attempts + 1,
+                        first_attempt_at=func.coalesce(d.c.first_attempt_at, now),
+                        last_attempt_at=now,
+                    )
+                    .returning(
+                        d.c.seq,
+                        d.c.delivery_id,
+                        d.c.subscription_id,
+                        d.c.kind,
+                        d.c.channel,
+                        d.c.target,
+                        d.c.body,
+                        d.c.attempts,
+                        d.c.first_attempt_at,
+                    )
+                )
+            ).all()
+            ids = {row.subscription_id for row in rows if row.subscription_id}
+            subscriptions = (
+                {
+                    row.subscription_id: row
+                    for row in await conn.execute(
+                        select(s.c.subscription_id, s.c.endpoint, s.c.headers, s.c.secret).where(
+                            s.c.subscription_id.in_(ids)
+                        )
+                    )
+                }
+                if ids
+                else {}
+            )
+        claimed = []
+        for row in rows:
+            sub = subscriptions.get(row.subscription_id)
+            claimed.append(
+                Claimed(
+                    seq=row.seq,
+                    delivery_id=row.delivery_id,
+                    subscription_id=row.subscription_id,
+                    kind=row.kind,
+                    channel=row.channel,
+                    target=row.target,
+                    body=row.body,
+                    attempts=row.attempts,
+                    first_attempt_at=row.first_attempt_at,
+                    endpoint=sub.endpoint if sub else None,
+                    headers=tuple(sub.headers or ()) if sub else (),
+                    secret=sub.secret if sub else "",
+                )
+            )
+        return claimed
+
+    async def settle(self, delivery: Claimed, attempt: Attempt) -> str:
+        """Record an attempt; returns the delivery's new status."""
+        now = self._clock()
+        if attempt.ok:
+            values: dict[str, Any] = {"status": DELIVERED, "delivered_at": now, "last_error": None}
+            new_status = DELIVERED
+        else:
+            retry_at = self._policy.next_attempt(
+                delivery.attempts, delivery.first_attempt_at, now, self._draw()
+            )
+            new_status = DEAD if retry_at is None else PENDING
+            values = {"status": new_status, "last_error": (attempt.error or "failed")[:200]}
+            if retry_at is not None:
+                values["due_at"] = retry_at
+        async with self._engine.begin() as conn:
+            # Matching the attempt count ignores a late answer to a lease that ran out and was
+            # claimed again by another replica: that replica settles it now.
+            await conn.execute(
+                update(d)
+                .where(
+                    d.c.seq == delivery.seq,
+                    d.c.status == PENDING,
+                    d.c.attempts == delivery.attempts,
+                )
+                .values(values)
+            )
+            if delivery.subscription_id:
+                # The Backport's status: `error` while its endpoint fails, `active` once it answers.
+                if attempt.ok:
+                    to, from_ = (
+                        SubscriptionStatus.ACTIVE,
+                        (
+                            SubscriptionStatus.REQUESTED,
+                            SubscriptionStatus.ERROR,
+                        ),
+                    )
+                else:
+                    to, from_ = (
+                        SubscriptionStatus.ERROR,
+                        (
+                            SubscriptionStatus.REQUESTED,
+                            SubscriptionStatus.ACTIVE,
+                        ),
+                    )
+                await conn.execute(
+                    update(s)
+                    .where(
+                        s.c.subscription_id == delivery.subscription_id,
+                        s.c.status.in_([f.value for f in from_]),
+                    )
+                    .values(status=to.value, updated_at=now)
+                )
+        return new_status

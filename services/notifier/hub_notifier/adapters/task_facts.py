@@ -1,0 +1,73 @@
+"""What the notifier needs from a Task snapshot: ids, codes and times, never content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hub_notifier.adapters.requester import referrer_reference, requester_key, source_of
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """The parts of one Task version that decide who is told what."""
+
+    referral_id: str
+    version: int
+    status: str
+    business_status: str
+    requester_org: str
+    source: str
+    referrer_reference: str | None
+    last_updated: datetime
+    connected_to: tuple[str, ...]
+
+
+def _instant(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _connected_to(task: dict[str, Any]) -> tuple[str, ...]:
+    """Services the person was connected to, by reference or code: Task.output text is dropped,
+    since it may be a link worker's own words about the person."""
+    found: list[str] = []
+    for output in task.get("output", []):
+        if reference := (output.get("valueReference") or {}).get("reference"):
+            found.append(str(reference))
+        for coding in (output.get("valueCodeableConcept") or {}).get("coding", []):
+            if coding.get("code"):
+                found.append(f"{coding.get('system', '')}|{coding['code']}")
+    return tuple(found)
+
+
+def task_facts(task: dict[str, Any]) -> TaskFacts:
+    """Raises ValueError naming the element when the snapshot cannot be used."""
+    if task.get("resourceType") != "Task":
+        raise ValueError("resourceType: expected Task")
+    if not task.get("id"):
+        raise ValueError("Task.id is required")
+    try:
+        version = int(task.get("meta", {}).get("versionId", 0))
+    except (TypeError, ValueError):
+        raise ValueError("Task.meta.versionId must be a positive integer") from None
+    if version < 1:
+        raise ValueError("Task.meta.versionId must be a positive integer")
+    if not task.get("status"):
+        raise ValueError("Task.status is required")
+    business = (task.get("businessStatus", {}).get("coding") or [{}])[0].get("code", "")
+    return TaskFacts(
+        referral_id=str(task["id"]),
+        version=version,
+        status=str(task["status"]),
+        business_status=str(business or ""),
+        requester_org=requester_key(task.get("requester", {}).get("identifier")),
+        source=source_of(task),
+        referrer_reference=referrer_reference(task),
+        last_updated=_instant(task.get("meta", {}).get("lastUpdated") or task.get("lastModified")),
+        connected_to=_connected_to(task),
+    )

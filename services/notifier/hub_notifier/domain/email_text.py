@@ -1,0 +1,55 @@
+"""The e-mail a referrer with no system of their own receives: the new status and a link.
+
+It names the referral by the hub's id (and the referrer's own reference, which they chose) and
+never by the person: e-mail is not a safe place for personal data, and the link leads to the
+full record behind the referrer's own credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub_notifier.domain.message_back import MessageBack
+
+STATUS_WORDS = {
+    "requested": "received and waiting for a link worker",
+    "accepted": "accepted by a link worker",
+    "in-progress": "in progress",
+    "on-hold": "on hold",
+    "completed": "completed",
+    "failed": "closed without completion",
+    "cancelled": "cancelled",
+    "rejected": "not accepted",
+    "entered-in-error": "withdrawn (entered in error)",
+}
+
+
+@dataclass(frozen=True)
+class StatusEmail:
+    """Subject and plain-text body of one status e-mail."""
+
+    subject: str
+    body: str
+
+
+def status_email(
+    *,
+    referral_id: str,
+    status: str,
+    business_status: str,
+    link: str,
+    referrer_reference: str | None = None,
+    message: MessageBack | None = None,
+) -> StatusEmail:
+    words = STATUS_WORDS.get(status, status)
+    yours = f" (your reference {referrer_reference})" if referrer_reference else ""
+    lines = [
+        f"Referral {referral_id}{yours} is now {words}.",
+        f"Status: {status}" + (f" ({business_status})" if business_status else ""),
+    ]
+    if message is not None:
+        lines.append(f"Code to record: SNOMED CT {message.code[0]} |{message.code[1]}|")
+    if status == "rejected":
+        lines.append("The reasons are listed at the link below.")
+    lines += ["", f"Details: {link}", "", "This message was sent by the referral hub."]
+    return StatusEmail(subject=f"Referral {referral_id}: {status}", body="\n".join(lines) + "\n")

@@ -1,0 +1,66 @@
+"""What every FHIR answer of the notifier shares: the media type, OperationOutcomes, Bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, status
+from fastapi.responses import JSONResponse
+
+from hub_common.auth import Principal, require
+from hub_common.outcome import Issue, operation_outcome
+from hub_notifier.domain.access import Reader
+
+FHIR_JSON_MEDIA = "application/fhir+json"
+
+
+class FhirResponse(JSONResponse):
+    """JSON sent as `application/fhir+json`."""
+
+    media_type = FHIR_JSON_MEDIA
+
+
+def outcome_response(code: int, issue: Issue) -> FhirResponse:
+    return FhirResponse(operation_outcome([issue]), status_code=code)
+
+
+def not_found(what: str) -> FhirResponse:
+    """The same answer for "no such thing" and "not yours": nothing to tell them apart."""
+    return outcome_response(404, Issue(what, f"no such {what}", code="not-found"))
+
+
+def searchset(
+    resources: Sequence[dict[str, Any]], total: int, base_url: str, self_url: str
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [
+            {
+                "fullUrl": f"{base_url.rstrip('/')}/fhir/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+
+
+def reader_of(principal: Principal) -> Reader:
+    if principal.role == "agency" and principal.organisation:
+        return Reader(organisation=principal.organisation)
+    if principal.role == "coordinator":
+        return Reader(boroughs=frozenset(principal.boroughs))
+    raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the role agency")
+
+
+def _reader(principal: Annotated[Principal, Depends(require("agency", "coordinator"))]) -> Reader:
+    return reader_of(principal)
+
+
+ReaderDep = Annotated[Reader, Depends(_reader)]
+AgencyDep = Annotated[Principal, Depends(require("agency"))]
+OperatorDep = Annotated[Principal, Depends(require("operator"))]

@@ -1,0 +1,87 @@
+"""HTTP entrypoints of the read side: what referrers (and coordinators) poll."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from hub_common.outcome import Issue
+from hub_notifier.adapters.capability import capability_statement
+from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_list
+from hub_notifier.entrypoints.fhir_http import (
+    FhirResponse,
+    ReaderDep,
+    not_found,
+    outcome_response,
+    searchset,
+)
+from hub_notifier.service_layer.reading import MAX_COUNT, ReadService, TaskSearch
+
+FOCUS_PREFIX = "ServiceRequest/"
+
+FHIR_RESPONSES: dict[int | str, dict[str, str]] = {
+    200: {"description": "The resource (application/fhir+json)"},
+    401: {"description": "No valid credentials"},
+    403: {"description": "This role reads no referrals here"},
+    404: {"description": "Unknown, or not yours: the same answer (OperationOutcome)"},
+}
+
+
+def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
+    router = APIRouter(prefix="/fhir", tags=["read"])
+
+    @router.get("/metadata", response_class=FhirResponse)
+    async def metadata() -> FhirResponse:
+        """The CapabilityStatement of this FHIR facade (no credentials needed)."""
+        return FhirResponse(capability_statement(base_url, version))
+
+    @router.get(
+        "/ServiceRequest/{referral_id}", response_class=FhirResponse, responses=FHIR_RESPONSES
+    )
+    async def read_service_request(referral_id: str, reader: ReaderDep) -> FhirResponse:
+        """One of your referrals, as the hub accepted it."""
+        resource = await service.service_request(reader, referral_id)
+        return FhirResponse(resource) if resource else not_found("ServiceRequest")
+
+    @router.get("/Task/{task_id}", response_class=FhirResponse, responses=FHIR_RESPONSES)
+    async def read_task(task_id: str, reader: ReaderDep) -> FhirResponse:
+        """The current Task of one of your referrals (or of one refused at intake)."""
+        task = await service.task(reader, task_id)
+        return FhirResponse(task) if task else not_found("Task")
+
+    @router.get("/Task", response_class=FhirResponse, responses=FHIR_RESPONSES)
+    async def search_tasks(
+        request: Request,
+        reader: ReaderDep,
+        focus: Annotated[str | None, Query(description="ServiceRequest/<referral id>")] = None,
+        requester: Annotated[str | None, Query(description="system|value")] = None,
+        requester_identifier: Annotated[
+            str | None, Query(alias="requester:identifier", description="system|value")
+        ] = None,
+        status: Annotated[str | None, Query(description="comma-separated Task statuses")] = None,
+        last_updated: Annotated[
+            list[str] | None, Query(alias="_lastUpdated", description="e.g. gt2026-01-01T00:00Z")
+        ] = None,
+        count: Annotated[int, Query(alias="_count", ge=0, le=MAX_COUNT)] = 100,
+    ) -> FhirResponse:
+        """Search your Tasks: by referral, status, or change time (a searchset Bundle)."""
+        try:
+            bounds = tuple(parse_instant_bound(value) for value in last_updated or ())
+        except ValueError as error:
+            return outcome_response(400, Issue("_lastUpdated", str(error), code="value"))
+        if focus is not None and not focus.startswith(FOCUS_PREFIX):
+            return outcome_response(
+                400, Issue("focus", "expected ServiceRequest/<id>", code="value")
+            )
+        search = TaskSearch(
+            focus=focus.removeprefix(FOCUS_PREFIX) if focus is not None else None,
+            requester=requester_identifier or requester,
+            statuses=parse_token_list(status),
+            last_updated=bounds,
+            count=count,
+        )
+        tasks, total = await service.search_tasks(reader, search)
+        return FhirResponse(searchset(tasks, total, base_url, str(request.url)))
+
+    return router

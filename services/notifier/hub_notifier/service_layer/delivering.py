@@ -1,0 +1,154 @@
+"""The delivery worker: sends due notifications, many at once, each in its own time limit.
+
+It keeps up to `concurrency` deliveries in flight and claims more as soon as a slot frees up,
+so an endpoint that hangs until the timeout occupies one slot and delays nobody else. Each
+replica runs one; they share the work through the claim (see adapters/delivery_store.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+from hub_notifier.adapters.attempt import Attempt
+from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
+
+log = logging.getLogger(__name__)
+
+
+class Webhook(Protocol):
+    async def send(
+        self,
+        endpoint: str,
+        extra_headers: tuple[str, ...],
+        *,
+        secret: str,
+        idempotency_key: str,
+        body: bytes,
+    ) -> Attempt: ...
+
+
+class Mailer(Protocol):
+    async def send(self, recipient: str, message: bytes) -> Attempt: ...
+
+
+class DeliveryWorker:
+    """Claims due deliveries and sends them until cancelled."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        webhook: Webhook,
+        mailer: Mailer,
+        *,
+        concurrency: int,
+        timeout_seconds: float,
+        lease_seconds: float,
+        poll_seconds: float,
+    ) -> None:
+        self._store = store
+        self._webhook = webhook
+        self._mailer = mailer
+        self._concurrency = max(1, concurrency)
+        self._poll = poll_seconds
+        # Longer than any attempt can take (the sender enforces the timeout), so a lease runs
+        # out only when its holder has died.
+        self._lease = timedelta(seconds=max(lease_seconds, timeout_seconds + 1.0))
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def kick(self) -> None:
+        """New deliveries committed, or a subscription's next one became sendable."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.5
+        try:
+            while True:
+                # Cleared before claiming: a kick that lands while we claim is not lost.
+                self._wake.clear()
+                free = self._concurrency - len(self._in_flight)
+                try:
+                    claimed = await self._store.claim(free, self._lease)
+                    backoff = 0.5
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning(
+                        "delivery worker cannot claim (%s); retrying in %.1f s",
+                        type(error).__name__,
+                        backoff,
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if free > 0 and len(claimed) == free:
+                    continue  # there may be more due right now
+                await self._idle()
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+            # A cancelled send keeps its lease: it goes again once the lease runs out.
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _idle(self) -> None:
+        """Wait for a kick, the next poll, or (when full) a free slot."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
+        if len(self._in_flight) >= self._concurrency:
+            waits.extend(self._in_flight)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(waits, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waits[0].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waits[0]
+
+    async def _deliver(self, delivery: Claimed) -> None:
+        try:
+            attempt = await self._send(delivery)
+            status = await self._store.settle(delivery, attempt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # Settling failed (PostgreSQL away): the lease expires and it is sent again.
+            log.warning("delivery %s unsettled: %s", delivery.delivery_id, type(error).__name__)
+            return
+        if status == DEAD:
+            log.error(
+                "delivery %s (subscription %s) dead-lettered after %d attempts: %s",
+                delivery.delivery_id,
+                delivery.subscription_id or "-",
+                delivery.attempts,
+                attempt.error,
+            )
+        elif not attempt.ok:
+            log.info(
+                "delivery %s attempt %d failed: %s",
+                delivery.delivery_id,
+                delivery.attempts,
+                attempt.error,
+            )
+        # Settled: this subscription's next delivery may go now.
+        self.kick()
+
+    async def _send(self, delivery: Claimed) -> Attempt:
+        if delivery.channel == "email":
+            if not delivery.target:
+                return Attempt(False, "no recipient")
+            return await self._mailer.send(delivery.target, delivery.body)
+        if not delivery.endpoint:
+            return Attempt(False, "subscription has no endpoint")
+        return await self._webhook.send(
+            delivery.endpoint,
+            delivery.headers,
+            secret=delivery.secret,
+            idempotency_key=delivery.delivery_id,
+            body=delivery.body,
+        )

@@ -1,0 +1,173 @@
+"""Telling referrers about a change, written in the transaction that records the change.
+
+For a change of an organisation's Task, every live subscription of that organisation gets the
+next event number and a delivery row (rest-hook) or an outbox row (Kafka); an organisation with
+no subscription at all gets an e-mail when the referral names the referrer's address. Nothing
+is sent from here: the rows commit with the change or not at all, and the delivery worker and
+the outbox relay send what committed. That is what makes "killing the notifier at any moment
+loses no notification" true.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub_common.envelope import Envelope
+from hub_common.fhir_systems import FHIR_JSON
+from hub_common.jsonio import dumps
+from hub_common.outbox import OutgoingEvent, add_to_outbox
+from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_notifier.adapters import orm
+from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
+from hub_notifier.adapters.mailer import compose
+from hub_notifier.domain.email_text import status_email
+from hub_notifier.domain.message_back import MessageBack, message_back_parameter
+from hub_notifier.domain.notification import (
+    Event,
+    NotificationType,
+    StatusReport,
+    notification_bundle,
+)
+from hub_notifier.domain.subscription import LIVE, Channel, number_events
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a referrer must hear about, by ids and codes only."""
+
+    referral_id: str  # the Task's id (the referral id, or the rejection id)
+    status: str
+    business_status: str
+    requester_org: str
+    source: str
+    referrer_reference: str | None
+    message_back: MessageBack | None
+    email_to: str | None  # the referrer's address, used only when they have no subscription
+    traceparent: str | None = None
+
+
+class Announcer:
+    """Writes the notifications of a change; the caller owns the transaction."""
+
+    def __init__(
+        self, topics: Topics, base_url: str, smtp_sender: str, clock: Callable[[], datetime]
+    ) -> None:
+        self._topics = topics
+        self._base_url = base_url.rstrip("/")
+        self._sender = smtp_sender
+        self._clock = clock
+
+    def subscription_url(self, subscription_id: str) -> str:
+        return f"{self._base_url}/fhir/Subscription/{subscription_id}"
+
+    async def announce(self, session: AsyncSession, change: Change) -> int:
+        """Returns how many notifications were staged."""
+        s = orm.subscriptions
+        # Locked in a fixed order, so two changes of one organisation never deadlock; the lock
+        # is what makes the numbering gap-free (see domain/subscription.py).
+        subscriptions = (
+            await session.execute(
+                select(s)
+                .where(
+                    s.c.requester_org == change.requester_org,
+                    s.c.status.in_([status.value for status in LIVE]),
+                )
+                .order_by(s.c.subscription_id)
+                .with_for_update()
+            )
+        ).all()
+        if not subscriptions:
+            return await self._email(session, change)
+        now = self._clock()
+        outgoing: list[OutgoingEvent] = []
+        for subscription in subscriptions:
+            numbers, counter = number_events(subscription.events_since_start, 1)
+            await session.execute(
+                update(s)
+                .where(s.c.subscription_id == subscription.subscription_id)
+                .values(events_since_start=counter)
+            )
+            delivery_id = str(uuid.uuid4())
+            body = self._bundle(subscription, numbers[0], change, delivery_id, now)
+            row: dict[str, Any] = {
+                "delivery_id": delivery_id,
+                "subscription_id": subscription.subscription_id,
+                "event_number": numbers[0],
+                "kind": NotificationType.EVENT_NOTIFICATION.value,
+                "channel": subscription.channel,
+                "referral_id": change.referral_id,
+                "body": body,
+                "status": PENDING,
+            }
+            if subscription.channel == Channel.MESSAGE.value:
+                if change.source in INBOUND_SOURCES:
+                    # The outbox relay is this channel's delivery mechanism: handed over is sent.
+                    row.update(status=DELIVERED, delivered_at=now)
+                    outgoing.append(
+                        OutgoingEvent(
+                            topic=self._topics.status(change.source),
+                            key=change.referral_id,
+                            value=body,
+                            envelope=Envelope.new(
+                                "ReferralStatusNotified", FHIR_JSON, change.traceparent
+                            ),
+                        )
+                    )
+                else:
+                    # No `referrals.status.<source>` topic exists for it: say so, visibly.
+                    row.update(status=DEAD, last_error="no status topic for this source")
+            await session.execute(insert(orm.deliveries).values(row))
+        await add_to_outbox(session, orm.outbox, outgoing)
+        return len(subscriptions)
+
+    def _bundle(
+        self, subscription: Any, number: int, change: Change, delivery_id: str, now: datetime
+    ) -> bytes:
+        report = StatusReport(
+            subscription_url=self.subscription_url(subscription.subscription_id),
+            status=subscription.status,
+            type=NotificationType.EVENT_NOTIFICATION,
+            events_since_start=number,
+            events=(Event(number, now, f"Task/{change.referral_id}"),),
+            extra=(message_back_parameter(change.message_back),) if change.message_back else (),
+        )
+        return dumps(
+            notification_bundle(
+                report, bundle_id=delivery_id, base_url=self._base_url, timestamp=now
+            )
+        )
+
+    async def _email(self, session: AsyncSession, change: Change) -> int:
+        if not change.email_to:
+            return 0
+        delivery_id = str(uuid.uuid4())
+        email = status_email(
+            referral_id=change.referral_id,
+            status=change.status,
+            business_status=change.business_status,
+            link=f"{self._base_url}/fhir/Task/{change.referral_id}",
+            referrer_reference=change.referrer_reference,
+            message=change.message_back,
+        )
+        await session.execute(
+            insert(orm.deliveries).values(
+                delivery_id=delivery_id,
+                kind="email",
+                channel="email",
+                target=change.email_to,
+                referral_id=change.referral_id,
+                body=compose(self._sender, change.email_to, email, delivery_id),
+                status=PENDING,
+            )
+        )
+        return 1

@@ -1,0 +1,108 @@
+"""The referrers' read side: ServiceRequests and Tasks, filtered by who is asking.
+
+The access rule is part of every query (never a check after the fact), so a referral the
+caller may not read is indistinguishable from one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_notifier.adapters import orm
+from hub_notifier.adapters.fhir_search import InstantBound
+from hub_notifier.domain.access import Reader
+
+t = orm.tasks
+sr = orm.service_requests
+
+MAX_COUNT = 500
+
+
+@dataclass(frozen=True)
+class TaskSearch:
+    """`GET /fhir/Task` parameters, already parsed."""
+
+    focus: str | None = None  # a referral id
+    requester: str | None = None  # `system|value`
+    statuses: tuple[str, ...] = ()
+    last_updated: tuple[InstantBound, ...] = ()
+    count: int = 100
+
+
+def _visible(reader: Reader, requester_column: Any, borough_column: Any) -> ColumnElement[bool]:
+    if reader.organisation is not None:
+        condition: ColumnElement[bool] = requester_column == reader.organisation
+        return condition
+    if reader.boroughs:
+        in_boroughs: ColumnElement[bool] = borough_column.in_(sorted(reader.boroughs))
+        return in_boroughs
+    return false()
+
+
+def _bound(bound: InstantBound) -> ColumnElement[bool]:
+    column = t.c.last_updated
+    return {
+        "gt": column > bound.instant,
+        "ge": column >= bound.instant,
+        "lt": column < bound.instant,
+        "le": column <= bound.instant,
+        "eq": column == bound.instant,
+    }[bound.prefix]
+
+
+class ReadService:
+    """Answers reads; every method takes the Reader and returns only what it may see."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def service_request(self, reader: Reader, referral_id: str) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            resource: dict[str, Any] | None = await session.scalar(
+                select(sr.c.resource).where(
+                    sr.c.referral_id == referral_id,
+                    _visible(reader, sr.c.requester_org, sr.c.borough),
+                )
+            )
+        return resource
+
+    async def task(self, reader: Reader, task_id: str) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            task: dict[str, Any] | None = await session.scalar(
+                select(t.c.task)
+                .select_from(t.outerjoin(sr, sr.c.referral_id == t.c.referral_id))
+                .where(
+                    t.c.referral_id == task_id, _visible(reader, t.c.requester_org, sr.c.borough)
+                )
+            )
+        return task
+
+    async def search_tasks(
+        self, reader: Reader, search: TaskSearch
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The first `count` matches and how many there are in all. Oldest change first, so a
+        poller can page on with `_lastUpdated=gt<the last one seen>`."""
+        matches = (
+            select(t.c.task, t.c.last_updated, t.c.referral_id)
+            .select_from(t.outerjoin(sr, sr.c.referral_id == t.c.referral_id))
+            .where(_visible(reader, t.c.requester_org, sr.c.borough))
+        )
+        if search.focus is not None:
+            matches = matches.where(t.c.referral_id == search.focus)
+        if search.requester is not None:
+            matches = matches.where(t.c.requester_org == search.requester)
+        if search.statuses:
+            matches = matches.where(t.c.status.in_(search.statuses))
+        for bound in search.last_updated:
+            matches = matches.where(_bound(bound))
+        page = matches.order_by(t.c.last_updated, t.c.referral_id).limit(
+            max(0, min(search.count, MAX_COUNT))
+        )
+        async with self._sessions() as session:
+            tasks = list((await session.scalars(page)).all())
+            total = await session.scalar(select(func.count()).select_from(matches.subquery()))
+        return tasks, int(total or 0)

@@ -1,0 +1,552 @@
+"""Telling referrers, on the real broker and database: a webhook receiver, a Kafka consumer of
+`referrals.status.<source>` and an SMTP server all hear every change, signed, gap-free, in
+order, and never with a name or an NHS number, even when the receiver fails for a while."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from hub_common.auth import Principal, issue_token
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.jsonio import loads
+from hub_notifier.domain.notification import TASK_TOPIC
+from hub_notifier.domain.signature import verify
+from tests.support.credentials import bearer
+from tests.support.infra import Infrastructure, free_port
+from tests.support.kafka_io import collect, publish_events
+from tests.support.notifier_setup import (
+    PERSONAL,
+    STEPS,
+    eventually,
+    notifier_process,
+    organisation,
+    own_stack,
+    restart_without_waiting,
+    service_request,
+    task_versions,
+)
+from tests.support.smtp_sink import SmtpSink
+from tests.support.stack import IsolatedStack
+from tests.support.webhook_receiver import Received, WebhookReceiver
+
+pytestmark = pytest.mark.infra
+
+SECRET_EXTENSION = "https://referral-hub.org/fhir/StructureDefinition/subscription-signing-secret"
+
+
+def key(org: dict[str, str]) -> str:
+    return f"{org['system']}|{org['value']}"
+
+
+def agency(stack: IsolatedStack, org: dict[str, str]) -> dict[str, str]:
+    principal = Principal("agency", subject=org["value"], organisation=key(org))
+    return bearer(issue_token(stack.auth_secret, principal))
+
+
+def operator(stack: IsolatedStack) -> dict[str, str]:
+    return bearer(issue_token(stack.auth_secret, Principal("operator", subject="ops")))
+
+
+def subscription(channel: dict[str, Any], org: dict[str, str]) -> dict[str, Any]:
+    return {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "tell us every change",
+        "criteria": TASK_TOPIC,
+        "_criteria": {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria",
+                    "valueString": f"Task?requester={key(org)}",
+                }
+            ]
+        },
+        "channel": {"payload": "application/fhir+json", **channel},
+    }
+
+
+def parameters(received: Received | dict[str, Any]) -> dict[str, Any]:
+    bundle = loads(received.body) if isinstance(received, Received) else received
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "history"
+    status = bundle["entry"][0]["resource"]
+    assert status["resourceType"] == "Parameters"
+    found: dict[str, Any] = {}
+    for parameter in status["parameter"]:
+        if parameter["name"] == "notification-event":
+            found["event"] = {p["name"]: p for p in parameter["part"]}
+        else:
+            found[parameter["name"]] = parameter
+    return found
+
+
+def event_number(received: Received | dict[str, Any]) -> int:
+    return int(parameters(received)["event"]["event-number"]["valueString"])
+
+
+def focus(received: Received | dict[str, Any]) -> str:
+    return str(parameters(received)["event"]["focus"]["valueReference"]["reference"])
+
+
+def assert_signed(received: Received, secret: str) -> None:
+    timestamp = int(received.headers["x-hub-timestamp"])
+    assert verify(
+        secret, timestamp, received.body, received.headers["x-hub-signature"], now=time.time()
+    )
+    assert received.headers["content-type"] == "application/fhir+json"
+    assert received.headers["idempotency-key"]
+
+
+def assert_nothing_personal(payload: bytes | str) -> None:
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    for personal in PERSONAL:
+        assert personal not in text
+
+
+@pytest.fixture(scope="module")
+async def hub(
+    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Any]]:
+    """One notifier with fast retry timings, an SMTP server, and a client to call it."""
+    stack, drop = await own_stack(infra)
+    smtp_port = free_port()
+    sink = SmtpSink().start(smtp_port)
+    process = notifier_process(
+        stack,
+        tmp_path_factory.mktemp("notifier-deliveries"),
+        {"NOTIFIER_SMTP_PORT": str(smtp_port)},
+    )
+    process.start()
+    try:
+        async with httpx.AsyncClient(base_url=process.url, timeout=10.0) as client:
+            yield {"stack": stack, "client": client, "smtp": sink, "process": process}
+    finally:
+        process.stop()
+        sink.stop()
+        await drop()
+
+
+async def subscribe(
+    hub: dict[str, Any], org: dict[str, str], channel: dict[str, Any]
+) -> tuple[str, str]:
+    answer = await hub["client"].post(
+        "/fhir/Subscription",
+        json=subscription(channel, org),
+        headers=agency(hub["stack"], org),
+    )
+    assert answer.status_code == 201, answer.text
+    resource = answer.json()
+    assert answer.headers["location"].endswith(f"/fhir/Subscription/{resource['id']}")
+    secret = next(e["valueString"] for e in resource["extension"] if e["url"] == SECRET_EXTENSION)
+    return resource["id"], secret
+
+
+async def status_of(
+    hub: dict[str, Any], org: dict[str, str], subscription_id: str
+) -> dict[str, Any]:
+    answer = await hub["client"].get(
+        f"/fhir/Subscription/{subscription_id}/$status", headers=agency(hub["stack"], org)
+    )
+    assert answer.status_code == 200, answer.text
+    params = answer.json()["entry"][0]["resource"]["parameter"]
+    return {
+        "status": next(p["valueCode"] for p in params if p["name"] == "status"),
+        "events": int(
+            next(p["valueString"] for p in params if p["name"] == "events-since-subscription-start")
+        ),
+        "errors": [p["valueCodeableConcept"]["text"] for p in params if p["name"] == "error"],
+    }
+
+
+async def publish_referral(
+    hub: dict[str, Any],
+    org: dict[str, str],
+    steps: list[tuple[str, str, str | None]],
+    **request: Any,
+) -> tuple[str, list[dict[str, Any]]]:
+    stack: IsolatedStack = hub["stack"]
+    referral_id = str(uuid.uuid4())
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.requested,
+        [(referral_id, service_request(referral_id, org, **request), "ReferralRequested")],
+    )
+    tasks = task_versions(referral_id, org, steps, source=request.get("source", "community"))
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.tasks,
+        [(referral_id, task, "TaskChanged") for task in tasks],
+    )
+    return referral_id, tasks
+
+
+async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_and_id_only(
+    hub: dict[str, Any],
+) -> None:
+    stack: IsolatedStack = hub["stack"]
+    cva = organisation(AGENCY_ID_SYSTEM, "community:croydon-voluntary-action")
+    receiver = WebhookReceiver().start()
+    try:
+        sub_id, secret = await subscribe(
+            hub,
+            cva,
+            {
+                "type": "rest-hook",
+                "endpoint": receiver.url(),
+                "header": ["Authorization: Bearer theirs"],
+            },
+        )
+        await subscribe(hub, cva, {"type": "message"})
+        handshake = (await eventually(lambda: receiver.accepted, what="the handshake"))[0]
+        assert parameters(handshake)["type"]["valueCode"] == "handshake"
+        assert_signed(handshake, secret)
+        assert handshake.headers["authorization"] == "Bearer theirs"
+        await eventually(
+            lambda: _is_active(hub, cva, sub_id), what="the subscription to become active"
+        )
+
+        referrals = {
+            outcome: await publish_referral(hub, cva, steps) for outcome, steps in STEPS.items()
+        }
+        # A refusal at intake reaches the same subscriber, as a rejected Task.
+        rejection_id = str(uuid.uuid4())
+        await publish_events(
+            stack.kafka_bootstrap_servers,
+            stack.topics.rejected,
+            [
+                (
+                    f"community:{rejection_id}",
+                    _rejected_event(rejection_id, "Croydon Voluntary Action"),
+                    "ReferralRejected",
+                )
+            ],
+        )
+        # A republished Task version (a relay's duplicate, with a new event id) is no new change.
+        duplicate = referrals["completed"][1][2]
+        await publish_events(
+            stack.kafka_bootstrap_servers,
+            stack.topics.tasks,
+            [(duplicate["id"], duplicate, "TaskChanged")],
+        )
+        expected = sum(len(steps) for steps in STEPS.values()) + 1
+
+        events = await eventually(
+            lambda: len(receiver.accepted) >= expected + 1 and receiver.accepted[1:],
+            what=f"{expected} notifications",
+        )
+        assert [event_number(r) for r in events] == list(
+            range(1, expected + 1)
+        )  # gap-free, in order
+        assert len({r.headers["idempotency-key"] for r in receiver.accepted}) == expected + 1
+        for received in receiver.accepted:
+            assert_signed(received, secret)
+            assert_nothing_personal(received.body)
+        for referral_id, tasks in referrals.values():
+            assert [focus(r) for r in events].count(f"Task/{referral_id}") == len(tasks)
+        assert f"Task/{rejection_id}" in [focus(r) for r in events]
+
+        last = {focus(r): parameters(r) for r in events}
+        completed = last[f"Task/{referrals['completed'][0]}"]["message-back"]["part"]
+        assert {
+            "name": "connected-to",
+            "valueString": "HealthcareService/croydon-carers",
+        } in completed
+        codes = {
+            outcome: next(
+                p["valueCoding"]["code"]
+                for p in last[f"Task/{referrals[outcome][0]}"]["message-back"]["part"]
+                if p["name"] == "code"
+            )
+            for outcome in ("completed", "declined")
+        }
+        assert codes == {"completed": "871731000000106", "declined": "871711000000103"}
+
+        on_kafka = await collect(
+            stack.kafka_bootstrap_servers,
+            stack.topics.status("community"),
+            lambda seen: len(seen) >= expected,
+        )
+        assert sorted(event_number(v) for v in on_kafka) == list(range(1, expected + 1))
+        for referral_id, _ in referrals.values():
+            numbers = [event_number(v) for v in on_kafka if focus(v) == f"Task/{referral_id}"]
+            assert numbers == sorted(numbers)  # one referral's events stay in order on its key
+        assert_nothing_personal(str(on_kafka))
+
+        assert (await status_of(hub, cva, sub_id))["events"] == expected
+        rejected = await hub["client"].get(f"/fhir/Task/{rejection_id}", headers=agency(stack, cva))
+        assert rejected.json()["status"] == "rejected"
+        assert_nothing_personal(rejected.text)
+    finally:
+        receiver.stop()
+
+
+async def _has_events(
+    hub: dict[str, Any], org: dict[str, str], subscription_id: str, count: int
+) -> bool:
+    return (await status_of(hub, org, subscription_id))["events"] >= count
+
+
+async def _is_active(hub: dict[str, Any], org: dict[str, str], subscription_id: str) -> bool:
+    return (await status_of(hub, org, subscription_id))["status"] == "active"
+
+
+def _rejected_event(
+    rejection_id: str, organisation_name: str, email: str | None = None
+) -> dict[str, Any]:
+    return {
+        "rejectionId": rejection_id,
+        "source": "community",
+        "receivedAt": "2026-03-01T10:00:00+00:00",
+        "referrerReference": f"FORM-{rejection_id[:8]}",
+        "item": None,
+        "referrerContact": {
+            "organisation": organisation_name,
+            "name": "Amina Rahman",
+            "email": email,
+        },
+        "original": {
+            "person": {
+                "given_name": PERSONAL[0],
+                "family_name": PERSONAL[1],
+                "nhs_number": PERSONAL[2],
+            }
+        },
+        "outcome": {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "value",
+                    "diagnostics": f"{PERSONAL[2]} fails the Modulus 11 check",
+                    "expression": ["person.nhs_number"],
+                }
+            ],
+        },
+    }
+
+
+async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order_once_it_recovers(
+    hub: dict[str, Any],
+) -> None:
+    housing = organisation(AGENCY_ID_SYSTEM, "housing:sutton-housing")
+    receiver = WebhookReceiver(failing=True).start()
+    try:
+        sub_id, secret = await subscribe(
+            hub, housing, {"type": "rest-hook", "endpoint": receiver.url()}
+        )
+        _, tasks = await publish_referral(hub, housing, STEPS["completed"][:4], source="housing")
+        await eventually(lambda: len(receiver.requests) >= 4, what="failed attempts")
+        trouble = await status_of(hub, housing, sub_id)
+        assert trouble["status"] == "error"
+        assert any("retrying" in error for error in trouble["errors"])
+
+        receiver.failing = False
+        delivered = await eventually(
+            lambda: len(receiver.accepted) >= 1 + len(tasks) and receiver.accepted,
+            what="everything after recovery",
+        )
+        assert parameters(delivered[0])["type"]["valueCode"] == "handshake"
+        assert [event_number(r) for r in delivered[1:]] == [1, 2, 3, 4]
+        for received in delivered:
+            assert_signed(received, secret)
+        # The retries were of the same deliveries: same Idempotency-Key, same body.
+        first = receiver.requests[0]
+        assert first.answered == 503
+        assert any(
+            r.headers["idempotency-key"] == first.headers["idempotency-key"] for r in delivered
+        )
+        recovered = await status_of(hub, housing, sub_id)
+        assert recovered["status"] == "active" and recovered["errors"] == []
+    finally:
+        receiver.stop()
+
+
+async def test_a_hanging_endpoint_delays_nobody_else(hub: dict[str, Any]) -> None:
+    slow_org = organisation(AGENCY_ID_SYSTEM, "community:slow-group")
+    fast_org = organisation(AGENCY_ID_SYSTEM, "community:fast-group")
+    slow = WebhookReceiver(hang_seconds=5.0).start()
+    fast = WebhookReceiver().start()
+    try:
+        await subscribe(hub, slow_org, {"type": "rest-hook", "endpoint": slow.url()})
+        await publish_referral(hub, slow_org, STEPS["completed"])
+        started = time.monotonic()
+        await subscribe(hub, fast_org, {"type": "rest-hook", "endpoint": fast.url()})
+        await eventually(lambda: fast.accepted, what="the fast handshake", timeout=5)
+        # The slow endpoint's attempt is still hanging (1.5 s timeout), yet the fast one is done.
+        assert fast.accepted[0].at - started < 1.0
+        await publish_referral(hub, fast_org, STEPS["cancelled"])
+        await eventually(lambda: len(fast.accepted) >= 3, what="the fast events", timeout=5)
+        assert slow.accepted == []  # nothing got through the hanging endpoint meanwhile
+    finally:
+        slow.hang_seconds = 0.0
+        slow.stop()
+        fast.stop()
+
+
+async def test_a_dead_endpoint_is_dead_lettered_visibly_and_an_operator_can_retry(
+    hub: dict[str, Any],
+) -> None:
+    stack, client = hub["stack"], hub["client"]
+    org = organisation(AGENCY_ID_SYSTEM, "fire:london-fire-brigade")
+    port = free_port()  # nothing listens here yet
+    sub_id, secret = await subscribe(
+        hub, org, {"type": "rest-hook", "endpoint": f"http://127.0.0.1:{port}/hook"}
+    )
+    await publish_referral(hub, org, STEPS["completed"][:1], source="fire")
+
+    async def dead_letters() -> list[dict[str, Any]]:
+        answer = await client.get(
+            "/operator/dead-letters", params={"subscription_id": sub_id}, headers=operator(stack)
+        )
+        assert answer.status_code == 200
+        letters: list[dict[str, Any]] = answer.json()
+        return letters if len(letters) >= 2 else []
+
+    letters = await eventually(dead_letters, what="two dead letters", timeout=20)
+    assert [(d["kind"], d["event_number"]) for d in letters] == [
+        ("handshake", None),
+        ("event-notification", 1),
+    ]
+    assert all(d["last_error"] == "ConnectError" and d["attempts"] > 1 for d in letters)
+    assert_nothing_personal(str(letters))
+    report = await status_of(hub, org, sub_id)
+    assert report["status"] == "error"
+    assert sum("dead-lettered" in error for error in report["errors"]) == 2
+    # Dead letters are the operator's business, not an agency's.
+    assert (
+        await client.get("/operator/dead-letters", headers=agency(stack, org))
+    ).status_code == 403
+
+    receiver = WebhookReceiver(port=port).start()
+    try:
+        for letter in letters:
+            retried = await client.post(
+                f"/operator/dead-letters/{letter['delivery_id']}/retry", headers=operator(stack)
+            )
+            assert retried.status_code == 202
+        delivered = await eventually(lambda: len(receiver.accepted) >= 2 and receiver.accepted)
+        assert [r.headers["idempotency-key"] for r in delivered] == [
+            d["delivery_id"] for d in letters
+        ]
+        assert event_number(delivered[1]) == 1
+        for received in delivered:
+            assert_signed(received, secret)
+        assert (
+            await client.post(
+                f"/operator/dead-letters/{uuid.uuid4()}/retry", headers=operator(stack)
+            )
+        ).status_code == 404
+    finally:
+        receiver.stop()
+
+
+async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -> None:
+    stack, sink = hub["stack"], hub["smtp"]
+    gp = organisation(ODS_SYSTEM, "H85999")
+    address = "practice.h85999@nhs.example"
+    referral_id, tasks = await publish_referral(
+        hub, gp, STEPS["completed"], source="fhir", referrer_email=address
+    )
+    mine = await eventually(
+        lambda: (
+            len([m for to, m in sink.messages if to == [address]]) >= len(tasks)
+            and [m for to, m in sink.messages if to == [address]]
+        ),
+        what="one e-mail per change",
+    )
+    assert [m["Subject"] for m in mine] == [f"Referral {referral_id}: {t['status']}" for t in tasks]
+    for message in mine:
+        body = message.get_payload()
+        assert f"/fhir/Task/{referral_id}" in body
+        assert_nothing_personal(message.as_string())
+    assert "871731000000106" in mine[-1].get_payload()
+
+    rejection_id = str(uuid.uuid4())
+    rejecter = "referrals@residents.example"
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.rejected,
+        [
+            (
+                f"community:{rejection_id}",
+                _rejected_event(rejection_id, "Broad Green Residents", rejecter),
+                "ReferralRejected",
+            )
+        ],
+    )
+    told = await eventually(
+        lambda: [m for to, m in sink.messages if to == [rejecter]], what="the rejection e-mail"
+    )
+    assert "not accepted" in told[0].get_payload()
+    assert_nothing_personal(told[0].as_string())
+
+
+async def test_an_agency_can_neither_follow_nor_inspect_anothers_subscriptions(
+    hub: dict[str, Any],
+) -> None:
+    stack, client = hub["stack"], hub["client"]
+    mine = organisation(AGENCY_ID_SYSTEM, "police:met-sw")
+    theirs = organisation(ODS_SYSTEM, "H85002")
+    refused = await client.post(
+        "/fhir/Subscription",
+        json={**subscription({"type": "message"}, theirs)},
+        headers=agency(stack, mine),
+    )
+    assert refused.status_code == 403
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    sub_id, _ = await subscribe(hub, mine, {"type": "message"})
+    own = await client.get(f"/fhir/Subscription/{sub_id}", headers=agency(stack, mine))
+    assert own.status_code == 200 and "extension" not in own.json()  # the secret is not shown again
+    for path in (f"/fhir/Subscription/{sub_id}", f"/fhir/Subscription/{sub_id}/$status"):
+        assert (await client.get(path, headers=agency(stack, theirs))).status_code == 404
+    coordinator = bearer(
+        issue_token(stack.auth_secret, Principal("coordinator", subject="c", boroughs=("Croydon",)))
+    )
+    assert (
+        await client.post(
+            "/fhir/Subscription", json=subscription({"type": "message"}, mine), headers=coordinator
+        )
+    ).status_code == 403
+
+
+async def test_killing_the_notifier_loses_nothing_and_a_repeat_keeps_its_number(
+    hub: dict[str, Any],
+) -> None:
+    org = organisation(AGENCY_ID_SYSTEM, "community:crash-test-group")
+    receiver = WebhookReceiver(hang_seconds=0.1).start()  # keeps a delivery in flight
+    process = hub["process"]
+    try:
+        sub_id, secret = await subscribe(
+            hub, org, {"type": "rest-hook", "endpoint": receiver.url()}
+        )
+        for _ in range(4):
+            await publish_referral(hub, org, STEPS["completed"])
+        expected = list(range(1, 4 * len(STEPS["completed"]) + 1))
+        # Every change recorded (and its notification with it), most of them not yet sent.
+        await eventually(
+            lambda: _has_events(hub, org, sub_id, len(expected)), what="every change recorded"
+        )
+        assert len(receiver.accepted) < len(expected)
+        process.kill()  # SIGKILL: mid-stream, no shutdown hooks
+        restart_without_waiting(process)
+
+        def numbers() -> list[int]:
+            return [event_number(r) for r in receiver.accepted[1:]]
+
+        await eventually(lambda: set(numbers()) >= set(expected), what="every event", timeout=30)
+        # Everything arrived, in order; anything sent twice is the same delivery, byte for byte.
+        assert list(dict.fromkeys(numbers())) == expected
+        sent: dict[int, Received] = {}
+        for received in receiver.accepted[1:]:
+            assert_signed(received, secret)
+            first = sent.setdefault(event_number(received), received)
+            assert first.headers["idempotency-key"] == received.headers["idempotency-key"]
+            assert first.body == received.body
+    finally:
+        receiver.stop()
+        process.kill()  # still rejoining its consumer group: nothing left to shut down cleanly
