@@ -41,15 +41,32 @@ def register_consumers(
         await service.record_rejection(event, delivery.event_id, delivery.traceparent)
 
     topics = settings.topics
-    for topic, apply, description in (
-        (topics.requested, on_requested, "Accepted referrals, to answer referrers' reads"),
-        (topics.tasks, on_task, "Task snapshots: every change to tell the referrer"),
-        (topics.rejected, on_rejected, "Rejected referrals, to tell the referrer why"),
+    # A consumer group per topic: members of one group joining one after another would make
+    # each other rebalance, and a rebalance on one topic would pause the other two.
+    for topic, group, apply, description in (
+        (
+            topics.requested,
+            "notifier-requested",
+            on_requested,
+            "Accepted referrals, to answer referrers' reads",
+        ),
+        (
+            topics.tasks,
+            "notifier-tasks",
+            on_task,
+            "Task snapshots: every change to tell the referrer",
+        ),
+        (
+            topics.rejected,
+            "notifier-rejected",
+            on_rejected,
+            "Rejected referrals, to tell the referrer why",
+        ),
     ):
         subscribe_json(
             broker,
             topic=topic,
-            group_id=settings.group_id("notifier"),
+            group_id=settings.group_id(group),
             description=description,
             apply=apply,
         )
