@@ -7,6 +7,7 @@
 #   deploy/local/stack.sh down     stop both (leaves data in place)
 #   deploy/local/stack.sh status   say what is running
 #   deploy/local/stack.sh reset    stop both and delete their data
+#   deploy/local/stack.sh kafka-stop|kafka-start|pg-stop|pg-start   one component (outage tests)
 #
 # Every command is idempotent: `up` on a running stack only checks it.
 set -euo pipefail
@@ -200,5 +201,10 @@ case "${1:-}" in
   down) kafka_down; pg_down ;;
   status) status ;;
   reset) kafka_down; pg_down; rm -rf "$kafka_dir/data" "$pg_dir"; say "local data deleted" ;;
-  *) echo "usage: $0 up|down|status|reset" >&2; exit 2 ;;
+  # One component at a time, for outage and chaos tests.
+  kafka-stop) kafka_down ;;
+  kafka-start) kafka_up ;;
+  pg-stop) pg_down ;;
+  pg-start) pg_up ;;
+  *) echo "usage: $0 up|down|status|reset|kafka-stop|kafka-start|pg-stop|pg-start" >&2; exit 2 ;;
 esac
