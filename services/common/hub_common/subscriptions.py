@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -35,17 +36,15 @@ class Delivery:
 Apply = Callable[[Any, Delivery], Awaitable[None]]
 
 
-def delivery_of(message: KafkaMessage) -> Delivery:
-    raw = message.raw_message
-    assert not isinstance(raw, tuple), "batch subscribers are not used: they mix partitions"
-    headers = header_map(message.headers)
+def delivery_of(record: ConsumerRecord[Any, Any]) -> Delivery:
+    headers = header_map(record.headers)
     key = (
-        raw.key.decode("utf-8", errors="replace")
-        if isinstance(raw.key, bytes)
-        else str(raw.key or "")
+        record.key.decode("utf-8", errors="replace")
+        if isinstance(record.key, bytes)
+        else str(record.key or "")
     )
     # Messages from outside the hub may lack an envelope: their log position identifies them.
-    event_id = headers.get(EVENT_ID) or f"{raw.topic}:{raw.partition}:{raw.offset}"
+    event_id = headers.get(EVENT_ID) or f"{record.topic}:{record.partition}:{record.offset}"
     return Delivery(key=key, event_id=event_id, traceparent=headers.get(TRACEPARENT))
 
 
@@ -57,40 +56,58 @@ def subscribe_json(
     description: str,
     apply: Apply,
     tombstones: bool = False,
+    batch_size: int = 100,
 ) -> None:
-    """Register a durable, idempotent JSON consumer; ValueError from `apply` means bad input."""
+    """Register a durable, idempotent JSON consumer; ValueError from `apply` means bad input.
+
+    Messages arrive in batches (fewer round trips) but are applied one by one, in order, each
+    in its own transaction; the batch's offsets are committed once every message in it is
+    applied or set aside.
+    """
 
     @broker.subscriber(
         topic,
         group_id=group_id,
         auto_offset_reset="earliest",  # a new group must not skip the backlog
         ack_policy=AckPolicy.ACK,
+        batch=True,
+        max_records=batch_size,
         title=f"{group_id}:{topic}",
         description=description,
     )
     async def handle(message: KafkaMessage) -> None:
-        delivery = delivery_of(message)
+        records = (
+            message.raw_message
+            if isinstance(message.raw_message, tuple)
+            else (message.raw_message,)
+        )
+        for record in records:
+            await _apply_one(record, apply, topic, tombstones)
 
-        async def work() -> None:
-            if not message.body:
-                if not tombstones:
-                    raise PermanentError("empty value")
-                await apply(None, delivery)
-                return
-            try:
-                value = loads(message.body)
-            except ValueError:
-                raise PermanentError("value is not JSON") from None
-            try:
-                await apply(value, delivery)
-            except ValueError as error:
-                raise PermanentError(str(error)) from error
 
-        async def set_aside(error: Exception) -> None:
-            # Hub topics are written by the hub itself: a bad event is a bug upstream. Say which
-            # event (by id, never by content) so an operator can find it on the topic.
-            log.error(
-                "set aside event %s on %s: %s", delivery.event_id, topic, type(error).__name__
-            )
+async def _apply_one(
+    record: ConsumerRecord[Any, Any], apply: Apply, topic: str, tombstones: bool
+) -> None:
+    delivery = delivery_of(record)
 
-        await process_durably(work, set_aside, what=f"event on {topic}")
+    async def work() -> None:
+        if not record.value:
+            if not tombstones:
+                raise PermanentError("empty value")
+            await apply(None, delivery)
+            return
+        try:
+            value = loads(record.value)
+        except ValueError:
+            raise PermanentError("value is not JSON") from None
+        try:
+            await apply(value, delivery)
+        except ValueError as error:
+            raise PermanentError(str(error)) from error
+
+    async def set_aside(error: Exception) -> None:
+        # Hub topics are written by the hub itself: a bad event is a bug upstream. Say which
+        # event (by id, never by content) so an operator can find it on the topic.
+        log.error("set aside event %s on %s: %s", delivery.event_id, topic, type(error).__name__)
+
+    await process_durably(work, set_aside, what=f"event on {topic}")
