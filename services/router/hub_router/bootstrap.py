@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from hub_common.db import make_engine, make_session_factory
+from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
 from hub_common.service_app import service_app
 from hub_router.adapters import orm
 from hub_router.config import RouterSettings
+from hub_router.entrypoints.http_coordination import coordination_router
+from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
+from hub_router.entrypoints.offer_sweeper import OfferSweeper
 from hub_router.service_layer.routing import RoutingService
+from hub_router.service_layer.task_progress import TaskProgress
+from hub_router.service_layer.views import TaskViews
 
 OUTBOX_LOCK_KEY = 0x7A0B0E  # advisory lock: one active outbox relay per service
 
 
 def build_app(settings: RouterSettings | None = None) -> FastAPI:
-    """The router: routing consumers, the directory consumer, the outbox relay."""
+    """The router: routing and directory consumers, the Task API, the offer sweeper, the relay."""
     settings = settings or RouterSettings()
     engine = make_engine(settings.database_url)
-    relay = OutboxRelay(
-        engine, orm.outbox, settings.kafka_bootstrap_servers, lock_key=OUTBOX_LOCK_KEY
+    relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
+    sessions = make_session_factory(engine)
+    routing = RoutingService(
+        sessions,
+        settings.topics,
+        on_commit=relay.kick,
+        max_failed_offers=settings.max_failed_offers,
+        offer_timeout=settings.offer_timeout,
     )
-    service = RoutingService(make_session_factory(engine), settings.topics, on_commit=relay.kick)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="referral-hub-router")
-    register_consumers(broker, service, settings)
+    progress = TaskProgress(sessions, settings.topics, on_commit=relay.kick)
+    views = TaskViews(sessions)
+    broker = make_broker(settings, client_id="referral-hub-router")
+    register_consumers(broker, routing, settings)
     app = service_app(
-        title="router", engine=engine, broker=broker, relay=relay, auth_secret=settings.auth_secret
+        title="router",
+        engine=engine,
+        broker=broker,
+        relay=relay,
+        auth_secret=settings.auth_secret,
+        # Every replica sweeps: expired offers are claimed with SKIP LOCKED, never twice.
+        background=[OfferSweeper(routing, settings.offer_sweep_seconds).run],
     )
+    app.include_router(task_router(views, routing, progress))
+    app.include_router(coordination_router(views, routing))
+    install_error_handlers(app)
     app.state.settings = settings
-    app.state.service = service
+    app.state.service = routing
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from hub_common.settings import InfraSettings
+from hub_router.domain.offers import OfferTimeout
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
@@ -16,4 +17,31 @@ class RouterSettings(InfraSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="ROUTER_HTTP_HOST")
     http_port: int = Field(default=8002, alias="ROUTER_HTTP_PORT")
-    max_failed_offers: int = Field(default=3, alias="ROUTER_MAX_FAILED_OFFERS")
+    max_failed_offers: int = Field(
+        default=3,
+        ge=1,
+        alias="ROUTER_MAX_FAILED_OFFERS",
+        description="Declined or unanswered offers before a referral waits for a coordinator",
+    )
+    offer_timeout_working_days: int = Field(
+        default=2,
+        ge=1,
+        alias="ROUTER_OFFER_TIMEOUT_WORKING_DAYS",
+        description="Working days (the worker's own) to answer an offer before it passes on",
+    )
+    offer_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        alias="ROUTER_OFFER_TIMEOUT_SECONDS",
+        description="When set, replaces the working-day deadline (tests and demonstrations)",
+    )
+    offer_sweep_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        alias="ROUTER_OFFER_SWEEP_SECONDS",
+        description="How often each replica looks for offers past their deadline",
+    )
+
+    @property
+    def offer_timeout(self) -> OfferTimeout:
+        return OfferTimeout(self.offer_timeout_working_days, self.offer_timeout_seconds)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from hub_common import fhir_systems as sys
 
 BUSINESS_STATUS_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-business-status"
+OUTPUT_TYPE_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-output-type"
 EPISODE_ID_SYSTEM = f"{sys.HUB_BASE}/Id/episode"
+
+
+def task_outputs(outcome: str, services_connected: Sequence[str]) -> list[dict[str, Any]]:
+    """Task.output: one `outcome`, and one `service-connected` per service the person joined."""
+
+    def output(code: str, value: str) -> dict[str, Any]:
+        return {
+            "type": {"coding": [{"system": OUTPUT_TYPE_SYSTEM, "code": code}], "text": code},
+            "valueString": value,
+        }
+
+    return [
+        output("outcome", outcome),
+        *(output("service-connected", service) for service in services_connected),
+    ]
 
 
 def task_snapshot(
@@ -24,6 +41,7 @@ def task_snapshot(
     authored_on: str | None,
     last_modified: datetime,
     status_reason: str | None = None,
+    outputs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Task that names people only by id: safe to publish and to notify."""
     task: dict[str, Any] = {
@@ -55,4 +73,6 @@ def task_snapshot(
         task["owner"] = {"reference": f"PractitionerRole/{owner}"}
     if status_reason:
         task["statusReason"] = {"text": status_reason}
+    if outputs:
+        task["output"] = outputs
     return task

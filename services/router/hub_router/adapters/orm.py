@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -39,13 +40,23 @@ tasks = Table(
     Column("status", String(32), nullable=False),
     Column("business_status", String(40), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("offered_on", Date),
+    Column("offered_on", Date),  # the working day the current owner's offer counts against
+    Column("offer_expires_at", DateTime(timezone=True)),  # set while an offer awaits an answer
     Column("offers", JSONB, nullable=False, server_default="[]"),  # worker ids offered so far
+    Column("failed_offers", Integer, nullable=False, server_default="0"),  # declined or unanswered
     Column("facts", JSONB, nullable=False),  # routing facts and requester ids from the request
     Column("task", JSONB, nullable=False),  # the latest Task snapshot published
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_tasks_owner_status", "owner", "status"),
     Index("ix_tasks_episode", "episode_id"),
+    # Daily limits count the offers each worker got on a day.
+    Index("ix_tasks_offered_on_owner", "offered_on", "owner"),
+    # The offer sweeper looks only at open offers, soonest deadline first.
+    Index(
+        "ix_tasks_open_offer_expiry",
+        "offer_expires_at",
+        postgresql_where=text("offer_expires_at IS NOT NULL"),
+    ),
 )
 
 decisions = Table(

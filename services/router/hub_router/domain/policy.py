@@ -43,12 +43,24 @@ class Decision:
         }
 
 
+ALREADY_OFFERED = "already-offered"
+AREA = "area"
+WAIVABLE = frozenset({ALREADY_OFFERED, AREA})
+"""Constraints a coordinator may knowingly set aside when assigning by hand. Capacity, working
+days and risk clearance are never waived: they protect the worker and the person."""
+
+
 def exclusion_reason(
-    worker: LinkWorker, referral: ReferralToRoute, load: Load, today: date
+    worker: LinkWorker,
+    referral: ReferralToRoute,
+    load: Load,
+    today: date,
+    waive: frozenset[str] = frozenset(),
 ) -> str | None:
-    if worker.worker_id in referral.excluded_workers:
+    """Why `worker` cannot take `referral` today, or None when every hard constraint holds."""
+    if ALREADY_OFFERED not in waive and worker.worker_id in referral.excluded_workers:
         return "already offered this referral"
-    if not worker.covers(referral.district, referral.borough):
+    if AREA not in waive and not worker.covers(referral.district, referral.borough):
         return "does not cover the person's area"
     if not worker.active:
         return "inactive"
@@ -70,17 +82,30 @@ def _language_matches(worker: LinkWorker, language: str | None) -> bool:
     return any(spoken.split("-")[0].lower() == primary for spoken in worker.languages)
 
 
-def score(
-    worker: LinkWorker, referral: ReferralToRoute, load: Load, continuity_worker: str | None
+def match_score(
+    worker: LinkWorker, referral: ReferralToRoute, continuity_worker: str | None
 ) -> float:
+    """The part of the score that depends on who the person is, not on how busy the worker is."""
     total = 0.0
     if continuity_worker == worker.worker_id:
         total += CONTINUITY_WEIGHT
     total += NEED_WEIGHT * len(referral.needs & worker.needs)
     if _language_matches(worker, referral.language):
         total += INTERPRETER_LANGUAGE_WEIGHT if referral.interpreter_needed else LANGUAGE_WEIGHT
-    total += LOAD_WEIGHT * (1.0 - load.active / max(worker.max_caseload, 1))
-    return round(total, 3)
+    return total
+
+
+def load_score(worker: LinkWorker, active: int) -> float:
+    """Prefer the lightest relative load: full marks when empty, none when full."""
+    return LOAD_WEIGHT * (1.0 - active / max(worker.max_caseload, 1))
+
+
+def score(
+    worker: LinkWorker, referral: ReferralToRoute, load: Load, continuity_worker: str | None
+) -> float:
+    return round(
+        match_score(worker, referral, continuity_worker) + load_score(worker, load.active), 3
+    )
 
 
 def choose_worker(
@@ -104,3 +129,21 @@ def choose_worker(
         return Decision(None, excluded, scores)
     best = min(scores, key=lambda worker_id: (-scores[worker_id], worker_id))
     return Decision(best, excluded, scores)
+
+
+def earliest_day(
+    worker: LinkWorker,
+    referral: ReferralToRoute,
+    loads_by_day: Mapping[date, Mapping[str, Load]],
+    waive: frozenset[str] = frozenset(),
+) -> tuple[date | None, str | None]:
+    """The first of the given days on which `worker` may take `referral`; else None, and why
+    not on the first day (the reason a coordinator needs to hear)."""
+    first_reason = None
+    for day in sorted(loads_by_day):
+        load = loads_by_day[day].get(worker.worker_id, Load())
+        reason = exclusion_reason(worker, referral, load, day, waive)
+        if reason is None:
+            return day, None
+        first_reason = first_reason or reason
+    return None, first_reason

@@ -50,3 +50,66 @@ def check_transition(current: TaskStatus, new: TaskStatus, reason: str | None) -
         raise TransitionRefused("a Task entered in error cannot change again")
     if new in NEEDS_REASON and not (reason and reason.strip()):
         raise TransitionRefused(f"moving a Task to {new} needs a reason (statusReason.text)")
+
+
+class BusinessStatus(StrEnum):
+    """The finer step within a status (Task.businessStatus; contract: DESIGN.md)."""
+
+    AWAITING_ALLOCATION = "awaiting-allocation"
+    OFFERED = "offered"
+    ALLOCATED = "allocated"
+    CONTACT_ATTEMPTED = "contact-attempted"
+    FIRST_CONTACT_MADE = "first-contact-made"
+    CONNECTED_TO_SERVICES = "connected-to-services"
+    UNABLE_TO_CONTACT = "unable-to-contact"
+    DECLINED_BY_PERSON = "declined-by-person"
+
+
+B = BusinessStatus
+ROUTER_STEPS = frozenset({B.AWAITING_ALLOCATION, B.OFFERED})
+"""Steps only the router sets: a link worker moves an offer with accept or decline instead."""
+
+WORKER_STEPS = frozenset(B) - ROUTER_STEPS
+
+STEPS: dict[TaskStatus, frozenset[BusinessStatus]] = {
+    S.REQUESTED: ROUTER_STEPS,
+    S.ACCEPTED: frozenset({B.ALLOCATED, B.CONTACT_ATTEMPTED}),
+    S.IN_PROGRESS: frozenset(
+        {B.ALLOCATED, B.CONTACT_ATTEMPTED, B.FIRST_CONTACT_MADE, B.CONNECTED_TO_SERVICES}
+    ),
+    # Waiting on the person: contact may not have been made yet, or may have stopped.
+    S.ON_HOLD: frozenset(
+        {
+            B.ALLOCATED,
+            B.CONTACT_ATTEMPTED,
+            B.FIRST_CONTACT_MADE,
+            B.CONNECTED_TO_SERVICES,
+            B.UNABLE_TO_CONTACT,
+        }
+    ),
+    # Completing means the person was reached; otherwise the Task failed.
+    S.COMPLETED: frozenset({B.FIRST_CONTACT_MADE, B.CONNECTED_TO_SERVICES}),
+    S.FAILED: frozenset(
+        {
+            B.ALLOCATED,
+            B.CONTACT_ATTEMPTED,
+            B.FIRST_CONTACT_MADE,
+            B.UNABLE_TO_CONTACT,
+            B.DECLINED_BY_PERSON,
+        }
+    ),
+    # Stopping keeps whatever step the Task had reached.
+    S.CANCELLED: frozenset(B),
+    S.REJECTED: frozenset(B),
+    S.ENTERED_IN_ERROR: frozenset(B),
+}
+"""Which steps make sense in which status; a change that pairs them otherwise is refused."""
+
+
+def check_step(status: TaskStatus, step: BusinessStatus) -> None:
+    """Raise TransitionRefused unless `step` is a business status a Task in `status` can have."""
+    if step not in STEPS[status]:
+        allowed = ", ".join(sorted(STEPS[status] & WORKER_STEPS)) or "none a link worker sets"
+        raise TransitionRefused(
+            f"businessStatus {step} does not go with status {status}; allowed: {allowed}"
+        )

@@ -18,14 +18,18 @@ def register_consumers(
     declare_publications(
         broker,
         {
-            settings.topics.tasks: "FHIR R4 Task snapshot after every change; meta.versionId rises by one"
+            settings.topics.tasks: "FHIR R4 Task snapshot after every change; meta.versionId rises by one",
+            settings.topics.alerts: "JSON alert for coordinators: a referral awaiting allocation "
+            "(nobody eligible, or too many offers declined or unanswered); ids and area only",
         },
     )
 
     async def on_requested(request: Any, delivery: Delivery) -> None:
+        """Offer a new referral; idempotent on the event id and the referral id."""
         await service.route(request, delivery.event_id, delivery.traceparent)
 
     async def on_directory(role: Any, delivery: Delivery) -> None:
+        """Keep the directory: the latest PractitionerRole per worker (upsert, so idempotent)."""
         await service.apply_directory_entry(delivery.key, role)
 
     subscribe_json(

@@ -1,42 +1,57 @@
-"""Routing use cases: keep the directory, and offer each new referral to the best link worker."""
+"""Routing use cases: keep the directory, and every change that chooses a link worker.
+
+Offering a new referral, re-offering a declined or unanswered one, and assigning one by hand
+all read worker loads and then add to one: each holds the assignment lock
+(`task_repository.lock_assignments`) from before it reads the loads until it commits, so no
+two of them, on any replica, can both give a worker their last free place.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
 from hub_common.inbox import first_delivery
-from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.topics import Topics
 from hub_router.adapters import orm
-from hub_router.adapters.fhir_task import task_snapshot
+from hub_router.adapters import task_repository as repo
+from hub_router.adapters.alerts import Why, awaiting_allocation_alert
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.adapters.service_request import read_service_request
-from hub_router.domain.model import LinkWorker, Load
-from hub_router.domain.policy import Decision, choose_worker
-from hub_router.domain.task_status import OPEN, TaskStatus
+from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
+from hub_router.domain.offers import OfferTimeout, ReferralTask, TaskNotVisible
+from hub_router.domain.policy import (
+    WAIVABLE,
+    Decision,
+    choose_worker,
+    earliest_day,
+    match_score,
+    score,
+)
+from hub_router.domain.rebalance import assign_optimally
+from hub_router.domain.task_status import TransitionRefused
+from hub_router.service_layer.commands import AssignByHand, DeclineOffer, RebalanceWaiting
+from hub_router.service_layer.recording import TaskChanged, record_change
 
 log = logging.getLogger(__name__)
 
-# One assignment at a time across all replicas: capacity checks and the offer they allow must
-# not interleave, or two replicas could both give a worker their last free place.
-ASSIGNMENT_LOCK_KEY = 0x7A5C
-
 LOOKAHEAD_DAYS = 7  # a referral arriving on a day off is offered to whoever works soonest
+NO_ANSWER = "no answer before the offer's deadline"
+
+
+class UnknownWorker(LookupError):
+    """No active link worker has this id."""
 
 
 class RoutingService:
-    """Applies directory changes and routes new referrals, each in one transaction."""
+    """Applies directory changes, and offers referrals to link workers, one transaction each."""
 
     def __init__(
         self,
@@ -44,11 +59,16 @@ class RoutingService:
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        max_failed_offers: int = 3,
+        offer_timeout: OfferTimeout | None = None,
     ) -> None:
         self._sessions = sessions
         self._topics = topics
         self._on_commit = on_commit
         self._clock = clock
+        self._max_failed_offers = max_failed_offers
+        self._offer_timeout = offer_timeout or OfferTimeout()
 
     async def apply_directory_entry(self, worker_id: str, role: dict[str, Any] | None) -> None:
         """Upsert a worker from the compacted directory; a tombstone (None) removes them."""
@@ -74,10 +94,10 @@ class RoutingService:
     async def route(
         self, service_request: dict[str, Any], event_id: str, traceparent: str | None
     ) -> str | None:
-        """Offer a new referral to a link worker; returns the worker id, or None if it must wait.
+        """Offer a new referral to a link worker; returns the worker id, or None if it waits.
 
-        Idempotent: a redelivered event, or a second event for a referral already routed,
-        changes nothing.
+        Idempotent: a redelivered event, or a second event for a referral the router already
+        holds, changes nothing (the first publishes version 1, nothing else ever does).
         """
         facts = read_service_request(service_request)
         referral = facts.route
@@ -87,108 +107,280 @@ class RoutingService:
                 session, orm.processed_events, "router.requested", event_id
             ):
                 return None
-            await session.execute(
-                text("select pg_advisory_xact_lock(:key)"), {"key": ASSIGNMENT_LOCK_KEY}
-            )
-            if await session.scalar(
-                select(orm.tasks.c.owner).where(orm.tasks.c.referral_id == referral.referral_id)
-            ):
+            await repo.lock_assignments(session)
+            # Checked under the lock: two replicas given the same referral during a rebalance
+            # cannot both create it.
+            if await repo.exists(session, referral.referral_id):
                 return None
-            workers = await self._workers(session)
-            continuity = await session.scalar(
-                select(orm.tasks.c.owner).where(
-                    orm.tasks.c.episode_id == referral.episode_id,
-                    orm.tasks.c.status.in_([s.value for s in OPEN]),
-                )
-            )
-            decision, offer_day = Decision(None), now.date()
-            for ahead in range(LOOKAHEAD_DAYS):
-                offer_day = now.date() + timedelta(days=ahead)
-                loads = await self._loads(session, offer_day)
-                decision = choose_worker(referral, workers, loads, offer_day, continuity)
-                if decision.worker_id:
-                    break
-            business_status = "offered" if decision.worker_id else "awaiting-allocation"
-            task = task_snapshot(
-                referral_id=referral.referral_id,
+            new = repo.StoredTask(
+                task=ReferralTask(referral.referral_id),
                 episode_id=referral.episode_id,
-                version=1,
-                status=TaskStatus.REQUESTED,
-                business_status=business_status,
-                owner=decision.worker_id,
-                requester=facts.requester,
-                referrer_identifier=facts.referrer_identifier,
-                authored_on=facts.authored_on,
-                last_modified=now,
+                facts={
+                    "requester": facts.requester,
+                    "referrerIdentifier": facts.referrer_identifier,
+                    "authoredOn": facts.authored_on,
+                    "route": repo.route_to_json(referral),
+                },
             )
-            await session.execute(
-                insert(orm.tasks)
-                .values(
-                    referral_id=referral.referral_id,
-                    episode_id=referral.episode_id,
-                    owner=decision.worker_id,
-                    status=TaskStatus.REQUESTED.value,
-                    business_status=business_status,
-                    version=1,
-                    offered_on=offer_day if decision.worker_id else None,
-                    offers=[decision.worker_id] if decision.worker_id else [],
-                    facts={
-                        "requester": facts.requester,
-                        "referrerIdentifier": facts.referrer_identifier,
-                        "authoredOn": facts.authored_on,
-                        "route": _route_json(facts.route),
-                    },
-                    task=task,
-                )
-                .on_conflict_do_nothing(index_elements=["referral_id"])
-            )
-            await session.execute(
-                insert(orm.decisions).values(
-                    referral_id=referral.referral_id, record=decision.explain()
-                )
-            )
-            await add_to_outbox(
-                session,
-                orm.outbox,
-                [
-                    OutgoingEvent(
-                        topic=self._topics.tasks,
-                        key=referral.referral_id,
-                        value=dumps(task),
-                        envelope=Envelope.new("TaskChanged", FHIR_JSON, traceparent),
-                    )
-                ],
+            changed = await self._offer_or_wait(
+                session, None, new, now, traceparent, {"event": "referral received"}
             )
         self._on_commit()
         log.info(
-            "referral %s %s %s", referral.referral_id, business_status, decision.worker_id or ""
+            "referral %s %s %s",
+            referral.referral_id,
+            changed.stored.task.business_status,
+            changed.stored.task.owner or "",
         )
-        return decision.worker_id
+        return changed.stored.task.owner
 
-    async def _workers(self, session: AsyncSession) -> list[LinkWorker]:
-        roles = (
-            await session.scalars(select(orm.link_workers.c.role).where(orm.link_workers.c.active))
-        ).all()
-        return [from_practitioner_role(role) for role in roles]
-
-    async def _loads(self, session: AsyncSession, day: date) -> dict[str, Load]:
-        open_statuses = [s.value for s in OPEN]
-        rows = await session.execute(
-            select(
-                orm.tasks.c.owner,
-                func.count().filter(orm.tasks.c.status.in_(open_statuses)),
-                func.count().filter(and_(orm.tasks.c.offered_on == day)),
+    async def decline(self, command: DeclineOffer) -> TaskChanged:
+        """The offered worker declines: offer it to the next best worker, or wait."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            stored = await repo.lock_task(session, command.referral_id)
+            if stored is None:
+                raise TaskNotVisible(command.referral_id)
+            given_back = stored.task.give_back(command.worker_id, command.reason)
+            await repo.lock_assignments(session)
+            changed = await self._offer_or_wait(
+                session,
+                stored,
+                replace(stored, task=given_back, offered_on=None),
+                now,
+                command.traceparent,
+                # The reason is for coordinators (decision records); it is never logged.
+                {"event": "offer declined", "worker": command.worker_id, "reason": command.reason},
             )
-            .where(orm.tasks.c.owner.is_not(None))
-            .group_by(orm.tasks.c.owner)
+        self._on_commit()
+        log.info(
+            "referral %s declined by %s; now %s %s",
+            command.referral_id,
+            command.worker_id,
+            changed.stored.task.business_status,
+            changed.stored.task.owner or "",
         )
+        return changed
+
+    async def expire_overdue_offers(self, limit: int = 50) -> int:
+        """Treat offers past their deadline as declined; returns how many there were.
+
+        Safe with several replicas: each claims a disjoint batch (SKIP LOCKED).
+        """
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            overdue = await repo.lock_overdue_offers(session, now, limit)
+            if not overdue:
+                return 0
+            await repo.lock_assignments(session)
+            for stored in overdue:
+                worker_id = stored.task.owner or ""
+                given_back = stored.task.give_back(worker_id, NO_ANSWER)
+                await self._offer_or_wait(
+                    session,
+                    stored,
+                    replace(stored, task=given_back, offered_on=None),
+                    now,
+                    None,
+                    {"event": "offer expired", "worker": worker_id},
+                )
+        self._on_commit()
+        log.info("%d offers expired unanswered and moved on", len(overdue))
+        return len(overdue)
+
+    async def assign_by_hand(self, command: AssignByHand) -> TaskChanged:
+        """A coordinator offers a requested referral to the worker they choose.
+
+        They may choose a worker outside the person's area, or one offered it before; they
+        cannot overfill anyone, nor send someone uncleared to a risky visit.
+        """
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            stored = await repo.lock_task(session, command.referral_id)
+            if stored is None or not command.scope.can_see(None, stored.borough):
+                raise TaskNotVisible(command.referral_id)
+            if stored.task.offered_to == command.worker_id:
+                raise TransitionRefused(f"the referral is already offered to {command.worker_id}")
+            withdrawn = stored.task.withdraw_offer()
+            await repo.lock_assignments(session)
+            worker = next(
+                (w for w in await repo.active_workers(session) if w.worker_id == command.worker_id),
+                None,
+            )
+            if worker is None:
+                raise UnknownWorker(f"no active link worker {command.worker_id}")
+            route = stored.route
+            loads = await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS)
+            day, reason = earliest_day(worker, route, loads, WAIVABLE)
+            if day is None:
+                raise TransitionRefused(f"{worker.worker_id} cannot take this referral: {reason}")
+            load = loads[day].get(worker.worker_id, Load())
+            decision = Decision(
+                worker.worker_id, {}, {worker.worker_id: score(worker, route, load, None)}
+            )
+            task = withdrawn.offer(worker.worker_id, self._offer_timeout.deadline(now, worker))
+            changed = await record_change(
+                session,
+                self._topics,
+                stored,
+                replace(stored, task=task, offered_on=day),
+                now,
+                command.traceparent,
+                decision=self._record(
+                    decision,
+                    task,
+                    day,
+                    {"event": "assigned by hand", "coordinator": command.coordinator},
+                ),
+            )
+        self._on_commit()
+        log.info("referral %s offered by hand to %s", command.referral_id, worker.worker_id)
+        return changed
+
+    async def rebalance_waiting(self, command: RebalanceWaiting) -> dict[str, str]:
+        """Offer the backlog waiting in the coordinator's boroughs by minimum-cost flow: the
+        most referrals offered today, then the best matches (`domain/rebalance.py`).
+
+        Returns referral id -> worker id for the offers made; the rest keep waiting.
+        """
+        now, today = self._clock(), self._clock().date()
+        async with self._sessions.begin() as session:
+            waiting = await repo.lock_waiting(session, command.scope.boroughs, command.limit)
+            if not waiting:
+                return {}
+            await repo.lock_assignments(session)
+            workers = await repo.active_workers(session)
+            loads = (await repo.loads_by_day(session, today, 1))[today]
+            routes = [
+                replace(stored.route, excluded_workers=frozenset(stored.task.offers))
+                for stored in waiting
+            ]
+            continuity = {
+                route.referral_id: holder
+                for route in routes
+                if (holder := await repo.continuity_worker(session, route))
+            }
+            batch = assign_optimally(routes, workers, loads, today, continuity)
+            by_id = {w.worker_id: w for w in workers}
+            for stored, route in zip(waiting, routes, strict=True):
+                worker_id = batch.assignments.get(route.referral_id)
+                if worker_id is None:
+                    continue
+                worker = by_id[worker_id]
+                task = stored.task.offer(worker_id, self._offer_timeout.deadline(now, worker))
+                decision = Decision(
+                    worker_id,
+                    {},
+                    {worker_id: match_score(worker, route, continuity.get(route.referral_id))},
+                )
+                await record_change(
+                    session,
+                    self._topics,
+                    stored,
+                    replace(stored, task=task, offered_on=today),
+                    now,
+                    None,
+                    decision=self._record(
+                        decision,
+                        task,
+                        today,
+                        {
+                            "event": "rebalanced",
+                            "coordinator": command.coordinator,
+                            "batch": {"waiting": len(waiting), "offered": batch.assigned},
+                        },
+                    ),
+                )
+        self._on_commit()
+        log.info("rebalanced %d waiting referrals: %d offered", len(waiting), batch.assigned)
+        return dict(batch.assignments)
+
+    async def _offer_or_wait(
+        self,
+        session: AsyncSession,
+        before: repo.StoredTask | None,
+        stored: repo.StoredTask,
+        now: datetime,
+        traceparent: str | None,
+        trigger: dict[str, Any],
+    ) -> TaskChanged:
+        """Offer `stored` to the best worker not offered it yet, or make it wait (and alert)."""
+        route = replace(stored.route, excluded_workers=frozenset(stored.task.offers))
+        workers = await repo.active_workers(session)
+        continuity = await repo.continuity_worker(session, route)
+        exhausted = stored.task.needs_coordinator(self._max_failed_offers)
+        # When the offers are used up, today's decision is still worth recording: it shows the
+        # coordinator who could take the referral now.
+        decision, day = await self._choose(
+            session, route, workers, now.date(), continuity, 1 if exhausted else LOOKAHEAD_DAYS
+        )
+        alert: dict[str, Any] | None = None
+        why: Why | None = None
+        if exhausted or decision.worker_id is None:
+            task = stored.task.wait_for_coordinator()
+            why = "offers-exhausted" if exhausted else "no-eligible-worker"
+            decision = replace(decision, worker_id=None)  # eligible now, but not offered
+            alert = awaiting_allocation_alert(
+                referral_id=task.referral_id,
+                borough=route.borough,
+                district=route.district,
+                failed_offers=task.failed_offers,
+                why=why,
+                raised_at=now,
+            )
+            after = replace(stored, task=task, offered_on=None)
+        else:
+            worker = next(w for w in workers if w.worker_id == decision.worker_id)
+            task = stored.task.offer(worker.worker_id, self._offer_timeout.deadline(now, worker))
+            after = replace(stored, task=task, offered_on=day)
+        return await record_change(
+            session,
+            self._topics,
+            before,
+            after,
+            now,
+            traceparent,
+            decision=self._record(decision, task, day if task.owner else None, trigger, why),
+            alert=alert,
+        )
+
+    async def _choose(
+        self,
+        session: AsyncSession,
+        route: ReferralToRoute,
+        workers: Sequence[LinkWorker],
+        today: date,
+        continuity: str | None,
+        days: int,
+    ) -> tuple[Decision, date]:
+        loads = await repo.loads_by_day(session, today, days)
+        first = Decision(None)
+        for ahead in range(days):
+            day = today + timedelta(days=ahead)
+            decision = choose_worker(route, workers, loads[day], day, continuity)
+            if decision.worker_id:
+                return decision, day
+            first = decision if ahead == 0 else first
+        # Nobody on any day: the record explains today, when the referral arrived.
+        return first, today
+
+    def _record(
+        self,
+        decision: Decision,
+        task: ReferralTask,
+        day: date | None,
+        trigger: dict[str, Any],
+        why: Why | None = None,
+    ) -> dict[str, Any]:
+        """The decision record an operator or coordinator reads: who, why not the others."""
         return {
-            owner: Load(active=active, new_today=new_today) for owner, active, new_today in rows
+            **decision.explain(),
+            "trigger": trigger,
+            "outcome": task.business_status.value,
+            "why": why,
+            "owner": task.owner,
+            "offerDay": day.isoformat() if day else None,
+            "failedOffers": task.failed_offers,
+            "maxFailedOffers": self._max_failed_offers,
+            "version": task.version,
         }
-
-
-def _route_json(route: Any) -> dict[str, Any]:
-    data = asdict(route)
-    return {
-        key: sorted(value) if isinstance(value, frozenset) else value for key, value in data.items()
-    }

@@ -1,0 +1,86 @@
+"""HTTP entrypoints for coordinators: referrals waiting in their boroughs, and assigning by hand.
+
+- `GET /coordination/waiting` referrals nobody could be offered (awaiting-allocation), each with
+  the router's latest decision record: who was excluded and why, who scored what
+- `POST /fhir/Task/<id>/$assign` offer a requested referral to a chosen worker
+- `POST /coordination/$rebalance` offer the whole waiting backlog at once, optimally
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from hub_common.auth import Principal, require
+from hub_common.envelope import TRACEPARENT
+from hub_router.entrypoints.http_tasks import fhir, viewer_of
+from hub_router.service_layer.commands import AssignByHand, RebalanceWaiting
+from hub_router.service_layer.routing import RoutingService
+from hub_router.service_layer.views import TaskViews
+
+Coordinator = Annotated[Principal, Depends(require("coordinator"))]
+
+
+class AssignBody(BaseModel):
+    """The worker to offer the referral to."""
+
+    worker: str = Field(min_length=1, max_length=64, description="The link worker's id")
+
+
+class RebalanceResult(BaseModel):
+    """The offers a rebalance made; the referrals not named keep waiting."""
+
+    offered: dict[str, str] = Field(description="Referral id -> the worker now offered it")
+
+
+class WaitingReferrals(BaseModel):
+    """Referrals waiting for a coordinator, oldest first, with why nobody was offered them."""
+
+    referrals: list[dict[str, Any]]
+
+
+def coordination_router(views: TaskViews, routing: RoutingService) -> APIRouter:
+    router = APIRouter(tags=["coordination"])
+
+    @router.get("/coordination/waiting", summary="Referrals waiting for a coordinator")
+    async def waiting(
+        principal: Coordinator, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> WaitingReferrals:
+        """Awaiting-allocation referrals in your boroughs, with the latest decision record."""
+        return WaitingReferrals(referrals=await views.waiting(viewer_of(principal), limit))
+
+    @router.post("/fhir/Task/{task_id}/$assign", summary="Assign by hand")
+    async def assign(
+        principal: Coordinator, task_id: str, body: AssignBody, request: Request
+    ) -> JSONResponse:
+        """Offer a requested referral of your boroughs to the worker you choose.
+
+        Area and earlier offers may be overridden; capacity, working days and risk clearance
+        may not (409 says which).
+        """
+        changed = await routing.assign_by_hand(
+            AssignByHand(
+                task_id,
+                body.worker,
+                coordinator=principal.subject,
+                scope=viewer_of(principal),
+                traceparent=request.headers.get(TRACEPARENT),
+            )
+        )
+        return fhir(changed.snapshot)
+
+    @router.post("/coordination/$rebalance", summary="Offer the waiting backlog optimally")
+    async def rebalance(
+        principal: Coordinator, limit: Annotated[int, Query(ge=1, le=2000)] = 500
+    ) -> RebalanceResult:
+        """Offer the referrals waiting in your boroughs all at once: as many as today's room
+        allows, then the best matches (minimum-cost flow), under every hard constraint."""
+        offered = await routing.rebalance_waiting(
+            RebalanceWaiting(principal.subject, viewer_of(principal), limit)
+        )
+        return RebalanceResult(offered=offered)
+
+    return router

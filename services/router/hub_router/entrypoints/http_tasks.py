@@ -1,0 +1,217 @@
+"""HTTP entrypoints for link workers (and coordinators reading): FHIR-style Task API.
+
+- `GET /fhir/Task?owner=PractitionerRole/<id>&status=…` a searchset Bundle
+- `GET /fhir/Task/<id>` the latest snapshot (ETag: its version)
+- `POST /fhir/Task/<id>/$accept`, `$decline` (reason), `$update-status` (status,
+  businessStatus, reason, outputs): FHIR operations rather than PUT/PATCH of the Task, because
+  the router owns the Task and only these moves are allowed; each answers the new snapshot.
+
+A link worker sees and changes only Tasks they hold or are offered; a coordinator reads the
+Tasks of their boroughs. Anything else answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub_common.auth import Principal, require
+from hub_common.envelope import TRACEPARENT
+from hub_common.outcome import Issue, operation_outcome
+from hub_router.domain.access import Viewer
+from hub_router.domain.offers import Outputs, TaskNotVisible
+from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
+from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus, DeclineOffer
+from hub_router.service_layer.routing import RoutingService, UnknownWorker
+from hub_router.service_layer.task_progress import TaskProgress
+from hub_router.service_layer.views import TaskViews
+
+FHIR_JSON_MEDIA = "application/fhir+json"
+OWNER_PREFIX = "PractitionerRole/"
+
+LinkWorker = Annotated[Principal, Depends(require("link_worker"))]
+Reader = Annotated[Principal, Depends(require("link_worker", "coordinator"))]
+
+
+def viewer_of(principal: Principal) -> Viewer:
+    if principal.role == "link_worker":
+        return Viewer(worker_id=principal.subject)
+    return Viewer(boroughs=frozenset(principal.boroughs))
+
+
+class DeclineBody(BaseModel):
+    """Why the offer is declined (kept for coordinators; never published or logged)."""
+
+    reason: str = Field(min_length=1, max_length=500, description="Why you cannot take it")
+
+
+class OutputsBody(BaseModel):
+    """What came of the referral (Task.output)."""
+
+    outcome: str = Field(min_length=1, max_length=500, description="The outcome, in words")
+    services_connected: list[str] = Field(
+        default_factory=list,
+        alias="servicesConnected",
+        max_length=50,
+        description="Community services or activities the person was connected to",
+    )
+
+
+class StatusChangeBody(BaseModel):
+    """A move through the Task status machine: a status, a businessStatus step, or both."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: TaskStatus | None = Field(
+        default=None, description="New Task.status (omit to change only the step)"
+    )
+    business_status: BusinessStatus | None = Field(
+        default=None,
+        alias="businessStatus",
+        description="New Task.businessStatus step (omit to keep the current one when it fits)",
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Task.statusReason.text: required for on-hold, failed and cancelled",
+    )
+    outputs: OutputsBody | None = Field(
+        default=None, description="Required when completing: the outcome and services connected"
+    )
+
+
+def fhir(resource: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    headers = {}
+    if version := resource.get("meta", {}).get("versionId"):
+        headers["ETag"] = f'W/"{version}"'
+    return JSONResponse(
+        resource, status_code=status_code, media_type=FHIR_JSON_MEDIA, headers=headers
+    )
+
+
+def _refusal(status_code: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse(
+        operation_outcome([Issue("Task", message, code=code)]),
+        status_code=status_code,
+        media_type=FHIR_JSON_MEDIA,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain refusals become OperationOutcomes: 404 not yours, 409 not now, 422 no such worker."""
+
+    async def not_visible(request: Request, error: Exception) -> JSONResponse:
+        return _refusal(404, f"no Task {error} that you can see", "not-found")
+
+    async def refused(request: Request, error: Exception) -> JSONResponse:
+        return _refusal(409, str(error), "business-rule")
+
+    async def unknown_worker(request: Request, error: Exception) -> JSONResponse:
+        return _refusal(422, str(error), "value")
+
+    app.add_exception_handler(TaskNotVisible, not_visible)
+    app.add_exception_handler(TransitionRefused, refused)
+    app.add_exception_handler(UnknownWorker, unknown_worker)
+
+
+def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgress) -> APIRouter:
+    router = APIRouter(prefix="/fhir", tags=["tasks"])
+
+    @router.get("/Task", summary="Search Tasks")
+    async def search_tasks(
+        principal: Reader,
+        owner: Annotated[
+            str | None,
+            Query(description="PractitionerRole/<worker id>", pattern="^PractitionerRole/.+"),
+        ] = None,
+        status: Annotated[TaskStatus | None, Query(description="Task.status")] = None,
+        business_status: Annotated[
+            BusinessStatus | None, Query(alias="business-status", description="Task.businessStatus")
+        ] = None,
+        count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+    ) -> JSONResponse:
+        """Tasks you hold or are offered (link worker), or of your boroughs (coordinator)."""
+        tasks = await views.search(
+            viewer_of(principal),
+            owner=owner.removeprefix(OWNER_PREFIX) if owner else None,
+            status=status,
+            business_status=business_status,
+            limit=count,
+        )
+        return fhir(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(tasks),
+                "entry": [
+                    {"fullUrl": f"Task/{task['id']}", "resource": task, "search": {"mode": "match"}}
+                    for task in tasks
+                ],
+            }
+        )
+
+    @router.get("/Task/{task_id}", summary="Read a Task")
+    async def read_task(principal: Reader, task_id: str) -> JSONResponse:
+        """The Task's latest snapshot, if it is yours to see."""
+        return fhir(await views.read(viewer_of(principal), task_id))
+
+    @router.post("/Task/{task_id}/$accept", summary="Accept an offer")
+    async def accept_offer(principal: LinkWorker, task_id: str, request: Request) -> JSONResponse:
+        """Take on a referral offered to you: status accepted, businessStatus allocated."""
+        changed = await progress.accept(
+            AcceptOffer(task_id, principal.subject, request.headers.get(TRACEPARENT))
+        )
+        return fhir(changed.snapshot)
+
+    @router.post("/Task/{task_id}/$decline", summary="Decline an offer")
+    async def decline_offer(
+        principal: LinkWorker, task_id: str, body: DeclineBody, request: Request
+    ) -> JSONResponse:
+        """Turn down a referral offered to you; it goes to the next best worker.
+
+        Answers 200 with an OperationOutcome: the Task is no longer yours to read.
+        """
+        await routing.decline(
+            DeclineOffer(task_id, principal.subject, body.reason, request.headers.get(TRACEPARENT))
+        )
+        return JSONResponse(
+            operation_outcome(
+                [
+                    Issue(
+                        "Task",
+                        f"offer of Task {task_id} declined",
+                        severity="information",
+                        code="informational",
+                    )
+                ]
+            ),
+            media_type=FHIR_JSON_MEDIA,
+        )
+
+    @router.post("/Task/{task_id}/$update-status", summary="Record progress")
+    async def update_status(
+        principal: LinkWorker, task_id: str, body: StatusChangeBody, request: Request
+    ) -> JSONResponse:
+        """Move a Task you hold through the status machine; refused moves answer 409."""
+        outputs = (
+            Outputs(body.outputs.outcome, tuple(body.outputs.services_connected))
+            if body.outputs
+            else None
+        )
+        changed = await progress.change_status(
+            ChangeTaskStatus(
+                task_id,
+                principal.subject,
+                body.status,
+                body.business_status,
+                body.reason,
+                outputs,
+                request.headers.get(TRACEPARENT),
+            )
+        )
+        return fhir(changed.snapshot)
+
+    return router

@@ -1,0 +1,84 @@
+"""Link workers answering offers and recording progress: changes that choose no worker.
+
+They lock only the Task's row (not the assignment lock): accepting keeps the referral with the
+worker it was offered to, and later steps never add to anyone's load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_common.topics import Topics
+from hub_router.adapters import task_repository as repo
+from hub_router.domain.offers import ReferralTask, TaskNotVisible
+from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus
+from hub_router.service_layer.recording import TaskChanged, record_change
+
+log = logging.getLogger(__name__)
+
+
+class TaskProgress:
+    """Accepting offers and moving accepted Tasks through the status machine."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        topics: Topics,
+        on_commit: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._topics = topics
+        self._on_commit = on_commit
+        self._clock = clock
+
+    async def accept(self, command: AcceptOffer) -> TaskChanged:
+        """The offered worker takes the referral on (even just past the deadline, as long as
+        the offer has not moved on: the person gets a worker sooner)."""
+        return await self._change(
+            command.referral_id,
+            lambda task: task.accept(command.worker_id),
+            command.traceparent,
+        )
+
+    async def change_status(self, command: ChangeTaskStatus) -> TaskChanged:
+        """The owner records a new status and/or step; the status machine decides."""
+        return await self._change(
+            command.referral_id,
+            lambda task: task.change_status(
+                command.worker_id,
+                command.status,
+                command.business_status,
+                command.reason,
+                command.outputs,
+            ),
+            command.traceparent,
+        )
+
+    async def _change(
+        self,
+        referral_id: str,
+        change: Callable[[ReferralTask], ReferralTask],
+        traceparent: str | None,
+    ) -> TaskChanged:
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            stored = await repo.lock_task(session, referral_id)
+            if stored is None:
+                raise TaskNotVisible(referral_id)
+            after = replace(stored, task=change(stored.task))
+            changed = await record_change(session, self._topics, stored, after, now, traceparent)
+        self._on_commit()
+        log.info(
+            "referral %s now %s %s (version %d)",
+            referral_id,
+            after.task.status,
+            after.task.business_status,
+            after.task.version,
+        )
+        return changed

@@ -1,0 +1,126 @@
+"""Read side: what a link worker or coordinator may see (queries only, no changes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_router.adapters import orm
+from hub_router.domain.access import Viewer
+from hub_router.domain.offers import TaskNotVisible
+from hub_router.domain.task_status import BusinessStatus, TaskStatus
+
+BOROUGH = orm.tasks.c.facts["route"]["borough"].astext
+
+
+def _scope(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL twin of Viewer.can_see: the rows this caller may know exist."""
+    if viewer.worker_id is not None:
+        return orm.tasks.c.owner == viewer.worker_id
+    if not viewer.boroughs:
+        return false()
+    in_boroughs: ColumnElement[bool] = BOROUGH.in_(sorted(viewer.boroughs))
+    return in_boroughs
+
+
+class TaskViews:
+    """Tasks and waiting referrals, each seen only by those allowed to."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def search(
+        self,
+        viewer: Viewer,
+        *,
+        owner: str | None = None,
+        status: TaskStatus | None = None,
+        business_status: BusinessStatus | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The latest Task snapshots matching the filters, within the caller's scope."""
+        query = select(orm.tasks.c.task).where(_scope(viewer))
+        if owner is not None:
+            query = query.where(orm.tasks.c.owner == owner)
+        if status is not None:
+            query = query.where(orm.tasks.c.status == status.value)
+        if business_status is not None:
+            query = query.where(orm.tasks.c.business_status == business_status.value)
+        query = query.order_by(orm.tasks.c.updated_at.desc()).limit(limit)
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def read(self, viewer: Viewer, referral_id: str) -> dict[str, Any]:
+        """One Task's latest snapshot; TaskNotVisible when it is not the caller's to see."""
+        async with self._sessions() as session:
+            task: dict[str, Any] | None = await session.scalar(
+                select(orm.tasks.c.task).where(
+                    orm.tasks.c.referral_id == referral_id, _scope(viewer)
+                )
+            )
+        if task is None:
+            raise TaskNotVisible(referral_id)
+        return task
+
+    async def waiting(self, viewer: Viewer, limit: int = 200) -> list[dict[str, Any]]:
+        """Referrals waiting for a coordinator, oldest first, each with its latest decision."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        orm.tasks.c.referral_id,
+                        orm.tasks.c.facts,
+                        orm.tasks.c.offers,
+                        orm.tasks.c.failed_offers,
+                        orm.tasks.c.task,
+                        orm.tasks.c.updated_at,
+                    )
+                    .where(
+                        _scope(viewer),
+                        orm.tasks.c.status == TaskStatus.REQUESTED.value,
+                        orm.tasks.c.business_status == BusinessStatus.AWAITING_ALLOCATION.value,
+                    )
+                    .order_by(orm.tasks.c.updated_at)
+                    .limit(limit)
+                )
+            ).all()
+            ids = [row.referral_id for row in rows]
+            decisions = {
+                referral_id: (record, decided_at)
+                for referral_id, record, decided_at in (
+                    await session.execute(
+                        select(
+                            orm.decisions.c.referral_id,
+                            orm.decisions.c.record,
+                            orm.decisions.c.decided_at,
+                        )
+                        .where(orm.decisions.c.referral_id.in_(ids))
+                        .ext(distinct_on(orm.decisions.c.referral_id))
+                        .order_by(orm.decisions.c.referral_id, orm.decisions.c.id.desc())
+                    )
+                ).all()
+            }
+        result = []
+        for row in rows:
+            route = row.facts["route"]
+            record, decided_at = decisions.get(row.referral_id, (None, None))
+            result.append(
+                {
+                    "referralId": row.referral_id,
+                    "borough": route.get("borough"),
+                    "district": route.get("district"),
+                    "needs": route.get("needs", []),
+                    "language": route.get("language"),
+                    "interpreterNeeded": route.get("interpreter_needed", False),
+                    "riskFlagged": route.get("risk_flagged", False),
+                    "offeredTo": row.offers,
+                    "failedOffers": row.failed_offers,
+                    "waitingSince": row.updated_at.isoformat(),
+                    "decision": {**record, "decidedAt": decided_at.isoformat()} if record else None,
+                    "task": row.task,
+                }
+            )
+        return result

@@ -1,0 +1,224 @@
+"""The link worker and coordinator HTTP API of the router, running with its real lifespan (Kafka
+consumers, outbox relay, offer sweeper) on real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from hub_common.auth import Principal, issue_token
+from hub_router.bootstrap import build_app
+from hub_router.config import RouterSettings
+from hub_router.domain.model import WEEKDAYS, LinkWorker
+from hub_router.service_layer.routing import RoutingService
+from tests.support.credentials import agency_token, bearer
+from tests.support.infra import Infrastructure
+from tests.support.kafka_io import collect
+from tests.support.referrals import service_request
+from tests.support.router_support import add_workers, own_stack
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+CROYDON_WORKER = LinkWorker(
+    "lw-a",
+    boroughs=frozenset({"Croydon"}),
+    postcode_districts=frozenset({"CR7"}),
+    working_days=frozenset(WEEKDAYS),
+)
+
+
+@pytest.fixture(scope="module")
+async def api(
+    infra: Infrastructure,
+) -> AsyncIterator[tuple[IsolatedStack, FastAPI, httpx.AsyncClient]]:
+    async with own_stack(infra) as stack:
+        settings = RouterSettings(
+            kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+            database_url=stack.database_url,
+            topic_prefix=stack.topic_prefix,
+            auth_secret=stack.auth_secret,
+        )
+        app = build_app(settings)
+        async with app.router.lifespan_context(app):
+            service: RoutingService = app.state.service
+            await add_workers(
+                service,
+                CROYDON_WORKER,
+                replace(CROYDON_WORKER, worker_id="lw-b", max_caseload=30),
+                replace(CROYDON_WORKER, worker_id="lw-full", max_caseload=1, max_new_per_day=1),
+            )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+                yield stack, app, client
+
+
+def token(
+    stack: IsolatedStack, role: str, subject: str, boroughs: tuple[str, ...] = ()
+) -> dict[str, str]:
+    principal = Principal(role, subject=subject, boroughs=boroughs)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {issue_token(stack.auth_secret, principal)}"}
+
+
+async def route(app: FastAPI, referral_id: str, **request: Any) -> str | None:
+    service: RoutingService = app.state.service
+    return await service.route(
+        service_request(referral_id, **request), f"event-{referral_id}", None
+    )
+
+
+async def test_credentials_and_roles_are_checked(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, _, client = api
+    assert (await client.get("/fhir/Task")).status_code == 401
+    agency = bearer(agency_token(stack))
+    assert (await client.get("/fhir/Task", headers=agency)).status_code == 403
+    worker = token(stack, "link_worker", "lw-a")
+    assert (await client.get("/coordination/waiting", headers=worker)).status_code == 403
+    assert (
+        await client.post("/fhir/Task/x/$assign", json={"worker": "lw-a"}, headers=worker)
+    ).status_code == 403
+
+
+async def test_a_worker_sees_answers_and_progresses_only_their_own_tasks(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    a, b = token(stack, "link_worker", "lw-a"), token(stack, "link_worker", "lw-b")
+    assert await route(app, "h1") == "lw-a"
+
+    found = (
+        await client.get("/fhir/Task", params={"owner": "PractitionerRole/lw-a"}, headers=a)
+    ).json()
+    assert found["resourceType"] == "Bundle" and [e["resource"]["id"] for e in found["entry"]] == [
+        "h1"
+    ]
+    assert (
+        await client.get("/fhir/Task", params={"owner": "PractitionerRole/lw-a"}, headers=b)
+    ).json()["total"] == 0
+    assert (await client.get("/fhir/Task/h1", headers=b)).status_code == 404
+    refused = await client.post("/fhir/Task/h1/$accept", headers=b)
+    assert refused.status_code == 404 and refused.json()["resourceType"] == "OperationOutcome"
+
+    accepted = await client.post("/fhir/Task/h1/$accept", headers=a)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.headers["etag"] == 'W/"2"'
+    assert accepted.json()["status"] == "accepted"
+    assert accepted.json()["businessStatus"]["coding"][0]["code"] == "allocated"
+
+    bad = await client.post("/fhir/Task/h1/$update-status", json={"status": "requested"}, headers=a)
+    assert bad.status_code == 409
+    assert "cannot move from accepted to requested" in bad.json()["issue"][0]["diagnostics"]
+    unknown = await client.post(
+        "/fhir/Task/h1/$update-status", json={"status": "finished"}, headers=a
+    )
+    assert unknown.status_code == 422
+
+    steps = [
+        {"status": "in-progress", "businessStatus": "first-contact-made"},
+        {"status": "on-hold", "reason": "person away"},
+        {"status": "in-progress"},
+        {
+            "status": "completed",
+            "businessStatus": "connected-to-services",
+            "outputs": {
+                "outcome": "joined a group",
+                "servicesConnected": ["Thornton Heath lunch club"],
+            },
+        },
+    ]
+    for body in steps:
+        answer = await client.post("/fhir/Task/h1/$update-status", json=body, headers=a)
+        assert answer.status_code == 200, answer.text
+    done = (await client.get("/fhir/Task/h1", headers=a)).json()
+    assert (done["status"], done["meta"]["versionId"]) == ("completed", "6")
+    assert done["output"][0]["valueString"] == "joined a group"
+
+    # Every change reached Kafka, in order, one version at a time.
+    seen = await collect(
+        stack.kafka_bootstrap_servers,
+        stack.topics.tasks,
+        lambda values: sum(v["id"] == "h1" for v in values) >= 6,
+    )
+    assert [v["meta"]["versionId"] for v in seen if v["id"] == "h1"] == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]
+
+
+async def test_a_decline_moves_the_task_out_of_sight(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    a, b = token(stack, "link_worker", "lw-a"), token(stack, "link_worker", "lw-b")
+    assert await route(app, "h2") == "lw-a"
+    assert (await client.post("/fhir/Task/h2/$decline", json={}, headers=a)).status_code == 422
+    declined = await client.post(
+        "/fhir/Task/h2/$decline", json={"reason": "not my patch really"}, headers=a
+    )
+    assert declined.status_code == 200, declined.text
+    assert (await client.get("/fhir/Task/h2", headers=a)).status_code == 404
+    offered = (await client.get("/fhir/Task/h2", headers=b)).json()
+    assert offered["owner"]["reference"] == "PractitionerRole/lw-b"
+    assert offered["meta"]["versionId"] == "2"
+
+
+async def test_a_coordinator_sees_why_a_referral_waits_and_assigns_it(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    croydon = token(stack, "coordinator", "coord-croydon", ("Croydon",))
+    sutton = token(stack, "coordinator", "coord-sutton", ("Sutton",))
+    assert await route(app, "h3", risk="high") is None  # nobody is cleared for risky visits
+
+    waiting = (await client.get("/coordination/waiting", headers=croydon)).json()["referrals"]
+    [item] = [w for w in waiting if w["referralId"] == "h3"]
+    assert item["riskFlagged"] and item["decision"]["why"] == "no-eligible-worker"
+    assert item["decision"]["excluded"]["lw-a"] == "not cleared for visits flagged as risky"
+    assert (await client.get("/coordination/waiting", headers=sutton)).json()["referrals"] == []
+    assert (await client.get("/fhir/Task/h3", headers=croydon)).status_code == 200
+    assert (await client.get("/fhir/Task/h3", headers=sutton)).status_code == 404
+
+    refused = await client.post("/fhir/Task/h3/$assign", json={"worker": "lw-a"}, headers=croydon)
+    assert refused.status_code == 409 and "not cleared" in refused.text
+    service: RoutingService = app.state.service
+    await add_workers(
+        service, replace(CROYDON_WORKER, worker_id="lw-cleared", risk_cleared=True, max_caseload=5)
+    )
+    assert (
+        await client.post("/fhir/Task/h3/$assign", json={"worker": "lw-cleared"}, headers=sutton)
+    ).status_code == 404
+    assigned = await client.post(
+        "/fhir/Task/h3/$assign", json={"worker": "lw-cleared"}, headers=croydon
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["owner"]["reference"] == "PractitionerRole/lw-cleared"
+    rebalanced = await client.post("/coordination/$rebalance", headers=croydon)
+    assert rebalanced.status_code == 200 and rebalanced.json() == {"offered": {}}  # none waiting
+    worker = token(stack, "link_worker", "lw-a")
+    assert (await client.post("/coordination/$rebalance", headers=worker)).status_code == 403
+    cleared = token(stack, "link_worker", "lw-cleared")
+    assert (await client.post("/fhir/Task/h3/$accept", headers=cleared)).json()[
+        "status"
+    ] == "accepted"
+
+    alerts = await collect(
+        stack.kafka_bootstrap_servers,
+        stack.topics.alerts,
+        lambda values: any(v["referralId"] == "h3" for v in values),
+    )
+    assert {
+        "referralId": "h3",
+        "why": "no-eligible-worker",
+        "borough": "Croydon",
+    }.items() <= alerts[0].items()
