@@ -80,9 +80,10 @@ case "${1:-}" in
   up) start_services ;;
   run)
     start_services
-    trap 'echo; stop_services; say "services stopped; Kafka and PostgreSQL keep running (make down stops them)"; exit 0' INT TERM
     say "following the service logs; Ctrl-C stops the services"
     tail -n 0 -F "$log_dir/intake.log" "$log_dir/router.log" "$log_dir/notifier.log" &
+    follower=$!
+    trap 'echo; kill "$follower" 2>/dev/null; stop_services; say "services stopped; Kafka and PostgreSQL keep running (make down stops them)"; exit 0' INT TERM
     wait
     ;;
   down) stop_services; bash "$here/stack.sh" down ;;
