@@ -34,6 +34,7 @@ class Delivery:
 
 
 Apply = Callable[[Any, Delivery], Awaitable[None]]
+ApplyBatch = Callable[[list[tuple[Any, Delivery]]], Awaitable[None]]
 
 
 def delivery_of(record: ConsumerRecord[Any, Any]) -> Delivery:
@@ -57,12 +58,15 @@ def subscribe_json(
     apply: Apply,
     tombstones: bool = False,
     batch_size: int = 100,
+    apply_batch: ApplyBatch | None = None,
 ) -> None:
     """Register a durable, idempotent JSON consumer; ValueError from `apply` means bad input.
 
     Messages arrive in batches (fewer round trips) but are applied one by one, in order, each
     in its own transaction; the batch's offsets are committed once every message in it is
-    applied or set aside.
+    applied or set aside. With `apply_batch`, the decodable messages of a batch are handed
+    over together (one transaction for the lot, say); if that fails for a reason that is not
+    transient, they are applied one by one, so only a culprit is set aside.
     """
 
     @broker.subscriber(
@@ -81,8 +85,31 @@ def subscribe_json(
             if isinstance(message.raw_message, tuple)
             else (message.raw_message,)
         )
+        if apply_batch is None:
+            for record in records:
+                await _apply_one(record, apply, topic, tombstones)
+            return
+        decoded: list[tuple[Any, Delivery]] = []
+        undecodable = []
         for record in records:
-            await _apply_one(record, apply, topic, tombstones)
+            try:
+                decoded.append((loads(record.value), delivery_of(record)))
+            except (TypeError, ValueError):
+                undecodable.append(record)
+        for record in undecodable:
+            await _apply_one(record, apply, topic, tombstones)  # sets it aside, naming its id
+        batch_apply = apply_batch
+
+        async def together() -> None:
+            await batch_apply(decoded)
+
+        async def one_by_one(error: Exception) -> None:
+            for record in records:
+                if record not in undecodable:
+                    await _apply_one(record, apply, topic, tombstones)
+
+        if decoded:
+            await process_durably(together, one_by_one, what=f"batch on {topic}")
 
 
 async def _apply_one(

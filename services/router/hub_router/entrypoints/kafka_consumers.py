@@ -28,6 +28,10 @@ def register_consumers(
         """Offer a new referral; idempotent on the event id and the referral id."""
         await service.route(request, delivery.event_id, delivery.traceparent)
 
+    async def on_requested_batch(batch: list[tuple[Any, Delivery]]) -> None:
+        """Offer a batch of new referrals in one transaction (same idempotency as one by one)."""
+        await service.route_batch([(request, d.event_id, d.traceparent) for request, d in batch])
+
     async def on_directory(role: Any, delivery: Delivery) -> None:
         """Keep the directory: the latest PractitionerRole per worker (upsert, so idempotent)."""
         await service.apply_directory_entry(delivery.key, role)
@@ -38,6 +42,7 @@ def register_consumers(
         group_id=settings.group_id("router"),
         description="Canonical FHIR ServiceRequests to offer to a link worker",
         apply=on_requested,
+        apply_batch=on_requested_batch,
     )
     subscribe_json(
         broker,

@@ -134,6 +134,71 @@ class RoutingService:
         )
         return changed.stored.task.owner
 
+    async def route_batch(self, requests: Sequence[tuple[dict[str, Any], str, str | None]]) -> int:
+        """Offer many new referrals in ONE transaction under one hold of the assignment lock.
+
+        The directory and the loads are read once, and the loads are kept up to date in memory
+        as offers are made, instead of being aggregated again for every referral. Each referral
+        has its own savepoint: one that cannot be routed rolls back alone (it is logged by id
+        and skipped, as `route` would refuse it). Returns how many were offered or set waiting.
+        """
+        now = self._clock()
+        done = 0
+        async with self._sessions.begin() as session:
+            await repo.lock_assignments(session)
+            view = _BatchView(
+                await repo.active_workers(session),
+                await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS),
+            )
+            for service_request, event_id, traceparent in requests:
+                try:
+                    async with session.begin_nested():
+                        changed = await self._route_in(
+                            session, service_request, event_id, traceparent, now, view
+                        )
+                except ValueError as error:
+                    log.error(
+                        "skipped event %s on referrals.requested: %s",
+                        event_id,
+                        type(error).__name__,
+                    )
+                    continue
+                if changed is not None:
+                    view.took(changed.stored)
+                    done += 1
+        self._on_commit()
+        log.info("routed a batch of %d referrals (%d new)", len(requests), done)
+        return done
+
+    async def _route_in(
+        self,
+        session: AsyncSession,
+        service_request: dict[str, Any],
+        event_id: str,
+        traceparent: str | None,
+        now: datetime,
+        view: _BatchView,
+    ) -> TaskChanged | None:
+        facts = read_service_request(service_request)
+        referral = facts.route
+        if not await first_delivery(session, orm.processed_events, "router.requested", event_id):
+            return None
+        if await repo.exists(session, referral.referral_id):
+            return None
+        new = repo.StoredTask(
+            task=ReferralTask(referral.referral_id),
+            episode_id=referral.episode_id,
+            facts={
+                "requester": facts.requester,
+                "referrerIdentifier": facts.referrer_identifier,
+                "authoredOn": facts.authored_on,
+                "route": repo.route_to_json(referral),
+            },
+        )
+        return await self._offer_or_wait(
+            session, None, new, now, traceparent, {"event": "referral received"}, view
+        )
+
     async def decline(self, command: DeclineOffer) -> TaskChanged:
         """The offered worker declines: offer it to the next best worker, or wait."""
         now = self._clock()
@@ -303,16 +368,23 @@ class RoutingService:
         now: datetime,
         traceparent: str | None,
         trigger: dict[str, Any],
+        view: _BatchView | None = None,
     ) -> TaskChanged:
         """Offer `stored` to the best worker not offered it yet, or make it wait (and alert)."""
         route = replace(stored.route, excluded_workers=frozenset(stored.task.offers))
-        workers = await repo.active_workers(session)
+        workers = view.workers if view else await repo.active_workers(session)
         continuity = await repo.continuity_worker(session, route)
         exhausted = stored.task.needs_coordinator(self._max_failed_offers)
         # When the offers are used up, today's decision is still worth recording: it shows the
         # coordinator who could take the referral now.
         decision, day = await self._choose(
-            session, route, workers, now.date(), continuity, 1 if exhausted else LOOKAHEAD_DAYS
+            session,
+            route,
+            workers,
+            now.date(),
+            continuity,
+            1 if exhausted else LOOKAHEAD_DAYS,
+            view,
         )
         alert: dict[str, Any] | None = None
         why: Why | None = None
@@ -352,8 +424,9 @@ class RoutingService:
         today: date,
         continuity: str | None,
         days: int,
+        view: _BatchView | None = None,
     ) -> tuple[Decision, date]:
-        loads = await repo.loads_by_day(session, today, days)
+        loads = view.loads if view else await repo.loads_by_day(session, today, days)
         first = Decision(None)
         for ahead in range(days):
             day = today + timedelta(days=ahead)
@@ -384,3 +457,22 @@ class RoutingService:
             "maxFailedOffers": self._max_failed_offers,
             "version": task.version,
         }
+
+
+class _BatchView:
+    """The directory and the loads as one batch of routing sees them, kept current in memory
+    while the batch holds the assignment lock (nobody else can change the loads meanwhile)."""
+
+    def __init__(self, workers: list[LinkWorker], loads: dict[date, dict[str, Load]]) -> None:
+        self.workers = workers
+        self.loads = loads
+
+    def took(self, stored: repo.StoredTask) -> None:
+        """Count a new offer: one more open referral for its worker, one more on its day."""
+        owner = stored.task.owner
+        if owner is None:
+            return
+        for day, by_worker in self.loads.items():
+            load = by_worker.get(owner, Load())
+            extra_today = 1 if day == stored.offered_on else 0
+            by_worker[owner] = Load(active=load.active + 1, new_today=load.new_today + extra_today)
