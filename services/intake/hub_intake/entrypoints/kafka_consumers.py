@@ -1,4 +1,4 @@
-"""Kafka entrypoints: one subscriber per agency topic, `referrals.inbound.<source>`."""
+"""Kafka entrypoint: every agency topic, `referrals.inbound.<source>`, in one consumer."""
 
 from __future__ import annotations
 
@@ -30,28 +30,24 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
 def register_consumers(
     broker: KafkaBroker, service: IntakeService, settings: IntakeSettings, sources: list[str]
 ) -> None:
-    for source in sources:
-        _register(broker, service, settings, source)
+    source_of = {settings.topics.inbound(source): source for source in sources}
 
-
-def _register(
-    broker: KafkaBroker, service: IntakeService, settings: IntakeSettings, source: str
-) -> None:
-    topic = settings.topics.inbound(source)
-
-    # A batch at a time: one PostgreSQL transaction (each message in its own savepoint) and one
-    # offset commit per batch. Offsets are committed after the handler returns (AckPolicy.ACK),
-    # and it returns only once the batch's referrals and outgoing events are committed.
-    # Redelivery after a crash is harmless: the same source + reference is the same referral.
+    # One consumer for every agency topic: a single group member, so a restart rejoins once
+    # instead of once per topic. A batch at a time: one PostgreSQL transaction (each message
+    # in its own savepoint) and one offset commit per batch. Offsets are committed after the
+    # handler returns (AckPolicy.ACK), and it returns only once the batch's referrals and
+    # outgoing events are committed. Redelivery after a crash is harmless: the same source +
+    # referrer reference is the same referral.
     @broker.subscriber(
-        topic,
+        *source_of,
         group_id=settings.group_id("intake"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
         batch=True,
         max_records=settings.batch_size,
-        title=f"intake.{source}",
-        description=f"Referrals from {source} agencies, in their own format",
+        title="intake.inbound",
+        description="Referrals from every agency, each topic in its agency's own format: "
+        + ", ".join(sorted(source_of)),
     )
     async def receive(message: KafkaMessage) -> None:
         records = (
@@ -62,7 +58,7 @@ def _register(
         received_at = datetime.now(UTC)
         commands = [
             ReceiveReferrals(
-                source=source,
+                source=source_of[record.topic],
                 body=record.value or b"",
                 received_at=received_at,
                 traceparent=header_map(record.headers).get(TRACEPARENT),
@@ -80,10 +76,10 @@ def _register(
                 await process_durably(
                     functools.partial(_receive_alone, service, command),
                     functools.partial(_record_or_say, service, command),
-                    what=f"inbound {source} message",
+                    what=f"inbound {command.source} message",
                 )
 
-        await process_durably(work, one_by_one, what=f"inbound {source} batch")
+        await process_durably(work, one_by_one, what="inbound batch")
 
 
 async def _receive_alone(service: IntakeService, command: ReceiveReferrals) -> None:
