@@ -54,3 +54,15 @@ def test_the_demo_roster_loads_and_stays_inside_south_west_london() -> None:
 def test_roster_errors_name_the_row_and_column(row: dict[str, str], message: str) -> None:
     with pytest.raises(RosterError, match=message):
         entry_from_row(row, 7)
+
+
+def test_service_acls_grant_each_service_only_its_own_topics() -> None:
+    from hub_cli.kafka_acls import service_grants
+    from hub_common.topics import Topics
+
+    grants = service_grants(Topics("p."), "p.")
+    writes = {(g.principal, name) for g in grants if "Write" in g.operations for name in g.names}
+    assert ("intake", "p.referrals.requested") in writes
+    assert ("router", "p.referrals.tasks") in writes
+    assert not any(user == "notifier" and name == "p.referrals.tasks" for user, name in writes)
+    assert not any(name.startswith("p.referrals.inbound") for _, name in writes)  # agencies only

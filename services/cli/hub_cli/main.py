@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         "replay-rejected", help="feed recorded rejections through intake again"
     )
     replay.add_argument("--source", choices=INBOUND_SOURCES)
+    kafka = commands.add_parser("kafka", help="Kafka security").add_subparsers(
+        dest="action", required=True
+    )
+    kafka.add_parser(
+        "acls", help="print the least-privilege ACLs of each service as kafka-acls commands"
+    )
     schemas = commands.add_parser("schemas", help="the contract documents").add_subparsers(
         dest="action", required=True
     )
@@ -216,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(referrals_replay_rejected(args.source))
         elif args.command == "credentials":
             credentials_issue(settings, args)
+        elif args.command == "kafka":
+            from hub_cli.kafka_acls import as_commands, service_grants
+
+            grants = service_grants(settings.topics, settings.topic_prefix)
+            print("\n".join(as_commands(grants, settings.kafka_bootstrap_servers)))
         elif args.command == "schemas":
             schemas_write()
         elif args.command == "workers":
