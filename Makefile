@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 
-.PHONY: help install run up down status test lint typecheck unit bench schemas clean
+.PHONY: help install run up down status test lint typecheck unit bench schemas clean browser-deps
 
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
@@ -39,8 +39,16 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# axe-core for the browser tests' accessibility checks, from npm, pinned by its lock file.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+browser-deps: $(BROWSER_DEPS)
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
 # The test fixtures start Kafka and PostgreSQL themselves when the environment names none.
-test: lint typecheck
+test: lint typecheck $(BROWSER_DEPS)
 	$(VENV)/bin/pytest
 
 unit: install

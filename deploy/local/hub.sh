@@ -14,8 +14,12 @@ state=${HUB_LOCAL_STATE:-$repo/.local}
 run_dir=$state/run
 log_dir=$state/logs
 python=$repo/.venv/bin/python
-services=(intake router notifier)
-declare -A ports=([intake]=${INTAKE_HTTP_PORT:-8001} [router]=${ROUTER_HTTP_PORT:-8002} [notifier]=${NOTIFIER_HTTP_PORT:-8003})
+services=(intake router notifier web)
+declare -A ports=([intake]=${INTAKE_HTTP_PORT:-8001} [router]=${ROUTER_HTTP_PORT:-8002} [notifier]=${NOTIFIER_HTTP_PORT:-8003} [web]=${WEB_HTTP_PORT:-8000})
+# The web app calls the other three's HTTP APIs: point it at the ports they listen on.
+export INTAKE_URL=${INTAKE_URL:-http://127.0.0.1:${ports[intake]}}
+export ROUTER_URL=${ROUTER_URL:-http://127.0.0.1:${ports[router]}}
+export NOTIFIER_URL=${NOTIFIER_URL:-http://127.0.0.1:${ports[notifier]}}
 
 say() { printf '[hub] %s\n' "$*"; }
 die() { printf '[hub] error: %s\n' "$*" >&2; exit 1; }
@@ -47,12 +51,16 @@ start_services() {
     say "$name ready"
   done
   "$repo/.venv/bin/referral-hub" workers load "$repo/deploy/demo/linkworkers.csv"
+  local demo_logins
+  demo_logins=$("$python" -m hub_web.demo_logins | sed 's/^/              /')
   cat <<MSG
 
   The referral hub is running.
     intake    http://127.0.0.1:${ports[intake]}    (API docs: /docs, health: /health/ready)
     router    http://127.0.0.1:${ports[router]}
     notifier  http://127.0.0.1:${ports[notifier]}
+    web       http://127.0.0.1:${ports[web]}    (the web app; sign in as a demo user:)
+$demo_logins
     Kafka     ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}    PostgreSQL ${DATABASE_URL:-postgresql://hub:hub@127.0.0.1:5432/referral_hub}
     logs      $log_dir/
 
@@ -81,7 +89,7 @@ case "${1:-}" in
   run)
     start_services
     say "following the service logs; Ctrl-C stops the services"
-    tail -n 0 -F "$log_dir/intake.log" "$log_dir/router.log" "$log_dir/notifier.log" &
+    tail -n 0 -F "$log_dir/intake.log" "$log_dir/router.log" "$log_dir/notifier.log" "$log_dir/web.log" &
     follower=$!
     trap 'echo; kill "$follower" 2>/dev/null; stop_services; say "services stopped; Kafka and PostgreSQL keep running (make down stops them)"; exit 0' INT TERM
     wait

@@ -20,6 +20,7 @@ PORT_VARIABLE = {
     "intake": "INTAKE_HTTP_PORT",
     "router": "ROUTER_HTTP_PORT",
     "notifier": "NOTIFIER_HTTP_PORT",
+    "web": "WEB_HTTP_PORT",
 }
 
 

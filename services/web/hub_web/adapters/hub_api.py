@@ -1,0 +1,200 @@
+"""The hub's HTTP APIs as the web app calls them, always with the signed-in person's token.
+
+Passing the person's own token (never a service credential) means the router and the notifier
+apply their access rules to every page: this app cannot show more than the person may see.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+
+
+class ApiRefused(Exception):
+    """An API said no (4xx): the status, and its explanation in words safe to show."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ApiUnavailable(Exception):
+    """An API could not be reached or failed (5xx): the page says which one."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"the {service} is not answering")
+        self.service = service
+
+
+def _explanation(response: httpx.Response) -> str:
+    """The OperationOutcome's diagnostics, or FastAPI's `detail`: the API's own words."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"refused ({response.status_code})"
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        texts = [str(i.get("diagnostics") or i.get("code")) for i in body.get("issue") or []]
+        return "; ".join(texts) or f"refused ({response.status_code})"
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        if isinstance(detail, list):
+            return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict))
+        return str(detail)
+    return f"refused ({response.status_code})"
+
+
+class HubApi:
+    """The router, notifier and intake APIs, over one pooled HTTP client."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, intake_url: str, router_url: str, notifier_url: str
+    ) -> None:
+        self._client = client
+        self._urls = {"intake": intake_url, "router": router_url, "notifier": notifier_url}
+
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        """The API's answer below 500; ApiUnavailable when it cannot give one."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": f"{FHIR_JSON}, application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = await self._client.request(
+                method,
+                self._urls[service].rstrip("/") + path,
+                params=params,
+                json=json,
+                content=content,
+                headers=headers,
+            )
+        except httpx.HTTPError as error:
+            log.warning("%s %s on the %s failed: %s", method, path, service, type(error).__name__)
+            raise ApiUnavailable(service) from None
+        if response.status_code >= 500:
+            log.warning("%s %s on the %s: HTTP %d", method, path, service, response.status_code)
+            raise ApiUnavailable(service)
+        return response
+
+    async def _call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str,
+        **request: Any,
+    ) -> Any:
+        """The API's JSON answer; ApiRefused with its explanation for a 4xx."""
+        response = await self._send(service, method, path, token, **request)
+        if response.status_code >= 400:
+            raise ApiRefused(response.status_code, _explanation(response))
+        return response.json()
+
+    # Router: the link worker's and the coordinator's Tasks.
+
+    async def router_tasks(
+        self,
+        token: str,
+        *,
+        owner: str | None = None,
+        status: str | None = None,
+        business_status: str | None = None,
+        count: int = 500,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"_count": count}
+        if owner:
+            params["owner"] = f"PractitionerRole/{owner}"
+        if status:
+            params["status"] = status
+        if business_status:
+            params["business-status"] = business_status
+        bundle = await self._call("router", "GET", "/fhir/Task", token, params=params)
+        return [entry["resource"] for entry in bundle.get("entry") or []]
+
+    async def router_task(self, token: str, task_id: str) -> dict[str, Any]:
+        task: dict[str, Any] = await self._call("router", "GET", f"/fhir/Task/{task_id}", token)
+        return task
+
+    async def accept(self, token: str, task_id: str) -> None:
+        await self._call("router", "POST", f"/fhir/Task/{task_id}/$accept", token)
+
+    async def decline(self, token: str, task_id: str, reason: str) -> None:
+        await self._call(
+            "router", "POST", f"/fhir/Task/{task_id}/$decline", token, json={"reason": reason}
+        )
+
+    async def update_status(self, token: str, task_id: str, body: dict[str, Any]) -> None:
+        await self._call("router", "POST", f"/fhir/Task/{task_id}/$update-status", token, json=body)
+
+    async def waiting(self, token: str) -> list[dict[str, Any]]:
+        answer = await self._call("router", "GET", "/coordination/waiting", token)
+        return list(answer.get("referrals") or [])
+
+    async def assign(self, token: str, task_id: str, worker: str) -> None:
+        await self._call(
+            "router", "POST", f"/fhir/Task/{task_id}/$assign", token, json={"worker": worker}
+        )
+
+    # Notifier: what referrers (and coordinators) read.
+
+    async def notifier_tasks(
+        self, token: str, *, requester: str | None = None, count: int = 500
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"_count": count}
+        if requester:
+            params["requester"] = requester
+        bundle = await self._call("notifier", "GET", "/fhir/Task", token, params=params)
+        return [entry["resource"] for entry in bundle.get("entry") or []]
+
+    async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]:
+        task: dict[str, Any] = await self._call("notifier", "GET", f"/fhir/Task/{task_id}", token)
+        return task
+
+    # Intake: an agency resubmitting a corrected referral.
+
+    async def submit(
+        self, token: str, source: str, body: bytes, content_type: str
+    ) -> dict[str, Any]:
+        """Post a referral as the agency; intake's answer, refusals included (its 422 names
+        every problem of every referral, which is what the page must show)."""
+        response = await self._send(
+            "intake",
+            "POST",
+            f"/referrals/{source}",
+            token,
+            content=body,
+            content_type=content_type,
+        )
+        if response.status_code in (202, 422):
+            answer: dict[str, Any] = response.json()
+            return answer
+        raise ApiRefused(response.status_code, _explanation(response))
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether the router and the notifier answer their liveness checks."""
+        results = {}
+        for service in ("router", "notifier"):
+            try:
+                response = await self._client.get(
+                    self._urls[service].rstrip("/") + "/health/live", timeout=2.0
+                )
+                results[service] = response.status_code == 200
+            except httpx.HTTPError:
+                results[service] = False
+        return results

@@ -1,0 +1,64 @@
+"""The composition root of the web app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hub_web.adapters.hub_api import HubApi
+from hub_web.config import WebSettings
+from hub_web.entrypoints.http_coordinator import coordinator_router
+from hub_web.entrypoints.http_referrer import referrer_router
+from hub_web.entrypoints.http_session import session_router
+from hub_web.entrypoints.http_worker import worker_router
+from hub_web.entrypoints.pages import HERE, build_templates, install_page_handlers
+from hub_web.service_layer.coordinator_desk import CoordinatorDesk
+from hub_web.service_layer.ports import HubApiPort
+from hub_web.service_layer.referrer_desk import ReferrerDesk
+from hub_web.service_layer.worker_desk import WorkerDesk
+
+
+def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None) -> FastAPI:
+    """The web app: session pages, one router per role, static CSS; no database, no broker.
+
+    `api` replaces the hub's real APIs (tests of the pages alone).
+    """
+    settings = settings or WebSettings()
+    client = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
+    if api is None:
+        api = HubApi(
+            client,
+            intake_url=settings.intake_url,
+            router_url=settings.router_url,
+            notifier_url=settings.notifier_url,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    # Pages, not an API: no OpenAPI document or docs (the APIs it calls have theirs).
+    app = FastAPI(
+        title="Referral hub: web",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(session_router(settings, api))
+    app.include_router(worker_router(WorkerDesk(api)))
+    app.include_router(coordinator_router(CoordinatorDesk(api)))
+    app.include_router(referrer_router(ReferrerDesk(api)))
+    install_page_handlers(app)
+    return app

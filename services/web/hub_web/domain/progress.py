@@ -1,0 +1,54 @@
+"""Which moves a link worker's forms offer from where a referral stands.
+
+The router's status machine decides (it refuses anything else with a reason the page shows);
+this only keeps the forms from offering moves that cannot work, mirroring the router's README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NEXT_STATUSES: dict[str, tuple[str, ...]] = {
+    "accepted": ("in-progress", "on-hold", "failed", "cancelled"),
+    "in-progress": ("on-hold", "failed", "cancelled"),
+    "on-hold": ("in-progress", "failed", "cancelled"),
+}
+"""Moves offered by the generic form; completing has its own form, since it needs outcomes."""
+
+WORKER_STEPS = (
+    "allocated",
+    "contact-attempted",
+    "first-contact-made",
+    "connected-to-services",
+    "unable-to-contact",
+    "declined-by-person",
+)
+
+NEEDS_NOTE = frozenset({"on-hold", "failed", "cancelled"})
+"""Statuses the router accepts only with a reason (`statusReason.text`)."""
+
+OPEN_STATUSES = ("requested", "accepted", "in-progress", "on-hold")
+"""Statuses that count towards a link worker's caseload (the router's rule)."""
+
+
+@dataclass(frozen=True)
+class Moves:
+    """What the referral page offers for one Task."""
+
+    statuses: tuple[str, ...]
+    steps: tuple[str, ...]
+    can_record_first_contact: bool
+    can_complete: bool
+
+
+def moves_from(status: str, step: str) -> Moves:
+    """The forms to show for a Task held by the viewer in `status`, `step`."""
+    open_after_acceptance = status in NEXT_STATUSES
+    return Moves(
+        statuses=NEXT_STATUSES.get(status, ()),
+        steps=WORKER_STEPS if open_after_acceptance else (),
+        can_record_first_contact=open_after_acceptance
+        and step not in ("first-contact-made", "connected-to-services"),
+        can_complete=open_after_acceptance
+        and step in ("first-contact-made", "connected-to-services"),
+    )

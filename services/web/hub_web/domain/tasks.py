@@ -1,0 +1,160 @@
+"""A FHIR Task as the pages show it: the fields they use, read once, defensively.
+
+Tasks come from two APIs (the router's and the notifier's) and, for refusals at intake, in a
+different shape (`status: rejected`, issues as outputs): one reader keeps the templates simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+REFERRER_REF_MARK = "/Id/referrer-ref/"
+REJECTION_SYSTEM_END = "/Id/rejection"
+OWNER_PREFIX = "PractitionerRole/"
+
+STATUS_LABELS = {
+    "requested": "Requested",
+    "accepted": "Accepted",
+    "in-progress": "In progress",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "failed": "Closed without success",
+    "cancelled": "Cancelled",
+    "rejected": "Refused",
+    "entered-in-error": "Entered in error",
+}
+
+STEP_LABELS = {
+    "awaiting-allocation": "Waiting for a coordinator",
+    "offered": "Offered to a link worker",
+    "allocated": "Allocated",
+    "contact-attempted": "Contact attempted",
+    "first-contact-made": "First contact made",
+    "connected-to-services": "Connected to services",
+    "unable-to-contact": "Unable to contact",
+    "declined-by-person": "Declined by the person",
+}
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """A FHIR instant or dateTime as an aware datetime (UTC when no zone); None if unreadable."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RejectionIssue:
+    """One reason intake refused a referral: an issue code and the fields at fault."""
+
+    code: str
+    fields: str
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """The parts of one Task the pages use."""
+
+    id: str
+    version: int
+    status: str
+    step: str
+    owner: str | None
+    authored_on: datetime | None
+    last_modified: datetime | None
+    source: str | None
+    referrer_reference: str | None
+    status_reason: str | None
+    outcome_text: str | None
+    services_connected: tuple[str, ...]
+    rejection_issues: tuple[RejectionIssue, ...]
+    is_rejection: bool
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def step_label(self) -> str:
+        return STEP_LABELS.get(self.step, self.step)
+
+    @property
+    def is_offer(self) -> bool:
+        return self.status == "requested" and self.step == "offered"
+
+
+def _coding_code(concept: dict[str, Any] | None) -> str:
+    concept = concept or {}
+    coding = concept.get("coding") or [{}]
+    return str(coding[0].get("code") or concept.get("text") or "")
+
+
+def _outputs(
+    task: dict[str, Any],
+) -> tuple[str | None, tuple[str, ...], tuple[RejectionIssue, ...]]:
+    outcome: str | None = None
+    services: list[str] = []
+    issues: list[RejectionIssue] = []
+    for output in task.get("output") or []:
+        kind = _coding_code(output.get("type"))
+        if kind == "outcome":
+            outcome = str(output.get("valueString") or "")
+        elif kind == "service-connected" and output.get("valueString"):
+            services.append(str(output["valueString"]))
+        elif kind == "issue":
+            concept = output.get("valueCodeableConcept") or {}
+            issues.append(RejectionIssue(_coding_code(concept), str(concept.get("text") or "")))
+    return outcome, tuple(services), tuple(issues)
+
+
+def task_view(task: dict[str, Any]) -> TaskView:
+    """Read the fields the pages use; absent ones become None or empty."""
+    identifiers = task.get("identifier") or []
+    source = next(
+        (
+            str(i["system"]).rsplit("/", 1)[-1]
+            for i in identifiers
+            if REFERRER_REF_MARK in str(i.get("system", ""))
+        ),
+        None,
+    )
+    reference = next(
+        (
+            str(i.get("value"))
+            for i in identifiers
+            if REFERRER_REF_MARK in str(i.get("system", "")) and i.get("value")
+        ),
+        None,
+    )
+    owner = str((task.get("owner") or {}).get("reference") or "").removeprefix(OWNER_PREFIX)
+    outcome, services, issues = _outputs(task)
+    try:
+        version = int((task.get("meta") or {}).get("versionId") or 0)
+    except ValueError:
+        version = 0
+    return TaskView(
+        id=str(task.get("id") or ""),
+        version=version,
+        status=str(task.get("status") or ""),
+        step=_coding_code(task.get("businessStatus")),
+        owner=owner or None,
+        authored_on=parse_instant(task.get("authoredOn")),
+        last_modified=parse_instant(
+            task.get("lastModified") or (task.get("meta") or {}).get("lastUpdated")
+        ),
+        source=source,
+        referrer_reference=reference,
+        status_reason=(task.get("statusReason") or {}).get("text"),
+        outcome_text=outcome,
+        services_connected=services,
+        rejection_issues=issues,
+        is_rejection=any(
+            str(i.get("system", "")).endswith(REJECTION_SYSTEM_END) for i in identifiers
+        ),
+    )

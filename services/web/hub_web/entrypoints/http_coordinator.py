@@ -1,0 +1,73 @@
+"""Coordinator pages: referrals waiting in their boroughs, assigning by hand, the charts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi.responses import HTMLResponse
+
+from hub_web.entrypoints.forms import FormProblem
+from hub_web.entrypoints.pages import act, render
+from hub_web.entrypoints.sessions import WebSession, poster, viewer
+from hub_web.service_layer.commands import AssignReferral
+from hub_web.service_layer.coordinator_desk import CoordinatorDesk
+
+ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
+Viewer = Annotated[WebSession, Depends(viewer("coordinator"))]
+Poster = Annotated[WebSession, Depends(poster("coordinator"))]
+
+
+def coordinator_router(desk: CoordinatorDesk) -> APIRouter:
+    router = APIRouter(prefix="/coordinator")
+
+    async def show_waiting(
+        request: Request, session: WebSession, error: str | None = None
+    ) -> HTMLResponse:
+        return render(
+            request,
+            "coordinator_waiting.html",
+            session,
+            status_code=409 if error else 200,
+            title="Waiting referrals",
+            referrals=await desk.waiting(session.caller),
+            error=error,
+        )
+
+    @router.get("", response_class=HTMLResponse)
+    async def waiting(request: Request, session: Viewer) -> HTMLResponse:
+        """Referrals in your boroughs nobody could be offered, and why."""
+        return await show_waiting(request, session)
+
+    @router.post("/referrals/{referral_id}/assign")
+    async def assign(
+        request: Request,
+        session: Poster,
+        referral_id: ReferralId,
+        worker: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:
+        """Offer a waiting referral to the link worker you choose."""
+
+        async def run() -> None:
+            if not worker:
+                raise FormProblem("Choose a link worker to offer the referral to")
+            await desk.assign(session.caller, AssignReferral(referral_id, worker))
+
+        return await act(
+            run,
+            "/coordinator?done=assigned",
+            lambda message: show_waiting(request, session, message),
+        )
+
+    @router.get("/charts", response_class=HTMLResponse)
+    async def charts(request: Request, session: Viewer) -> HTMLResponse:
+        """Caseloads, referrals per source per week, and time to first contact."""
+        return render(
+            request,
+            "coordinator_charts.html",
+            session,
+            title="Charts",
+            dashboard=await desk.dashboard(session.caller),
+        )
+
+    return router

@@ -1,0 +1,194 @@
+"""Link worker pages: the offers inbox, the caseload, and one referral's progress forms."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi.responses import HTMLResponse
+
+from hub_web.domain.outcomes import MAX_SUMMARY_CHARS, ONS4_QUESTIONS
+from hub_web.domain.progress import NEEDS_NOTE
+from hub_web.entrypoints import forms
+from hub_web.entrypoints.pages import act, render
+from hub_web.entrypoints.sessions import WebSession, poster, viewer
+from hub_web.service_layer.commands import (
+    CloseReferral,
+    DeclineOffer,
+    RecordFirstContact,
+    RecordProgress,
+)
+from hub_web.service_layer.worker_desk import WorkerDesk
+
+ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
+Viewer = Annotated[WebSession, Depends(viewer("link_worker"))]
+Poster = Annotated[WebSession, Depends(poster("link_worker"))]
+Score = Annotated[str, Form(max_length=3)]
+
+
+def worker_router(desk: WorkerDesk) -> APIRouter:
+    router = APIRouter(prefix="/worker")
+
+    async def show_desk(
+        request: Request, session: WebSession, template: str, error: str | None = None
+    ) -> HTMLResponse:
+        return render(
+            request,
+            template,
+            session,
+            status_code=409 if error else 200,
+            title="Offers" if template == "worker_inbox.html" else "Caseload",
+            desk=await desk.desk(session.caller),
+            error=error,
+        )
+
+    async def show_referral(
+        request: Request, session: WebSession, referral_id: str, error: str | None = None
+    ) -> HTMLResponse:
+        return render(
+            request,
+            "worker_referral.html",
+            session,
+            status_code=409 if error else 200,
+            title="Referral",
+            page=await desk.referral(session.caller, referral_id),
+            questions=ONS4_QUESTIONS,
+            needs_note=NEEDS_NOTE,
+            max_summary=MAX_SUMMARY_CHARS,
+            error=error,
+        )
+
+    @router.get("", response_class=HTMLResponse)
+    async def inbox(request: Request, session: Viewer) -> HTMLResponse:
+        """Offers waiting for your answer."""
+        return await show_desk(request, session, "worker_inbox.html")
+
+    @router.get("/caseload", response_class=HTMLResponse)
+    async def caseload(request: Request, session: Viewer) -> HTMLResponse:
+        """Your open referrals by status."""
+        return await show_desk(request, session, "worker_caseload.html")
+
+    @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+    async def referral(request: Request, session: Viewer, referral_id: ReferralId) -> HTMLResponse:
+        """One referral you hold or are offered, with the forms to move it on."""
+        return await show_referral(request, session, referral_id)
+
+    @router.post("/referrals/{referral_id}/accept")
+    async def accept(request: Request, session: Poster, referral_id: ReferralId) -> Response:
+        """Take on an offered referral."""
+        return await act(
+            lambda: desk.accept(session.caller, referral_id),
+            f"/worker/referrals/{referral_id}?done=accepted",
+            lambda message: show_desk(request, session, "worker_inbox.html", message),
+        )
+
+    @router.post("/referrals/{referral_id}/decline")
+    async def decline(
+        request: Request,
+        session: Poster,
+        referral_id: ReferralId,
+        reason: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        """Turn an offer down, with the reason (kept for coordinators)."""
+
+        async def run() -> None:
+            text = forms.note(reason, required=True, what="A reason for declining")
+            await desk.decline(session.caller, DeclineOffer(referral_id, text or ""))
+
+        return await act(
+            run,
+            "/worker?done=declined",
+            lambda message: show_desk(request, session, "worker_inbox.html", message),
+        )
+
+    @router.post("/referrals/{referral_id}/progress")
+    async def progress(
+        request: Request,
+        session: Poster,
+        referral_id: ReferralId,
+        status: Annotated[str, Form(max_length=40)] = "",
+        step: Annotated[str, Form(max_length=40)] = "",
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        """Move the referral to a new status or step, with a note."""
+
+        async def run() -> None:
+            command = RecordProgress(
+                referral_id,
+                status or None,
+                step or None,
+                forms.note(note, required=status in NEEDS_NOTE, what="A note"),
+            )
+            await desk.record_progress(session.caller, command)
+
+        return await act(
+            run,
+            f"/worker/referrals/{referral_id}?done=progress",
+            lambda message: show_referral(request, session, referral_id, message),
+        )
+
+    @router.post("/referrals/{referral_id}/first-contact")
+    async def first_contact(
+        request: Request,
+        session: Poster,
+        referral_id: ReferralId,
+        satisfied: Score = "",
+        worthwhile: Score = "",
+        happy: Score = "",
+        anxious: Score = "",
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        """Record first contact with the person and their ONS4 scores."""
+
+        async def run() -> None:
+            answers = {
+                "satisfied": satisfied,
+                "worthwhile": worthwhile,
+                "happy": happy,
+                "anxious": anxious,
+            }
+            command = RecordFirstContact(referral_id, forms.scores(answers), forms.note(note))
+            await desk.record_first_contact(session.caller, command)
+
+        return await act(
+            run,
+            f"/worker/referrals/{referral_id}?done=first-contact",
+            lambda message: show_referral(request, session, referral_id, message),
+        )
+
+    @router.post("/referrals/{referral_id}/close")
+    async def close(
+        request: Request,
+        session: Poster,
+        referral_id: ReferralId,
+        satisfied: Score = "",
+        worthwhile: Score = "",
+        happy: Score = "",
+        anxious: Score = "",
+        services: Annotated[str, Form(max_length=12000)] = "",
+        summary: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        """Complete the referral with closing ONS4 scores and the services connected."""
+
+        async def run() -> None:
+            answers = {
+                "satisfied": satisfied,
+                "worthwhile": worthwhile,
+                "happy": happy,
+                "anxious": anxious,
+            }
+            command = CloseReferral(
+                referral_id,
+                forms.scores(answers),
+                forms.services(services),
+                forms.summary(summary),
+            )
+            await desk.close(session.caller, command)
+
+        return await act(
+            run,
+            f"/worker/referrals/{referral_id}?done=closed",
+            lambda message: show_referral(request, session, referral_id, message),
+        )
+
+    return router

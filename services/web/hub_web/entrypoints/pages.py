@@ -1,0 +1,206 @@
+"""Rendering pages: the templates, the navigation per role, notices, errors, safe headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
+from hub_web.domain.metrics import describe_duration
+from hub_web.domain.tasks import STATUS_LABELS, STEP_LABELS
+from hub_web.entrypoints.forms import FormProblem
+from hub_web.entrypoints.sessions import (
+    SESSION_COOKIE,
+    CsrfRefused,
+    SignInRequired,
+    WebSession,
+    WrongRole,
+    clear_cookie,
+    optional_session,
+    settings_of,
+)
+
+HERE = Path(__file__).resolve().parent.parent
+LONDON = ZoneInfo("Europe/London")
+
+NOTICES = {
+    "accepted": "Offer accepted: the referral is now in your caseload.",
+    "declined": "Offer declined: the referral goes to the next link worker.",
+    "progress": "Progress recorded.",
+    "first-contact": "First contact and wellbeing scores recorded.",
+    "closed": "Referral completed with its outcomes.",
+    "assigned": "Referral offered to the link worker you chose.",
+}
+
+# Pages are personal to whoever is signed in: never cached, framed or given scripts.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class NavLink:
+    href: str
+    label: str
+
+
+NAVIGATION: dict[str, tuple[NavLink, ...]] = {
+    "link_worker": (NavLink("/worker", "Offers"), NavLink("/worker/caseload", "Caseload")),
+    "coordinator": (
+        NavLink("/coordinator", "Waiting referrals"),
+        NavLink("/coordinator/charts", "Charts"),
+    ),
+    "agency": (NavLink("/referrer", "Our referrals"),),
+}
+
+
+def when(moment: datetime | None) -> str:
+    """A time as people in London read it: `23 Nov 2026, 16:45`."""
+    if moment is None:
+        return "time not known"
+    return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+
+
+def build_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["when"] = when
+    templates.env.filters["duration"] = describe_duration
+    templates.env.globals["status_labels"] = STATUS_LABELS
+    templates.env.globals["step_labels"] = STEP_LABELS
+    return templates
+
+
+def render(
+    request: Request,
+    template: str,
+    session: WebSession | None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page: the template with the session, the role's navigation and any notice."""
+    templates: Jinja2Templates = request.app.state.templates
+    role = session.caller.principal.role if session else None
+    done = request.query_params.get("done")
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "session": session,
+            "nav": NAVIGATION.get(role or "", ()),
+            "path": request.url.path,
+            "notice": NOTICES.get(done or ""),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def see_other(url: str) -> RedirectResponse:
+    """After a successful post: redirect, so reloading the page never posts twice."""
+    return RedirectResponse(url, status_code=303)
+
+
+REFUSALS_TO_SHOW = frozenset({400, 409, 422})
+
+
+async def act(
+    action: Callable[[], Awaitable[None]],
+    success_url: str,
+    on_refusal: Callable[[str], Awaitable[Response]],
+) -> Response:
+    """Run a change; on success redirect, on a refusal the person can fix show it in place."""
+    try:
+        await action()
+    except FormProblem as problem:
+        return await on_refusal(str(problem))
+    except ApiRefused as refusal:
+        if refusal.status not in REFUSALS_TO_SHOW:
+            raise
+        return await on_refusal(refusal.message)
+    return see_other(success_url)
+
+
+def error_page(request: Request, status_code: int, heading: str, message: str) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        optional_session(request),
+        status_code=status_code,
+        heading=heading,
+        message=message,
+    )
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    """Sign-in redirects, error pages instead of JSON, and the security headers."""
+
+    async def sign_in(request: Request, error: Exception) -> Response:
+        response = see_other("/login")
+        if request.cookies.get(SESSION_COOKIE):
+            clear_cookie(response, settings_of(request), SESSION_COOKIE)
+        return response
+
+    async def wrong_role(request: Request, error: Exception) -> Response:
+        return error_page(request, 403, "Not for your role", "This page belongs to another role.")
+
+    async def csrf(request: Request, error: Exception) -> Response:
+        return error_page(
+            request,
+            403,
+            "The form has expired",
+            "Go back, reload the page and try again.",
+        )
+
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiRefused)
+        if error.status == 401:
+            return await sign_in(request, error)
+        if error.status == 404:
+            return error_page(
+                request, 404, "Not found", "There is no such referral that you can see."
+            )
+        return error_page(request, error.status, "The hub refused that", error.message)
+
+    async def unavailable(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiUnavailable)
+        return error_page(
+            request, 503, "Try again shortly", f"The hub's {error.service} is not answering."
+        )
+
+    async def invalid(request: Request, error: Exception) -> Response:
+        return error_page(
+            request, 400, "That request was incomplete", "Go back and fill in every field."
+        )
+
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(WrongRole, wrong_role)
+    app.add_exception_handler(CsrfRefused, csrf)
+    app.add_exception_handler(ApiRefused, refused)
+    app.add_exception_handler(ApiUnavailable, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -1,0 +1,77 @@
+"""A coordinator's pages: referrals waiting for allocation, assigning by hand, the charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub_web.domain.charts import BarChart, bar_chart
+from hub_web.domain.metrics import (
+    CASELOAD_ORDER,
+    ContactTimes,
+    caseload_by_worker,
+    referrals_per_source_week,
+    time_to_first_contact,
+)
+from hub_web.domain.tasks import task_view
+from hub_web.domain.waiting import WaitingReferral, waiting_referral
+from hub_web.service_layer.commands import AssignReferral
+from hub_web.service_layer.ports import Caller, HubApiPort
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The coordinator's three charts and what they are built from."""
+
+    caseload: BarChart
+    per_source_week: BarChart
+    contact_chart: BarChart
+    contact_times: ContactTimes
+    tasks_read: int
+
+
+class CoordinatorDesk:
+    """The coordinator's use cases, through the router with their token."""
+
+    def __init__(self, api: HubApiPort) -> None:
+        self._api = api
+
+    async def waiting(self, caller: Caller) -> list[WaitingReferral]:
+        return [waiting_referral(entry) for entry in await self._api.waiting(caller.token)]
+
+    async def assign(self, caller: Caller, command: AssignReferral) -> None:
+        await self._api.assign(caller.token, command.referral_id, command.worker)
+
+    async def dashboard(self, caller: Caller) -> Dashboard:
+        tasks = [task_view(t) for t in await self._api.router_tasks(caller.token)]
+        loads = caseload_by_worker(tasks)
+        sources, weeks = referrals_per_source_week(tasks)
+        contact = time_to_first_contact(tasks)
+        return Dashboard(
+            caseload=bar_chart(
+                "Open referrals per link worker",
+                "referrals",
+                # No API gives a worker's limits: the rows carry none (see metrics.py).
+                [
+                    (worker, [counts[s] for s in CASELOAD_ORDER], None)
+                    for worker, counts in loads.items()
+                ],
+                ["Offered", "Accepted", "In progress", "On hold"],
+                "Link worker",
+            ),
+            per_source_week=bar_chart(
+                "Referrals per source per week",
+                "referrals",
+                [(week, [counts[s] for s in sources], None) for week, counts in weeks.items()],
+                sources,
+                "Week",
+            ),
+            contact_chart=bar_chart(
+                "Time from referral to first contact",
+                "referrals",
+                [(label, [count], None) for label, count in contact.bands],
+                ["Referrals"],
+                "Time to first contact",
+            ),
+            contact_times=contact,
+            tasks_read=len(tasks),
+        )

@@ -1,0 +1,52 @@
+"""What the pages need from the hub's APIs (the real adapter is adapters/hub_api.HubApi)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hub_common.auth import Principal
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in person: who they are, and the token every API call carries."""
+
+    principal: Principal
+    token: str
+
+
+class HubApiPort(Protocol):
+    async def router_tasks(
+        self,
+        token: str,
+        *,
+        owner: str | None = None,
+        status: str | None = None,
+        business_status: str | None = None,
+        count: int = 500,
+    ) -> list[dict[str, Any]]: ...
+
+    async def router_task(self, token: str, task_id: str) -> dict[str, Any]: ...
+
+    async def accept(self, token: str, task_id: str) -> None: ...
+
+    async def decline(self, token: str, task_id: str, reason: str) -> None: ...
+
+    async def update_status(self, token: str, task_id: str, body: dict[str, Any]) -> None: ...
+
+    async def waiting(self, token: str) -> list[dict[str, Any]]: ...
+
+    async def assign(self, token: str, task_id: str, worker: str) -> None: ...
+
+    async def notifier_tasks(
+        self, token: str, *, requester: str | None = None, count: int = 500
+    ) -> list[dict[str, Any]]: ...
+
+    async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]: ...
+
+    async def submit(
+        self, token: str, source: str, body: bytes, content_type: str
+    ) -> dict[str, Any]: ...
+
+    async def ready(self) -> dict[str, bool]: ...

@@ -1,0 +1,129 @@
+"""A link worker's pages: offers to answer, the caseload, and recording progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hub_web.domain.outcomes import OutcomeRecord, Reading, parse_outcome
+from hub_web.domain.progress import Moves, moves_from
+from hub_web.domain.tasks import TaskView, task_view
+from hub_web.service_layer.commands import (
+    CloseReferral,
+    DeclineOffer,
+    RecordFirstContact,
+    RecordProgress,
+)
+from hub_web.service_layer.ports import Caller, HubApiPort
+
+CASELOAD_STATUSES = ("accepted", "in-progress", "on-hold")
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Everything the worker holds or is offered, sorted for the inbox and caseload pages."""
+
+    offers: list[TaskView]
+    caseload: dict[str, list[TaskView]]  # status -> Tasks, in CASELOAD_STATUSES order
+    closed: list[TaskView]
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    task: TaskView
+    record: OutcomeRecord
+    moves: Moves
+
+
+class WorkerDesk:
+    """The link worker's use cases, each a call or two to the router with their token."""
+
+    def __init__(
+        self, api: HubApiPort, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._api = api
+        self._clock = clock
+
+    async def desk(self, caller: Caller) -> Desk:
+        tasks = [
+            task_view(t)
+            for t in await self._api.router_tasks(caller.token, owner=caller.principal.subject)
+        ]
+        return Desk(
+            offers=sorted(
+                (t for t in tasks if t.is_offer),
+                key=lambda t: t.last_modified or datetime.min.replace(tzinfo=UTC),
+            ),
+            caseload={s: [t for t in tasks if t.status == s] for s in CASELOAD_STATUSES},
+            closed=[t for t in tasks if t.status not in (*CASELOAD_STATUSES, "requested")],
+        )
+
+    async def referral(self, caller: Caller, referral_id: str) -> ReferralPage:
+        task = task_view(await self._api.router_task(caller.token, referral_id))
+        return ReferralPage(
+            task, parse_outcome(task.outcome_text), moves_from(task.status, task.step)
+        )
+
+    async def accept(self, caller: Caller, referral_id: str) -> None:
+        await self._api.accept(caller.token, referral_id)
+
+    async def decline(self, caller: Caller, command: DeclineOffer) -> None:
+        await self._api.decline(caller.token, command.referral_id, command.reason)
+
+    async def record_progress(self, caller: Caller, command: RecordProgress) -> None:
+        body: dict[str, Any] = {}
+        if command.status:
+            body["status"] = command.status
+        if command.step:
+            body["businessStatus"] = command.step
+        if command.note:
+            body["reason"] = command.note
+        await self._api.update_status(caller.token, command.referral_id, body)
+
+    async def record_first_contact(self, caller: Caller, command: RecordFirstContact) -> None:
+        """First contact made: in progress, the step, and the first ONS4 scores as outputs."""
+        task = task_view(await self._api.router_task(caller.token, command.referral_id))
+        record = parse_outcome(task.outcome_text)
+        updated = OutcomeRecord(
+            first_contact=Reading(self._clock(), command.scores),
+            closure=record.closure,
+            summary=record.summary,
+        )
+        body: dict[str, Any] = {
+            "businessStatus": "first-contact-made",
+            "outputs": {
+                "outcome": updated.to_text(),
+                "servicesConnected": list(task.services_connected),
+            },
+        }
+        if task.status != "in-progress":
+            body["status"] = "in-progress"
+        if command.note:
+            body["reason"] = command.note
+        await self._api.update_status(caller.token, command.referral_id, body)
+
+    async def close(self, caller: Caller, command: CloseReferral) -> None:
+        """Complete: closing ONS4 scores beside the first ones, and the services connected."""
+        task = task_view(await self._api.router_task(caller.token, command.referral_id))
+        record = parse_outcome(task.outcome_text)
+        updated = OutcomeRecord(
+            first_contact=record.first_contact,
+            closure=Reading(self._clock(), command.scores),
+            summary=command.summary,
+        )
+        await self._api.update_status(
+            caller.token,
+            command.referral_id,
+            {
+                "status": "completed",
+                "businessStatus": "connected-to-services"
+                if command.services_connected
+                else "first-contact-made",
+                "outputs": {
+                    "outcome": updated.to_text(),
+                    "servicesConnected": list(command.services_connected),
+                },
+            },
+        )

@@ -1,0 +1,297 @@
+"""The web app in headless Chromium against the running hub (real Kafka and PostgreSQL):
+a referral from an agency through a link worker's hands to completion, seen by its referrer at
+each step; a coordinator assigning a referral nobody could take; a refused referral corrected
+and resubmitted. Every page is screenshotted at phone width and checked with axe-core."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.browser import PageChecks, chromium, phone_context, reload_until
+from tests.support.credentials import CVA
+from tests.support.fixtures import FIXTURES
+from tests.support.processes import ServiceProcess, run_cli, running_hub
+from tests.support.stack import IsolatedStack
+from tests.support.variants import example, without_consent
+
+pytestmark = pytest.mark.infra
+
+TAG = "-WEB"
+JOURNEY_REF = f"CVA-2026-000187{TAG}"  # Croydon, Twi: goes to lw-cr-twi (see the walking skeleton)
+MERTON_REF = f"CVA-2026-000187{TAG}-M"  # Merton: nobody in the roster covers it
+REFUSED_REF = f"CVA-2026-000187{TAG}-R"  # no consent: refused at intake
+
+DEMO_USERS = [
+    {"role": "link_worker", "subject": "lw-cr-twi", "name": "Kwame Test"},
+    {"role": "link_worker", "subject": "lw-cr-en", "name": "Jane Test"},
+    {
+        "role": "coordinator",
+        "subject": "coord-south",
+        "name": "South coordinator",
+        "boroughs": ["Croydon", "Merton"],
+    },
+    {
+        "role": "agency",
+        "subject": CVA,
+        "name": "Croydon Voluntary Action",
+        "organisation": CVA,
+        "sources": ["community"],
+    },
+]
+
+
+@dataclass(frozen=True)
+class Hub:
+    services: dict[str, ServiceProcess]
+    web: ServiceProcess
+
+
+def send(stack: IsolatedStack, folder: Path, name: str, body: bytes) -> None:
+    """Publish a referral on referrals.inbound.community, as the agency's system would."""
+    path = folder / name
+    path.write_bytes(body)
+    run_cli(stack.env(), "referrals", "send", "community", str(path))
+
+
+@pytest.fixture(scope="module")
+def hub(stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    logs = tmp_path_factory.mktemp("service-logs")
+    with running_hub(stack.env(), logs) as services:
+        assert "published 3 link workers" in run_cli(
+            stack.env(), "workers", "load", str(FIXTURES / "roster-small.csv")
+        )
+        web = ServiceProcess(
+            "web",
+            {
+                **stack.env(),
+                "INTAKE_URL": services["intake"].url,
+                "ROUTER_URL": services["router"].url,
+                "NOTIFIER_URL": services["notifier"].url,
+                "WEB_DEMO_USERS": json.dumps(DEMO_USERS),
+            },
+            logs,
+        ).start()
+        # While the browser starts: the referrals the tests follow, as their agency sends them.
+        folder = tmp_path_factory.mktemp("referrals")
+        send(stack, folder, "journey.json", example("community", TAG))
+        send(
+            stack,
+            folder,
+            "merton.json",
+            example("community", f"{TAG}-M").replace(b"CR7 8RS", b"SW19 2AB"),
+        )
+        send(stack, folder, "refused.json", without_consent("community", f"{TAG}-R"))
+        try:
+            yield Hub(services, web)
+        finally:
+            web.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageChecks]:
+    found = PageChecks(tmp_path_factory.mktemp("screenshots"))
+    yield found
+    found.write_report()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = phone_context(browser)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, hub: Hub, name: str) -> None:
+    page.goto(f"{hub.web.url}/login")
+    page.get_by_role("button", name=f"Sign in as {name}").click()
+    expect(page.get_by_text(name, exact=True)).to_be_visible()
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+
+
+def referrer_sees(page: Page, hub: Hub, reference: str, milestone: str) -> None:
+    page.goto(f"{hub.web.url}/referrer")
+    reload_until(page, f'li.card[data-referral="{reference}"] [aria-current="step"]', milestone)
+
+
+def fill_ons4(page: Page, prefix: str, scores: tuple[int, int, int, int]) -> None:
+    for name, score in zip(("satisfied", "worthwhile", "happy", "anxious"), scores, strict=True):
+        page.locator(f"#{prefix}-{name}").fill(str(score))
+
+
+def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
+    hub: Hub, browser: Browser, checks: PageChecks
+) -> None:
+    worker_context, referrer_context = phone_context(browser), phone_context(browser)
+    worker, referrer = worker_context.new_page(), referrer_context.new_page()
+    try:
+        # Sign in by keyboard alone: the skip link comes first, and focus is visible.
+        worker.goto(f"{hub.web.url}/login")
+        checks.check(worker, "01-sign-in")
+        worker.keyboard.press("Tab")
+        focused = worker.evaluate(
+            "[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]"
+        )
+        assert focused == ["Skip to main content", "solid"]
+        for _ in range(10):
+            worker.keyboard.press("Tab")
+            if worker.evaluate("document.activeElement.textContent") == "Sign in as Kwame Test":
+                break
+        worker.keyboard.press("Enter")
+        expect(worker.get_by_role("heading", name="Offers for you")).to_be_visible()
+
+        # The offer reaches the right link worker's inbox.
+        offer = worker.locator("li.card", has_text=JOURNEY_REF)
+        for _ in range(40):
+            if offer.count():
+                break
+            worker.wait_for_timeout(250)
+            worker.reload()
+        expect(offer).to_be_visible()
+        checks.check(worker, "02-worker-inbox")
+        sign_in(referrer, hub, "Croydon Voluntary Action")
+        referrer_sees(referrer, hub, JOURNEY_REF, "Offered to a link worker")
+        checks.check(referrer, "03-referrer-offered")
+
+        offer.get_by_role("button", name=re.compile("^Accept")).click()
+        expect(worker.get_by_role("status")).to_contain_text("Offer accepted")
+        checks.check(worker, "04-worker-referral-accepted")
+        referrer_sees(referrer, hub, JOURNEY_REF, "Accepted by a link worker")
+
+        fill_ons4(worker, "fc", (4, 5, 3, 7))
+        worker.get_by_label("Note (optional").fill("Met at the carers' drop-in.")
+        worker.get_by_role("button", name="Record first contact").click()
+        expect(worker.get_by_role("status")).to_contain_text("First contact")
+        expect(worker.locator("#current-status")).to_contain_text("In progress")
+        referrer_sees(referrer, hub, JOURNEY_REF, "First contact made")
+        checks.check(referrer, "05-referrer-first-contact")
+
+        # Through the statuses with a note: on hold (a note is required), then back.
+        worker.get_by_label("New status").select_option("on-hold")
+        worker.get_by_label("Note", exact=True).fill("Away visiting family for a week.")
+        worker.get_by_role("button", name="Save progress").click()
+        expect(worker.locator("#current-status")).to_contain_text("On hold")
+        worker.get_by_label("New status").select_option("in-progress")
+        worker.get_by_label("Note", exact=True).fill("Back; meeting on Thursday.")
+        worker.get_by_role("button", name="Save progress").click()
+        expect(worker.locator("#current-status")).to_contain_text("In progress")
+        checks.check(worker, "06-worker-referral-in-progress")
+
+        fill_ons4(worker, "cl", (7, 8, 6, 3))
+        worker.get_by_label("Services the person was connected to").fill(
+            "Thornton Heath carers' café\nCroydon Carers Centre"
+        )
+        worker.get_by_label("Summary of the outcome").fill("Attends the café weekly.")
+        worker.get_by_role("button", name="Complete the referral").click()
+        expect(worker.locator("#current-status")).to_contain_text("Completed")
+        expect(worker.get_by_role("table", name=re.compile("at first contact"))).to_contain_text(
+            "7"
+        )
+        expect(worker.get_by_role("table", name=re.compile("at closure"))).to_contain_text("8")
+        checks.check(worker, "07-worker-referral-completed")
+        worker.goto(f"{hub.web.url}/worker/caseload")
+        expect(worker.locator("#status-closed")).to_be_visible()
+        checks.check(worker, "08-worker-caseload")
+
+        referrer_sees(referrer, hub, JOURNEY_REF, "Completed")
+        card = referrer.locator(f'li.card[data-referral="{JOURNEY_REF}"]')
+        for milestone in ("Referral received", "Offered", "Accepted", "First contact", "Completed"):
+            expect(card.locator("li.reached", has_text=milestone)).to_have_count(1)
+        checks.check(referrer, "09-referrer-completed")
+        card.get_by_role("link").click()
+        expect(referrer.get_by_text("Croydon Carers Centre")).to_be_visible()
+        # The referrer sees the step and the services, not the person's scores or the notes.
+        for private in ("ONS4", "Attends the café", "visiting family", "carers' drop-in"):
+            assert private not in referrer.content()
+        checks.check(referrer, "10-referrer-referral")
+    finally:
+        worker_context.close()
+        referrer_context.close()
+
+
+def test_coordinator_assigns_a_referral_nobody_could_take(
+    hub: Hub, page: Page, checks: PageChecks
+) -> None:
+    sign_in(page, hub, "South coordinator")
+    waiting = page.locator("li.card", has_text="SW19, Merton")
+    for _ in range(40):
+        if waiting.count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(waiting).to_contain_text("No link worker could take it")
+    expect(waiting).to_contain_text(
+        "Does not cover the person's area: lw-cr-en, lw-cr-twi, lw-sm-pl"
+    )
+    checks.check(page, "11-coordinator-waiting")
+
+    waiting.get_by_label("Offer to link worker").select_option("lw-cr-en")
+    waiting.get_by_role("button", name=re.compile("^Offer")).click()
+    expect(page.get_by_role("status")).to_contain_text("offered to the link worker you chose")
+    expect(page.locator("li.card", has_text="SW19, Merton")).to_have_count(0)
+    checks.check(page, "12-coordinator-assigned")
+
+    page.goto(f"{hub.web.url}/coordinator/charts")
+    caseload = page.get_by_role("img", name=re.compile("^Open referrals per link worker"))
+    expect(caseload).to_contain_text("lw-cr-en")
+    checks.check(page, "13-coordinator-charts")
+    sign_out(page)
+
+    sign_in(page, hub, "Jane Test")
+    expect(page.locator("li.card", has_text=MERTON_REF)).to_be_visible()
+    checks.check(page, "14-assigned-worker-inbox")
+
+
+def test_referrer_corrects_and_resubmits_a_refused_referral(
+    hub: Hub, page: Page, checks: PageChecks
+) -> None:
+    sign_in(page, hub, "Croydon Voluntary Action")
+    reload_until(page, "#rejected-heading", "(1)")
+    refused = page.locator("li.card-warning", has_text=REFUSED_REF)
+    expect(refused).to_contain_text("consent")
+    checks.check(page, "15-referrer-refused")
+
+    refused.get_by_role("link", name=re.compile("^Correct and resubmit")).click()
+    expect(page.get_by_role("heading", name=re.compile("What was wrong"))).to_be_visible()
+    page.get_by_label("The corrected referral").fill(example("community", f"{TAG}-R").decode())
+    page.get_by_role("button", name="Send the corrected referral").click()
+    expect(page.get_by_role("status")).to_contain_text("Accepted")
+    checks.check(page, "16-referrer-resubmitted")
+    page.get_by_role("link", name="Follow its progress").click()
+    reload_until(page, ".timeline", "Offered to a link worker")
+
+
+def test_pages_need_a_session_and_forms_need_their_csrf_token(hub: Hub) -> None:
+    with httpx.Client(base_url=hub.web.url, follow_redirects=False) as client:
+        assert client.get("/worker").headers["location"] == "/login"
+        login = client.get("/login")
+        assert "default-src 'none'" in login.headers["content-security-policy"]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+        assert csrf is not None
+        answer = client.post("/login", data={"csrf": csrf[1], "user": "lw-cr-twi"})
+        cookie = answer.headers["set-cookie"]
+        assert "hub_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert client.post("/worker/referrals/x/accept", data={}).status_code == 403
+        assert client.get("/coordinator").status_code == 403  # a link worker's session
+        assert (
+            client.post("/login", data={"csrf": "forged", "user": "lw-cr-twi"}).status_code == 403
+        )

@@ -1,0 +1,142 @@
+"""A stand-in for the hub's APIs, so the web app's pages can be tested without the hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub_common.auth import Principal, issue_token, verify_token
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM, REFERRAL_ID_SYSTEM, referrer_reference_system
+from hub_web.adapters.hub_api import ApiRefused
+
+SECRET = "unit-test-secret-for-the-web-app-pages-only"
+CVA = f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"
+TYPE_SYSTEM = "https://referral-hub.org/fhir/CodeSystem/task-output-type"
+
+
+def task(
+    referral_id: str,
+    *,
+    status: str = "requested",
+    step: str = "offered",
+    owner: str | None = "lw-1",
+    version: int = 1,
+    reference: str = "CVA-1",
+    source: str = "community",
+    authored_on: str = "2026-11-20T10:00:00+00:00",
+    last_modified: str = "2026-11-20T10:05:00+00:00",
+    outcome: str | None = None,
+    services: tuple[str, ...] = (),
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """A Task snapshot shaped like the router's."""
+    resource: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": referral_id,
+        "meta": {"versionId": str(version), "lastUpdated": last_modified},
+        "identifier": [
+            {"system": REFERRAL_ID_SYSTEM, "value": referral_id},
+            {"system": referrer_reference_system(source), "value": reference},
+        ],
+        "status": status,
+        "businessStatus": {"coding": [{"code": step}], "text": step},
+        "authoredOn": authored_on,
+        "lastModified": last_modified,
+        "requester": {"identifier": {"system": AGENCY_ID_SYSTEM, "value": "x"}},
+    }
+    if owner:
+        resource["owner"] = {"reference": f"PractitionerRole/{owner}"}
+    if reason:
+        resource["statusReason"] = {"text": reason}
+    outputs = []
+    if outcome:
+        outputs.append(
+            {
+                "type": {"coding": [{"system": TYPE_SYSTEM, "code": "outcome"}]},
+                "valueString": outcome,
+            }
+        )
+    outputs += [
+        {
+            "type": {"coding": [{"system": TYPE_SYSTEM, "code": "service-connected"}]},
+            "valueString": s,
+        }
+        for s in services
+    ]
+    if outputs:
+        resource["output"] = outputs
+    return resource
+
+
+@dataclass
+class FakeHubApi:
+    """Holds Tasks in memory; records every change asked for; refuses what the test says."""
+
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waiting_entries: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    refuse_next: ApiRefused | None = None
+    intake_answer: dict[str, Any] = field(default_factory=lambda: {"results": []})
+
+    def _refusal(self) -> None:
+        if self.refuse_next is not None:
+            refusal, self.refuse_next = self.refuse_next, None
+            raise refusal
+
+    async def router_tasks(self, token: str, **filters: Any) -> list[dict[str, Any]]:
+        principal = verify_token(SECRET, token)
+        owner = filters.get("owner")
+        return (
+            [
+                t
+                for t in self.tasks.values()
+                if owner is None
+                or t.get("owner", {}).get("reference") == f"PractitionerRole/{owner}"
+            ]
+            if principal.role in ("link_worker", "coordinator")
+            else []
+        )
+
+    async def router_task(self, token: str, task_id: str) -> dict[str, Any]:
+        if task_id not in self.tasks:
+            raise ApiRefused(404, "no such Task")
+        return self.tasks[task_id]
+
+    async def accept(self, token: str, task_id: str) -> None:
+        self._refusal()
+        self.calls.append(("accept", task_id, None))
+
+    async def decline(self, token: str, task_id: str, reason: str) -> None:
+        self._refusal()
+        self.calls.append(("decline", task_id, reason))
+
+    async def update_status(self, token: str, task_id: str, body: dict[str, Any]) -> None:
+        self._refusal()
+        self.calls.append(("update-status", task_id, body))
+
+    async def waiting(self, token: str) -> list[dict[str, Any]]:
+        return self.waiting_entries
+
+    async def assign(self, token: str, task_id: str, worker: str) -> None:
+        self._refusal()
+        self.calls.append(("assign", task_id, worker))
+
+    async def notifier_tasks(self, token: str, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.tasks.values())
+
+    async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]:
+        return await self.router_task(token, task_id)
+
+    async def submit(
+        self, token: str, source: str, body: bytes, content_type: str
+    ) -> dict[str, Any]:
+        self._refusal()
+        self.calls.append(("submit", source, body))
+        return self.intake_answer
+
+    async def ready(self) -> dict[str, bool]:
+        return {"router": True, "notifier": True}
+
+
+def token_for(role: str, subject: str, **claims: Any) -> str:
+    return issue_token(SECRET, Principal(role, subject, **claims))  # type: ignore[arg-type]

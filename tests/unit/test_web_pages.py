@@ -1,0 +1,254 @@
+"""The web app's pages against a fake of the hub's APIs: sessions, CSRF, roles, forms, and
+what each role is (not) shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from hub_web.adapters.hub_api import ApiRefused
+from hub_web.bootstrap import build_app
+from hub_web.config import WebSettings
+from tests.support.web_fakes import CVA, SECRET, FakeHubApi, task, token_for
+
+USERS = [
+    {"role": "link_worker", "subject": "lw-1", "name": "Worker One"},
+    {"role": "coordinator", "subject": "co-1", "name": "Coordinator", "boroughs": ["Merton"]},
+    {
+        "role": "agency",
+        "subject": CVA,
+        "name": "CVA",
+        "organisation": CVA,
+        "sources": ["community"],
+    },
+]
+OUTCOME = "ONS4 first contact 2026-11-22T10:00Z: satisfied 4, worthwhile 5, happy 3, anxious 7."
+
+
+@pytest.fixture
+def api() -> FakeHubApi:
+    fake = FakeHubApi()
+    fake.tasks["r1"] = task("r1", owner="lw-1", reference="CVA-1")
+    fake.tasks["r2"] = task(
+        "r2",
+        owner="lw-1",
+        reference="CVA-2",
+        status="in-progress",
+        step="first-contact-made",
+        outcome=OUTCOME,
+        reason="Seen at home",
+    )
+    return fake
+
+
+@pytest.fixture
+async def client(api: FakeHubApi) -> AsyncIterator[httpx.AsyncClient]:
+    settings = WebSettings.model_validate({"HUB_AUTH_SECRET": SECRET, "WEB_DEMO_USERS": USERS})
+    transport = httpx.ASGITransport(app=build_app(settings, api))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found[1]
+
+
+async def sign_in(client: httpx.AsyncClient, subject: str) -> str:
+    """Sign in as a demo user; the CSRF token of their first page."""
+    await client.post(
+        "/login", data={"csrf": csrf_of((await client.get("/login")).text), "user": subject}
+    )
+    return csrf_of((await client.get("/")).text)
+
+
+async def test_every_page_asks_for_sign_in_first(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/worker", "/coordinator/charts", "/referrer"):
+        answer = await client.get(path, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (303, "/login")
+
+
+async def test_sign_in_sets_an_httponly_strict_session_cookie(client: httpx.AsyncClient) -> None:
+    page = await client.get("/login")
+    assert "Worker One" in page.text
+    answer = await client.post(
+        "/login", data={"csrf": csrf_of(page.text), "user": "lw-1"}, follow_redirects=False
+    )
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("hub_session=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert (await client.get("/", follow_redirects=False)).headers["location"] == "/worker"
+
+
+async def test_sign_in_refuses_a_forged_form_and_unknown_users(client: httpx.AsyncClient) -> None:
+    await client.get("/login")
+    assert (await client.post("/login", data={"csrf": "forged", "user": "lw-1"})).status_code == 403
+    csrf = csrf_of((await client.get("/login")).text)
+    answer = await client.post(
+        "/login", data={"csrf": csrf, "user": "nobody"}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/login?failed=1"
+
+
+async def test_sign_in_with_a_token_from_the_cli(client: httpx.AsyncClient) -> None:
+    csrf = csrf_of((await client.get("/login")).text)
+    await client.post("/login", data={"csrf": csrf, "token": token_for("coordinator", "co-9")})
+    assert (await client.get("/", follow_redirects=False)).headers["location"] == "/coordinator"
+
+
+async def test_forms_without_the_sessions_csrf_token_change_nothing(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    await sign_in(client, "lw-1")
+    assert (await client.post("/worker/referrals/r1/accept", data={"csrf": "x"})).status_code == 403
+    assert api.calls == []
+
+
+async def test_a_page_of_another_role_is_refused(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "lw-1")
+    assert (await client.get("/coordinator")).status_code == 403
+    assert (await client.get("/referrer")).status_code == 403
+
+
+async def test_pages_carry_a_strict_content_security_policy(client: httpx.AsyncClient) -> None:
+    headers = (await client.get("/login")).headers
+    assert "script-src" not in headers["content-security-policy"]  # default-src 'none'
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-frame-options"] == "DENY"
+
+
+async def test_the_inbox_lists_offers_and_accepting_redirects_to_the_referral(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    inbox = (await client.get("/worker")).text
+    assert "CVA-1" in inbox and "CVA-2" not in inbox  # only offers
+    answer = await client.post(
+        "/worker/referrals/r1/accept", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/worker/referrals/r1?done=accepted"
+    assert api.calls == [("accept", "r1", None)]
+
+
+async def test_declining_needs_a_reason(client: httpx.AsyncClient, api: FakeHubApi) -> None:
+    csrf = await sign_in(client, "lw-1")
+    answer = await client.post("/worker/referrals/r1/decline", data={"csrf": csrf, "reason": " "})
+    assert answer.status_code == 409 and "reason for declining is required" in answer.text
+    await client.post(
+        "/worker/referrals/r1/decline", data={"csrf": csrf, "reason": "Full this week"}
+    )
+    assert api.calls == [("decline", "r1", "Full this week")]
+
+
+async def test_a_refused_move_is_explained_on_the_referral_page(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    api.refuse_next = ApiRefused(409, "a Task cannot move from in-progress to accepted")
+    answer = await client.post(
+        "/worker/referrals/r2/progress", data={"csrf": csrf, "status": "on-hold", "note": "Away"}
+    )
+    assert answer.status_code == 409
+    assert "a Task cannot move from in-progress to accepted" in answer.text
+
+
+async def test_closing_keeps_the_first_contact_scores_beside_the_closing_ones(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    form = {"csrf": csrf, "satisfied": "7", "worthwhile": "8", "happy": "6", "anxious": "2"}
+    await client.post(
+        "/worker/referrals/r2/close",
+        data={**form, "services": "Café\n\nCafé\nChoir", "summary": "Good"},
+    )
+    ((_, referral_id, body),) = api.calls
+    assert referral_id == "r2"
+    assert body["status"] == "completed" and body["businessStatus"] == "connected-to-services"
+    assert body["outputs"]["servicesConnected"] == ["Café", "Choir"]
+    outcome = body["outputs"]["outcome"]
+    assert outcome.startswith(OUTCOME) and "ONS4 closure" in outcome and "Summary: Good" in outcome
+
+
+async def test_scores_outside_the_scale_are_explained_not_sent(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    form = {"csrf": csrf, "satisfied": "11", "worthwhile": "8", "happy": "6", "anxious": "2"}
+    answer = await client.post("/worker/referrals/r1/first-contact", data=form)
+    assert answer.status_code == 409 and "between 0 and 10" in answer.text
+    assert api.calls == []
+
+
+async def test_a_referral_that_is_not_yours_is_not_found(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "lw-1")
+    assert (await client.get("/worker/referrals/unknown")).status_code == 404
+
+
+async def test_the_referrer_sees_steps_and_services_but_not_scores_or_notes(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, CVA)
+    page = (await client.get("/referrer")).text
+    assert "First contact made with the person" in page
+    detail = (await client.get("/referrer/referrals/r2")).text
+    for private in ("ONS4", "Seen at home", "satisfied"):
+        assert private not in page and private not in detail
+
+
+async def test_a_resubmission_shows_what_intake_said(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, CVA)
+    api.intake_answer = {
+        "results": [
+            {
+                "status": "rejected",
+                "referral_id": None,
+                "referrer_reference": "CVA-7",
+                "outcome": {
+                    "issue": [
+                        {
+                            "severity": "error",
+                            "diagnostics": "consent is required",
+                            "expression": ["consent"],
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    answer = await client.post(
+        "/referrer/resubmit", data={"csrf": csrf, "source": "community", "body": "{}"}
+    )
+    assert "Refused again" in answer.text and "consent is required" in answer.text
+    assert api.calls == [("submit", "community", b"{}")]
+    refused = await client.post(
+        "/referrer/resubmit", data={"csrf": csrf, "source": "police", "body": "{}"}
+    )
+    assert refused.status_code == 422 and len(api.calls) == 1
+
+
+async def test_the_coordinator_assigns_and_sees_charts(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "co-1")
+    api.waiting_entries = [
+        {
+            "referralId": "r9",
+            "district": "SW19",
+            "borough": "Merton",
+            "decision": {"excluded": {"lw-1": "area"}},
+        }
+    ]
+    page = (await client.get("/coordinator")).text
+    assert "SW19, Merton" in page and '<option value="lw-1">' in page
+    await client.post("/coordinator/referrals/r9/assign", data={"csrf": csrf, "worker": "lw-1"})
+    assert api.calls == [("assign", "r9", "lw-1")]
+    charts = (await client.get("/coordinator/charts")).text
+    assert charts.count('role="img"') == 3 and "lw-1" in charts
