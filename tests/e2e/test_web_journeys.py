@@ -167,6 +167,10 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
             worker.wait_for_timeout(250)
             worker.reload()
         expect(offer).to_be_visible()
+        # What matters for taking it on: needs, language (an interpreter), risk, area.
+        expect(offer).to_contain_text("carer support")
+        expect(offer).to_contain_text("interpreter needed")
+        expect(offer).to_contain_text("CR7")
         checks.check(worker, "02-worker-inbox")
         sign_in(referrer, hub, "Croydon Voluntary Action")
         referrer_sees(referrer, hub, JOURNEY_REF, "Offered to a link worker")

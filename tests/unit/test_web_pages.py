@@ -252,3 +252,26 @@ async def test_the_coordinator_assigns_and_sees_charts(
     assert api.calls == [("assign", "r9", "lw-1")]
     charts = (await client.get("/coordinator/charts")).text
     assert charts.count('role="img"') == 3 and "lw-1" in charts
+
+
+def test_routing_facts_from_the_router_are_read_for_the_inbox() -> None:
+    from hub_router.adapters.fhir_task import with_routing_inputs
+    from hub_web.domain.tasks import task_view
+
+    task = with_routing_inputs(
+        {"resourceType": "Task", "id": "r1", "status": "requested"},
+        {
+            "needs": ["carer-support", "loneliness-isolation"],
+            "language": "tw",
+            "interpreter_needed": True,
+            "risk_flagged": True,
+            "district": "CR7",
+            "borough": "Croydon",
+        },
+    )
+    facts = task_view(task).routing
+    assert facts is not None
+    assert facts.needs == ("carer-support", "loneliness-isolation")
+    assert (facts.language, facts.interpreter_needed, facts.risk_to_visitors) == ("tw", True, True)
+    assert facts.area == "CR7 · Croydon"
+    assert task_view({"resourceType": "Task", "id": "r2"}).routing is None

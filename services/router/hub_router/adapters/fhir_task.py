@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from hub_common import fhir_systems as sys
+from hub_common.needs import NEED_CATEGORY_SYSTEM
 
 BUSINESS_STATUS_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-business-status"
+ROUTING_INPUT_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/routing-input"
 OUTPUT_TYPE_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-output-type"
 EPISODE_ID_SYSTEM = f"{sys.HUB_BASE}/Id/episode"
 
@@ -76,3 +78,31 @@ def task_snapshot(
     if outputs:
         task["output"] = outputs
     return task
+
+
+def with_routing_inputs(task: dict[str, Any], route: dict[str, Any] | None) -> dict[str, Any]:
+    """The Task as link workers and coordinators read it: plus `input`, what matters for
+    taking the referral on (needs, language, interpreter, risk to visitors, area). Never
+    published: referrers and the topic get the plain snapshot."""
+    if not route:
+        return task
+
+    def entry(kind: str, **value: Any) -> dict[str, Any]:
+        return {"type": {"coding": [{"system": ROUTING_INPUT_SYSTEM, "code": kind}]}, **value}
+
+    inputs = [
+        entry(
+            "need",
+            valueCodeableConcept={"coding": [{"system": NEED_CATEGORY_SYSTEM, "code": need}]},
+        )
+        for need in route.get("needs", ())
+    ]
+    if route.get("language"):
+        inputs.append(entry("language", valueCode=route["language"]))
+    inputs.append(entry("interpreter-needed", valueBoolean=bool(route.get("interpreter_needed"))))
+    inputs.append(entry("risk-to-visitors", valueBoolean=bool(route.get("risk_flagged"))))
+    if route.get("district"):
+        inputs.append(entry("postcode-district", valueString=route["district"]))
+    if route.get("borough"):
+        inputs.append(entry("borough", valueString=route["borough"]))
+    return {**task, "input": inputs}

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_router.adapters import orm
+from hub_router.adapters.fhir_task import with_routing_inputs
 from hub_router.domain.access import Viewer
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
@@ -42,7 +43,7 @@ class TaskViews:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """The latest Task snapshots matching the filters, within the caller's scope."""
-        query = select(orm.tasks.c.task).where(_scope(viewer))
+        query = select(orm.tasks.c.task, orm.tasks.c.facts).where(_scope(viewer))
         if owner is not None:
             query = query.where(orm.tasks.c.owner == owner)
         if status is not None:
@@ -51,19 +52,22 @@ class TaskViews:
             query = query.where(orm.tasks.c.business_status == business_status.value)
         query = query.order_by(orm.tasks.c.updated_at.desc()).limit(limit)
         async with self._sessions() as session:
-            return list((await session.scalars(query)).all())
+            rows = (await session.execute(query)).all()
+        return [with_routing_inputs(row.task, (row.facts or {}).get("route")) for row in rows]
 
     async def read(self, viewer: Viewer, referral_id: str) -> dict[str, Any]:
         """One Task's latest snapshot; TaskNotVisible when it is not the caller's to see."""
         async with self._sessions() as session:
-            task: dict[str, Any] | None = await session.scalar(
-                select(orm.tasks.c.task).where(
-                    orm.tasks.c.referral_id == referral_id, _scope(viewer)
+            row = (
+                await session.execute(
+                    select(orm.tasks.c.task, orm.tasks.c.facts).where(
+                        orm.tasks.c.referral_id == referral_id, _scope(viewer)
+                    )
                 )
-            )
-        if task is None:
+            ).first()
+        if row is None:
             raise TaskNotVisible(referral_id)
-        return task
+        return with_routing_inputs(row.task, (row.facts or {}).get("route"))
 
     async def waiting(self, viewer: Viewer, limit: int = 200) -> list[dict[str, Any]]:
         """Referrals waiting for a coordinator, oldest first, each with its latest decision."""

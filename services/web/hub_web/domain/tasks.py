@@ -58,6 +58,47 @@ class RejectionIssue:
 
 
 @dataclass(frozen=True)
+class RoutingFacts:
+    """What matters for taking a referral on, as the router shares it with those who work it."""
+
+    needs: tuple[str, ...]
+    language: str | None
+    interpreter_needed: bool
+    risk_to_visitors: bool
+    district: str | None
+    borough: str | None
+
+    @property
+    def needs_label(self) -> str:
+        return ", ".join(need.replace("-", " ") for need in self.needs) or "none given"
+
+    @property
+    def area(self) -> str:
+        return " · ".join(part for part in (self.district, self.borough) if part) or "unknown"
+
+
+def _routing(task: dict[str, Any]) -> RoutingFacts | None:
+    inputs = task.get("input")
+    if not inputs:
+        return None
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for item in inputs:
+        by_kind.setdefault(_coding_code(item.get("type")), []).append(item)
+
+    def first(kind: str, key: str) -> Any:
+        return next((item.get(key) for item in by_kind.get(kind, [])), None)
+
+    return RoutingFacts(
+        needs=tuple(_coding_code(i.get("valueCodeableConcept")) for i in by_kind.get("need", [])),
+        language=first("language", "valueCode"),
+        interpreter_needed=bool(first("interpreter-needed", "valueBoolean")),
+        risk_to_visitors=bool(first("risk-to-visitors", "valueBoolean")),
+        district=first("postcode-district", "valueString"),
+        borough=first("borough", "valueString"),
+    )
+
+
+@dataclass(frozen=True)
 class TaskView:
     """The parts of one Task the pages use."""
 
@@ -75,6 +116,7 @@ class TaskView:
     services_connected: tuple[str, ...]
     rejection_issues: tuple[RejectionIssue, ...]
     is_rejection: bool
+    routing: RoutingFacts | None = None  # the router's `input`: for link workers and coordinators
 
     @property
     def status_label(self) -> str:
@@ -157,4 +199,5 @@ def task_view(task: dict[str, Any]) -> TaskView:
         is_rejection=any(
             str(i.get("system", "")).endswith(REJECTION_SYSTEM_END) for i in identifiers
         ),
+        routing=_routing(task),
     )
