@@ -99,36 +99,18 @@ class RoutingService:
         Idempotent: a redelivered event, or a second event for a referral the router already
         holds, changes nothing (the first publishes version 1, nothing else ever does).
         """
-        facts = read_service_request(service_request)
-        referral = facts.route
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "router.requested", event_id
-            ):
-                return None
             await repo.lock_assignments(session)
-            # Checked under the lock: two replicas given the same referral during a rebalance
-            # cannot both create it.
-            if await repo.exists(session, referral.referral_id):
-                return None
-            new = repo.StoredTask(
-                task=ReferralTask(referral.referral_id),
-                episode_id=referral.episode_id,
-                facts={
-                    "requester": facts.requester,
-                    "referrerIdentifier": facts.referrer_identifier,
-                    "authoredOn": facts.authored_on,
-                    "route": repo.route_to_json(referral),
-                },
+            changed = await self._route_in(
+                session, service_request, event_id, traceparent, now, None
             )
-            changed = await self._offer_or_wait(
-                session, None, new, now, traceparent, {"event": "referral received"}
-            )
+        if changed is None:
+            return None
         self._on_commit()
         log.info(
             "referral %s %s %s",
-            referral.referral_id,
+            changed.stored.task.referral_id,
             changed.stored.task.business_status,
             changed.stored.task.owner or "",
         )
@@ -177,8 +159,11 @@ class RoutingService:
         event_id: str,
         traceparent: str | None,
         now: datetime,
-        view: _BatchView,
+        view: _BatchView | None,
     ) -> TaskChanged | None:
+        """Create and offer one new referral; None when it is a redelivery or already held.
+        The caller holds the assignment lock: two replicas given the same referral during a
+        rebalance cannot both create it."""
         facts = read_service_request(service_request)
         referral = facts.route
         if not await first_delivery(session, orm.processed_events, "router.requested", event_id):

@@ -1,0 +1,30 @@
+"""Running a service process: logging first, then uvicorn on the service's own address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from hub_common.logs import configure_logging
+
+
+class ServedSettings(Protocol):
+    http_host: str
+    http_port: int
+    log_level: str
+
+
+S = TypeVar("S", bound=ServedSettings)
+
+
+def serve(name: str, settings: S, build_app: Callable[[S], FastAPI]) -> None:
+    """`python -m hub_<name>`: configure logging (ids only), build the app, serve it."""
+    configure_logging(name, settings.log_level)
+    # Our own log configuration stays in force: uvicorn's would print request lines with query
+    # strings through a second formatter.
+    uvicorn.run(
+        build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+    )
