@@ -176,3 +176,18 @@ async def test_count_limits_the_page_but_not_the_total(world: dict[str, Any]) ->
     croydon_and_sutton = token(stack, "coordinator", boroughs=("Croydon", "Sutton"))
     page = (await client.get("/fhir/Task", params={"_count": 1}, headers=croydon_and_sutton)).json()
     assert (page["total"], len(page["entry"])) == (2, 1)
+
+
+async def test_an_agency_reads_the_whole_timeline_of_its_own_task_only(
+    world: dict[str, Any],
+) -> None:
+    client, stack = world["client"], world["stack"]
+    cva = token(stack, "agency", organisation=key(CVA))
+    history = (await client.get(f"/fhir/Task/{world['cva_id']}/_history", headers=cva)).json()
+    assert (history["resourceType"], history["type"], history["total"]) == ("Bundle", "history", 6)
+    versions = [entry["resource"]["meta"]["versionId"] for entry in history["entry"]]
+    assert versions == ["6", "5", "4", "3", "2", "1"]  # newest first, none missing
+    assert history["entry"][0]["resource"]["status"] == "completed"
+    gp = token(stack, "agency", organisation=key(GP))
+    refused = await client.get(f"/fhir/Task/{world['cva_id']}/_history", headers=gp)
+    assert refused.status_code == 404

@@ -50,6 +50,33 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         task = await service.task(reader, task_id)
         return FhirResponse(task) if task else not_found("Task")
 
+    @router.get("/Task/{task_id}/_history", response_class=FhirResponse, responses=FHIR_RESPONSES)
+    async def task_history(task_id: str, reader: ReaderDep) -> FhirResponse:
+        """Every version of one of your referrals' Task, newest first (a history Bundle): the
+        timeline of who moved it where, and when."""
+        versions = await service.task_history(reader, task_id)
+        if versions is None:
+            return not_found("Task")
+        return FhirResponse(
+            {
+                "resourceType": "Bundle",
+                "type": "history",
+                "total": len(versions),
+                "entry": [
+                    {
+                        "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task_id}",
+                        "resource": version,
+                        "request": {"method": "PUT", "url": f"Task/{task_id}"},
+                        "response": {
+                            "status": "200",
+                            "lastModified": (version.get("meta") or {}).get("lastUpdated"),
+                        },
+                    }
+                    for version in versions
+                ],
+            }
+        )
+
     @router.get("/Task", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def search_tasks(
         request: Request,

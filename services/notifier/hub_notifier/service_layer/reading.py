@@ -81,6 +81,21 @@ class ReadService:
             )
         return task
 
+    async def task_history(self, reader: Reader, task_id: str) -> list[dict[str, Any]] | None:
+        """Every version of a Task the reader may see, newest first; None when they may not."""
+        if await self.task(reader, task_id) is None:
+            return None
+        history = orm.task_history
+        async with self._sessions() as session:
+            versions = (
+                await session.scalars(
+                    select(history.c.task)
+                    .where(history.c.referral_id == task_id)
+                    .order_by(history.c.version.desc())
+                )
+            ).all()
+        return list(versions)
+
     async def search_tasks(
         self, reader: Reader, search: TaskSearch
     ) -> tuple[list[dict[str, Any]], int]:
