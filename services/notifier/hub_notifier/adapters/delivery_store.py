@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_notifier.adapters import orm
@@ -71,13 +71,24 @@ class DeliveryStore:
             return []
         now = self._clock()
         earlier = d.alias("earlier")
+        # One in flight per stream, in order: a subscription's deliveries, or the e-mails about
+        # one referral to one address (they have no subscription; without this a referrer could
+        # read "completed" before "in progress"). Other referrals' e-mails do not wait behind them.
+        same_stream = or_(
+            and_(
+                d.c.subscription_id.is_not(None), earlier.c.subscription_id == d.c.subscription_id
+            ),
+            and_(
+                d.c.subscription_id.is_(None),
+                earlier.c.subscription_id.is_(None),
+                earlier.c.channel == d.c.channel,
+                earlier.c.target == d.c.target,
+                earlier.c.referral_id == d.c.referral_id,
+            ),
+        )
         earlier_pending = (
             select(earlier.c.seq)
-            .where(
-                earlier.c.subscription_id == d.c.subscription_id,
-                earlier.c.status == PENDING,
-                earlier.c.seq < d.c.seq,
-            )
+            .where(same_stream, earlier.c.status == PENDING, earlier.c.seq < d.c.seq)
             .exists()
         )
         due = (
