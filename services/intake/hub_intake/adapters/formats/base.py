@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub_common.outcome import Issue
-from hub_intake.domain.referral import Referral
+from hub_intake.domain.referral import Referral, Referrer
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,19 @@ class ReferrerContact:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
+
+    def referrer(
+        self, organisation: str, organisation_type: str, ods_code: str | None = None
+    ) -> Referrer:
+        """The accepted referral's referrer: this contact, at `organisation`."""
+        return Referrer(
+            organisation=organisation,
+            organisation_type=organisation_type,
+            ods_code=ods_code,
+            person_name=self.name,
+            email=self.email,
+            phone=self.phone,
+        )
 
 
 @dataclass

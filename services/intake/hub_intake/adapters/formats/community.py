@@ -9,7 +9,7 @@ from hub_common.outcome import Issue
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.domain.need_words import need_category
-from hub_intake.domain.referral import Address, Consent, Need, Person, Referral, Referrer
+from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
 ORGANISATION_TYPES = (
     "social_care",
@@ -118,13 +118,7 @@ class CommunityFormat:
                 language=language,
                 interpreter_needed=interpreter_required or False,
             ),
-            referrer=Referrer(
-                organisation=organisation,
-                organisation_type=organisation_type,
-                person_name=contact.name,
-                email=contact.email,
-                phone=contact.phone,
-            ),
+            referrer=contact.referrer(organisation, organisation_type),
             consent=Consent(given=True, recorded_at=submitted_at, method="referral form"),
             needs=tuple(needs),
             authored_on=submitted_at,

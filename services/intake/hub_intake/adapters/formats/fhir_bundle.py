@@ -20,7 +20,7 @@ from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_way_to_reach
 from hub_intake.domain.need_words import needs_in
-from hub_intake.domain.referral import Address, Consent, Need, Person, Referral, Referrer
+from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
 BUNDLE_TYPES = ("transaction", "collection", "message")
 Priority = Literal["routine", "urgent"]
@@ -142,14 +142,7 @@ def _read_request(
         source="fhir",
         referrer_reference=reference,
         person=person,
-        referrer=Referrer(
-            organisation=contact.organisation,
-            organisation_type="nhs",
-            ods_code=ods_code,
-            person_name=contact.name,
-            email=contact.email,
-            phone=contact.phone,
-        ),
+        referrer=contact.referrer(contact.organisation, "nhs", ods_code),
         consent=Consent(given=True, recorded_at=recorded_at, method="FHIR Consent"),
         needs=tuple(needs),
         authored_on=authored_on,

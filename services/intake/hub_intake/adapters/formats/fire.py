@@ -12,7 +12,7 @@ from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
 from hub_intake.domain.need_words import need_category, needs_in
-from hub_intake.domain.referral import Address, Consent, Need, Person, Referral, Referrer
+from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
 SCHEMA = "fire-safe-and-well/1"
 
@@ -73,13 +73,7 @@ class FireFormat:
                 phone=phone,
                 nhs_number=nhs_number,
             ),
-            referrer=Referrer(
-                organisation=brigade,
-                organisation_type="fire_service",
-                person_name=contact.name,
-                email=contact.email,
-                phone=contact.phone,
-            ),
+            referrer=contact.referrer(brigade, "fire_service"),
             # Consent is asked for on the visit itself.
             consent=Consent(given=True, recorded_at=visited_on, method="Safe and Well visit"),
             needs=tuple(needs),

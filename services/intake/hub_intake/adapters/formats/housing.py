@@ -15,7 +15,7 @@ from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
 from hub_intake.domain.need_words import needs_in
-from hub_intake.domain.referral import Address, Consent, Need, Person, Referral, Referrer
+from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
 EXTRA_CELLS = "(extra cells)"  # where a row's cells beyond the header are kept
 
@@ -104,13 +104,7 @@ class HousingFormat:
                 email=email,
                 nhs_number=nhs_number,
             ),
-            referrer=Referrer(
-                organisation=landlord,
-                organisation_type="housing_association",
-                person_name=contact.name,
-                email=contact.email,
-                phone=contact.phone,
-            ),
+            referrer=contact.referrer(landlord, "housing_association"),
             # The batch says only that consent was given, not when or how.
             consent=Consent(given=True),
             needs=tuple(needs),

@@ -11,7 +11,7 @@ from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
 from hub_intake.domain.need_words import needs_in
-from hub_intake.domain.referral import Address, Consent, Person, Referral, Referrer, RiskLevel
+from hub_intake.domain.referral import Address, Consent, Person, Referral, RiskLevel
 
 SCHEMA = "police-vulnerability-referral/1"
 RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "low", "medium", "high")
@@ -87,13 +87,7 @@ class PoliceFormat:
                 language=language,
                 interpreter_needed=interpreter or False,
             ),
-            referrer=Referrer(
-                organisation=force,
-                organisation_type="police",
-                person_name=contact.name,
-                email=contact.email,
-                phone=contact.phone,
-            ),
+            referrer=contact.referrer(force, "police"),
             consent=Consent(
                 given=True, recorded_at=consented_at or reported_at, method=consent_method
             ),
