@@ -56,6 +56,12 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "GET", "/operator/dead-letters", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 200}),
+    ("notifier", "GET", "/audit", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 200}),
+    ("notifier", "GET", "/audit?resource={id}", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 200}),
 ]  # fmt: skip
 
 

@@ -66,3 +66,8 @@ def test_service_acls_grant_each_service_only_its_own_topics() -> None:
     assert ("router", "p.referrals.tasks") in writes
     assert not any(user == "notifier" and name == "p.referrals.tasks" for user, name in writes)
     assert not any(name.startswith("p.referrals.inbound") for _, name in writes)  # agencies only
+    assert {("intake", "p.hub.audit"), ("router", "p.hub.audit"), ("notifier", "p.hub.audit")} <= (
+        writes
+    )
+    reads = {(g.principal, name) for g in grants if "Read" in g.operations for name in g.names}
+    assert [user for user, name in reads if name == "p.hub.audit"] == ["notifier"]

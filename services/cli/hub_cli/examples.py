@@ -14,6 +14,28 @@ REFERRAL_ID = "0d7f5c2e-2b7a-4c1e-9a57-6f0e8c1d2a10"
 EXAMPLE_SOURCE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "inbound"
 
 
+def example_audit_entry() -> dict[str, Any]:
+    """A link worker reading the Task they were offered, through a proxy."""
+    from hub_common.audit import AuditEntry
+
+    return AuditEntry(
+        event_id="3f2b8c1d-6e4a-4b7f-9c0d-1a2b3c4d5e6f",
+        at=AT,
+        service="router",
+        actor_role="link_worker",
+        actor_subject="lw-croydon-01",
+        actor_organisation=None,
+        action="read",
+        resource_type="Task",
+        resource_ids=(REFERRAL_ID,),
+        method="GET",
+        route="/fhir/Task/{task_id}",
+        peer="10.0.4.17",
+        forwarded_for="203.0.113.24",
+        outcome="200",
+    ).to_json()
+
+
 def example_messages() -> dict[str, dict[str, Any]]:
     from hub_intake.adapters.fhir_mapping import to_service_request
     from hub_intake.adapters.formats.community import CommunityFormat
@@ -58,4 +80,5 @@ def example_messages() -> dict[str, dict[str, Any]]:
         "examples/linkworkers.directory.json": to_practitioner_role(
             worker, "Kwame Mensah-Boateng", None
         ),
+        "examples/hub.audit.json": example_audit_entry(),
     }

@@ -44,13 +44,19 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
     inbound_prefix = topics.inbound(INBOUND_SOURCES[0]).rsplit(".", 1)[0] + "."
     return [
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
-        Grant("intake", write, "topic", (topics.requested, topics.rejected)),
+        Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
         Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
         Grant("router", read, "topic", (topics.requested, topics.directory)),
-        Grant("router", write, "topic", (topics.tasks, topics.alerts)),
+        Grant("router", write, "topic", (topics.tasks, topics.alerts, topics.audit)),
         Grant("router", ("Read",), "group", (f"{group_prefix}router",), "prefixed"),
-        Grant("notifier", read, "topic", (topics.requested, topics.tasks, topics.rejected)),
+        Grant(
+            "notifier",
+            read,
+            "topic",
+            (topics.requested, topics.tasks, topics.rejected, topics.audit),
+        ),
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
+        Grant("notifier", write, "topic", (topics.audit,)),
         Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
     ]
 

@@ -25,6 +25,13 @@ def serve(name: str, settings: S, build_app: Callable[[S], FastAPI]) -> None:
     configure_logging(name, settings.log_level)
     # Our own log configuration stays in force: uvicorn's would print request lines with query
     # strings through a second formatter.
+    # No proxy headers: uvicorn would otherwise replace the client address with X-Forwarded-For
+    # whenever the connection comes from 127.0.0.1, and the audit log (hub_common.audit) must
+    # keep the connection's real peer apart from what a header claims.
     uvicorn.run(
-        build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        proxy_headers=False,
     )

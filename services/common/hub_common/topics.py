@@ -51,6 +51,12 @@ class Topics:
         """Operational alerts for coordinators (e.g. a referral nobody could take)."""
         return self._name("hub.alerts")
 
+    @property
+    def audit(self) -> str:
+        """Every read and change of personal data (who, what, when, from where): every
+        service writes it, the notifier keeps it (hub_common.audit)."""
+        return self._name("hub.audit")
+
     def all(self) -> list[str]:
         """Every topic the hub needs to exist before its services start."""
         return [
@@ -61,6 +67,7 @@ class Topics:
             *(self.status(source) for source in INBOUND_SOURCES),
             self.directory,
             self.alerts,
+            self.audit,
         ]
 
     def is_compacted(self, topic: str) -> bool:

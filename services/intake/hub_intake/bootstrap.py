@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
@@ -25,16 +26,22 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
     formats = registered_formats()
-    service = IntakeService(
-        make_session_factory(engine), formats, settings.topics, on_commit=relay.kick
-    )
+    sessions = make_session_factory(engine)
+    service = IntakeService(sessions, formats, settings.topics, on_commit=relay.kick)
     broker = make_broker(settings, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
     app = service_app(
-        title="intake", engine=engine, broker=broker, relay=relay, auth_secret=settings.auth_secret
+        title="intake",
+        engine=engine,
+        broker=broker,
+        relay=relay,
+        auth_secret=settings.auth_secret,
+        max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(intake_router(service, settings.max_body_bytes))
+    # Submissions stage their entries with the referrals; the log is here for the dependency.
+    app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = service
     return app

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
@@ -16,14 +17,22 @@ from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.mailer import SmtpMailer
 from hub_notifier.adapters.webhook import WebhookSender, http_client
 from hub_notifier.config import NotifierSettings
+from hub_notifier.entrypoints.http_audit import audit_router
 from hub_notifier.entrypoints.http_operator import operator_router
 from hub_notifier.entrypoints.http_read import read_router
+from hub_notifier.entrypoints.http_reports import report_router
 from hub_notifier.entrypoints.http_subscriptions import subscription_router
-from hub_notifier.entrypoints.kafka_consumers import declare_publications, register_consumers
+from hub_notifier.entrypoints.kafka_consumers import (
+    declare_publications,
+    register_audit_consumer,
+    register_consumers,
+)
+from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.dead_letters import DeadLetters
 from hub_notifier.service_layer.delivering import DeliveryWorker
 from hub_notifier.service_layer.notifying import Announcer
 from hub_notifier.service_layer.reading import ReadService
+from hub_notifier.service_layer.reporting import ReportService
 from hub_notifier.service_layer.subscribing import SubscriptionService
 from hub_notifier.service_layer.tracking import TrackingService
 
@@ -78,6 +87,8 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     broker = make_broker(settings, client_id="referral-hub-notifier")
     register_consumers(broker, tracking, settings)
+    trail = AuditTrail(sessions)
+    register_audit_consumer(broker, trail, settings)
     declare_publications(broker, settings)
     app = service_app(
         title="notifier",
@@ -88,8 +99,12 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         background=[deliver],
     )
     app.include_router(read_router(ReadService(sessions), settings.public_url, app.version))
+    app.include_router(report_router(ReportService(sessions)))
     app.include_router(subscription_router(subscriptions, allow_http=settings.allow_http_endpoints))
     app.include_router(operator_router(dead_letters))
+    app.include_router(audit_router(trail))
+    # Reads record who saw what through the notifier's own outbox, like every service.
+    app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = tracking
     app.state.engine = engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
@@ -50,6 +51,7 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     app.include_router(task_router(views, routing, progress))
     app.include_router(coordination_router(views, routing))
     install_error_handlers(app)
+    app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing
     return app

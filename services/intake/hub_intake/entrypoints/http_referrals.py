@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hub_common.audit import AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
 from hub_common.outcome import Issue, operation_outcome
@@ -62,7 +63,9 @@ def _outcome_response(code: int, issue: Issue) -> JSONResponse:
 def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
     router = APIRouter(tags=["referrals"])
 
-    async def receive(source: str, request: Request, agency: Principal) -> JSONResponse:
+    async def receive(
+        source: str, request: Request, agency: Principal, audit: AuditLogDep
+    ) -> JSONResponse:
         if not service.knows(source):
             return _outcome_response(
                 404, Issue("source", f"no referral format called {source!r}", code="not-found")
@@ -90,6 +93,7 @@ def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
             received_at=datetime.now(UTC),
             traceparent=request.headers.get(TRACEPARENT),
             agency=agency.organisation,
+            audit=audit.entry(request, agency, "create", "ServiceRequest"),
         )
         try:
             outcomes = await service.receive(command)
@@ -116,18 +120,22 @@ def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
     }
 
     @router.post("/referrals/{source}", status_code=202, responses=responses)
-    async def post_referral(source: str, request: Request, agency: Agency) -> JSONResponse:
+    async def post_referral(
+        source: str, request: Request, agency: Agency, audit: AuditLogDep
+    ) -> JSONResponse:
         """Submit referrals in an agency format (JSON, or text/csv for housing)."""
-        return await receive(source, request, agency)
+        return await receive(source, request, agency, audit)
 
     @router.post("/fhir/ServiceRequest", status_code=202, responses=responses)
-    async def post_service_request(request: Request, agency: Agency) -> JSONResponse:
+    async def post_service_request(
+        request: Request, agency: Agency, audit: AuditLogDep
+    ) -> JSONResponse:
         """Submit a FHIR R4 ServiceRequest with its Patient contained (NHS systems)."""
-        return await receive("fhir", request, agency)
+        return await receive("fhir", request, agency, audit)
 
     @router.post("/fhir", status_code=202, responses=responses)
-    async def post_bundle(request: Request, agency: Agency) -> JSONResponse:
+    async def post_bundle(request: Request, agency: Agency, audit: AuditLogDep) -> JSONResponse:
         """Submit a FHIR R4 Bundle holding a ServiceRequest and its Patient (NHS systems)."""
-        return await receive("fhir", request, agency)
+        return await receive("fhir", request, agency, audit)
 
     return router

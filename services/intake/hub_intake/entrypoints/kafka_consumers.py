@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from hub_common import contract
+from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
 from hub_intake.config import IntakeSettings
@@ -23,6 +24,7 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
         {
             settings.topics.requested: "Accepted referrals: one self-contained FHIR R4 ServiceRequest, keyed by referral id",
             settings.topics.rejected: "Refused referrals: source, referrer contact, original payload and OperationOutcome",
+            settings.topics.audit: AUDIT_PUBLICATION,
         },
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub_common.audit import AuditEntry
+
 
 @dataclass(frozen=True)
 class ReceiveReferrals:
@@ -15,3 +17,5 @@ class ReceiveReferrals:
     received_at: datetime
     traceparent: str | None = None
     agency: str | None = None  # "system|value" of the authenticated sender (HTTP); None on Kafka
+    # Who submitted it over HTTP, from where: recorded with the referrals, in their transaction.
+    audit: AuditEntry | None = None

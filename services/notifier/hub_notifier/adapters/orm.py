@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from hub_common.db import outbox_table, processed_events_table
 
@@ -123,6 +123,30 @@ deliveries = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     Index("ix_deliveries_subscription_status", "subscription_id", "status"),
+)
+
+# Every read and change of personal data, from every service (hub.audit). Append-only: the
+# migration adds triggers refusing UPDATE, DELETE and TRUNCATE. Ids only, never content.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # a redelivery inserts nothing
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("service", String(32), nullable=False),
+    Column("actor_role", String(20), nullable=False),
+    Column("actor_subject", String(200), nullable=False, index=True),
+    Column("actor_organisation", String(200), nullable=True),
+    Column("action", String(10), nullable=False),  # read | create | update | export
+    Column("resource_type", String(40), nullable=False),
+    Column("resource_ids", ARRAY(String(64)), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("route", String(200), nullable=False),  # the template, never the raw URL
+    Column("peer", String(64), nullable=True),
+    Column("forwarded_for", String(500), nullable=True),  # as reported, unverified
+    Column("outcome", String(20), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # "Who touched referral X": containment (`resource_ids @> ARRAY[x]`) uses this index.
+    Index("ix_audit_log_resource_ids", "resource_ids", postgresql_using="gin"),
 )
 
 outbox = outbox_table(metadata)

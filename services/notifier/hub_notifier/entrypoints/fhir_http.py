@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, status
 from fastapi.responses import JSONResponse
 
-from hub_common.auth import Principal, require
+from hub_common.auth import Principal, principal_from_request, require
 from hub_common.outcome import Issue, operation_outcome
 from hub_notifier.domain.access import Reader
 
@@ -62,5 +62,7 @@ def _reader(principal: Annotated[Principal, Depends(require("agency", "coordinat
 
 
 ReaderDep = Annotated[Reader, Depends(_reader)]
+# The verified caller itself (FastAPI checks the token once per request), for audit entries.
+CallerDep = Annotated[Principal, Depends(principal_from_request)]
 AgencyDep = Annotated[Principal, Depends(require("agency"))]
 OperatorDep = Annotated[Principal, Depends(require("operator"))]

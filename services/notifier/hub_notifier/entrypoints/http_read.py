@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from hub_common.audit import AuditLogDep, ids_of
 from hub_common.outcome import Issue
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_list
 from hub_notifier.entrypoints.fhir_http import (
+    CallerDep,
     FhirResponse,
     ReaderDep,
     not_found,
@@ -25,6 +27,7 @@ FHIR_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid credentials"},
     403: {"description": "This role reads no referrals here"},
     404: {"description": "Unknown, or not yours: the same answer (OperationOutcome)"},
+    503: {"description": "The read could not be recorded in the audit log, so nothing is sent"},
 }
 
 
@@ -39,24 +42,37 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
     @router.get(
         "/ServiceRequest/{referral_id}", response_class=FhirResponse, responses=FHIR_RESPONSES
     )
-    async def read_service_request(referral_id: str, reader: ReaderDep) -> FhirResponse:
+    async def read_service_request(
+        referral_id: str, reader: ReaderDep, request: Request, caller: CallerDep, audit: AuditLogDep
+    ) -> FhirResponse:
         """One of your referrals, as the hub accepted it."""
         resource = await service.service_request(reader, referral_id)
-        return FhirResponse(resource) if resource else not_found("ServiceRequest")
+        if not resource:
+            return not_found("ServiceRequest")
+        await audit.read(request, caller, "ServiceRequest", [referral_id])
+        return FhirResponse(resource)
 
     @router.get("/Task/{task_id}", response_class=FhirResponse, responses=FHIR_RESPONSES)
-    async def read_task(task_id: str, reader: ReaderDep) -> FhirResponse:
+    async def read_task(
+        task_id: str, reader: ReaderDep, request: Request, caller: CallerDep, audit: AuditLogDep
+    ) -> FhirResponse:
         """The current Task of one of your referrals (or of one refused at intake)."""
         task = await service.task(reader, task_id)
-        return FhirResponse(task) if task else not_found("Task")
+        if not task:
+            return not_found("Task")
+        await audit.read(request, caller, "Task", [task_id])
+        return FhirResponse(task)
 
     @router.get("/Task/{task_id}/_history", response_class=FhirResponse, responses=FHIR_RESPONSES)
-    async def task_history(task_id: str, reader: ReaderDep) -> FhirResponse:
+    async def task_history(
+        task_id: str, reader: ReaderDep, request: Request, caller: CallerDep, audit: AuditLogDep
+    ) -> FhirResponse:
         """Every version of one of your referrals' Task, newest first (a history Bundle): the
         timeline of who moved it where, and when."""
         versions = await service.task_history(reader, task_id)
         if versions is None:
             return not_found("Task")
+        await audit.read(request, caller, "Task", [task_id])
         return FhirResponse(
             {
                 "resourceType": "Bundle",
@@ -81,6 +97,8 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
     async def search_tasks(
         request: Request,
         reader: ReaderDep,
+        caller: CallerDep,
+        audit: AuditLogDep,
         focus: Annotated[str | None, Query(description="ServiceRequest/<referral id>")] = None,
         requester: Annotated[str | None, Query(description="system|value")] = None,
         requester_identifier: Annotated[
@@ -109,6 +127,8 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
             count=count,
         )
         tasks, total = await service.search_tasks(reader, search)
+        if tasks:  # an empty page discloses nothing about anyone
+            await audit.read(request, caller, "Task", ids_of(tasks))
         return FhirResponse(searchset(tasks, total, base_url, str(request.url)))
 
     return router

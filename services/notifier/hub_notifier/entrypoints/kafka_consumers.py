@@ -1,4 +1,5 @@
-"""Kafka entrypoints of the notifier: referrals, their Task snapshots, and rejections."""
+"""Kafka entrypoints of the notifier: referrals, their Task snapshots, rejections, and the
+hub's audit entries."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from hub_common import contract
+from hub_common.audit import AUDIT_PUBLICATION, AuditEntry
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_common.topics import INBOUND_SOURCES
 from hub_notifier.config import NotifierSettings
+from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.tracking import TrackingService
 
 
@@ -23,7 +26,8 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
                 "rest-hook receives, keyed by referral id"
             )
             for source in INBOUND_SOURCES
-        },
+        }
+        | {settings.topics.audit: AUDIT_PUBLICATION},
     )
 
 
@@ -40,26 +44,36 @@ def register_consumers(
     async def on_rejected(event: Any, delivery: Delivery) -> None:
         await service.record_rejection(event, delivery.event_id, delivery.traceparent)
 
+    # A batch in one transaction: one commit, and one statement per table for the lot.
+    async def on_requested_batch(batch: list[tuple[Any, Delivery]]) -> None:
+        await service.record_requests([(request, d.event_id) for request, d in batch])
+
+    async def on_task_batch(batch: list[tuple[Any, Delivery]]) -> None:
+        await service.record_tasks([(task, d.event_id, d.traceparent) for task, d in batch])
+
     topics = settings.topics
     # A consumer group per topic: members of one group joining one after another would make
     # each other rebalance, and a rebalance on one topic would pause the other two.
-    for topic, group, apply, description in (
+    for topic, group, apply, apply_batch, description in (
         (
             topics.requested,
             "notifier-requested",
             on_requested,
+            on_requested_batch,
             "Accepted referrals, to answer referrers' reads",
         ),
         (
             topics.tasks,
             "notifier-tasks",
             on_task,
+            on_task_batch,
             "Task snapshots: every change to tell the referrer",
         ),
         (
             topics.rejected,
             "notifier-rejected",
             on_rejected,
+            None,
             "Rejected referrals, to tell the referrer why",
         ),
     ):
@@ -69,4 +83,29 @@ def register_consumers(
             group_id=settings.group_id(group),
             description=description,
             apply=apply,
+            apply_batch=apply_batch,
         )
+
+
+def register_audit_consumer(
+    broker: KafkaBroker, trail: AuditTrail, settings: NotifierSettings
+) -> None:
+    """Keep every service's audit entries. Idempotent by event id (the table's primary key);
+    a batch is stored in one transaction, as reads can make many entries."""
+
+    async def on_entry(value: Any, delivery: Delivery) -> None:
+        await trail.record([AuditEntry.from_json(value)])
+
+    async def on_entries(batch: list[tuple[Any, Delivery]]) -> None:
+        # A malformed entry fails the batch with ValueError: subscribe_json then applies them
+        # one by one, and only that entry is set aside.
+        await trail.record([AuditEntry.from_json(value) for value, _ in batch])
+
+    subscribe_json(
+        broker,
+        topic=settings.topics.audit,
+        group_id=settings.group_id("notifier-audit"),
+        description="Every read and change of personal data in the hub, kept append-only",
+        apply=on_entry,
+        apply_batch=on_entries,
+    )

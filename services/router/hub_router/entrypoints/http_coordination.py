@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hub_common.audit import AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
+from hub_common.stored_text import StorableText
 from hub_router.entrypoints.http_tasks import fhir, viewer_of
 from hub_router.service_layer.commands import AssignByHand, RebalanceWaiting
 from hub_router.service_layer.routing import RoutingService
@@ -27,7 +29,7 @@ Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 class AssignBody(BaseModel):
     """The worker to offer the referral to."""
 
-    worker: str = Field(min_length=1, max_length=64, description="The link worker's id")
+    worker: StorableText = Field(min_length=1, max_length=64, description="The link worker's id")
 
 
 class RebalanceResult(BaseModel):
@@ -47,14 +49,24 @@ def coordination_router(views: TaskViews, routing: RoutingService) -> APIRouter:
 
     @router.get("/coordination/waiting", summary="Referrals waiting for a coordinator")
     async def waiting(
-        principal: Coordinator, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+        principal: Coordinator,
+        request: Request,
+        audit: AuditLogDep,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> WaitingReferrals:
         """Awaiting-allocation referrals in your boroughs, with the latest decision record."""
-        return WaitingReferrals(referrals=await views.waiting(viewer_of(principal), limit))
+        referrals = await views.waiting(viewer_of(principal), limit)
+        if referrals:  # each carries the person's needs, area and language
+            await audit.read(request, principal, "Task", [r["referralId"] for r in referrals])
+        return WaitingReferrals(referrals=referrals)
 
     @router.post("/fhir/Task/{task_id}/$assign", summary="Assign by hand")
     async def assign(
-        principal: Coordinator, task_id: str, body: AssignBody, request: Request
+        principal: Coordinator,
+        task_id: str,
+        body: AssignBody,
+        request: Request,
+        audit: AuditLogDep,
     ) -> JSONResponse:
         """Offer a requested referral of your boroughs to the worker you choose.
 
@@ -68,18 +80,27 @@ def coordination_router(views: TaskViews, routing: RoutingService) -> APIRouter:
                 coordinator=principal.subject,
                 scope=viewer_of(principal),
                 traceparent=request.headers.get(TRACEPARENT),
+                audit=audit.entry(request, principal, "update", "Task", [task_id]),
             )
         )
         return fhir(changed.snapshot)
 
     @router.post("/coordination/$rebalance", summary="Offer the waiting backlog optimally")
     async def rebalance(
-        principal: Coordinator, limit: Annotated[int, Query(ge=1, le=2000)] = 500
+        principal: Coordinator,
+        request: Request,
+        audit: AuditLogDep,
+        limit: Annotated[int, Query(ge=1, le=2000)] = 500,
     ) -> RebalanceResult:
         """Offer the referrals waiting in your boroughs all at once: as many as today's room
         allows, then the best matches (minimum-cost flow), under every hard constraint."""
         offered = await routing.rebalance_waiting(
-            RebalanceWaiting(principal.subject, viewer_of(principal), limit)
+            RebalanceWaiting(
+                principal.subject,
+                viewer_of(principal),
+                limit,
+                audit=audit.entry(request, principal, "update", "Task"),
+            )
         )
         return RebalanceResult(offered=offered)
 

@@ -7,7 +7,9 @@
   the router owns the Task and only these moves are allowed; each answers the new snapshot.
 
 A link worker sees and changes only Tasks they hold or are offered; a coordinator reads the
-Tasks of their boroughs. Anything else answers 404, as if it did not exist.
+Tasks of their boroughs. Anything else answers 404, as if it did not exist. Every Task read
+(they carry routing facts about the person) and every change is in the audit log
+(hub_common.audit): a read's entry is committed before the answer, a change's with it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub_common.audit import AuditLogDep, ids_of
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
 from hub_common.outcome import Issue, operation_outcome
+from hub_common.stored_text import StorableText
 from hub_router.domain.access import Viewer
 from hub_router.domain.offers import Outputs, TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
@@ -45,14 +49,14 @@ def viewer_of(principal: Principal) -> Viewer:
 class DeclineBody(BaseModel):
     """Why the offer is declined (kept for coordinators; never published or logged)."""
 
-    reason: str = Field(min_length=1, max_length=500, description="Why you cannot take it")
+    reason: StorableText = Field(min_length=1, max_length=500, description="Why you cannot take it")
 
 
 class OutputsBody(BaseModel):
     """What came of the referral (Task.output)."""
 
-    outcome: str = Field(min_length=1, max_length=500, description="The outcome, in words")
-    services_connected: list[str] = Field(
+    outcome: StorableText = Field(min_length=1, max_length=500, description="The outcome, in words")
+    services_connected: list[StorableText] = Field(
         default_factory=list,
         alias="servicesConnected",
         max_length=50,
@@ -73,7 +77,7 @@ class StatusChangeBody(BaseModel):
         alias="businessStatus",
         description="New Task.businessStatus step (omit to keep the current one when it fits)",
     )
-    reason: str | None = Field(
+    reason: StorableText | None = Field(
         default=None,
         max_length=500,
         description="Task.statusReason.text: required for on-hold, failed and cancelled",
@@ -123,6 +127,8 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
     @router.get("/Task", summary="Search Tasks")
     async def search_tasks(
         principal: Reader,
+        request: Request,
+        audit: AuditLogDep,
         owner: Annotated[
             str | None,
             Query(description="PractitionerRole/<worker id>", pattern="^PractitionerRole/.+"),
@@ -141,6 +147,8 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
             business_status=business_status,
             limit=count,
         )
+        if tasks:  # an empty page discloses nothing about anyone
+            await audit.read(request, principal, "Task", ids_of(tasks))
         return fhir(
             {
                 "resourceType": "Bundle",
@@ -154,28 +162,49 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         )
 
     @router.get("/Task/{task_id}", summary="Read a Task")
-    async def read_task(principal: Reader, task_id: str) -> JSONResponse:
+    async def read_task(
+        principal: Reader, task_id: str, request: Request, audit: AuditLogDep
+    ) -> JSONResponse:
         """The Task's latest snapshot, if it is yours to see."""
-        return fhir(await views.read(viewer_of(principal), task_id))
+        task = await views.read(viewer_of(principal), task_id)
+        await audit.read(request, principal, "Task", [task_id])
+        return fhir(task)
 
     @router.post("/Task/{task_id}/$accept", summary="Accept an offer")
-    async def accept_offer(principal: LinkWorker, task_id: str, request: Request) -> JSONResponse:
+    async def accept_offer(
+        principal: LinkWorker, task_id: str, request: Request, audit: AuditLogDep
+    ) -> JSONResponse:
         """Take on a referral offered to you: status accepted, businessStatus allocated."""
         changed = await progress.accept(
-            AcceptOffer(task_id, principal.subject, request.headers.get(TRACEPARENT))
+            AcceptOffer(
+                task_id,
+                principal.subject,
+                request.headers.get(TRACEPARENT),
+                audit.entry(request, principal, "update", "Task", [task_id]),
+            )
         )
         return fhir(changed.snapshot)
 
     @router.post("/Task/{task_id}/$decline", summary="Decline an offer")
     async def decline_offer(
-        principal: LinkWorker, task_id: str, body: DeclineBody, request: Request
+        principal: LinkWorker,
+        task_id: str,
+        body: DeclineBody,
+        request: Request,
+        audit: AuditLogDep,
     ) -> JSONResponse:
         """Turn down a referral offered to you; it goes to the next best worker.
 
         Answers 200 with an OperationOutcome: the Task is no longer yours to read.
         """
         await routing.decline(
-            DeclineOffer(task_id, principal.subject, body.reason, request.headers.get(TRACEPARENT))
+            DeclineOffer(
+                task_id,
+                principal.subject,
+                body.reason,
+                request.headers.get(TRACEPARENT),
+                audit.entry(request, principal, "update", "Task", [task_id]),
+            )
         )
         return JSONResponse(
             operation_outcome(
@@ -193,7 +222,11 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
 
     @router.post("/Task/{task_id}/$update-status", summary="Record progress")
     async def update_status(
-        principal: LinkWorker, task_id: str, body: StatusChangeBody, request: Request
+        principal: LinkWorker,
+        task_id: str,
+        body: StatusChangeBody,
+        request: Request,
+        audit: AuditLogDep,
     ) -> JSONResponse:
         """Move a Task you hold through the status machine; refused moves answer 409."""
         outputs = (
@@ -210,6 +243,7 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
                 body.reason,
                 outputs,
                 request.headers.get(TRACEPARENT),
+                audit.entry(request, principal, "update", "Task", [task_id]),
             )
         )
         return fhir(changed.snapshot)

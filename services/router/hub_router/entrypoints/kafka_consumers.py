@@ -6,6 +6,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_router.config import RouterSettings
@@ -21,6 +22,7 @@ def register_consumers(
             settings.topics.tasks: "FHIR R4 Task snapshot after every change; meta.versionId rises by one",
             settings.topics.alerts: "JSON alert for coordinators: a referral awaiting allocation "
             "(nobody eligible, or too many offers declined or unanswered); ids and area only",
+            settings.topics.audit: AUDIT_PUBLICATION,
         },
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub_common.audit import AuditEntry
 from hub_router.domain.access import Viewer
 from hub_router.domain.offers import Outputs
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
@@ -16,6 +17,7 @@ class AcceptOffer:
     referral_id: str
     worker_id: str
     traceparent: str | None = None
+    audit: AuditEntry | None = None  # staged with the change, in its transaction
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class DeclineOffer:
     worker_id: str
     reason: str
     traceparent: str | None = None
+    audit: AuditEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class ChangeTaskStatus:
     reason: str | None = None
     outputs: Outputs | None = None
     traceparent: str | None = None
+    audit: AuditEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class AssignByHand:
     coordinator: str
     scope: Viewer
     traceparent: str | None = None
+    audit: AuditEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,4 @@ class RebalanceWaiting:
     coordinator: str
     scope: Viewer
     limit: int = 500
+    audit: AuditEntry | None = None  # names the referrals offered, once they are known

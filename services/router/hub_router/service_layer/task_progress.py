@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.audit import AuditEntry, stage_audit
 from hub_common.topics import Topics
+from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.domain.offers import ReferralTask, TaskNotVisible
 from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus
@@ -44,6 +46,7 @@ class TaskProgress:
             command.referral_id,
             lambda task: task.accept(command.worker_id),
             command.traceparent,
+            command.audit,
         )
 
     async def change_status(self, command: ChangeTaskStatus) -> TaskChanged:
@@ -58,6 +61,7 @@ class TaskProgress:
                 command.outputs,
             ),
             command.traceparent,
+            command.audit,
         )
 
     async def _change(
@@ -65,6 +69,7 @@ class TaskProgress:
         referral_id: str,
         change: Callable[[ReferralTask], ReferralTask],
         traceparent: str | None,
+        audit: AuditEntry | None,
     ) -> TaskChanged:
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -73,6 +78,8 @@ class TaskProgress:
                 raise TaskNotVisible(referral_id)
             after = replace(stored, task=change(stored.task))
             changed = await record_change(session, self._topics, stored, after, now, traceparent)
+            if audit is not None:
+                await stage_audit(session, orm.outbox, self._topics, audit)
         self._on_commit()
         log.info(
             "referral %s now %s %s (version %d)",
