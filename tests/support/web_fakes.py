@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,16 @@ class FakeHubApi:
 
     async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]:
         return await self.router_task(token, task_id)
+
+    async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
+        self._refusal()
+        self.calls.append(("referrals-csv", verify_token(SECRET, token).subject, None))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"referral_id,patient_name\r\n"
+            yield b"r1,'=HYPERLINK(1)\r\n"
+
+        return chunks()
 
     async def submit(
         self, token: str, source: str, body: bytes, content_type: str

@@ -254,6 +254,26 @@ async def test_the_coordinator_assigns_and_sees_charts(
     assert charts.count('role="img"') == 3 and "lw-1" in charts
 
 
+async def test_the_referrer_and_the_coordinator_download_the_csv_with_their_own_token(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    await sign_in(client, CVA)
+    assert 'href="/reports/referrals.csv"' in (await client.get("/referrer")).text
+    download = await client.get("/reports/referrals.csv")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.content == b"referral_id,patient_name\r\nr1,'=HYPERLINK(1)\r\n"
+    client.cookies.clear()
+    await sign_in(client, "co-1")
+    assert 'href="/reports/referrals.csv"' in (await client.get("/coordinator")).text
+    assert (await client.get("/reports/referrals.csv")).status_code == 200
+    assert api.calls == [("referrals-csv", CVA, None), ("referrals-csv", "co-1", None)]
+    client.cookies.clear()
+    await sign_in(client, "lw-1")
+    assert (await client.get("/reports/referrals.csv")).status_code == 403
+
+
 def test_routing_facts_from_the_router_are_read_for_the_inbox() -> None:
     from hub_router.adapters.fhir_task import with_routing_inputs
     from hub_web.domain.tasks import task_view

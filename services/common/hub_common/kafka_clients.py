@@ -6,6 +6,7 @@ ACLs decide what each service may read and write; PLAINTEXT is for loopback deve
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -58,6 +59,12 @@ def make_broker(settings: InfraSettings, client_id: str) -> KafkaBroker:
         settings.kafka_bootstrap_servers,
         client_id=client_id,
         security=_faststream_security(settings),
+        # Through the service's own log handler (one line a record, control characters
+        # escaped): FastStream's default writes message ids from Kafka headers verbatim.
+        logger=logging.getLogger("faststream.broker"),
+        # Its "Received"/"Processed" line per message only at DEBUG: each service already logs
+        # what it did with a message, by id.
+        log_level=logging.DEBUG,
     )
 
 

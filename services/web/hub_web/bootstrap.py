@@ -13,6 +13,7 @@ from hub_web.adapters.hub_api import HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
 from hub_web.entrypoints.http_referrer import referrer_router
+from hub_web.entrypoints.http_reports import report_router
 from hub_web.entrypoints.http_session import session_router
 from hub_web.entrypoints.http_worker import worker_router
 from hub_web.entrypoints.pages import HERE, build_templates, install_page_handlers
@@ -60,5 +61,6 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(worker_router(WorkerDesk(api)))
     app.include_router(coordinator_router(CoordinatorDesk(api)))
     app.include_router(referrer_router(ReferrerDesk(api)))
+    app.include_router(report_router(api))
     install_page_handlers(app)
     return app

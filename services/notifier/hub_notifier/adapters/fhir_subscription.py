@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub_common.fhir_systems import HUB_BASE
+from hub_common.stored_text import NUL_MESSAGE, first_nul
 from hub_notifier.domain.commands import CreateSubscription
 from hub_notifier.domain.notification import BACKPORT, TASK_TOPIC
 from hub_notifier.domain.subscription import Channel, RefusedSubscription
@@ -49,10 +50,13 @@ def _headers(channel: dict[str, Any]) -> tuple[str, ...]:
             not colon
             or not name.strip()
             or len(str(header)) > MAX_HEADER_LENGTH
-            or any(c in str(header) for c in "\r\n")
+            or not all(" " <= c <= "~" or c == "\t" for c in str(header))
         ):
+            # Printable ASCII only: a CR or LF would smuggle a header of its own, and the HTTP
+            # client refuses anything else when the delivery is sent, long after this answer.
             raise RefusedSubscription(
-                "Subscription.channel.header", "each header is one `Name: value` line"
+                "Subscription.channel.header",
+                "each header is one `Name: value` line of printable ASCII",
             )
     return tuple(str(h) for h in headers)
 
@@ -61,6 +65,8 @@ def read_subscription(resource: Any, organisation: str, *, allow_http: bool) -> 
     """Raises RefusedSubscription naming the element at fault."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Subscription":
         raise RefusedSubscription("resourceType", "expected a Subscription")
+    if where := first_nul(resource, "Subscription"):
+        raise RefusedSubscription(where, NUL_MESSAGE)
     criteria = str(resource.get("criteria") or "")
     filter_criteria = _extension_value(resource.get("_criteria"), FILTER_CRITERIA)
     if criteria.startswith("Task"):

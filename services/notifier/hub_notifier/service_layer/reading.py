@@ -33,7 +33,7 @@ class TaskSearch:
     count: int = 100
 
 
-def _visible(reader: Reader, requester_column: Any, borough_column: Any) -> ColumnElement[bool]:
+def visible_to(reader: Reader, requester_column: Any, borough_column: Any) -> ColumnElement[bool]:
     if reader.organisation is not None:
         condition: ColumnElement[bool] = requester_column == reader.organisation
         return condition
@@ -65,7 +65,7 @@ class ReadService:
             resource: dict[str, Any] | None = await session.scalar(
                 select(sr.c.resource).where(
                     sr.c.referral_id == referral_id,
-                    _visible(reader, sr.c.requester_org, sr.c.borough),
+                    visible_to(reader, sr.c.requester_org, sr.c.borough),
                 )
             )
         return resource
@@ -76,7 +76,7 @@ class ReadService:
                 select(t.c.task)
                 .select_from(t.outerjoin(sr, sr.c.referral_id == t.c.referral_id))
                 .where(
-                    t.c.referral_id == task_id, _visible(reader, t.c.requester_org, sr.c.borough)
+                    t.c.referral_id == task_id, visible_to(reader, t.c.requester_org, sr.c.borough)
                 )
             )
         return task
@@ -104,7 +104,7 @@ class ReadService:
         matches = (
             select(t.c.task, t.c.last_updated, t.c.referral_id)
             .select_from(t.outerjoin(sr, sr.c.referral_id == t.c.referral_id))
-            .where(_visible(reader, t.c.requester_org, sr.c.borough))
+            .where(visible_to(reader, t.c.requester_org, sr.c.borough))
         )
         if search.focus is not None:
             matches = matches.where(t.c.referral_id == search.focus)

@@ -7,6 +7,7 @@ apply their access rules to every page: this app cannot show more than the perso
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -48,6 +49,14 @@ def _explanation(response: httpx.Response) -> str:
             return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict))
         return str(detail)
     return f"refused ({response.status_code})"
+
+
+async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    finally:
+        await response.aclose()
 
 
 class HubApi:
@@ -165,6 +174,27 @@ class HubApi:
     async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]:
         task: dict[str, Any] = await self._call("notifier", "GET", f"/fhir/Task/{task_id}", token)
         return task
+
+    async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
+        """The notifier's referrals report, streamed as it comes (never held whole here).
+        Refusals and failures raise before the first byte, so the page can still explain."""
+        url = self._urls["notifier"].rstrip("/") + "/reports/referrals.csv"
+        request = self._client.build_request(
+            "GET", url, headers={"Authorization": f"Bearer {token}", "Accept": "text/csv"}
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as error:
+            log.warning("GET the referrals report failed: %s", type(error).__name__)
+            raise ApiUnavailable("notifier") from None
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            if response.status_code >= 500:
+                log.warning("GET the referrals report: HTTP %d", response.status_code)
+                raise ApiUnavailable("notifier")
+            raise ApiRefused(response.status_code, _explanation(response))
+        return _relay(response)
 
     # Intake: an agency resubmitting a corrected referral.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +45,8 @@ class HubApiPort(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]: ...
+
+    async def referrals_csv(self, token: str) -> AsyncIterator[bytes]: ...
 
     async def submit(
         self, token: str, source: str, body: bytes, content_type: str
