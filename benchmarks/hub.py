@@ -86,7 +86,11 @@ async def running_hub(
         routers = ["router"] if replicas == 1 else [f"router-{n + 1}" for n in range(replicas)]
         for name in ["intake", *routers, "notifier"]:
             # Keyed by its own name, so each replica gets its own CPU and memory figures.
-            hub.services[name] = ServiceProcess(name.split("-")[0], env, log_dir)
+            hub.services[name] = ServiceProcess(name.split("-")[0], dict(env), log_dir)
+        notifier = hub.services["notifier"]
+        # The referrers' webhook is the harness's plain-http loopback server, as in the tests
+        # (tests/support/notifier_setup.py); links in notifications point at this notifier.
+        notifier.env.update(NOTIFIER_ALLOW_HTTP_ENDPOINTS="true", NOTIFIER_PUBLIC_URL=notifier.url)
         # Started one by one: readiness polling is blocking, and parallel starts on two cores
         # only slow each other down.
         for service in hub.services.values():

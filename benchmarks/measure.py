@@ -51,7 +51,8 @@ class HubObserver:
     inbound (harness publish) -> `referrals.requested` (ServiceRequest, identifier[1] is the
     referrer reference) -> `referrals.tasks` (first Task, focus `ServiceRequest/<id>`) ->
     `referrals.status.<source>` (whatever the notifier publishes there, matched on any id it
-    carries: the referral id, `Task/<id>` or the referrer reference).
+    carries: the referral id, `Task/<id>` or the referrer reference), or the referrer's
+    webhook (the harness's receiver, benchmarks/webhook.py), whichever hears first.
     """
 
     requested_topic: str
@@ -66,6 +67,7 @@ class HubObserver:
     status_tokens: dict[str, int] = field(default_factory=dict)  # any id seen -> first ms
     status_messages: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # reference -> ms
+    webhook: dict[str, int] = field(default_factory=dict)  # referral id -> first POST ms
 
     @property
     def topics(self) -> list[str]:
@@ -116,6 +118,10 @@ class HubObserver:
                 if candidate not in self.status_tokens:
                     self.status_tokens[candidate] = record.timestamp
 
+    def mark_notified(self, referral_id: str, at_ms: int) -> None:
+        """The referrer's webhook received a notification of this referral's Task."""
+        self.webhook.setdefault(referral_id, at_ms)
+
     # Resolved views, reference -> ms, for the figures.
     def task_at(self) -> dict[str, int]:
         return {
@@ -127,9 +133,16 @@ class HubObserver:
     def status_at(self) -> dict[str, int]:
         found = {}
         for reference, rid in self.referral_of.items():
-            at = self.status_tokens.get(rid, self.status_tokens.get(reference))
-            if at is not None:
-                found[reference] = at
+            heard = [
+                at
+                for at in (
+                    self.webhook.get(rid),
+                    self.status_tokens.get(rid, self.status_tokens.get(reference)),
+                )
+                if at is not None
+            ]
+            if heard:
+                found[reference] = min(heard)
         return found
 
     def unassigned(self, references: Iterable[str]) -> int:
@@ -149,20 +162,21 @@ class HubObserver:
         )
 
     def notified(self, references: Iterable[str]) -> int:
-        if not self.status_tokens:
+        if not self.status_tokens and not self.webhook:
             return 0
         return sum(
             1
             for reference in references
             if reference in self.status_tokens
-            or self.referral_of.get(reference, "") in self.status_tokens
+            or (rid := self.referral_of.get(reference, "")) in self.status_tokens
+            or rid in self.webhook
         )
 
     def describe(self, references: Sequence[str]) -> str:
         wanted = set(references)
         requested = sum(1 for reference in wanted if reference in self.requested)
         text = f"requested {requested} · tasks {self.finished(wanted)}"
-        if self.status_messages:
+        if self.status_messages or self.webhook:
             text += f" · notified {self.notified(wanted)}"
         if rejected := sum(1 for reference in wanted if reference in self.rejected):
             text += f" · REJECTED {rejected}"

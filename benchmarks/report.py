@@ -32,9 +32,9 @@ from tests.support.infra import REPO
 HOPS = {
     "hop1": ("inbound → requested", "A → B"),
     "hop2": ("requested → task", "B → C"),
-    "hop3": ("task → status", "C → D"),
+    "hop3": ("task → referrer notified", "C → D"),
     "assigned": ("inbound → task (end to end, assigned)", "A → C"),
-    "notified": ("inbound → status (end to end, notified)", "A → D"),
+    "notified": ("inbound → notified (end to end, referrer notified)", "A → D"),
 }
 PACKAGES = ("aiokafka", "faststream", "fastapi", "uvicorn", "sqlalchemy", "asyncpg", "orjson")
 
@@ -81,6 +81,18 @@ def hub_figures(phase: Phase, observer: HubObserver) -> dict[str, Any]:
     return figures
 
 
+def referrer_facts(subscriptions: int, requests: int, handshakes: int) -> dict[str, Any]:
+    """How the notification hop was observed: the agencies' rest-hook subscriptions and what
+    the harness's webhook received (handshakes included)."""
+    return {
+        "channel": "rest-hook",
+        "subscriptions": subscriptions,
+        "webhook_requests": requests,
+        "handshakes": handshakes,
+        "notifications": requests - handshakes,
+    }
+
+
 def relay_figures(phase: Phase, observer: RelayObserver) -> dict[str, Any]:
     hops = [observer.arrived[topic] for topic in observer.hop_topics]
     return _figures(phase, [observer.published, *hops])
@@ -99,6 +111,41 @@ def headline(hub: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
         "ratio_assigned": ratio(hub_tp["assigned"], raw_tp["assigned"]),
         "ratio_notified": ratio(hub_tp["notified"], raw_tp["notified"]),
     }
+
+
+# The project's targets (reported, never asserted: a shared machine can miss them by itself).
+GOALS = {
+    "end_to_end_per_s": 2000.0,
+    "ratio_to_raw": 0.25,
+    "p99_assigned_ms_at_fixed_rate": 50.0,
+    "p99_notified_ms_at_fixed_rate": 150.0,
+    "rss_peak_mb_per_service": 150.0,
+}
+
+
+def goals(hub: dict[str, Any], head: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each goal with the run's figure and whether it was met (None: not measured)."""
+    fixed = hub["fixed_rate"]["latency_ms"]
+    rss = [
+        usage["rss_peak_mb"]
+        for phase in ("fixed_rate", "saturation")
+        for name, usage in hub[phase]["processes"].items()
+        if name != "harness"
+    ]
+    figures: dict[str, tuple[float | None, bool]] = {
+        # (figure, True when higher is better)
+        "end_to_end_per_s": (head["hub_per_s"], True),
+        "ratio_to_raw": (head["ratio"], True),
+        "p99_assigned_ms_at_fixed_rate": (fixed["assigned"]["p99"], False),
+        "p99_notified_ms_at_fixed_rate": (fixed["notified"]["p99"], False),
+        "rss_peak_mb_per_service": (max(rss) if rss else None, False),
+    }
+    out = {}
+    for name, (value, higher) in figures.items():
+        target = GOALS[name]
+        met = None if value is None else (value >= target if higher else value < target)
+        out[name] = {"target": target, "value": value, "met": met}
+    return out
 
 
 # ---------------------------------------------------------------- machine facts
@@ -320,9 +367,16 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
         f"{busy['load_average_1m_start']:g} -> {busy['load_average_1m_end']:g}"
     )
     lines.append("")
+    referrers = result.get("referrers")
+    if referrers:
+        lines.append(
+            f"Referrers: {referrers['subscriptions']} agencies subscribed (rest-hook); the "
+            f"harness's webhook received {referrers['notifications']:,} notifications."
+        )
     if not hub["saturation"]["notifications_measured"]:
         lines.append(
-            "Notifications: not measured (nothing arrived on referrals.status.* within the grace period)."
+            "Notifications: not measured (no webhook POST or referrals.status.* message arrived "
+            "within the grace period)."
         )
     quiet = machine.get("busy_before_run_percent")
     if quiet is not None and quiet > 15:
@@ -344,15 +398,29 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
                 f"WARNING {phase}: complete={f['complete']}, rejected={f['rejected']}, "
                 f"Tasks not offered={f['not_offered']} (the figures cover what arrived)."
             )
+    if "goals" in result:
+        lines.append(
+            "Goals: "
+            + " · ".join(
+                f"{name} {_n(goal['value'], 2 if goal['value'] and goal['value'] < 1 else 0)}"
+                f" ({'met' if goal['met'] else 'not measured' if goal['met'] is None else 'missed'}"
+                f", target {goal['target']:g})"
+                for name, goal in result["goals"].items()
+            )
+        )
     lines.append(
         f"Headline: hub {_n(head['hub_per_s'], 1)} referrals/s end to end ({head['end_to_end']}) "
         f"vs raw relay {_n(head['raw_per_s'], 0)}/s: hub/raw {_pct(head['ratio'])}."
     )
     if previous:
         before = previous.get("headline", {})
+        # Its end to end may be another hop (runs before notifications were measured ended at
+        # the assignment): the ratios per end point are what compare.
         lines.append(
             f"Last run ({previous.get('run', {}).get('started_at', '?')}): hub "
-            f"{_n(before.get('hub_per_s'), 1)}/s, raw {_n(before.get('raw_per_s'), 0)}/s, "
-            f"hub/raw {_pct(before.get('ratio'))}."
+            f"{_n(before.get('hub_per_s'), 1)}/s ({before.get('end_to_end', '?')}), raw "
+            f"{_n(before.get('raw_per_s'), 0)}/s; hub/raw assigned "
+            f"{_pct(before.get('ratio_assigned'))} (now {_pct(head['ratio_assigned'])}), "
+            f"notified {_pct(before.get('ratio_notified'))} (now {_pct(head['ratio_notified'])})."
         )
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 1. Kafka and PostgreSQL as the tests find them; an isolated database and topic prefix.
 2. intake, `--replicas` routers and the notifier as separate processes; a roster whose
-   capacity never binds.
+   capacity never binds; every agency of the load subscribed (rest-hook) to a webhook served
+   by the harness itself, which times each referral's first notification.
 3. A warm-up (consumer groups settle, connections open), then `--referrals` at `--rate`
    referrals/s, then `--referrals` more as fast as the producer can (saturation).
 4. The services stopped, the same messages through the raw three-hop relay, same two phases.
@@ -31,13 +32,17 @@ from benchmarks.measure import (
     ProcessSampler,
     RelayObserver,
     machine_busy,
+    now_ms,
 )
 from benchmarks.phases import Phase, run_phase
 from benchmarks.relay import RelayChain, create_topics, relay_topics
+from benchmarks.subscribers import agencies_of, subscribe_all
+from benchmarks.webhook import WebhookReceiver
 from hub_common.topics import INBOUND_SOURCES
 from tests.support.infra import infrastructure
 
 WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load
+HANDSHAKE_WAIT_SECONDS = 60.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,10 +90,31 @@ def say(text: str) -> None:
     print(f"[bench] {text}", file=sys.stderr, flush=True)
 
 
+async def subscribe_referrers(
+    hub: RunningHub, phases: list[Phase], receiver: WebhookReceiver
+) -> int:
+    """Every agency of the load subscribes its webhook (the harness's receiver); returns once
+    each subscription's handshake has arrived, so none lands inside a measured phase."""
+    organisations = agencies_of(message for phase in phases for message in phase.messages)
+    count = await subscribe_all(
+        hub.services["notifier"].url, hub.stack.auth_secret, organisations, receiver.url
+    )
+    deadline = asyncio.get_running_loop().time() + HANDSHAKE_WAIT_SECONDS
+    while receiver.handshakes < count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(
+                f"only {receiver.handshakes} of {count} subscription handshakes arrived within "
+                f"{HANDSHAKE_WAIT_SECONDS:.0f} s"
+            )
+        await asyncio.sleep(0.2)
+    return count
+
+
 async def measure_hub(
     hub: RunningHub, phases: list[Phase], args: argparse.Namespace, producer: AIOKafkaProducer
-) -> dict[str, Any]:
-    """Warm-up, fixed rate and saturation through the hub; figures per measured phase."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Warm-up, fixed rate and saturation through the hub: figures per measured phase, and
+    what the referrers' webhook received."""
     topics = hub.stack.topics
     observer = HubObserver(
         topics.requested,
@@ -96,21 +122,28 @@ async def measure_hub(
         topics.rejected,
         [topics.status(source) for source in INBOUND_SOURCES],
     )
-    sampler = ProcessSampler({**hub.pids(), "harness": os.getpid()})
+    receiver = await WebhookReceiver(observer.mark_notified, now_ms).start()
     figures: dict[str, Any] = {}
-    async with Collector(hub.stack.kafka_bootstrap_servers, observer):
-        for phase in phases:
-            await run_phase(
-                phase,
-                observer=observer,
-                producer=producer,
-                topic_of=topics.inbound,
-                sampler=sampler,
-                stall_seconds=args.stall_seconds,
-                status_grace=args.status_grace,
-            )
-            figures[phase.name] = report.hub_figures(phase, observer)
-    return figures
+    try:
+        subscriptions = await subscribe_referrers(hub, phases, receiver)
+        say(f"{subscriptions} agencies subscribed (rest-hook) to {receiver.url}")
+        sampler = ProcessSampler({**hub.pids(), "harness": os.getpid()})
+        async with Collector(hub.stack.kafka_bootstrap_servers, observer):
+            for phase in phases:
+                await run_phase(
+                    phase,
+                    observer=observer,
+                    producer=producer,
+                    topic_of=topics.inbound,
+                    sampler=sampler,
+                    stall_seconds=args.stall_seconds,
+                    status_grace=args.status_grace,
+                )
+                figures[phase.name] = report.hub_figures(phase, observer)
+    finally:
+        await receiver.stop()
+    referrers = report.referrer_facts(subscriptions, receiver.requests, receiver.handshakes)
+    return figures, referrers
 
 
 async def measure_relay(
@@ -177,7 +210,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
             await producer.start()
             try:
-                hub_figures = await measure_hub(hub, phases, args, producer)
+                hub_figures, referrers = await measure_hub(hub, phases, args, producer)
                 postgres = await hub.postgres_version()
                 hub.stop_services()
                 say("services stopped; the same messages through the raw relay")
@@ -186,6 +219,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await producer.stop()
             origin, run = infra.origin, hub.run
     measured = ("fixed_rate", "saturation")
+    headline = report.headline(hub_figures["saturation"], raw_figures["saturation"])
     return {
         "run": {
             "id": run,  # the database hub_test_<id> and topic prefix t<id>. it used
@@ -204,9 +238,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "busy_before_run_percent": busy_before,
         },
         "hub": {name: hub_figures[name] for name in measured},
+        "referrers": referrers,
         "warm_up": hub_figures["warm_up"],
         "raw_relay": {name: raw_figures[name] for name in measured},
-        "headline": report.headline(hub_figures["saturation"], raw_figures["saturation"]),
+        "headline": headline,
+        "goals": report.goals(hub_figures, headline),
     }
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from benchmarks.load import Inbound
-from benchmarks.measure import RelayObserver
+from benchmarks.measure import HubObserver, RelayObserver
 from benchmarks.phases import Phase
-from benchmarks.report import headline, relay_figures
+from benchmarks.report import goals, headline, hub_figures, relay_figures
 from benchmarks.stats import (
     hop_latencies,
     hop_throughput,
@@ -16,6 +17,8 @@ from benchmarks.stats import (
     ratio,
     throughput,
 )
+from benchmarks.webhook import WebhookReceiver, notified_referrals
+from hub_common.jsonio import dumps
 
 
 def test_percentiles_interpolate_between_ranks_like_numpy() -> None:
@@ -91,3 +94,72 @@ def test_relay_figures_pair_each_hop_with_its_timelines() -> None:
     assert summary["raw_per_s"] == pytest.approx(4 / 1.05)
     assert summary["ratio"] == summary["ratio_assigned"] == pytest.approx(1.0 / (4 / 1.05))
     assert summary["ratio_notified"] is None
+
+
+def _notification(*referral_ids: str) -> bytes:
+    """A Subscriptions Backport history Bundle as the notifier POSTs it (id-only)."""
+    events = [
+        {
+            "name": "notification-event",
+            "part": [
+                {"name": "event-number", "valueString": str(n + 1)},
+                {"name": "focus", "valueReference": {"reference": f"Task/{rid}"}},
+            ],
+        }
+        for n, rid in enumerate(referral_ids)
+    ]
+    status = {"resourceType": "Parameters", "parameter": [{"name": "type"}, *events]}
+    return dumps({"resourceType": "Bundle", "type": "history", "entry": [{"resource": status}]})
+
+
+def test_the_webhook_reads_which_referrals_a_notification_is_about() -> None:
+    assert notified_referrals(_notification("rid-1")) == ["rid-1"]
+    assert notified_referrals(_notification("a", "b")) == ["a", "b"]
+    assert notified_referrals(_notification()) == []  # a handshake names no Task
+    assert notified_referrals(b"not json") == []
+    assert notified_referrals(b'{"entry": []}') == []
+
+
+async def test_the_webhook_answers_keep_alive_posts_and_times_each_referral() -> None:
+    heard: list[tuple[str, int]] = []
+    receiver = await WebhookReceiver(lambda rid, at: heard.append((rid, at)), lambda: 42).start()
+    try:
+        async with httpx.AsyncClient() as client:
+            for body in (_notification(), _notification("rid-1"), _notification("rid-2")):
+                answer = await client.post(receiver.url, content=body)
+                assert answer.status_code == 200
+    finally:
+        await receiver.stop()
+    assert heard == [("rid-1", 42), ("rid-2", 42)]
+    assert (receiver.requests, receiver.handshakes) == (3, 1)
+
+
+def test_hub_figures_time_the_referrer_notification_from_the_webhook() -> None:
+    messages = [Inbound("community", "k1", b"{}", ("r1",)), Inbound("fire", "k2", b"{}", ("r2",))]
+    observer = HubObserver("req", "tasks", "rejected", ["status"])
+    for message, at in zip(messages, (1_000, 1_100), strict=True):
+        observer.mark_published(message, at)
+    observer.requested |= {"r1": 1_010, "r2": 1_120}
+    observer.referral_of |= {"r1": "id-1", "r2": "id-2"}
+    observer.tasks |= {"id-1": 1_030, "id-2": 1_150}
+    observer.task_state |= {"id-1": "offered", "id-2": "offered"}
+    observer.mark_notified("id-1", 1_080)
+    observer.mark_notified("id-1", 5_000)  # a later version's notification: not the first
+    observer.mark_notified("id-2", 1_300)
+    assert observer.notified(["r1", "r2"]) == 2
+
+    figures = hub_figures(Phase("fixed_rate", messages, 200.0), observer)
+    assert figures["latency_ms"]["hop3"]["p50"] == pytest.approx((50 + 150) / 2)  # notified - task
+    assert figures["latency_ms"]["notified"]["max"] == 200  # 1300 - 1100
+    assert figures["throughput_per_s"]["notified"] == pytest.approx(2 / 0.3)  # 1000 .. 1300 ms
+    assert figures["notifications_measured"] is True
+    assert figures["not_offered"] == 0
+
+    hub = {"fixed_rate": figures, "saturation": figures}
+    summary = headline(figures, figures)
+    assert summary["end_to_end"] == "notified"
+    met = goals(hub, summary)
+    assert met["p99_notified_ms_at_fixed_rate"]["value"] == pytest.approx(199.0, abs=1.0)
+    assert met["p99_notified_ms_at_fixed_rate"]["met"] is False  # 150 ms is the target
+    assert met["p99_assigned_ms_at_fixed_rate"]["met"] is True  # at most 50 ms
+    assert met["rss_peak_mb_per_service"]["value"] is None  # no processes sampled

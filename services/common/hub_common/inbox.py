@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,3 +24,18 @@ async def first_delivery(
         .returning(processed.c.event_id)
     )
     return result.first() is not None
+
+
+async def first_deliveries(
+    session: AsyncSession, processed: Table, consumer: str, event_ids: Sequence[str]
+) -> set[str]:
+    """`first_delivery` for a batch in one statement: the ids not applied before (each id
+    once, however often it appears in `event_ids`)."""
+    unique = list(dict.fromkeys(event_ids))
+    if not unique:
+        return set()
+    result = await session.execute(
+        insert(processed).on_conflict_do_nothing().returning(processed.c.event_id),
+        [{"consumer": consumer, "event_id": event_id} for event_id in unique],
+    )
+    return set(result.scalars())

@@ -12,12 +12,13 @@ slow endpoint holds back nobody but its own subscription.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_notifier.adapters import orm
@@ -164,54 +165,89 @@ class DeliveryStore:
 
     async def settle(self, delivery: Claimed, attempt: Attempt) -> str:
         """Record an attempt; returns the delivery's new status."""
+        [status] = await self.settle_many([(delivery, attempt)])
+        return status
+
+    async def settle_many(self, attempts: Sequence[tuple[Claimed, Attempt]]) -> list[str]:
+        """Record several attempts in one transaction; returns each delivery's new status.
+
+        One statement per kind of change, each covering the batch. A subscription appears at
+        most once in it: only one of its deliveries is ever in flight.
+        """
         now = self._clock()
-        if attempt.ok:
-            values: dict[str, Any] = {"status": DELIVERED, "delivered_at": now, "last_error": None}
-            new_status = DELIVERED
-        else:
-            retry_at = self._policy.next_attempt(
-                delivery.attempts, delivery.first_attempt_at, now, self._draw()
+        rows: list[dict[str, Any]] = []
+        answered: list[str] = []  # subscriptions whose endpoint answered
+        failing: list[str] = []
+        statuses: list[str] = []
+        for delivery, attempt in attempts:
+            if attempt.ok:
+                status, error, due = DELIVERED, None, None
+            else:
+                due = self._policy.next_attempt(
+                    delivery.attempts, delivery.first_attempt_at, now, self._draw()
+                )
+                status, error = (DEAD if due is None else PENDING), (attempt.error or "failed")
+            statuses.append(status)
+            rows.append(
+                {
+                    "_seq": delivery.seq,
+                    "_attempts": delivery.attempts,
+                    "_status": status,
+                    "_delivered": now if attempt.ok else None,
+                    "_error": error[:200] if error else None,
+                    "_due": due,
+                }
             )
-            new_status = DEAD if retry_at is None else PENDING
-            values = {"status": new_status, "last_error": (attempt.error or "failed")[:200]}
-            if retry_at is not None:
-                values["due_at"] = retry_at
+            if delivery.subscription_id:
+                (answered if attempt.ok else failing).append(delivery.subscription_id)
         async with self._engine.begin() as conn:
             # Matching the attempt count ignores a late answer to a lease that ran out and was
             # claimed again by another replica: that replica settles it now.
             await conn.execute(
                 update(d)
                 .where(
-                    d.c.seq == delivery.seq,
+                    d.c.seq == bindparam("_seq"),
                     d.c.status == PENDING,
-                    d.c.attempts == delivery.attempts,
+                    d.c.attempts == bindparam("_attempts"),
                 )
-                .values(values)
+                .values(
+                    status=bindparam("_status"),
+                    delivered_at=bindparam("_delivered"),
+                    last_error=bindparam("_error"),
+                    # A failure's next attempt; a success keeps its (now irrelevant) due time.
+                    due_at=func.coalesce(bindparam("_due", type_=d.c.due_at.type), d.c.due_at),
+                ),
+                rows,
             )
-            if delivery.subscription_id:
-                # The Backport's status: `error` while its endpoint fails, `active` once it answers.
-                if attempt.ok:
-                    to, from_ = (
-                        SubscriptionStatus.ACTIVE,
-                        (
-                            SubscriptionStatus.REQUESTED,
-                            SubscriptionStatus.ERROR,
-                        ),
+            # The Backport's status: `error` while its endpoint fails, `active` once it answers.
+            for ids, to, from_ in (
+                (
+                    answered,
+                    SubscriptionStatus.ACTIVE,
+                    (SubscriptionStatus.REQUESTED, SubscriptionStatus.ERROR),
+                ),
+                (
+                    failing,
+                    SubscriptionStatus.ERROR,
+                    (SubscriptionStatus.REQUESTED, SubscriptionStatus.ACTIVE),
+                ),
+            ):
+                if ids:
+                    # Rows locked in subscription id order, as `announce_all` locks them, so
+                    # the two never deadlock; only subscriptions changing status are locked.
+                    changing = (
+                        select(s.c.subscription_id)
+                        .where(
+                            s.c.subscription_id == any_(bindparam("ids", type_=ARRAY(String))),
+                            s.c.status.in_([f.value for f in from_]),
+                        )
+                        .order_by(s.c.subscription_id)
+                        .with_for_update()
                     )
-                else:
-                    to, from_ = (
-                        SubscriptionStatus.ERROR,
-                        (
-                            SubscriptionStatus.REQUESTED,
-                            SubscriptionStatus.ACTIVE,
-                        ),
+                    await conn.execute(
+                        update(s)
+                        .where(s.c.subscription_id.in_(changing))
+                        .values(status=to.value, updated_at=now),
+                        {"ids": sorted(set(ids))},
                     )
-                await conn.execute(
-                    update(s)
-                    .where(
-                        s.c.subscription_id == delivery.subscription_id,
-                        s.c.status.in_([f.value for f in from_]),
-                    )
-                    .values(status=to.value, updated_at=now)
-                )
-        return new_status
+        return statuses

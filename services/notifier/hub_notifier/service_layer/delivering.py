@@ -15,6 +15,7 @@ from typing import Protocol
 
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
+from hub_notifier.service_layer.settling import SettleBatcher
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class DeliveryWorker:
         poll_seconds: float,
     ) -> None:
         self._store = store
+        # Attempts finishing together are recorded in one transaction (see settling.py).
+        self._settler = SettleBatcher(store)
         self._webhook = webhook
         self._mailer = mailer
         self._concurrency = max(1, concurrency)
@@ -97,6 +100,7 @@ class DeliveryWorker:
                 task.cancel()
             # A cancelled send keeps its lease: it goes again once the lease runs out.
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await self._settler.close()
 
     async def _idle(self) -> None:
         """Wait for a kick, the next poll, or (when full) a free slot."""
@@ -113,7 +117,7 @@ class DeliveryWorker:
     async def _deliver(self, delivery: Claimed) -> None:
         try:
             attempt = await self._send(delivery)
-            status = await self._store.settle(delivery, attempt)
+            status = await self._settler.settle(delivery, attempt)
         except asyncio.CancelledError:
             raise
         except Exception as error:

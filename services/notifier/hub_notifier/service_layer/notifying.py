@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.envelope import Envelope
@@ -39,6 +40,15 @@ from hub_notifier.domain.notification import (
 from hub_notifier.domain.subscription import LIVE, Channel, number_events
 
 log = logging.getLogger(__name__)
+
+DELIVERY_ROW: dict[str, Any] = {
+    "subscription_id": None,
+    "event_number": None,
+    "target": None,
+    "delivered_at": None,
+    "last_error": None,
+}
+"""The columns a delivery row may leave out, so rows of every kind share one INSERT."""
 
 
 @dataclass(frozen=True)
@@ -72,63 +82,99 @@ class Announcer:
 
     async def announce(self, session: AsyncSession, change: Change) -> int:
         """Returns how many notifications were staged."""
+        return await self.announce_all(session, [change])
+
+    async def announce_all(self, session: AsyncSession, changes: Sequence[Change]) -> int:
+        """Stage the notifications of several changes, in their order, with one statement per
+        kind of row rather than several per change. Returns how many were staged."""
+        if not changes:
+            return 0
         s = orm.subscriptions
-        # Locked in a fixed order, so two changes of one organisation never deadlock; the lock
-        # is what makes the numbering gap-free (see domain/subscription.py).
-        subscriptions = (
+        # Locked in a fixed order, so two transactions touching one organisation never
+        # deadlock; the lock is what makes the numbering gap-free (see domain/subscription.py).
+        organisations = sorted({change.requester_org for change in changes})
+        live = (
             await session.execute(
                 select(s)
                 .where(
-                    s.c.requester_org == change.requester_org,
+                    s.c.requester_org.in_(organisations),
                     s.c.status.in_([status.value for status in LIVE]),
                 )
                 .order_by(s.c.subscription_id)
                 .with_for_update()
             )
         ).all()
-        if not subscriptions:
-            return await self._email(session, change)
+        subscriptions_of: dict[str, list[Any]] = defaultdict(list)
+        for subscription in live:
+            subscriptions_of[subscription.requester_org].append(subscription)
+        counters = {sub.subscription_id: sub.events_since_start for sub in live}
         now = self._clock()
+        rows: list[dict[str, Any]] = []
         outgoing: list[OutgoingEvent] = []
-        for subscription in subscriptions:
-            numbers, counter = number_events(subscription.events_since_start, 1)
+        for change in changes:
+            subscriptions = subscriptions_of.get(change.requester_org)
+            if not subscriptions:
+                if email := self._email(change):
+                    rows.append(email)
+                continue
+            for subscription in subscriptions:
+                numbers, counters[subscription.subscription_id] = number_events(
+                    counters[subscription.subscription_id], 1
+                )
+                row, event = self._notification(subscription, numbers[0], change, now)
+                rows.append(row)
+                if event is not None:
+                    outgoing.append(event)
+        numbered = [
+            {"sid": sub.subscription_id, "counter": counters[sub.subscription_id]}
+            for sub in live
+            if counters[sub.subscription_id] != sub.events_since_start
+        ]
+        if numbered:
             await session.execute(
                 update(s)
-                .where(s.c.subscription_id == subscription.subscription_id)
-                .values(events_since_start=counter)
+                .where(s.c.subscription_id == bindparam("sid"))
+                .values(events_since_start=bindparam("counter")),
+                numbered,
             )
-            delivery_id = str(uuid.uuid4())
-            body = self._bundle(subscription, numbers[0], change, delivery_id, now)
-            row: dict[str, Any] = {
-                "delivery_id": delivery_id,
-                "subscription_id": subscription.subscription_id,
-                "event_number": numbers[0],
-                "kind": NotificationType.EVENT_NOTIFICATION.value,
-                "channel": subscription.channel,
-                "referral_id": change.referral_id,
-                "body": body,
-                "status": PENDING,
-            }
-            if subscription.channel == Channel.MESSAGE.value:
-                if change.source in INBOUND_SOURCES:
-                    # The outbox relay is this channel's delivery mechanism: handed over is sent.
-                    row.update(status=DELIVERED, delivered_at=now)
-                    outgoing.append(
-                        OutgoingEvent(
-                            topic=self._topics.status(change.source),
-                            key=change.referral_id,
-                            value=body,
-                            envelope=Envelope.new(
-                                "ReferralStatusNotified", FHIR_JSON, change.traceparent
-                            ),
-                        )
-                    )
-                else:
-                    # No `referrals.status.<source>` topic exists for it: say so, visibly.
-                    row.update(status=DEAD, last_error="no status topic for this source")
-            await session.execute(insert(orm.deliveries).values(row))
+        if rows:
+            # One shape for every row, so they go in one multi-row INSERT, in order (`seq`
+            # follows the order, which is the order each subscription must receive them).
+            await session.execute(insert(orm.deliveries), [{**DELIVERY_ROW, **row} for row in rows])
         await add_to_outbox(session, orm.outbox, outgoing)
-        return len(subscriptions)
+        return len(rows)
+
+    def _notification(
+        self, subscription: Any, number: int, change: Change, now: datetime
+    ) -> tuple[dict[str, Any], OutgoingEvent | None]:
+        """The delivery row of one event of one subscription, and the Kafka event that is its
+        delivery on the message channel."""
+        delivery_id = str(uuid.uuid4())
+        body = self._bundle(subscription, number, change, delivery_id, now)
+        row: dict[str, Any] = {
+            "delivery_id": delivery_id,
+            "subscription_id": subscription.subscription_id,
+            "event_number": number,
+            "kind": NotificationType.EVENT_NOTIFICATION.value,
+            "channel": subscription.channel,
+            "referral_id": change.referral_id,
+            "body": body,
+            "status": PENDING,
+        }
+        if subscription.channel != Channel.MESSAGE.value:
+            return row, None
+        if change.source not in INBOUND_SOURCES:
+            # No `referrals.status.<source>` topic exists for it: say so, visibly.
+            row.update(status=DEAD, last_error="no status topic for this source")
+            return row, None
+        # The outbox relay is this channel's delivery mechanism: handed over is sent.
+        row.update(status=DELIVERED, delivered_at=now)
+        return row, OutgoingEvent(
+            topic=self._topics.status(change.source),
+            key=change.referral_id,
+            value=body,
+            envelope=Envelope.new("ReferralStatusNotified", FHIR_JSON, change.traceparent),
+        )
 
     def _bundle(
         self, subscription: Any, number: int, change: Change, delivery_id: str, now: datetime
@@ -147,9 +193,10 @@ class Announcer:
             )
         )
 
-    async def _email(self, session: AsyncSession, change: Change) -> int:
+    def _email(self, change: Change) -> dict[str, Any] | None:
+        """The e-mail delivery row for a referrer with no subscription, if they gave an address."""
         if not change.email_to:
-            return 0
+            return None
         delivery_id = str(uuid.uuid4())
         email = status_email(
             referral_id=change.referral_id,
@@ -159,15 +206,12 @@ class Announcer:
             referrer_reference=change.referrer_reference,
             message=change.message_back,
         )
-        await session.execute(
-            insert(orm.deliveries).values(
-                delivery_id=delivery_id,
-                kind="email",
-                channel="email",
-                target=change.email_to,
-                referral_id=change.referral_id,
-                body=compose(self._sender, change.email_to, email, delivery_id),
-                status=PENDING,
-            )
-        )
-        return 1
+        return {
+            "delivery_id": delivery_id,
+            "kind": "email",
+            "channel": "email",
+            "target": change.email_to,
+            "referral_id": change.referral_id,
+            "body": compose(self._sender, change.email_to, email, delivery_id),
+            "status": PENDING,
+        }

@@ -4,7 +4,7 @@ stage the referrer's notifications in the same transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.inbox import first_delivery
+from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.rejection_task import rejection_task
@@ -47,50 +47,71 @@ class TrackingService:
         self._on_commit = on_commit
 
     async def record_request(self, request: dict[str, Any], event_id: str) -> None:
-        postcode = postcode_of(request)
+        await self.record_requests([(request, event_id)])
+
+    async def record_requests(self, requests: Sequence[tuple[dict[str, Any], str]]) -> None:
+        """Keep accepted referrals (for reads and e-mail addresses), a batch per transaction."""
+        rows = {}
+        for request, event_id in requests:
+            postcode = postcode_of(request)
+            rows[event_id] = {
+                "referral_id": str(request["id"]),
+                "source": source_of(request),
+                "requester_org": requester_key(service_request_requester(request)),
+                "resource": request,
+                "borough": borough_of(postcode) if postcode else None,
+            }
         async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "notifier.requested", event_id
-            ):
-                return
-            await session.execute(
-                insert(orm.service_requests)
-                .values(
-                    referral_id=str(request["id"]),
-                    source=source_of(request),
-                    requester_org=requester_key(service_request_requester(request)),
-                    resource=request,
-                    borough=borough_of(postcode) if postcode else None,
-                )
-                .on_conflict_do_nothing(index_elements=["referral_id"])
+            fresh = await first_deliveries(
+                session, orm.processed_events, "notifier.requested", list(rows)
             )
+            if fresh:
+                await session.execute(
+                    insert(orm.service_requests).on_conflict_do_nothing(
+                        index_elements=["referral_id"]
+                    ),
+                    [row for event_id, row in rows.items() if event_id in fresh],
+                )
 
     async def record_task(
         self, task: dict[str, Any], event_id: str, traceparent: str | None = None
     ) -> None:
+        await self.record_tasks([(task, event_id, traceparent)])
+
+    async def record_tasks(self, tasks: Sequence[tuple[dict[str, Any], str, str | None]]) -> None:
         """Keep every version in the timeline; the current row only moves forward; each new
-        version is announced to the referrer."""
-        facts = task_facts(task)
+        version is announced to the referrer. A batch is one transaction, and its statements
+        each cover the whole batch; a bad snapshot raises ValueError before anything is
+        written (the caller then goes one by one, to set only that one aside)."""
+        facts = [(task_facts(task), task, event_id, trace) for task, event_id, trace in tasks]
         async with self._sessions.begin() as session:
-            if not await first_delivery(session, orm.processed_events, "notifier.tasks", event_id):
-                return
-            if not await self._keep_version(session, facts, task):
-                return  # a version already recorded (republished): already announced
-            email_to, source = await self._request_facts(session, facts.referral_id)
-            if facts.source == "unknown" and source:
-                facts = replace(facts, source=source)
-            staged = await self._announcer.announce(
-                session, self._change(facts, email_to, traceparent)
+            fresh = await first_deliveries(
+                session, orm.processed_events, "notifier.tasks", [f[2] for f in facts]
             )
+            first_seen: dict[str, tuple[TaskFacts, dict[str, Any], str | None]] = {}
+            for fact, task, event_id, trace in facts:
+                if event_id in fresh:
+                    first_seen.setdefault(event_id, (fact, task, trace))
+            # A version already recorded (republished) was announced already.
+            new = await self._keep_versions(
+                session, [(fact, task) for fact, task, _ in first_seen.values()]
+            )
+            kept = [
+                (fact, trace)
+                for fact, _, trace in first_seen.values()
+                if (fact.referral_id, fact.version) in new
+            ]
+            requests = await self._request_facts(session, {fact.referral_id for fact, _ in kept})
+            changes = []
+            for fact, trace in kept:
+                email_to, source = requests.get(fact.referral_id, (None, None))
+                if fact.source == "unknown" and source:
+                    fact = replace(fact, source=source)
+                changes.append(self._change(fact, email_to, trace))
+            staged = await self._announcer.announce_all(session, changes)
         if staged:
             self._on_commit()
-        log.info(
-            "referral %s v%d %s: %d notifications",
-            facts.referral_id,
-            facts.version,
-            facts.status,
-            staged,
-        )
+        log.info("%d Task versions recorded: %d notifications", len(changes), staged)
 
     async def record_rejection(
         self, event: dict[str, Any], event_id: str, traceparent: str | None = None
@@ -117,7 +138,7 @@ class TrackingService:
             )
             if inserted is None:
                 return  # the same rejection, published again
-            await self._keep_version(session, facts, task)
+            await self._keep_versions(session, [(facts, task)])
             email = contact.get("email")
             staged = await self._announcer.announce(
                 session, self._change(facts, str(email) if email else None, traceparent)
@@ -126,52 +147,83 @@ class TrackingService:
             self._on_commit()
         log.info("rejection %s from %s: %d notifications", facts.referral_id, facts.source, staged)
 
-    async def _keep_version(
-        self, session: AsyncSession, facts: TaskFacts, task: dict[str, Any]
-    ) -> bool:
-        """Record one Task version; False when that version was already recorded."""
-        new = await session.scalar(
-            insert(orm.task_history)
-            .values(referral_id=facts.referral_id, version=facts.version, task=task)
-            .on_conflict_do_nothing(index_elements=["referral_id", "version"])
-            .returning(orm.task_history.c.version)
-        )
-        if new is None:
-            return False
-        values = {
-            "referral_id": facts.referral_id,
-            "version": facts.version,
-            "status": facts.status,
-            "business_status": facts.business_status,
-            "requester_org": facts.requester_org,
-            "task": task,
-            "last_updated": facts.last_updated,
-        }
-        upsert = insert(orm.tasks).values(values)
-        await session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["referral_id"],
-                set_=values,
-                where=orm.tasks.c.version < upsert.excluded.version,
+    async def _keep_versions(
+        self, session: AsyncSession, versions: Sequence[tuple[TaskFacts, dict[str, Any]]]
+    ) -> set[tuple[str, int]]:
+        """Record Task versions; returns those not recorded before, as (referral id, version)."""
+        unique = {(facts.referral_id, facts.version): (facts, task) for facts, task in versions}
+        if not unique:
+            return set()
+        h = orm.task_history
+        new = {
+            (row.referral_id, row.version)
+            for row in await session.execute(
+                insert(h)
+                .on_conflict_do_nothing(index_elements=["referral_id", "version"])
+                .returning(h.c.referral_id, h.c.version),
+                [
+                    {"referral_id": rid, "version": version, "task": task}
+                    for (rid, version), (_, task) in unique.items()
+                ],
             )
-        )
-        return True
+        }
+        # The current row moves forward only, to the newest version of each referral (one row
+        # per referral: one INSERT may not update the same row twice).
+        newest: dict[str, TaskFacts] = {}
+        for key in new:
+            facts = unique[key][0]
+            if facts.referral_id not in newest or newest[facts.referral_id].version < facts.version:
+                newest[facts.referral_id] = facts
+        if newest:
+            upsert = insert(orm.tasks)
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["referral_id"],
+                    set_={
+                        name: upsert.excluded[name]
+                        for name in (
+                            "version",
+                            "status",
+                            "business_status",
+                            "requester_org",
+                            "task",
+                            "last_updated",
+                        )
+                    },
+                    where=orm.tasks.c.version < upsert.excluded.version,
+                ),
+                [
+                    {
+                        "referral_id": facts.referral_id,
+                        "version": facts.version,
+                        "status": facts.status,
+                        "business_status": facts.business_status,
+                        "requester_org": facts.requester_org,
+                        "task": unique[(facts.referral_id, facts.version)][1],
+                        "last_updated": facts.last_updated,
+                    }
+                    for facts in newest.values()
+                ],
+            )
+        return new
 
     async def _request_facts(
-        self, session: AsyncSession, referral_id: str
-    ) -> tuple[str | None, str | None]:
+        self, session: AsyncSession, referral_ids: set[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
         """The referrer's e-mail address and the source, from the ServiceRequest when known.
 
         A Task can be processed before its ServiceRequest (two topics, no order between them):
         then there is no address to e-mail, and the change reaches only subscriptions.
         """
+        if not referral_ids:
+            return {}
         sr = orm.service_requests
-        row = (
-            await session.execute(
-                select(sr.c.resource, sr.c.source).where(sr.c.referral_id == referral_id)
+        rows = await session.execute(
+            select(sr.c.referral_id, sr.c.resource, sr.c.source).where(
+                sr.c.referral_id.in_(sorted(referral_ids))
             )
-        ).first()
-        return (referrer_email(row.resource), row.source) if row else (None, None)
+        )
+        return {row.referral_id: (referrer_email(row.resource), row.source) for row in rows}
 
     @staticmethod
     def _change(facts: TaskFacts, email_to: str | None, traceparent: str | None) -> Change:

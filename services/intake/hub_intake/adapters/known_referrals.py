@@ -1,0 +1,68 @@
+"""What a batch of inbound messages needs to know from the referrals already recorded, read in
+two queries for the whole batch instead of two per referral.
+
+Which of its (source, referrer reference) pairs are recorded already (a resend is the same
+referral), and each of its people's first episode (so the router keeps their worker). Kept
+current as the batch records more, so a resend or a second referral of one person inside the
+same batch is recognised as well. Use it only where nothing recorded can roll back on its own
+(no per-message savepoints), or it would remember what was undone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub_intake.adapters import orm
+from hub_intake.domain.identity import person_key
+from hub_intake.domain.referral import Referral
+
+r = orm.referrals
+# One parameter holding an array, so the statement's text (and its prepared plan) is the same
+# whatever the batch's size.
+RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id).where(
+    r.c.referrer_reference == any_(bindparam("references", type_=ARRAY(String)))
+)
+FIRST_EPISODES = (
+    select(r.c.person_key, r.c.episode_id)
+    .where(r.c.person_key == any_(bindparam("keys", type_=ARRAY(String))))
+    .ext(distinct_on(r.c.person_key))
+    .order_by(r.c.person_key, r.c.received_at)
+)
+
+
+class KnownReferrals:
+    """Referral ids by (source, referrer reference) and first episodes by person key."""
+
+    def __init__(self, ids: dict[tuple[str, str], str], episodes: dict[str, str]) -> None:
+        self._ids = ids
+        self._episodes = episodes
+
+    @classmethod
+    async def load(cls, session: AsyncSession, referrals: Sequence[Referral]) -> KnownReferrals:
+        if not referrals:
+            return cls({}, {})
+        references = sorted({referral.referrer_reference for referral in referrals})
+        keys = sorted({person_key(referral.person) for referral in referrals})
+        ids = {
+            (row.source, row.referrer_reference): row.referral_id
+            for row in await session.execute(RECORDED, {"references": references})
+        }
+        episodes = {
+            row.person_key: row.episode_id
+            for row in await session.execute(FIRST_EPISODES, {"keys": keys})
+        }
+        return cls(ids, episodes)
+
+    def referral_id(self, source: str, referrer_reference: str) -> str | None:
+        return self._ids.get((source, referrer_reference))
+
+    def first_episode(self, key: str) -> str | None:
+        return self._episodes.get(key)
+
+    def recorded(self, referral: Referral, referral_id: str, key: str, episode_id: str) -> None:
+        self._ids[(referral.source, referral.referrer_reference)] = referral_id
+        self._episodes.setdefault(key, episode_id)
