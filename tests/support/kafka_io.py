@@ -11,11 +11,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hub_common.jsonio import loads
 
 
-async def publish(bootstrap: str, topic: str, value: bytes | None, key: str) -> None:
+async def publish(
+    bootstrap: str,
+    topic: str,
+    value: bytes | None,
+    key: str,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key.encode())
+        await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
     finally:
         await producer.stop()
 
@@ -81,3 +87,37 @@ async def publish_events(
     finally:
         await producer.stop()
     return ids
+
+
+async def read_to_end(
+    bootstrap: str, topic: str
+) -> list[tuple[bytes | None, dict[str, Any] | None]]:
+    """Every (key, JSON value or None when it is not JSON) on `topic` now, up to the end of
+    every partition, so a check sees extra messages as well as missing ones."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[tuple[bytes | None, dict[str, Any] | None]] = []
+    try:
+        partitions = consumer.assignment() or set()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = consumer.assignment()
+        ends = await consumer.end_offsets(list(partitions))
+
+        async def behind() -> bool:
+            return any([await consumer.position(p) < ends[p] for p in partitions])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=1000)
+            for found in batch.values():
+                for record in found:
+                    try:
+                        value = loads(record.value) if record.value else None
+                    except ValueError:
+                        value = None
+                    records.append((record.key, value))
+        return records
+    finally:
+        await consumer.stop()

@@ -37,10 +37,13 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                expected = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(expected)
                 if receiver.hang_seconds:
                     time.sleep(receiver.hang_seconds)
                 code = receiver.fail_status if receiver.failing else 200
+                if len(body) < expected:
+                    code = 400  # the sender died mid-request: a real endpoint refuses a torn body
                 with receiver._lock:
                     receiver.requests.append(
                         Received(

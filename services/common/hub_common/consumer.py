@@ -36,10 +36,29 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes that say "the database, not this message, is the problem": connection
+# exceptions, insufficient resources, operator intervention (shutdown, starting up), and
+# serialization failures or deadlocks, which pass when retried.
+TRANSIENT_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
+
+
 def is_transient(error: BaseException) -> bool:
+    """Whether `error` may pass when retried. The driver's error is looked for down the chain:
+    SQLAlchemy wraps asyncpg's, and a refused connection while PostgreSQL starts up
+    (`CannotConnectNowError`) arrives as a plain DBAPIError."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, TRANSIENT_ERRORS)
+    seen: BaseException | None = error
+    for _ in range(10):  # a short walk: chains are a few links long, and never loop forever
+        if seen is None:
+            return False
+        if isinstance(seen, TRANSIENT_ERRORS):
+            return True
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
 
 
 async def process_durably(

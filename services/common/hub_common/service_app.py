@@ -9,14 +9,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from typing import Any
 from urllib.parse import unquote
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub_common.body_limit import BodySizeLimit, BodyTooLarge, too_large
+from hub_common.consumer import is_transient
 from hub_common.health import database_check, health_router
 from hub_common.outbox import OutboxRelay
 from hub_common.outcome import Issue, operation_outcome
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+"""The largest request body a service reads, unless it sets its own (intake's is a setting)."""
 
 
 def service_app(
@@ -27,9 +35,13 @@ def service_app(
     relay: OutboxRelay | None,
     auth_secret: str,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """Start the relay, any `background` loops (run until cancelled, e.g. a delivery worker)
-    and the broker with the app; stop them and release the pool after."""
+    and the broker with the app; stop them and release the pool after.
+
+    A request body over `max_body_bytes` is refused with 413 while it streams in, declared
+    (Content-Length) or not (chunked): nothing larger is ever held in memory."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +63,18 @@ def service_app(
             await engine.dispose()
 
     app = FastAPI(title=f"Referral hub: {title}", version="0.1.0", lifespan=lifespan)
+    # Added first, so it sits inside the others: the routes then read the limited body
+    # directly, and BodyTooLarge reaches its handler rather than another middleware's task.
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.middleware("http")(refuse_nul_characters)
+
+    async def body_too_large(request: Request, error: Exception) -> Response:
+        return too_large(max_body_bytes)
+
+    app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    for dependency_error in (DBAPIError, KafkaError, OSError):
+        app.add_exception_handler(dependency_error, dependency_unavailable)
     app.state.broker = broker
     app.state.auth_secret = auth_secret
 
@@ -60,6 +83,53 @@ def service_app(
 
     app.include_router(health_router({"database": database_check(engine), "kafka": kafka_ready}))
     return app
+
+
+def _printable(text: object) -> str:
+    # A lone surrogate (from a `\\ud800` escape) cannot be encoded as UTF-8 in the answer.
+    return str(text).encode("utf-8", "replace").decode("utf-8")
+
+
+async def invalid_request(request: Request, error: Exception) -> Response:
+    """FastAPI's 422, naming each field and what is wrong with it, without echoing the value:
+    the echo could carry personal data back, and an infinite number or a lone surrogate in it
+    made FastAPI's own handler fail with a 500."""
+    assert isinstance(error, RequestValidationError)
+    detail = [
+        {
+            "type": _printable(problem.get("type", "")),
+            "loc": [part if isinstance(part, int) else _printable(part) for part in problem["loc"]],
+            "msg": _printable(problem.get("msg", "")),
+        }
+        for problem in error.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def dependency_unavailable(request: Request, error: Exception) -> Response:
+    """PostgreSQL or Kafka is away (restarting, refusing connections): 503 with Retry-After,
+    so a client knows to try again, instead of a 500 that says the request itself was bad.
+    Anything else goes on to the server-error handler."""
+    if not is_transient(error):
+        raise error
+    outcome = operation_outcome(
+        [
+            Issue(
+                "(service)",
+                "a dependency of the hub is briefly unavailable; retry shortly",
+                code="transient",
+            )
+        ]
+    )
+    return JSONResponse(
+        outcome,
+        status_code=503,
+        media_type="application/fhir+json",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def refuse_nul_characters(

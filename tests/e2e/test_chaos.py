@@ -1,0 +1,417 @@
+"""Chaos: thousands of referrals in every agency format, good and bad, while every service is
+SIGKILLed at random moments and restarted, and Kafka and PostgreSQL are restarted under the
+running hub. Link workers accept offers throughout; every agency has a webhook subscription.
+
+Afterwards, the hub's promises hold:
+- every accepted referral exists exactly once (one hub id, whatever was republished);
+- every refused input is on referrals.rejected, once;
+- every referral has exactly one current owner, or waits for a coordinator with a reason;
+  its Task versions are 1, 2, ... with no gap and no two different versions n;
+- no link worker is ever over either limit (sampled while it runs, and at the end);
+- every referrer heard every status: each subscription's event numbers run 1..N with no gap
+  (a duplicate only ever repeats an event number), one event per Task version;
+- nothing is left in any outbox and no notification is dead.
+
+The seed (CHAOS_SEED, default below) decides the fault order and moments; it is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hub_common.auth import Principal, issue_token
+from hub_notifier.adapters.requester import (
+    referrer_reference,
+    rejection_requester,
+    requester_key,
+    service_request_requester,
+)
+from hub_notifier.domain.notification import TASK_TOPIC
+from tests.support.chaos import (
+    TIGHT,
+    Acceptor,
+    Load,
+    faults,
+    roster,
+    wait_until,
+    wave,
+    write_roster,
+)
+from tests.support.infra import Infrastructure, free_port
+from tests.support.kafka_io import publish_many, read_to_end
+from tests.support.outages import require_local
+from tests.support.processes import ServiceProcess, run_cli
+from tests.support.smtp_sink import SmtpSink
+from tests.support.stack import IsolatedStack
+from tests.support.variants import EXAMPLES, example, references
+from tests.support.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.infra
+
+SEED = int(os.environ.get("CHAOS_SEED", "20261123"))
+PER_SOURCE = 40  # per wave: 40 of each format (housing files hold two) = 240 referrals
+BACKPORT_FILTER = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria"
+)
+LIMIT_QUERIES = (
+    "select owner, count(*) from router.tasks where owner is not null"
+    " and status in ('requested', 'accepted', 'in-progress', 'on-hold') group by owner",
+    "select owner, count(*) from router.tasks where owner is not null group by owner, offered_on",
+)
+
+
+async def scalar(engine: AsyncEngine, sql: str) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.execute(text(sql))).scalar()
+
+
+async def over_limits(engine: AsyncEngine) -> list[str]:
+    limits = {w.worker_id: w for w in roster()}
+    found = []
+    async with engine.connect() as conn:
+        for owner, count in (await conn.execute(text(LIMIT_QUERIES[0]))).all():
+            if count > limits[owner].max_caseload:
+                found.append(f"{owner} holds {count} open referrals")
+        for owner, count in (await conn.execute(text(LIMIT_QUERIES[1]))).all():
+            if count > limits[owner].max_new_per_day:
+                found.append(f"{owner} was given {count} referrals in one day")
+    return found
+
+
+async def watch_limits(engine: AsyncEngine, stop: asyncio.Event, seen: list[str]) -> int:
+    samples = 0
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # PostgreSQL may be the thing restarting
+            seen.extend(await over_limits(engine))
+            samples += 1
+        await asyncio.sleep(1.0)
+    return samples
+
+
+def subscription(org: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "chaos test",
+        "criteria": TASK_TOPIC,
+        "_criteria": {
+            "extension": [{"url": BACKPORT_FILTER, "valueString": f"Task?requester={org}"}]
+        },
+        "channel": {"type": "rest-hook", "payload": "application/fhir+json", "endpoint": ""},
+    }
+
+
+async def subscribe_every_agency(
+    notifier: ServiceProcess, secret: str, receiver: WebhookReceiver, orgs: list[str]
+) -> dict[str, str]:
+    """One webhook subscription per referring organisation; path of its endpoint by org."""
+    paths = {}
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for number, org in enumerate(orgs):
+            token = issue_token(secret, Principal("agency", subject=org, organisation=org))
+            body = subscription(org)
+            body["channel"]["endpoint"] = receiver.url(f"/hook/{number}")
+            answer = await client.post(
+                f"{notifier.url}/fhir/Subscription",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answer.status_code == 201, answer.text
+            paths[org] = f"/hook/{number}"
+    return paths
+
+
+async def publish_load(stack: IsolatedStack, load: Load) -> None:
+    await asyncio.gather(
+        *(
+            publish_many(stack.kafka_bootstrap_servers, stack.topics.inbound(source), messages)
+            for source, messages in load.messages.items()
+        )
+    )
+
+
+def event_parts(body: bytes) -> tuple[int, str] | None:
+    """(event number, focus) of a notification; None for a handshake."""
+    import orjson
+
+    status = orjson.loads(body)["entry"][0]["resource"]
+    for parameter in status["parameter"]:
+        if parameter["name"] == "notification-event":
+            parts = {p["name"]: p for p in parameter["part"]}
+            return (
+                int(parts["event-number"]["valueString"]),
+                parts["focus"]["valueReference"]["reference"],
+            )
+    return None
+
+
+@pytest.mark.timeout(900)
+async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
+    infra: Infrastructure, stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    require_local(infra)
+    rng = random.Random(SEED)
+    logs: Path = tmp_path_factory.mktemp("chaos")
+    run_cli(stack.env(), "workers", "load", str(write_roster(logs)))
+    smtp_port = free_port()
+    smtp = SmtpSink().start(smtp_port)
+    receiver = WebhookReceiver().start()
+    env = {
+        **stack.env(),
+        "NOTIFIER_ALLOW_HTTP_ENDPOINTS": "true",  # the receiver is plain HTTP on loopback
+        "NOTIFIER_SMTP_PORT": str(smtp_port),
+        "NOTIFIER_DELIVERY_POLL_SECONDS": "0.1",
+    }
+    services = {name: ServiceProcess(name, env, logs) for name in ("intake", "router", "notifier")}
+    services["notifier"].env["NOTIFIER_PUBLIC_URL"] = services["notifier"].url
+    engine = create_async_engine(stack.database_url, pool_pre_ping=True)
+    stop, violations = asyncio.Event(), []
+    try:
+        for process in services.values():
+            await asyncio.to_thread(process.start)
+        await wait_until(
+            lambda: scalar(engine, "select count(*) = 6 from router.link_workers"),
+            "the roster",
+            60,
+            lambda: "link workers not loaded",
+        )
+
+        # Warm-up: one referral of each format tells us the referring organisations.
+        warm_up = Load()
+        for source in sorted(EXAMPLES):
+            warm_up.add(source, references(source, "-W")[0], example(source, "-W"))
+        await publish_load(stack, warm_up)
+        await wait_until(
+            lambda: scalar(engine, "select count(*) = 6 from notifier.tasks"),
+            "the warm-up referrals",
+            90,
+            lambda: "not all tracked by the notifier",
+        )
+        requested = [
+            v
+            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested)
+            if v
+        ]
+        orgs = sorted({requester_key(service_request_requester(r)) for r in requested})
+        paths = await subscribe_every_agency(
+            services["notifier"], stack.auth_secret, receiver, orgs
+        )
+
+        tight = [w.worker_id for w in roster() if w.max_caseload < 100]
+        acceptor = Acceptor(
+            services["router"],
+            stack.auth_secret,
+            tight,
+            lambda task: "-X" in str(referrer_reference(task) or ""),
+        )
+        background = [
+            asyncio.create_task(acceptor.run(stop)),
+            asyncio.create_task(watch_limits(engine, stop, violations)),
+        ]
+
+        plan = faults(rng)
+        expected = Load()
+        for number in range(len(plan) + 1):
+            load = wave(number, PER_SOURCE)
+            expected.accepted |= load.accepted
+            expected.refused |= load.refused
+            expected.poison += load.poison
+            await publish_load(stack, load)
+            if number < len(plan):
+                await asyncio.sleep(rng.uniform(0.2, 2.5))  # the fault lands mid-stream
+                print(f"\nchaos: wave {number}: {plan[number].name}")
+                await plan[number].inject(services, rng)
+        total = len(expected.accepted) + 6
+
+        def counts() -> str:
+            return "see service logs in " + str(logs)
+
+        await wait_until(
+            lambda: scalar(engine, f"select count(*) = {total} from router.tasks"),
+            f"{total} referrals routed",
+            240,
+            counts,
+        )
+        await asyncio.sleep(2.0)  # the last offers reach the acceptor
+        stop.set()
+        await background[0]
+        samples = await background[1]
+        await wait_until(
+            lambda: scalar(
+                engine,
+                "select (select count(*) from intake.outbox) + (select count(*) from router.outbox)"
+                " + (select count(*) from notifier.outbox) = 0",
+            ),
+            "empty outboxes",
+            120,
+            counts,
+        )
+        await wait_until(
+            lambda: scalar(
+                engine,
+                "select (select coalesce(sum(version), 0) from router.tasks)"
+                " = (select count(*) from notifier.task_history h"
+                "    join router.tasks t using (referral_id))",
+            ),
+            "every Task version tracked by the notifier",
+            120,
+            counts,
+        )
+        await wait_until(
+            lambda: scalar(
+                engine, "select count(*) = 0 from notifier.deliveries where status = 'pending'"
+            ),
+            "every notification delivered",
+            180,
+            counts,
+        )
+
+        # 1. Every accepted referral exists exactly once.
+        published = [
+            v
+            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested)
+            if v
+        ]
+        ids_by_reference: dict[str, set[str]] = defaultdict(set)
+        org_of: dict[str, str] = {}
+        reference_of: dict[str, str] = {}
+        for request in published:
+            reference = str(referrer_reference(request))
+            ids_by_reference[reference].add(request["id"])
+            org_of[request["id"]] = requester_key(service_request_requester(request))
+            reference_of[request["id"]] = reference
+        chaos_refs = {r for r in ids_by_reference if "-X" in r}
+        assert chaos_refs == expected.accepted, (
+            f"lost: {sorted(expected.accepted - chaos_refs)[:5]}, "
+            f"unexpected: {sorted(chaos_refs - expected.accepted)[:5]}"
+        )
+        twice = {r: ids for r, ids in ids_by_reference.items() if len(ids) > 1}
+        assert not twice, f"referrals published under more than one id: {list(twice.items())[:3]}"
+        assert await scalar(engine, "select count(*) from intake.referrals") == total
+
+        # 2. Every refused input is on referrals.rejected, once.
+        rejected = [
+            v
+            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.rejected)
+            if v
+        ]
+        rejections = {e["rejectionId"]: e for e in rejected}
+        assert len(rejections) == expected.rejected_inputs, (
+            f"{len(rejections)} rejections for {expected.rejected_inputs} refused inputs"
+        )
+
+        # 3. One current owner per referral; versions without gaps or forks.
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("select referral_id, owner, business_status, version from router.tasks")
+                )
+            ).all()
+        current = {row.referral_id: row for row in rows}
+        unowned = [
+            r for r in rows if r.owner is None and r.business_status != "awaiting-allocation"
+        ]
+        assert not unowned, f"referrals with no owner and not waiting: {unowned[:3]}"
+        snapshots: dict[str, dict[int, set[tuple[str, str | None]]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        for _, task in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.tasks):
+            if task:
+                owner = (task.get("owner") or {}).get("reference")
+                snapshots[task["id"]][int(task["meta"]["versionId"])].add((task["status"], owner))
+        for referral_id, row in current.items():
+            versions = snapshots[referral_id]
+            assert sorted(versions) == list(range(1, row.version + 1)), (
+                f"{referral_id}: versions {sorted(versions)} for current version {row.version}"
+            )
+            forks = {v: s for v, s in versions.items() if len(s) > 1}
+            assert not forks, f"{referral_id}: two different snapshots of one version {forks}"
+            latest_owner = next(iter(versions[row.version]))[1]
+            assert latest_owner == (f"PractitionerRole/{row.owner}" if row.owner else None)
+
+        # 4. No worker over either limit, at any sampled moment or at the end.
+        violations.extend(await over_limits(engine))
+        assert not violations, violations[:5]
+        async with engine.connect() as conn:
+            held = dict((await conn.execute(text(LIMIT_QUERIES[0]))).all())
+            busiest_day: dict[str, int] = Counter()
+            for owner, count in (await conn.execute(text(LIMIT_QUERIES[1]))).all():
+                busiest_day[owner] = max(busiest_day[owner], count)
+        tight_held = {
+            w.worker_id: (held.get(w.worker_id, 0), busiest_day[w.worker_id])
+            for w in roster()
+            if w.max_caseload < 100
+        }
+        assert any(
+            open_now == TIGHT["max_caseload"] or day == TIGHT["max_new_per_day"]
+            for open_now, day in tight_held.values()
+        ), f"no tight worker's limit ever bound ({tight_held}): the limit check proved nothing"
+
+        # 5. An outage is answered 503 (try again), never 500.
+        assert not {code for code in acceptor.answers if code >= 500} - {503}, acceptor.answers
+
+        # 6. Every referrer heard every status, numbered without gaps.
+        by_path: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        copies = 0
+        for request in receiver.accepted:
+            parts = event_parts(request.body)
+            if parts:
+                copies += 1
+                by_path[request.path][parts[0]].add(parts[1])
+        expected_events: dict[str, Counter[str]] = defaultdict(Counter)
+        for referral_id, row in current.items():
+            if "-W" not in reference_of[referral_id]:  # the warm-up came before subscriptions
+                expected_events[org_of[referral_id]][f"Task/{referral_id}"] = row.version
+        for rejection_id, event in rejections.items():
+            org = rejection_requester(event)
+            if org in paths:
+                expected_events[org][f"Task/{rejection_id}"] = 1
+        notified = 0
+        for org, path in paths.items():
+            numbers = by_path[path]
+            assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{org}: gaps in events"
+            mixed = {n: f for n, f in numbers.items() if len(f) > 1}
+            assert not mixed, f"{org}: one event number for different changes {mixed}"
+            heard = Counter(next(iter(f)) for f in numbers.values())
+            assert heard == expected_events[org], (
+                f"{org}: heard {sum(heard.values())} events, expected "
+                f"{sum(expected_events[org].values())}; differing: "
+                f"{list((heard - expected_events[org]).items())[:3]} / "
+                f"{list((expected_events[org] - heard).items())[:3]}"
+            )
+            notified += len(numbers)
+        dead = await scalar(
+            engine, "select count(*) from notifier.deliveries where status = 'dead'"
+        )
+        assert dead == 0, f"{dead} notifications dead-lettered"
+
+        kills = sum(len(f.kill) for f in plan)
+        restarts = sum(1 for f in plan if f.restart)
+        print(
+            f"\nchaos (seed {SEED}): {len(expected.accepted)} referrals accepted and "
+            f"{expected.rejected_inputs} refused inputs ({expected.poison} poison) sent; "
+            f"0 lost, 0 under a second id, {len(published) - total} republished with the same id; "
+            f"faults: {kills} SIGKILLs, {restarts} broker/database restarts; "
+            f"{acceptor.accepted} offers accepted over HTTP ({acceptor.refused_by_outage} calls met an outage); "
+            f"{notified} events to {len(paths)} webhooks ({copies - notified} duplicate copies), "
+            f"{len(smtp.messages)} e-mails; limits sampled {samples} times, 0 exceeded "
+            f"(tight workers' open referrals and busiest day: {tight_held})"
+        )
+    finally:
+        stop.set()
+        for process in services.values():
+            process.stop()
+        receiver.stop()
+        smtp.stop()
+        await engine.dispose()
