@@ -262,6 +262,19 @@ def _columns(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def new_row(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The row of a Task's first version, as plain values (fit for a multi-row INSERT)."""
+    if stored.task.version != 1:
+        raise AssertionError("a new Task starts at version 1")
+    columns = {k: v for k, v in _columns(stored, snapshot).items() if k != "updated_at"}
+    return {
+        "referral_id": stored.task.referral_id,
+        "episode_id": stored.episode_id,
+        "facts": stored.facts,
+        **columns,
+    }
+
+
 async def save(
     session: AsyncSession, before: StoredTask | None, after: StoredTask, snapshot: dict[str, Any]
 ) -> None:
@@ -269,14 +282,7 @@ async def save(
     if after.task.version != (before.task.version if before else 0) + 1:
         raise AssertionError("a change must raise the Task version by exactly one")
     if before is None:
-        await session.execute(
-            insert(orm.tasks).values(
-                referral_id=after.task.referral_id,
-                episode_id=after.episode_id,
-                facts=after.facts,
-                **_columns(after, snapshot),
-            )
-        )
+        await session.execute(insert(orm.tasks).values(new_row(after, snapshot)))
         return
     result = await session.execute(
         update(orm.tasks)

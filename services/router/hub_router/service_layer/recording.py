@@ -3,7 +3,7 @@ the outbox in the caller's transaction, so the change and its events commit toge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,26 @@ class TaskChanged:
     snapshot: dict[str, Any]
 
 
+@dataclass
+class DeferredWrites:
+    """The new Tasks of one routing batch, written together when it ends: three multi-row
+    INSERTs instead of three round trips per referral (the router's largest cost under load).
+    Safe because nothing in the batch reads these rows back: it keeps its own view of loads and
+    of the referrals it holds, and the batch commits or rolls back as one."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[OutgoingEvent] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.tasks:
+            await session.execute(insert(orm.tasks), self.tasks)
+        if self.decisions:
+            await session.execute(insert(orm.decisions), self.decisions)
+        # Last, after the rows: the events keep the batch's order in the outbox.
+        await add_to_outbox(session, orm.outbox, self.events)
+
+
 async def record_change(
     session: AsyncSession,
     topics: Topics,
@@ -37,15 +57,37 @@ async def record_change(
     *,
     decision: dict[str, Any] | None = None,
     alert: dict[str, Any] | None = None,
+    deferred: DeferredWrites | None = None,
 ) -> TaskChanged:
-    """Save `after` (one version above `before`) and stage its Task snapshot."""
+    """Save `after` (one version above `before`) and stage its Task snapshot. A new Task with
+    `deferred` given is only collected there, for the batch to write with the others."""
     snapshot = repo.snapshot_of(after, now)
-    await repo.save(session, before, after, snapshot)
     referral_id = after.task.referral_id
+    if deferred is not None and before is None:
+        deferred.tasks.append(repo.new_row(after, snapshot))
+        if decision is not None:
+            deferred.decisions.append({"referral_id": referral_id, "record": decision})
+        deferred.events.extend(_events(topics, referral_id, snapshot, alert, traceparent))
+        return TaskChanged(after, snapshot)
+    await repo.save(session, before, after, snapshot)
     if decision is not None:
         await session.execute(
             insert(orm.decisions).values(referral_id=referral_id, record=decision)
         )
+    # Last, after the row is written under its lock: a referral's later change gets a later seq.
+    await add_to_outbox(
+        session, orm.outbox, _events(topics, referral_id, snapshot, alert, traceparent)
+    )
+    return TaskChanged(after, snapshot)
+
+
+def _events(
+    topics: Topics,
+    referral_id: str,
+    snapshot: dict[str, Any],
+    alert: dict[str, Any] | None,
+    traceparent: str | None,
+) -> list[OutgoingEvent]:
     events = [
         OutgoingEvent(
             topic=topics.tasks,
@@ -63,6 +105,4 @@ async def record_change(
                 envelope=Envelope.new("ReferralAwaitingAllocation", PLAIN_JSON, traceparent),
             )
         )
-    # Last, after the row is written under its lock: a referral's later change gets a later seq.
-    await add_to_outbox(session, orm.outbox, events)
-    return TaskChanged(after, snapshot)
+    return events

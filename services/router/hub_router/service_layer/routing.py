@@ -41,7 +41,7 @@ from hub_router.domain.policy import (
 from hub_router.domain.rebalance import assign_optimally
 from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.commands import AssignByHand, DeclineOffer, RebalanceWaiting
-from hub_router.service_layer.recording import TaskChanged, record_change
+from hub_router.service_layer.recording import DeferredWrites, TaskChanged, record_change
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ class RoutingService:
                     [facts.route for facts in parsed if facts],
                     [event_id for _, event_id, _ in requests],
                 )
+                view.deferred = DeferredWrites()
             for (service_request, event_id, traceparent), facts in zip(
                 requests, parsed, strict=True
             ):
@@ -181,6 +182,8 @@ class RoutingService:
                 if changed is not None:
                     view.took(changed.stored)
                     done += 1
+            if view.deferred:
+                await view.deferred.write(session)
         self._on_commit()
         log.info("routed a batch of %d referrals (%d new)", len(requests), done)
         return done
@@ -447,6 +450,7 @@ class RoutingService:
             traceparent,
             decision=self._record(decision, task, day if task.owner else None, trigger, why),
             alert=alert,
+            deferred=view.deferred if view else None,
         )
 
     async def _choose(
@@ -504,6 +508,7 @@ class _BatchView:
         self.workers = workers
         self.loads = loads
         self.lookups: BatchLookups | None = None  # only when nothing can roll back alone
+        self.deferred: DeferredWrites | None = None  # likewise: new Tasks written at the end
 
     def took(self, stored: repo.StoredTask) -> None:
         """Count a new offer: one more open referral for its worker, one more on its day."""
