@@ -49,6 +49,9 @@ def delivery_of(record: ConsumerRecord[Any, Any]) -> Delivery:
     return Delivery(key=key, event_id=event_id, traceparent=headers.get(TRACEPARENT))
 
 
+BATCH_POLL_MS = 10
+
+
 def subscribe_json(
     broker: KafkaBroker,
     *,
@@ -76,6 +79,10 @@ def subscribe_json(
         ack_policy=AckPolicy.ACK,
         batch=True,
         max_records=batch_size,
+        # FastStream sleeps this long again after an empty poll (on top of the poll's own
+        # wait), so at its 200 ms default a message arriving at a quiet moment waited up to
+        # 400 ms per hop. A poll returns as soon as records arrive; short empty polls are cheap.
+        batch_timeout_ms=BATCH_POLL_MS,
         title=f"{group_id}:{topic}",
         description=description,
     )

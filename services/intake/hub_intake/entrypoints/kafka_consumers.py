@@ -13,6 +13,7 @@ from hub_common import contract
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
+from hub_common.subscriptions import BATCH_POLL_MS
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
@@ -47,6 +48,7 @@ def register_consumers(
         ack_policy=AckPolicy.ACK,
         batch=True,
         max_records=settings.batch_size,
+        batch_timeout_ms=BATCH_POLL_MS,  # see hub_common.subscriptions
         title="intake.inbound",
         description="Referrals from every agency, each topic in its agency's own format: "
         + ", ".join(sorted(source_of)),
