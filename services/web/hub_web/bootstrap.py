@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from hub_web.adapters.hub_api import HubApi
+from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
 from hub_web.entrypoints.http_referrer import referrer_router
@@ -63,4 +63,12 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(referrer_router(ReferrerDesk(api)))
     app.include_router(report_router(api))
     install_page_handlers(app)
+
+    @app.middleware("http")
+    async def remember_browser_address(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        BROWSER_ADDRESS.set(request.client.host if request.client else None)
+        return await call_next(request)
+
     return app

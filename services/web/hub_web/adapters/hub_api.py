@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -15,6 +16,17 @@ import httpx
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+
+BROWSER_ADDRESS: ContextVar[str | None] = ContextVar("browser_address", default=None)
+"""The address of the browser this request serves (set per request by the app), passed on as
+X-Forwarded-For so the services' audit log says where a read really came from."""
+
+
+def _headers(token: str, accept: str) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": accept}
+    if address := BROWSER_ADDRESS.get():
+        headers["X-Forwarded-For"] = address
+    return headers
 
 
 class ApiRefused(Exception):
@@ -81,7 +93,7 @@ class HubApi:
         content_type: str | None = None,
     ) -> httpx.Response:
         """The API's answer below 500; ApiUnavailable when it cannot give one."""
-        headers = {"Authorization": f"Bearer {token}", "Accept": f"{FHIR_JSON}, application/json"}
+        headers = _headers(token, f"{FHIR_JSON}, application/json")
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -179,9 +191,7 @@ class HubApi:
         """The notifier's referrals report, streamed as it comes (never held whole here).
         Refusals and failures raise before the first byte, so the page can still explain."""
         url = self._urls["notifier"].rstrip("/") + "/reports/referrals.csv"
-        request = self._client.build_request(
-            "GET", url, headers={"Authorization": f"Bearer {token}", "Accept": "text/csv"}
-        )
+        request = self._client.build_request("GET", url, headers=_headers(token, "text/csv"))
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as error:
