@@ -4,6 +4,7 @@ order, and never with a name or an NHS number, even when the receiver fails for 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ from tests.support.webhook_receiver import Received, WebhookReceiver
 pytestmark = pytest.mark.infra
 
 SECRET_EXTENSION = "https://referral-hub.org/fhir/StructureDefinition/subscription-signing-secret"
+MAX_EVENTS = 4  # per notification: small, so a backlog of a few referrals overflows it
 
 
 def key(org: dict[str, str]) -> str:
@@ -72,25 +74,59 @@ def subscription(channel: dict[str, Any], org: dict[str, str]) -> dict[str, Any]
 
 
 def parameters(received: Received | dict[str, Any]) -> dict[str, Any]:
+    """The status Parameters by name; `events` and `message-backs` list every one (a webhook
+    notification can carry several events)."""
     bundle = loads(received.body) if isinstance(received, Received) else received
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "history"
     status = bundle["entry"][0]["resource"]
     assert status["resourceType"] == "Parameters"
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"events": [], "message-backs": []}
     for parameter in status["parameter"]:
         if parameter["name"] == "notification-event":
-            found["event"] = {p["name"]: p for p in parameter["part"]}
+            found["events"].append({p["name"]: p for p in parameter["part"]})
+        elif parameter["name"] == "message-back":
+            found["message-backs"].append(parameter)
         else:
             found[parameter["name"]] = parameter
+    # One focus entry per event, in the same order, naming nothing but the Task.
+    foci = [entry["request"]["url"] for entry in bundle["entry"][1:]]
+    assert foci == [e["focus"]["valueReference"]["reference"] for e in found["events"]]
+    assert all("resource" not in entry for entry in bundle["entry"][1:])
+    return found
+
+
+def events(received: Received | dict[str, Any]) -> list[tuple[int, str]]:
+    """(event number, focus) of every event a notification carries, in order."""
+    return [
+        (int(e["event-number"]["valueString"]), str(e["focus"]["valueReference"]["reference"]))
+        for e in parameters(received)["events"]
+    ]
+
+
+def all_events(received: list[Received]) -> list[tuple[int, str]]:
+    return [event for r in received for event in events(r)]
+
+
+def message_backs(received: list[Received]) -> dict[str, list[dict[str, Any]]]:
+    """The last message back's parts per focus, matched to its event by number."""
+    focus_of = dict(all_events(received))
+    found = {}
+    for r in received:
+        for message in parameters(r)["message-backs"]:
+            number = next(p["valueString"] for p in message["part"] if p["name"] == "event-number")
+            found[focus_of[int(number)]] = message["part"]
     return found
 
 
 def event_number(received: Received | dict[str, Any]) -> int:
-    return int(parameters(received)["event"]["event-number"]["valueString"])
+    """The number of a notification carrying one event (a Kafka one always does)."""
+    [(number, _)] = events(received)
+    return number
 
 
 def focus(received: Received | dict[str, Any]) -> str:
-    return str(parameters(received)["event"]["focus"]["valueReference"]["reference"])
+    [(_, reference)] = events(received)
+    return reference
 
 
 def assert_signed(received: Received, secret: str) -> None:
@@ -119,7 +155,10 @@ async def hub(
     process = notifier_process(
         stack,
         tmp_path_factory.mktemp("notifier-deliveries"),
-        {"NOTIFIER_SMTP_PORT": str(smtp_port)},
+        {
+            "NOTIFIER_SMTP_PORT": str(smtp_port),
+            "NOTIFIER_MAX_EVENTS_PER_NOTIFICATION": str(MAX_EVENTS),
+        },
     )
     process.start()
     try:
@@ -235,23 +274,24 @@ async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_a
         )
         expected = sum(len(steps) for steps in STEPS.values()) + 1
 
-        events = await eventually(
-            lambda: len(receiver.accepted) >= expected + 1 and receiver.accepted[1:],
+        notifications = await eventually(
+            lambda: len(all_events(receiver.accepted[1:])) >= expected and receiver.accepted[1:],
             what=f"{expected} notifications",
         )
-        assert [event_number(r) for r in events] == list(
-            range(1, expected + 1)
-        )  # gap-free, in order
-        assert len({r.headers["idempotency-key"] for r in receiver.accepted}) == expected + 1
+        heard = all_events(notifications)
+        assert [number for number, _ in heard] == list(range(1, expected + 1))  # gap-free, in order
+        keys = {r.headers["idempotency-key"] for r in receiver.accepted}
+        assert len(keys) == len(notifications) + 1
         for received in receiver.accepted:
             assert_signed(received, secret)
             assert_nothing_personal(received.body)
+        foci = [reference for _, reference in heard]
         for referral_id, tasks in referrals.values():
-            assert [focus(r) for r in events].count(f"Task/{referral_id}") == len(tasks)
-        assert f"Task/{rejection_id}" in [focus(r) for r in events]
+            assert foci.count(f"Task/{referral_id}") == len(tasks)
+        assert f"Task/{rejection_id}" in foci
 
-        last = {focus(r): parameters(r) for r in events}
-        completed = last[f"Task/{referrals['completed'][0]}"]["message-back"]["part"]
+        last = message_backs(notifications)
+        completed = last[f"Task/{referrals['completed'][0]}"]
         assert {
             "name": "connected-to",
             "valueString": "HealthcareService/croydon-carers",
@@ -259,7 +299,7 @@ async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_a
         codes = {
             outcome: next(
                 p["valueCoding"]["code"]
-                for p in last[f"Task/{referrals[outcome][0]}"]["message-back"]["part"]
+                for p in last[f"Task/{referrals[outcome][0]}"]
                 if p["name"] == "code"
             )
             for outcome in ("completed", "declined")
@@ -347,11 +387,11 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order_once_i
 
         receiver.failing = False
         delivered = await eventually(
-            lambda: len(receiver.accepted) >= 1 + len(tasks) and receiver.accepted,
+            lambda: len(all_events(receiver.accepted[1:])) >= len(tasks) and receiver.accepted,
             what="everything after recovery",
         )
         assert parameters(delivered[0])["type"]["valueCode"] == "handshake"
-        assert [event_number(r) for r in delivered[1:]] == [1, 2, 3, 4]
+        assert [number for number, _ in all_events(delivered[1:])] == [1, 2, 3, 4]
         for received in delivered:
             assert_signed(received, secret)
         # The retries were of the same deliveries: same Idempotency-Key, same body.
@@ -362,6 +402,52 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order_once_i
         )
         recovered = await status_of(hub, housing, sub_id)
         assert recovered["status"] == "active" and recovered["errors"] == []
+    finally:
+        receiver.stop()
+
+
+async def test_a_backlog_goes_coalesced_every_event_once_in_order_never_over_the_maximum(
+    hub: dict[str, Any],
+) -> None:
+    org = organisation(AGENCY_ID_SYSTEM, "community:backlog-group")
+    receiver = WebhookReceiver().start()
+    try:
+        sub_id, secret = await subscribe(
+            hub, org, {"type": "rest-hook", "endpoint": receiver.url()}
+        )
+        await eventually(lambda: receiver.accepted, what="the handshake")
+        receiver.failing = True  # the agency's system goes down; changes pile up
+        for _ in range(2):
+            await publish_referral(hub, org, STEPS["completed"])
+        expected = list(range(1, 2 * len(STEPS["completed"]) + 1))
+        await eventually(lambda: _has_events(hub, org, sub_id, len(expected)), what="the backlog")
+        await eventually(
+            lambda: [r for r in receiver.requests if r.answered == 503], what="a failed attempt"
+        )
+        receiver.failing = False
+        await eventually(
+            lambda: len(all_events(receiver.accepted[1:])) >= len(expected), what="the backlog"
+        )
+
+        posts = receiver.accepted[1:]
+        assert [number for number, _ in all_events(posts)] == expected  # each once, in order
+        assert len(posts) < len(expected)  # fewer requests than events
+        for received in receiver.requests[1:]:  # failed attempts too
+            carried = events(received)
+            assert 1 <= len(carried) <= MAX_EVENTS
+            # The count is the latest event's, and the events run consecutively.
+            numbers = [number for number, _ in carried]
+            assert numbers == list(range(numbers[0], numbers[-1] + 1))
+            count = parameters(received)["events-since-subscription-start"]["valueString"]
+            assert int(count) == numbers[-1]
+            assert_signed(received, secret)
+            assert_nothing_personal(received.body)
+        # Message backs name their event, so one beside another's is never misread.
+        ended = message_backs(posts)
+        assert len(ended) == 2 and all(
+            parts[0]["name"] == "event-number" for parts in ended.values()
+        )
+        assert (await status_of(hub, org, sub_id))["status"] == "active"
     finally:
         receiver.stop()
 
@@ -380,7 +466,9 @@ async def test_a_hanging_endpoint_delays_nobody_else(hub: dict[str, Any]) -> Non
         # The slow endpoint's attempt is still hanging (1.5 s timeout), yet the fast one is done.
         assert fast.accepted[0].at - started < 1.0
         await publish_referral(hub, fast_org, STEPS["cancelled"])
-        await eventually(lambda: len(fast.accepted) >= 3, what="the fast events", timeout=5)
+        await eventually(
+            lambda: len(all_events(fast.accepted[1:])) >= 2, what="the fast events", timeout=5
+        )
         assert slow.accepted == []  # nothing got through the hanging endpoint meanwhile
     finally:
         slow.hang_seconds = 0.0
@@ -486,6 +574,60 @@ async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -
     assert_nothing_personal(told[0].as_string())
 
 
+async def test_changes_recorded_before_their_referral_are_still_emailed_in_order_once(
+    hub: dict[str, Any],
+) -> None:
+    """The Task topic can run ahead of `referrals.requested` (after a restart, or batches
+    racing): the versions recorded while the referrer's address was unknown are e-mailed once
+    the ServiceRequest arrives, before any later version, and none twice."""
+    stack, sink = hub["stack"], hub["smtp"]
+    gp = organisation(ODS_SYSTEM, "H85998")
+    address = "practice.h85998@nhs.example"
+    referral_id = str(uuid.uuid4())
+    tasks = task_versions(referral_id, gp, STEPS["completed"], source="fhir")
+
+    def mine() -> list[Any]:
+        return [m for to, m in sink.messages if to == [address]]
+
+    async def versions_recorded(count: int) -> bool:
+        answer = await hub["client"].get(
+            f"/fhir/Task/{referral_id}/_history", headers=agency(stack, gp)
+        )
+        return answer.status_code == 200 and answer.json().get("total", 0) >= count
+
+    early = tasks[:4]
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.tasks,
+        [(referral_id, task, "TaskChanged") for task in early],
+    )
+    await eventually(lambda: versions_recorded(len(early)), what="the early Task versions")
+    assert mine() == []  # no address known yet
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.requested,
+        [
+            (
+                referral_id,
+                service_request(referral_id, gp, source="fhir", referrer_email=address),
+                "ReferralRequested",
+            )
+        ],
+    )
+    await publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.tasks,
+        [(referral_id, task, "TaskChanged") for task in tasks[len(early) :]],
+    )
+    await eventually(lambda: len(mine()) >= len(tasks), what="one e-mail per change")
+    await asyncio.sleep(1.0)  # time enough for a duplicate to show up
+    assert [m["Subject"] for m in mine()] == [
+        f"Referral {referral_id}: {t['status']}" for t in tasks
+    ]
+    for message in mine():
+        assert_nothing_personal(message.as_string())
+
+
 async def test_an_agency_can_neither_follow_nor_inspect_anothers_subscriptions(
     hub: dict[str, Any],
 ) -> None:
@@ -518,7 +660,7 @@ async def test_killing_the_notifier_loses_nothing_and_a_repeat_keeps_its_number(
     hub: dict[str, Any],
 ) -> None:
     org = organisation(AGENCY_ID_SYSTEM, "community:crash-test-group")
-    receiver = WebhookReceiver(hang_seconds=0.1).start()  # keeps a delivery in flight
+    receiver = WebhookReceiver(hang_seconds=0.3).start()  # keeps a delivery in flight
     process = hub["process"]
     try:
         sub_id, secret = await subscribe(
@@ -531,22 +673,26 @@ async def test_killing_the_notifier_loses_nothing_and_a_repeat_keeps_its_number(
         await eventually(
             lambda: _has_events(hub, org, sub_id, len(expected)), what="every change recorded"
         )
-        assert len(receiver.accepted) < len(expected)
+        assert len(all_events(receiver.accepted[1:])) < len(expected)
         process.kill()  # SIGKILL: mid-stream, no shutdown hooks
         restart_without_waiting(process)
 
         def numbers() -> list[int]:
-            return [event_number(r) for r in receiver.accepted[1:]]
+            return [number for number, _ in all_events(receiver.accepted[1:])]
 
         await eventually(lambda: set(numbers()) >= set(expected), what="every event", timeout=30)
-        # Everything arrived, in order; anything sent twice is the same delivery, byte for byte.
+        # Everything arrived, in order. A resend may carry a different set of events (a new
+        # key), but one key is always the same request, byte for byte, and one event number
+        # always the same change.
         assert list(dict.fromkeys(numbers())) == expected
-        sent: dict[int, Received] = {}
+        sent: dict[str, Received] = {}
         for received in receiver.accepted[1:]:
             assert_signed(received, secret)
-            first = sent.setdefault(event_number(received), received)
-            assert first.headers["idempotency-key"] == received.headers["idempotency-key"]
+            first = sent.setdefault(received.headers["idempotency-key"], received)
             assert first.body == received.body
+        focus_of: dict[int, str] = {}
+        for number, reference in all_events(receiver.accepted[1:]):
+            assert focus_of.setdefault(number, reference) == reference
     finally:
         receiver.stop()
         process.kill()  # still rejoining its consumer group: nothing left to shut down cleanly

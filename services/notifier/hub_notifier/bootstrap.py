@@ -53,7 +53,12 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
     client = http_client(settings.delivery_timeout_seconds, settings.delivery_concurrency)
     worker = DeliveryWorker(
-        DeliveryStore(engine, settings.retry_policy(), clock=clock),
+        DeliveryStore(
+            engine,
+            settings.retry_policy(),
+            clock=clock,
+            max_events_per_notification=settings.max_events_per_notification,
+        ),
         WebhookSender(client, settings.delivery_timeout_seconds),
         SmtpMailer(
             settings.smtp_host,

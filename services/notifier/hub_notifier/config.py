@@ -49,6 +49,13 @@ class NotifierSettings(InfraSettings):
         alias="NOTIFIER_DELIVERY_POLL_SECONDS",
         description="How often to look for due retries when nothing new was recorded",
     )
+    max_events_per_notification: int = Field(
+        default=50,
+        ge=1,
+        alias="NOTIFIER_MAX_EVENTS_PER_NOTIFICATION",
+        description="Most pending events of one subscription sent together in one notification "
+        "(1: one event per request)",
+    )
     retry_base_seconds: float = Field(
         default=5.0,
         alias="NOTIFIER_RETRY_BASE_SECONDS",

@@ -7,6 +7,10 @@ Idempotency-Key. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so replicas nev
 other, and a delivery is claimable only when no earlier delivery of the same subscription is
 still pending: each subscription receives its events strictly in number order, while a dead or
 slow endpoint holds back nobody but its own subscription.
+
+A claimed event notification takes the subscription's next pending event notifications with
+it (up to `max_events_per_notification` in all): they go in one request (domain/coalescing.py)
+and are settled together, so a backlog drains in a few round trips instead of one per event.
 """
 
 from __future__ import annotations
@@ -17,20 +21,47 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    any_,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    true,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.attempt import Attempt
+from hub_notifier.domain.notification import NotificationType
 from hub_notifier.domain.retry import RetryPolicy
 from hub_notifier.domain.subscription import SubscriptionStatus
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SENT_BY_WORKER = ("rest-hook", "email")  # Kafka deliveries go through the outbox instead
+EVENT_NOTIFICATION = NotificationType.EVENT_NOTIFICATION.value
 
 d = orm.deliveries
 s = orm.subscriptions
+CLAIMED = (
+    d.c.seq,
+    d.c.delivery_id,
+    d.c.subscription_id,
+    d.c.kind,
+    d.c.channel,
+    d.c.target,
+    d.c.body,
+    d.c.attempts,
+    d.c.first_attempt_at,
+)
+"""What a claim returns of each delivery it leased."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,13 @@ class Claimed:
     endpoint: str | None = None
     headers: tuple[str, ...] = ()
     secret: str = ""
+    # The subscription's next event notifications, sent in the same request as this one.
+    coalesced: tuple[Claimed, ...] = ()
+
+    @property
+    def members(self) -> tuple[Claimed, ...]:
+        """Every delivery the request carries, in order."""
+        return (self, *self.coalesced)
 
 
 class DeliveryStore:
@@ -61,11 +99,13 @@ class DeliveryStore:
         *,
         clock: Callable[[], datetime],
         draw: Callable[[], float] = random.random,
+        max_events_per_notification: int = 1,
     ) -> None:
         self._engine = engine
         self._policy = policy
         self._clock = clock
         self._draw = draw
+        self._max_events = max(1, max_events_per_notification)
 
     async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
         if limit <= 0:
@@ -105,30 +145,19 @@ class DeliveryStore:
             .with_for_update(skip_locked=True, of=d)
             .cte("due")
         )
+        leased = {
+            "due_at": now + lease,
+            "attempts": d.c.attempts + 1,
+            "first_attempt_at": func.coalesce(d.c.first_attempt_at, now),
+            "last_attempt_at": now,
+        }
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    update(d)
-                    .where(d.c.seq == due.c.seq)
-                    .values(
-                        due_at=now + lease,
-                        attempts=d.c.attempts + 1,
-                        first_attempt_at=func.coalesce(d.c.first_attempt_at, now),
-                        last_attempt_at=now,
-                    )
-                    .returning(
-                        d.c.seq,
-                        d.c.delivery_id,
-                        d.c.subscription_id,
-                        d.c.kind,
-                        d.c.channel,
-                        d.c.target,
-                        d.c.body,
-                        d.c.attempts,
-                        d.c.first_attempt_at,
-                    )
+                    update(d).where(d.c.seq == due.c.seq).values(leased).returning(*CLAIMED)
                 )
             ).all()
+            followers = await self._claim_followers(conn, rows, leased)
             ids = {row.subscription_id for row in rows if row.subscription_id}
             subscriptions = (
                 {
@@ -146,22 +175,69 @@ class DeliveryStore:
         for row in rows:
             sub = subscriptions.get(row.subscription_id)
             claimed.append(
-                Claimed(
-                    seq=row.seq,
-                    delivery_id=row.delivery_id,
-                    subscription_id=row.subscription_id,
-                    kind=row.kind,
-                    channel=row.channel,
-                    target=row.target,
-                    body=row.body,
-                    attempts=row.attempts,
-                    first_attempt_at=row.first_attempt_at,
+                _claimed(
+                    row,
                     endpoint=sub.endpoint if sub else None,
                     headers=tuple(sub.headers or ()) if sub else (),
                     secret=sub.secret if sub else "",
+                    coalesced=tuple(_claimed(f) for f in followers.get(row.seq, ())),
                 )
             )
         return claimed
+
+    async def _claim_followers(
+        self, conn: AsyncConnection, heads: Sequence[Any], leased: dict[str, Any]
+    ) -> dict[int, list[Any]]:
+        """Lease, with each claimed rest-hook event notification, the next pending deliveries
+        of its subscription while they are event notifications too (a handshake ends the run),
+        up to the maximum in all; by the head's seq, in order.
+
+        Nobody else can take them: a delivery with an earlier one pending (the head, leased
+        by this transaction) is never claimed, and the head's lease covers theirs."""
+        eligible = [
+            (row.subscription_id, row.seq)
+            for row in heads
+            if row.kind == EVENT_NOTIFICATION and row.channel == "rest-hook"
+        ]
+        if self._max_events <= 1 or not eligible:
+            return {}
+        head = values(
+            column("subscription_id", String), column("head_seq", BigInteger), name="head"
+        ).data(eligible)
+        following = (
+            select(d.c.seq, d.c.kind)
+            .where(
+                d.c.subscription_id == head.c.subscription_id,
+                d.c.status == PENDING,
+                d.c.seq > head.c.head_seq,
+            )
+            .order_by(d.c.seq)
+            .limit(self._max_events - 1)
+            .lateral("following")
+        )
+        head_of: dict[int, int] = {}
+        runs_open: dict[int, bool] = {}
+        for row in await conn.execute(
+            select(head.c.head_seq, following.c.seq, following.c.kind)
+            .select_from(head.join(following, true()))
+            .order_by(head.c.head_seq, following.c.seq)
+        ):
+            if runs_open.setdefault(row.head_seq, True) and row.kind == EVENT_NOTIFICATION:
+                head_of[row.seq] = row.head_seq
+            else:
+                runs_open[row.head_seq] = False
+        if not head_of:
+            return {}
+        taken = await conn.execute(
+            update(d)
+            .where(d.c.seq.in_(sorted(head_of)), d.c.status == PENDING)
+            .values(leased)
+            .returning(*CLAIMED)
+        )
+        followers: dict[int, list[Any]] = {}
+        for row in sorted(taken, key=lambda row: row.seq):
+            followers.setdefault(head_of[row.seq], []).append(row)
+        return followers
 
     async def settle(self, delivery: Claimed, attempt: Attempt) -> str:
         """Record an attempt; returns the delivery's new status."""
@@ -172,7 +248,9 @@ class DeliveryStore:
         """Record several attempts in one transaction; returns each delivery's new status.
 
         One statement per kind of change, each covering the batch. A subscription appears at
-        most once in it: only one of its deliveries is ever in flight.
+        most once in it: only one of its requests is ever in flight. A coalesced request's
+        deliveries share its outcome, each by its own count and window: a failure leaves them
+        pending together (or dead-letters those whose window is over).
         """
         now = self._clock()
         rows: list[dict[str, Any]] = []
@@ -180,24 +258,26 @@ class DeliveryStore:
         failing: list[str] = []
         statuses: list[str] = []
         for delivery, attempt in attempts:
-            if attempt.ok:
-                status, error, due = DELIVERED, None, None
-            else:
-                due = self._policy.next_attempt(
-                    delivery.attempts, delivery.first_attempt_at, now, self._draw()
+            for member in delivery.members:
+                if attempt.ok:
+                    status, error, due = DELIVERED, None, None
+                else:
+                    due = self._policy.next_attempt(
+                        member.attempts, member.first_attempt_at, now, self._draw()
+                    )
+                    status, error = (DEAD if due is None else PENDING), (attempt.error or "failed")
+                rows.append(
+                    {
+                        "_seq": member.seq,
+                        "_attempts": member.attempts,
+                        "_status": status,
+                        "_delivered": now if attempt.ok else None,
+                        "_error": error[:200] if error else None,
+                        "_due": due,
+                    }
                 )
-                status, error = (DEAD if due is None else PENDING), (attempt.error or "failed")
-            statuses.append(status)
-            rows.append(
-                {
-                    "_seq": delivery.seq,
-                    "_attempts": delivery.attempts,
-                    "_status": status,
-                    "_delivered": now if attempt.ok else None,
-                    "_error": error[:200] if error else None,
-                    "_due": due,
-                }
-            )
+                if member is delivery:
+                    statuses.append(status)
             if delivery.subscription_id:
                 (answered if attempt.ok else failing).append(delivery.subscription_id)
         async with self._engine.begin() as conn:
@@ -251,3 +331,18 @@ class DeliveryStore:
                         {"ids": sorted(set(ids))},
                     )
         return statuses
+
+
+def _claimed(row: Any, **subscription: Any) -> Claimed:
+    return Claimed(
+        seq=row.seq,
+        delivery_id=row.delivery_id,
+        subscription_id=row.subscription_id,
+        kind=row.kind,
+        channel=row.channel,
+        target=row.target,
+        body=row.body,
+        attempts=row.attempts,
+        first_attempt_at=row.first_attempt_at,
+        **subscription,
+    )

@@ -40,9 +40,15 @@ def message_back(
     return None
 
 
-def message_back_parameter(message: MessageBack) -> dict[str, Any]:
-    """A Parameters.parameter named `message-back` carried beside the notification event."""
-    parts: list[dict[str, Any]] = [
+def message_back_parameter(message: MessageBack, event_number: int | None = None) -> dict[str, Any]:
+    """A Parameters.parameter named `message-back` carried beside the notification event.
+
+    `event-number` names the event it belongs to: one notification can carry several events
+    (see coalescing.py), and so several message backs."""
+    parts: list[dict[str, Any]] = []
+    if event_number is not None:
+        parts.append(event_number_part(event_number))
+    parts += [
         {"name": "outcome", "valueCode": message.status},
         {
             "name": "code",
@@ -55,3 +61,8 @@ def message_back_parameter(message: MessageBack) -> dict[str, Any]:
         {"name": "connected-to", "valueString": reference} for reference in message.connected_to
     )
     return {"name": "message-back", "part": parts}
+
+
+def event_number_part(event_number: int) -> dict[str, Any]:
+    # A string, as the Backport's own `event-number` (R4 has no integer64).
+    return {"name": "event-number", "valueString": str(event_number)}

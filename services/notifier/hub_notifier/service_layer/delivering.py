@@ -13,8 +13,10 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
+from hub_common.jsonio import dumps, loads
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
+from hub_notifier.domain.coalescing import coalesce_notifications, coalesced_key
 from hub_notifier.service_layer.settling import SettleBatcher
 
 log = logging.getLogger(__name__)
@@ -126,16 +128,18 @@ class DeliveryWorker:
             return
         if status == DEAD:
             log.error(
-                "delivery %s (subscription %s) dead-lettered after %d attempts: %s",
+                "delivery %s (subscription %s, %d events) dead-lettered after %d attempts: %s",
                 delivery.delivery_id,
                 delivery.subscription_id or "-",
+                len(delivery.members),
                 delivery.attempts,
                 attempt.error,
             )
         elif not attempt.ok:
             log.info(
-                "delivery %s attempt %d failed: %s",
+                "delivery %s (%d events) attempt %d failed: %s",
                 delivery.delivery_id,
+                len(delivery.members),
                 delivery.attempts,
                 attempt.error,
             )
@@ -149,10 +153,21 @@ class DeliveryWorker:
             return await self._mailer.send(delivery.target, delivery.body)
         if not delivery.endpoint:
             return Attempt(False, "subscription has no endpoint")
+        key, body = notification_request(delivery)
         return await self._webhook.send(
             delivery.endpoint,
             delivery.headers,
             secret=delivery.secret,
-            idempotency_key=delivery.delivery_id,
-            body=delivery.body,
+            idempotency_key=key,
+            body=body,
         )
+
+
+def notification_request(delivery: Claimed) -> tuple[str, bytes]:
+    """The Idempotency-Key and body of the request carrying `delivery` and its coalesced
+    followers: a lone delivery as it was frozen, several as one Bundle (coalescing.py)."""
+    if not delivery.coalesced:
+        return delivery.delivery_id, delivery.body
+    key = coalesced_key([member.delivery_id for member in delivery.members])
+    bundle = coalesce_notifications([loads(member.body) for member in delivery.members], key)
+    return key, dumps(bundle)

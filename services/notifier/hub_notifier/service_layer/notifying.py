@@ -144,6 +144,34 @@ class Announcer:
         await add_to_outbox(session, orm.outbox, outgoing)
         return len(rows)
 
+    async def announce_missed_emails(self, session: AsyncSession, changes: Sequence[Change]) -> int:
+        """Stage only the e-mails of changes recorded before the referrer's address was known,
+        in their order; returns how many. Subscriptions heard of them when they were recorded,
+        so an organisation with a live subscription gets nothing more (the rule `announce_all`
+        applies)."""
+        wanting = [change for change in changes if change.email_to]
+        if not wanting:
+            return 0
+        s = orm.subscriptions
+        subscribed = set(
+            await session.scalars(
+                select(s.c.requester_org)
+                .where(
+                    s.c.requester_org.in_(sorted({change.requester_org for change in wanting})),
+                    s.c.status.in_([status.value for status in LIVE]),
+                )
+                .distinct()
+            )
+        )
+        rows = [
+            row
+            for change in wanting
+            if change.requester_org not in subscribed and (row := self._email(change))
+        ]
+        if rows:
+            await session.execute(insert(orm.deliveries), [{**DELIVERY_ROW, **row} for row in rows])
+        return len(rows)
+
     def _notification(
         self, subscription: Any, number: int, change: Change, now: datetime
     ) -> tuple[dict[str, Any], OutgoingEvent | None]:
@@ -185,7 +213,11 @@ class Announcer:
             type=NotificationType.EVENT_NOTIFICATION,
             events_since_start=number,
             events=(Event(number, now, f"Task/{change.referral_id}"),),
-            extra=(message_back_parameter(change.message_back),) if change.message_back else (),
+            extra=(
+                (message_back_parameter(change.message_back, number),)
+                if change.message_back
+                else ()
+            ),
         )
         return dumps(
             notification_bundle(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
+from hub_notifier.adapters.referral_locks import lock_referrals
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import (
     postcode_of,
@@ -50,8 +51,9 @@ class TrackingService:
         await self.record_requests([(request, event_id)])
 
     async def record_requests(self, requests: Sequence[tuple[dict[str, Any], str]]) -> None:
-        """Keep accepted referrals (for reads and e-mail addresses), a batch per transaction."""
-        rows = {}
+        """Keep accepted referrals (for reads and e-mail addresses), a batch per transaction,
+        and e-mail the referrer the changes recorded before their referral was."""
+        rows: dict[str, dict[str, Any]] = {}
         for request, event_id in requests:
             postcode = postcode_of(request)
             rows[event_id] = {
@@ -61,17 +63,35 @@ class TrackingService:
                 "resource": request,
                 "borough": borough_of(postcode) if postcode else None,
             }
+        staged = 0
         async with self._sessions.begin() as session:
+            await lock_referrals(session, [row["referral_id"] for row in rows.values()])
             fresh = await first_deliveries(
                 session, orm.processed_events, "notifier.requested", list(rows)
             )
             if fresh:
-                await session.execute(
-                    insert(orm.service_requests).on_conflict_do_nothing(
-                        index_elements=["referral_id"]
-                    ),
-                    [row for event_id, row in rows.items() if event_id in fresh],
+                sr = orm.service_requests
+                inserted = set(
+                    (
+                        await session.execute(
+                            insert(sr)
+                            .on_conflict_do_nothing(index_elements=["referral_id"])
+                            .returning(sr.c.referral_id),
+                            [row for event_id, row in rows.items() if event_id in fresh],
+                        )
+                    ).scalars()
                 )
+                addresses = {
+                    str(row["referral_id"]): (email, str(row["source"]))
+                    for row in rows.values()
+                    if row["referral_id"] in inserted and (email := referrer_email(row["resource"]))
+                }
+                staged = await self._announcer.announce_missed_emails(
+                    session, await self._recorded_without_address(session, addresses)
+                )
+        if staged:
+            self._on_commit()
+            log.info("%d e-mails staged for changes recorded before their referral", staged)
 
     async def record_task(
         self, task: dict[str, Any], event_id: str, traceparent: str | None = None
@@ -85,6 +105,8 @@ class TrackingService:
         written (the caller then goes one by one, to set only that one aside)."""
         facts = [(task_facts(task), task, event_id, trace) for task, event_id, trace in tasks]
         async with self._sessions.begin() as session:
+            # Before anything else: see referral_locks.py (a ServiceRequest being recorded).
+            await lock_referrals(session, [fact.referral_id for fact, *_ in facts])
             fresh = await first_deliveries(
                 session, orm.processed_events, "notifier.tasks", [f[2] for f in facts]
             )
@@ -207,13 +229,40 @@ class TrackingService:
             )
         return new
 
+    async def _recorded_without_address(
+        self, session: AsyncSession, addresses: dict[str, tuple[str, str]]
+    ) -> list[Change]:
+        """The changes already recorded of referrals whose ServiceRequest (with the referrer's
+        address and source) is being recorded now, each referral's in version order.
+
+        Under the referral's lock, every version recorded so far was recorded before its
+        ServiceRequest, so none was e-mailed; every later one finds the address itself.
+        """
+        if not addresses:
+            return []
+        h = orm.task_history
+        rows = await session.execute(
+            select(h.c.referral_id, h.c.task)
+            .where(h.c.referral_id.in_(sorted(addresses)))
+            .order_by(h.c.referral_id, h.c.version)
+        )
+        changes = []
+        for row in rows:
+            email_to, source = addresses[row.referral_id]
+            facts = task_facts(row.task)
+            if facts.source == "unknown":
+                facts = replace(facts, source=source)
+            changes.append(self._change(facts, email_to, None))
+        return changes
+
     async def _request_facts(
         self, session: AsyncSession, referral_ids: set[str]
     ) -> dict[str, tuple[str | None, str | None]]:
         """The referrer's e-mail address and the source, from the ServiceRequest when known.
 
         A Task can be processed before its ServiceRequest (two topics, no order between them):
-        then there is no address to e-mail, and the change reaches only subscriptions.
+        then there is no address yet, and its e-mail is staged when the ServiceRequest is
+        recorded (both hold the referral's lock, so neither misses the other).
         """
         if not referral_ids:
             return {}
