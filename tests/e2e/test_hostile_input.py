@@ -203,6 +203,39 @@ READS = [
 ]
 
 
+SSRF_ENDPOINTS = [
+    "https://127.0.0.1/hook",
+    "https://localhost:8003/fhir/Task",
+    "https://10.0.0.5/hook",
+    "https://192.168.1.1/admin",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://0.0.0.0/hook",
+]
+
+
+def _attacks_on_webhook_targets() -> list[Attack]:
+    """Subscriptions aimed into the hub's own network (server-side request forgery)."""
+    subscribe = Endpoint("notifier", "/fhir/Subscription", "agency", "application/fhir+json")
+    return [
+        Attack(
+            f"webhook endpoint {target}",
+            subscribe,
+            json.dumps(
+                {
+                    "resourceType": "Subscription",
+                    "status": "requested",
+                    "criteria": "https://referral-hub.org/fhir/SubscriptionTopic/referral-task",
+                    "channel": {"type": "rest-hook", "endpoint": target},
+                }
+            ).encode(),
+            expect=(400,),
+        )
+        for target in SSRF_ENDPOINTS
+    ]
+
+
 def _attacks_on_urls() -> list[Attack]:
     return [
         Attack(
@@ -241,7 +274,13 @@ def _attacks_on_headers() -> list[Attack]:
     ]
 
 
-ATTACKS = _attacks_on_bodies() + _format_garbage() + _attacks_on_urls() + _attacks_on_headers()
+ATTACKS = (
+    _attacks_on_bodies()
+    + _format_garbage()
+    + _attacks_on_urls()
+    + _attacks_on_headers()
+    + _attacks_on_webhook_targets()
+)
 TRIED: list[str] = []
 
 

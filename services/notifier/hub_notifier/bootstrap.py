@@ -14,6 +14,7 @@ from hub_common.outbox import OutboxRelay
 from hub_common.service_app import service_app
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
+from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
 from hub_notifier.adapters.webhook import WebhookSender, http_client
 from hub_notifier.config import NotifierSettings
@@ -59,7 +60,11 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
             clock=clock,
             max_events_per_notification=settings.max_events_per_notification,
         ),
-        WebhookSender(client, settings.delivery_timeout_seconds),
+        WebhookSender(
+            client,
+            settings.delivery_timeout_seconds,
+            guard=None if settings.allow_http_endpoints else check_public,
+        ),
         SmtpMailer(
             settings.smtp_host,
             settings.smtp_port,

@@ -26,7 +26,8 @@ class NotifierSettings(InfraSettings):
     allow_http_endpoints: bool = Field(
         default=False,
         alias="NOTIFIER_ALLOW_HTTP_ENDPOINTS",
-        description="Accept plain http:// subscription endpoints (development and tests only)",
+        description="Accept plain http:// subscription endpoints, and endpoints on loopback or "
+        "private addresses (development and tests only; off, only public https endpoints)",
     )
     delivery_timeout_seconds: float = Field(
         default=10.0,

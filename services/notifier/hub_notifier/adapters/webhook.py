@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
 from hub_notifier.adapters.attempt import Attempt
+from hub_notifier.adapters.endpoint_guard import PrivateEndpoint
 from hub_notifier.domain.signature import sign
 
 FHIR_JSON_MEDIA = "application/fhir+json"
@@ -41,10 +42,12 @@ class WebhookSender:
         client: httpx.AsyncClient,
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
+        guard: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
         self._timeout = timeout_seconds
         self._clock = clock
+        self._guard = guard  # refuses endpoints that now resolve to private addresses
 
     async def send(
         self,
@@ -62,6 +65,11 @@ class WebhookSender:
             timestamp=int(self._clock()),
             body=body,
         )
+        if self._guard is not None:
+            try:
+                await self._guard(endpoint)
+            except PrivateEndpoint:
+                return Attempt(False, "private address refused")
         try:
             # httpx's timeout bounds each phase; this bounds the whole exchange, so an endpoint
             # that trickles its answer byte by byte cannot hold a slot for long.

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from hub_common.jsonio import loads
 from hub_common.outcome import Issue
+from hub_notifier.adapters.endpoint_guard import PrivateEndpoint, check_public
 from hub_notifier.adapters.fhir_subscription import read_subscription, subscription_resource
 from hub_notifier.domain.notification import status_bundle
 from hub_notifier.domain.subscription import RefusedSubscription
@@ -42,7 +43,13 @@ def subscription_router(service: SubscriptionService, *, allow_http: bool) -> AP
             command = read_subscription(
                 loads(await request.body()), agency.organisation, allow_http=allow_http
             )
+            if command.endpoint and not allow_http:  # development allows loopback receivers
+                await check_public(command.endpoint)
             created = await service.create(command)
+        except PrivateEndpoint as refused:
+            return outcome_response(
+                400, Issue("Subscription.channel.endpoint", str(refused), code="invalid")
+            )
         except RefusedSubscription as refused:
             code = 403 if refused.forbidden else 400
             kind = "forbidden" if refused.forbidden else "invalid"
