@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -88,3 +89,31 @@ async def test_a_set_aside_message_can_be_replayed_once(
     assert again.tried == 0
     [resent] = await service.receive(command)
     assert resent.status == "duplicate"  # the replay created the referral
+
+
+async def test_two_replicas_given_the_same_batch_record_each_referral_once_under_one_id(
+    stack: IsolatedStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A batch's referrals are inserted together at its end; when another replica recorded
+    some of them meanwhile, the batch is redone one message at a time and answers with the
+    ids already given."""
+    replicas = [
+        IntakeService(sessions, registered_formats(), Topics(stack.topic_prefix)) for _ in (1, 2)
+    ]
+    batch = [receive(community(f"RACE-{n:03d}", family_name=f"Race{n}")) for n in range(30)]
+    first, second = await asyncio.gather(*(replica.receive_batch(batch) for replica in replicas))
+    ids = []
+    for results in (first, second):
+        outcomes = [outcome for result in results for outcome in result]  # type: ignore[union-attr]
+        assert len(outcomes) == 30
+        ids.append([outcome.referral_id for outcome in outcomes])
+    assert ids[0] == ids[1], "the replicas answered different ids for one referral"
+    async with sessions() as session:
+        stored = (
+            await session.scalars(
+                select(orm.referrals.c.referral_id).where(
+                    orm.referrals.c.referrer_reference.like("RACE-%")
+                )
+            )
+        ).all()
+    assert sorted(stored) == sorted(ids[0])

@@ -118,6 +118,24 @@ def raw_original(body: bytes) -> Any:
 MAX_REFERENCE_LENGTH = 200  # the column's width
 
 
+async def _insert_together(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """A batch's new referrals in one multi-row INSERT instead of a round trip each. If one of
+    them was recorded meanwhile (another replica, same source and reference), the batch is
+    redone with a savepoint per message, where that referral is answered with its first id."""
+    if not rows:
+        return
+    written = (
+        await session.scalars(
+            insert(orm.referrals)
+            .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
+            .returning(orm.referrals.c.referral_id),
+            rows,
+        )
+    ).all()
+    if len(written) != len(rows):
+        raise _NeedsSavepoints
+
+
 class _NeedsSavepoints(Exception):
     """A message failed part-way through a batch recorded without savepoints."""
 
@@ -239,6 +257,7 @@ class IntakeService:
                 )
             )
             staged: list[OutgoingEvent] = []
+            rows: list[dict[str, Any]] = []  # accepted referrals, inserted together at the end
             for command, readings in zip(commands, read, strict=True):
                 try:
                     async with session.begin_nested() if savepoints else contextlib.nullcontext():
@@ -246,7 +265,7 @@ class IntakeService:
                             raise readings
                         outbox: list[OutgoingEvent] = [] if savepoints else staged
                         results.append(
-                            await self._record(session, command, readings, known, outbox)
+                            await self._record(session, command, readings, known, outbox, rows)
                         )
                         if savepoints:  # inside the savepoint: rolls back with its message
                             await add_to_outbox(session, orm.outbox, outbox)
@@ -268,6 +287,7 @@ class IntakeService:
                 if command.audit is not None:
                     audit = submission_audit(command.audit, results[-1])
                     await stage_audit(session, orm.outbox, self._topics, audit)
+            await _insert_together(session, rows)
             # Last, after every row they report on is written (see add_to_outbox).
             await add_to_outbox(session, orm.outbox, staged)
         self._on_commit()
@@ -292,11 +312,12 @@ class IntakeService:
         readings: list[Reading],
         known: KnownReferrals | None,
         outbox: list[OutgoingEvent],
+        rows: list[dict[str, Any]],
     ) -> list[Outcome]:
         outcomes = []
         for reading in readings:
             if reading.accepted:
-                outcomes.append(await self._accept(session, command, reading, known, outbox))
+                outcomes.append(await self._accept(session, command, reading, known, outbox, rows))
             else:
                 outcomes.append(await self._reject(session, command, reading))
         return outcomes
@@ -308,8 +329,10 @@ class IntakeService:
         reading: Reading,
         known: KnownReferrals | None,
         outbox: list[OutgoingEvent],
+        rows: list[dict[str, Any]],
     ) -> Outcome:
-        """Record an accepted referral; its event joins `outbox`, for the caller to stage."""
+        """Record an accepted referral; its event joins `outbox`, for the caller to stage.
+        In a batch without savepoints (`known` given) its row joins `rows` too."""
         assert reading.referral is not None
         referral = reading.referral
         warnings = operation_outcome([issue for issue in reading.issues if not issue.is_error])
@@ -352,20 +375,25 @@ class IntakeService:
                 )
             )
             return await self._reject(session, command, reading)
-        inserted = await session.scalar(
-            insert(orm.referrals)
-            .values(
-                referral_id=referral_id,
-                source=referral.source,
-                referrer_reference=referral.referrer_reference,
-                episode_id=episode_id,
-                person_key=key,
-                received_at=command.received_at,
-                service_request=service_request,
+        row = {
+            "referral_id": referral_id,
+            "source": referral.source,
+            "referrer_reference": referral.referrer_reference,
+            "episode_id": episode_id,
+            "person_key": key,
+            "received_at": command.received_at,
+            "service_request": service_request,
+        }
+        if known is not None:
+            rows.append(row)  # the batch knows it is new: written with the others at its end
+            inserted: str | None = referral_id
+        else:
+            inserted = await session.scalar(
+                insert(orm.referrals)
+                .values(row)
+                .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
+                .returning(orm.referrals.c.referral_id)
             )
-            .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
-            .returning(orm.referrals.c.referral_id)
-        )
         if inserted is None:
             # Another replica recorded the same referral a moment ago: answer with its id.
             existing = await session.scalar(
