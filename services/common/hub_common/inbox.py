@@ -17,13 +17,7 @@ async def first_delivery(
     Call it inside the transaction that applies the event: both commit or neither does, so a
     crash in between simply replays the event later.
     """
-    result = await session.execute(
-        insert(processed)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(processed.c.event_id)
-    )
-    return result.first() is not None
+    return bool(await first_deliveries(session, processed, consumer, [event_id]))
 
 
 async def first_deliveries(

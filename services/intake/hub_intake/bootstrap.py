@@ -39,7 +39,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         auth_secret=settings.auth_secret,
         max_body_bytes=settings.max_body_bytes,
     )
-    app.include_router(intake_router(service, settings.max_body_bytes))
+    app.include_router(intake_router(service))
     # Submissions stage their entries with the referrals; the log is here for the dependency.
     app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings

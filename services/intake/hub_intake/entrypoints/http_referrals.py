@@ -60,7 +60,7 @@ def _outcome_response(code: int, issue: Issue) -> JSONResponse:
     return JSONResponse(operation_outcome([issue]), status_code=code, media_type=FHIR_JSON_MEDIA)
 
 
-def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
+def intake_router(service: IntakeService) -> APIRouter:
     router = APIRouter(tags=["referrals"])
 
     async def receive(
@@ -77,16 +77,8 @@ def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
                     "source", f"this credential may not send {source} referrals", code="forbidden"
                 ),
             )
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            return _outcome_response(
-                413, Issue("(body)", f"larger than {max_body_bytes} bytes", code="too-long")
-            )
+        # A body over the limit never gets here: service_app's BodySizeLimit answers 413.
         body = await request.body()
-        if len(body) > max_body_bytes:
-            return _outcome_response(
-                413, Issue("(body)", f"larger than {max_body_bytes} bytes", code="too-long")
-            )
         command = ReceiveReferrals(
             source=source,
             body=body,
