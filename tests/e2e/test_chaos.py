@@ -44,12 +44,12 @@ from tests.support.chaos import (
     Load,
     faults,
     roster,
-    wait_until,
     wave,
     write_roster,
 )
 from tests.support.infra import Infrastructure, free_port
 from tests.support.kafka_io import publish_many, read_to_end
+from tests.support.notifier_setup import eventually
 from tests.support.outages import require_local
 from tests.support.processes import ServiceProcess, run_cli
 from tests.support.smtp_sink import SmtpSink
@@ -184,11 +184,11 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
     try:
         for process in services.values():
             await asyncio.to_thread(process.start)
-        await wait_until(
+        await eventually(
             lambda: scalar(engine, "select count(*) = 6 from router.link_workers"),
-            "the roster",
-            60,
-            lambda: "link workers not loaded",
+            timeout=60,
+            what="the roster",
+            interval=1.0,
         )
 
         # Warm-up: one referral of each format tells us the referring organisations.
@@ -196,11 +196,11 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
         for source in sorted(EXAMPLES):
             warm_up.add(source, references(source, "-W")[0], example(source, "-W"))
         await publish_load(stack, warm_up)
-        await wait_until(
+        await eventually(
             lambda: scalar(engine, "select count(*) = 6 from notifier.tasks"),
-            "the warm-up referrals",
-            90,
-            lambda: "not all tracked by the notifier",
+            timeout=90,
+            what="the warm-up referrals",
+            interval=1.0,
         )
         requested = [
             v
@@ -238,47 +238,44 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
                 await plan[number].inject(services, rng)
         total = len(expected.accepted) + 6
 
-        def counts() -> str:
-            return "see service logs in " + str(logs)
-
-        await wait_until(
+        await eventually(
             lambda: scalar(engine, f"select count(*) = {total} from router.tasks"),
-            f"{total} referrals routed",
-            240,
-            counts,
+            timeout=240,
+            what=f"{total} referrals routed",
+            interval=1.0,
         )
         await asyncio.sleep(2.0)  # the last offers reach the acceptor
         stop.set()
         await background[0]
         samples = await background[1]
-        await wait_until(
+        await eventually(
             lambda: scalar(
                 engine,
                 "select (select count(*) from intake.outbox) + (select count(*) from router.outbox)"
                 " + (select count(*) from notifier.outbox) = 0",
             ),
-            "empty outboxes",
-            120,
-            counts,
+            timeout=120,
+            what="empty outboxes",
+            interval=1.0,
         )
-        await wait_until(
+        await eventually(
             lambda: scalar(
                 engine,
                 "select (select coalesce(sum(version), 0) from router.tasks)"
                 " = (select count(*) from notifier.task_history h"
                 "    join router.tasks t using (referral_id))",
             ),
-            "every Task version tracked by the notifier",
-            120,
-            counts,
+            timeout=120,
+            what="every Task version tracked by the notifier",
+            interval=1.0,
         )
-        await wait_until(
+        await eventually(
             lambda: scalar(
                 engine, "select count(*) = 0 from notifier.deliveries where status = 'pending'"
             ),
-            "every notification delivered",
-            180,
-            counts,
+            timeout=180,
+            what="every notification delivered",
+            interval=1.0,
         )
 
         # 1. Every accepted referral exists exactly once.

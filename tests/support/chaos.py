@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,21 +198,3 @@ class Acceptor:
                     self.accepted += 1
         except httpx.HTTPError:
             self.refused_by_outage += 1  # the router is down or restarting: try again later
-
-
-async def wait_until(
-    check: Callable[[], object], what: str, timeout: float, progress: Callable[[], str]
-) -> None:
-    """Poll an async `check` until it is truthy; fail naming `what` and the last progress."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = check()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout:.0f} s waiting for {what}: {progress()}"
-            )
-        await asyncio.sleep(1.0)

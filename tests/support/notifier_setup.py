@@ -164,9 +164,13 @@ def task_versions(
 
 
 async def eventually(
-    check: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
+    check: Callable[[], Any],
+    *,
+    timeout: float = 15.0,
+    what: str = "condition",
+    interval: float = 0.05,
 ) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy."""
+    """Poll `check` (sync or async) every `interval` s until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = check()
@@ -176,7 +180,7 @@ async def eventually(
             return result
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(interval)
 
 
 def restart_without_waiting(process: ServiceProcess) -> None:
