@@ -123,9 +123,11 @@ class OutboxRelay:
 
     async def _publish_forever(self, producer: AIOKafkaProducer) -> None:
         while True:
+            # Cleared before reading, not after: a commit that lands while a batch is being
+            # published must wake the next round at once, not wait for the idle poll.
+            self._wake.clear()
             published = await self.publish_batch(producer)
             if published < self._batch_size:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
 

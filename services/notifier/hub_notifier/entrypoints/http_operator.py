@@ -22,7 +22,7 @@ class DeadLetter(BaseModel):
     channel: str = Field(description="rest-hook, message or email")
     referral_id: str | None
     attempts: int
-    last_error: str | None = Field(description="e.g. `HTTP 503`, `timeout`, `ConnectError`")
+    last_error: str | None = Field(description="e.g. `HTTP 503`, `timeout`, `cannot connect`")
     first_attempt_at: datetime | None
     last_attempt_at: datetime | None
     created_at: datetime
