@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hub_common.db import make_session_factory
 from hub_common.jsonio import loads
 from hub_common.needs import NeedCategory as N
+from hub_router.adapters import worker_roster
 from hub_router.domain.access import Viewer
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import OfferNotOpen, OfferTimeout, Outputs, TaskNotVisible
@@ -340,3 +341,39 @@ async def test_a_coordinator_rebalances_the_waiting_backlog_optimally(router: Ro
         )
     assert len(await router.views.waiting(CROYDON)) == 3
     assert await router.routing.rebalance_waiting(RebalanceWaiting("coord-1", CROYDON)) == {}
+
+
+async def test_the_cached_roster_follows_every_directory_change_and_parses_only_changes(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    original = worker_roster.from_practitioner_role
+
+    def counting(role: dict[str, Any]) -> LinkWorker:
+        worker = original(role)
+        parsed.append(worker.worker_id)
+        return worker
+
+    monkeypatch.setattr(worker_roster, "from_practitioner_role", counting)
+    roster = worker_roster.WorkerRoster()
+    sessions = make_session_factory(router.engine)
+
+    async def active() -> dict[str, LinkWorker]:
+        async with sessions() as session:
+            return {worker.worker_id: worker for worker in await roster.active(session)}
+
+    await add_workers(router.routing, lw("lw-a"), lw("lw-b"))
+    assert set(await active()) == {"lw-a", "lw-b"}
+    assert set(await active()) == {"lw-a", "lw-b"}
+    assert sorted(parsed) == ["lw-a", "lw-b"]  # the second batch parsed nothing
+
+    await add_workers(router.routing, lw("lw-a", postcode_districts=frozenset({"CR0"})))
+    assert (await active())["lw-a"].postcode_districts == {"CR0"}
+    assert sorted(parsed) == ["lw-a", "lw-a", "lw-b"]
+
+    await add_workers(router.routing, lw("lw-b", active=False))
+    assert set(await active()) == {"lw-a"}
+    await router.routing.apply_directory_entry("lw-a", None)  # a tombstone
+    assert await active() == {}
+    await add_workers(router.routing, lw("lw-b"))
+    assert set(await active()) == {"lw-b"}

@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Insert,
+    LargeBinary,
+    String,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub_common.envelope import Envelope
+from hub_common.jsonio import dumps
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +59,40 @@ async def add_to_outbox(
     if not events:
         return
     await db.execute(
-        insert(outbox),
-        [
-            {
-                "topic": event.topic,
-                "key": event.key,
-                "value": event.value,
-                "headers": dict(event.envelope.to_headers_str()),
-            }
-            for event in events
-        ],
+        _insert_rows(outbox),
+        {
+            "topics": [event.topic for event in events],
+            "keys": [event.key for event in events],
+            "values": [event.value for event in events],
+            "headers": [dumps(dict(event.envelope.to_headers_str())).decode() for event in events],
+        },
     )
+
+
+@functools.cache  # built once per table; SQLAlchemy then caches its compiled form
+def _insert_rows(outbox: Table) -> Insert:
+    """One INSERT for any number of events, its rows unnested from four arrays, in list order.
+
+    One statement whatever the count: executemany costs PostgreSQL a bind and an execute per
+    row, and a multi-row VALUES would be a new statement (and a new plan) for every count."""
+    rows = (
+        func.unnest(
+            bindparam("topics", type_=ARRAY(String)),
+            bindparam("keys", type_=ARRAY(String)),
+            bindparam("values", type_=ARRAY(LargeBinary)),
+            bindparam("headers", type_=ARRAY(String)),
+        )
+        .table_valued("topic", "key", "value", "headers", with_ordinality="n")
+        .render_derived("row")
+    )
+    statement = insert(outbox).from_select(
+        ["topic", "key", "value", "headers"],
+        # ORDER BY the position: seq follows the order the caller listed the events in.
+        select(rows.c.topic, rows.c.key, rows.c.value, cast(rows.c.headers, JSONB)).order_by(
+            rows.c.n
+        ),
+    )
+    return statement
 
 
 class OutboxRelay:
@@ -153,7 +193,10 @@ class OutboxRelay:
             await asyncio.gather(*sent)
             # Delete exactly what was read: a row with a lower seq may still be committing.
             await conn.execute(
-                delete(self._outbox).where(self._outbox.c.seq.in_([r.seq for r in rows]))
+                delete(self._outbox).where(
+                    self._outbox.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+                ),
+                {"seqs": [row.seq for row in rows]},
             )
         self.published += len(rows)
         return len(rows)

@@ -28,6 +28,7 @@ from hub_router.adapters.alerts import Why, awaiting_allocation_alert
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.adapters.service_request import ReferralFacts, read_service_request
+from hub_router.adapters.worker_roster import WorkerRoster
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.offers import OfferTimeout, ReferralTask, TaskNotVisible
 from hub_router.domain.policy import (
@@ -72,6 +73,7 @@ class RoutingService:
         self._clock = clock
         self._max_failed_offers = max_failed_offers
         self._offer_timeout = offer_timeout or OfferTimeout()
+        self._roster = WorkerRoster()
 
     async def apply_directory_entry(self, worker_id: str, role: dict[str, Any] | None) -> None:
         """Upsert a worker from the compacted directory; a tombstone (None) removes them."""
@@ -131,11 +133,12 @@ class RoutingService:
         one-off savepoint statements evicting the useful ones from asyncpg's statement cache);
         only when a referral is refused is it redone with a savepoint per referral.
         """
-        if len(requests) > 1:
-            try:
-                return await self._route_all(requests, savepoints=False)
-            except _NeedsSavepoints:
-                pass  # rolled back whole, loads and all; the next try reads them afresh
+        # Even a batch of one: under a steady trickle most batches are, and the savepoint path
+        # looks everything up referral by referral.
+        try:
+            return await self._route_all(requests, savepoints=False)
+        except _NeedsSavepoints:
+            pass  # rolled back whole, loads and all; the next try reads them afresh
         return await self._route_all(requests, savepoints=True)
 
     async def _route_all(
@@ -146,7 +149,7 @@ class RoutingService:
         async with self._sessions.begin() as session:
             await repo.lock_assignments(session)
             view = _BatchView(
-                await repo.active_workers(session),
+                await self._roster.active(session),
                 await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS),
             )
             parsed: list[ReferralFacts | None] = [None] * len(requests)

@@ -1,0 +1,97 @@
+"""The outbox on the real database and broker: staged in order, published in order, then gone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_common.db import make_engine
+from hub_common.envelope import EVENT_ID, Envelope, header_map
+from hub_common.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_intake.adapters import orm
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(stack.database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+def events(topic: str, count: int) -> list[OutgoingEvent]:
+    # Two referrals interleaved, with bytes that are not valid UTF-8 in the values.
+    return [
+        OutgoingEvent(
+            topic=topic,
+            key=f"referral-{n % 2}",
+            value=b"\xff\x00" + str(n).encode(),
+            envelope=Envelope.new("test.event", "application/octet-stream"),
+        )
+        for n in range(count)
+    ]
+
+
+async def test_staged_events_keep_their_order_bytes_and_headers(engine: AsyncEngine) -> None:
+    staged = events("t.order", 40)
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, orm.outbox, staged[:1])  # a lone event: the same statement
+        await add_to_outbox(conn, orm.outbox, staged[1:])
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(orm.outbox).where(orm.outbox.c.topic == "t.order").order_by(orm.outbox.c.seq)
+            )
+        ).all()
+    assert [row.value for row in rows] == [event.value for event in staged]
+    assert [row.key for row in rows] == [event.key for event in staged]
+    assert [row.headers for row in rows] == [dict(e.envelope.to_headers_str()) for e in staged]
+    async with engine.begin() as conn:  # no relay runs here: leave the outbox empty
+        await conn.execute(delete(orm.outbox).where(orm.outbox.c.topic == "t.order"))
+
+
+async def test_the_relay_publishes_every_row_in_order_then_deletes_exactly_those(
+    stack: IsolatedStack, engine: AsyncEngine
+) -> None:
+    topic = stack.topics.alerts  # a hub topic this module leaves otherwise empty
+    staged = events(topic, 25)
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, orm.outbox, staged)
+    relay = OutboxRelay(engine, orm.outbox, stack.kafka_bootstrap_servers, lock_key=0x7E57)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        while await relay.publish_batch(producer):
+            pass
+    finally:
+        await producer.stop()
+    async with engine.connect() as conn:
+        left = (
+            await conn.execute(select(orm.outbox.c.seq).where(orm.outbox.c.topic == topic))
+        ).all()
+    assert left == []
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack.kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    received = []
+    try:
+        while len(received) < len(staged):
+            batch = await consumer.getmany(timeout_ms=5000)
+            assert batch, f"only {len(received)} of {len(staged)} events reached {topic}"
+            for records in batch.values():
+                received.extend(records)
+    finally:
+        await consumer.stop()
+    for key in ("referral-0", "referral-1"):
+        sent = [e.envelope.event_id for e in staged if e.key == key]
+        got = [header_map(r.headers)[EVENT_ID] for r in received if r.key == key.encode()]
+        assert got == sent, f"events of {key} out of order or missing"
+    assert relay.published == len(staged)
