@@ -1,7 +1,7 @@
 """How every consumer treats failure: retry what may pass later, set aside what never will.
 
-The subscriber's offset is committed after the handler returns (FastStream `AckPolicy.ACK`),
-and that happens even when it raises, so handlers must never raise: a transient fault
+A handler's offsets are committed once it returns (hub_common.offsets), and a later batch's
+commit moves past a handler that raised, so handlers must never raise: a transient fault
 (PostgreSQL or Kafka down) is retried here with backoff, holding the partition until the
 dependency is back; a permanent one (bad input, a bug tripped by this message) is handed to
 `on_poison`, which records it durably, and the partition moves on.

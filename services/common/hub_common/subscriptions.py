@@ -1,8 +1,9 @@
 """Subscribing to the hub's own JSON topics the one safe way.
 
-Offsets commit after the handler returns (`AckPolicy.ACK`), and the handler returns only once
-`apply` has committed its transaction, or the message proved permanently bad and was set
-aside. `apply` must be idempotent: it receives the envelope's event id to deduplicate on.
+Offsets are committed only for messages whose handler has returned, and the handler returns
+only once `apply` has committed its transaction, or the message proved permanently bad and was
+set aside; they are committed a few times a second rather than after every batch (offsets.py).
+`apply` must be idempotent: it receives the envelope's event id to deduplicate on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import EVENT_ID, TRACEPARENT, header_map
 from hub_common.jsonio import loads
+from hub_common.offsets import OffsetCommitter
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def subscribe_json(
     """Register a durable, idempotent JSON consumer; ValueError from `apply` means bad input.
 
     Messages arrive in batches (fewer round trips) but are applied one by one, in order, each
-    in its own transaction; the batch's offsets are committed once every message in it is
+    in its own transaction; the batch's offsets become committable once every message in it is
     applied or set aside. With `apply_batch`, the decodable messages of a batch are handed
     over together (one transaction for the lot, say); if that fails for a reason that is not
     transient, they are applied one by one, so only a culprit is set aside.
@@ -76,7 +78,7 @@ def subscribe_json(
         topic,
         group_id=group_id,
         auto_offset_reset="earliest",  # a new group must not skip the backlog
-        ack_policy=AckPolicy.ACK,
+        ack_policy=AckPolicy.MANUAL,  # committed by `offsets` below, once durable
         batch=True,
         max_records=batch_size,
         # FastStream sleeps this long again after an empty poll (on top of the poll's own
@@ -92,6 +94,12 @@ def subscribe_json(
             if isinstance(message.raw_message, tuple)
             else (message.raw_message,)
         )
+        await apply_records(records)
+        await offsets.processed(message.consumer, records)
+
+    offsets = OffsetCommitter(f"{group_id}:{topic}")
+
+    async def apply_records(records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
         if apply_batch is None:
             for record in records:
                 await _apply_one(record, apply, topic, tombstones)

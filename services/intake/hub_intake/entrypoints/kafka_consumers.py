@@ -13,6 +13,7 @@ from hub_common import contract
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
+from hub_common.offsets import OffsetCommitter
 from hub_common.subscriptions import BATCH_POLL_MS
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import ReceiveReferrals
@@ -36,16 +37,16 @@ def register_consumers(
     source_of = {settings.topics.inbound(source): source for source in sources}
 
     # One consumer for every agency topic: a single group member, so a restart rejoins once
-    # instead of once per topic. A batch at a time: one PostgreSQL transaction (each message
-    # in its own savepoint) and one offset commit per batch. Offsets are committed after the
-    # handler returns (AckPolicy.ACK), and it returns only once the batch's referrals and
-    # outgoing events are committed. Redelivery after a crash is harmless: the same source +
+    # instead of once per topic. A batch at a time, in one PostgreSQL transaction. A batch's
+    # offsets become committable once the handler is done with it, and it is done only once
+    # the batch's referrals and outgoing events are committed; they are committed a few times
+    # a second (hub_common.offsets). Redelivery after a crash is harmless: the same source +
     # referrer reference is the same referral.
     @broker.subscriber(
         *source_of,
         group_id=settings.group_id("intake"),
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
+        ack_policy=AckPolicy.MANUAL,  # committed by `offsets` below, once durable
         batch=True,
         max_records=settings.batch_size,
         batch_timeout_ms=BATCH_POLL_MS,  # see hub_common.subscriptions
@@ -84,6 +85,9 @@ def register_consumers(
                 )
 
         await process_durably(work, one_by_one, what="inbound batch")
+        await offsets.processed(message.consumer, records)
+
+    offsets = OffsetCommitter("intake.inbound")
 
 
 async def _receive_alone(service: IntakeService, command: ReceiveReferrals) -> None:
