@@ -26,11 +26,9 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
-    and_,
     any_,
     bindparam,
     func,
-    or_,
     select,
     true,
     update,
@@ -288,23 +286,34 @@ def _array(name: str, item: Any) -> Any:
 
 
 def _claim_due() -> Any:
-    earlier = d.alias("earlier")
     # One in flight per stream, in order: a subscription's deliveries, or the e-mails about
     # one referral to one address (they have no subscription; without this a referrer could
     # read "completed" before "in progress"). Other referrals' e-mails do not wait behind them.
-    same_stream = or_(
-        and_(d.c.subscription_id.is_not(None), earlier.c.subscription_id == d.c.subscription_id),
-        and_(
-            d.c.subscription_id.is_(None),
-            earlier.c.subscription_id.is_(None),
-            earlier.c.channel == d.c.channel,
-            earlier.c.target == d.c.target,
-            earlier.c.referral_id == d.c.referral_id,
-        ),
+    # Two NOT EXISTS rather than one with an OR: each is a probe of its own partial index
+    # (an OR made PostgreSQL scan every pending delivery for every candidate, a third of its
+    # time in the benchmark). A NULL subscription id matches nothing in the first.
+    same_subscription = d.alias("earlier")
+    earlier_in_subscription = (
+        select(same_subscription.c.seq)
+        .where(
+            same_subscription.c.subscription_id == d.c.subscription_id,
+            same_subscription.c.status == PENDING,
+            same_subscription.c.seq < d.c.seq,
+        )
+        .exists()
     )
-    earlier_pending = (
-        select(earlier.c.seq)
-        .where(same_stream, earlier.c.status == PENDING, earlier.c.seq < d.c.seq)
+    same_referral = d.alias("earlier_email")
+    earlier_email = (
+        select(same_referral.c.seq)
+        .where(
+            d.c.subscription_id.is_(None),
+            same_referral.c.subscription_id.is_(None),
+            same_referral.c.referral_id == d.c.referral_id,
+            same_referral.c.channel == d.c.channel,
+            same_referral.c.target == d.c.target,
+            same_referral.c.status == PENDING,
+            same_referral.c.seq < d.c.seq,
+        )
         .exists()
     )
     due = (
@@ -313,7 +322,8 @@ def _claim_due() -> Any:
             d.c.status == PENDING,
             d.c.due_at <= bindparam("now"),
             d.c.channel.in_(SENT_BY_WORKER),
-            ~earlier_pending,
+            ~earlier_in_subscription,
+            ~earlier_email,
         )
         .order_by(d.c.due_at, d.c.seq)
         .limit(bindparam("limit", type_=Integer))

@@ -123,6 +123,13 @@ deliveries = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     Index("ix_deliveries_subscription_status", "subscription_id", "status"),
+    # The e-mails about one referral form a stream of their own (see delivery_store.claim).
+    Index(
+        "ix_deliveries_pending_email_stream",
+        "referral_id",
+        "seq",
+        postgresql_where=text("status = 'pending' AND subscription_id IS NULL"),
+    ),
 )
 
 # Every read and change of personal data, from every service (hub.audit). Append-only: the
