@@ -225,11 +225,13 @@ class IntakeService:
         The result for a message is its outcomes, or the UnreadableMessage / unexpected error
         it was set aside with.
         """
-        if len(commands) > 1:
-            try:
-                return await self._receive_all(commands, savepoints=False)
-            except _NeedsSavepoints:
-                pass  # rolled back whole; each message gets its own savepoint this time
+        # Even a batch of one: under a steady trickle most batches are, and one message (a
+        # housing file, say) may hold many referrals, which the savepoint path looks up and
+        # inserts one by one.
+        try:
+            return await self._receive_all(commands, savepoints=False)
+        except _NeedsSavepoints:
+            pass  # rolled back whole; each message gets its own savepoint this time
         return await self._receive_all(commands, savepoints=True)
 
     async def _receive_all(
