@@ -11,11 +11,13 @@ from urllib.parse import unquote
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub_common.body_limit import BodySizeLimit, BodyTooLarge, too_large
 from hub_common.consumer import is_transient
@@ -73,6 +75,7 @@ def service_app(
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, unreadable_body)
     for dependency_error in (DBAPIError, KafkaError, OSError):
         app.add_exception_handler(dependency_error, dependency_unavailable)
     app.state.broker = broker
@@ -104,6 +107,30 @@ async def invalid_request(request: Request, error: Exception) -> Response:
         for problem in error.errors()
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+# FastAPI's words when it cannot parse a JSON body at all (invalid UTF-8, nesting too deep
+# for the decoder), rather than finding it invalid field by field (that is a 422).
+_FASTAPI_UNPARSEABLE = "There was an error parsing the body"
+
+
+async def unreadable_body(request: Request, error: Exception) -> Response:
+    """A body FastAPI could not parse is refused with an OperationOutcome naming the body, like
+    every other refusal; any other HTTP error keeps FastAPI's own answer."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code != 400 or error.detail != _FASTAPI_UNPARSEABLE:
+        return await http_exception_handler(request, error)
+    outcome = operation_outcome(
+        [
+            Issue(
+                "(body)",
+                "the request body could not be parsed as JSON: it must be UTF-8, and nested "
+                "no deeper than a JSON decoder allows",
+                code="structure",
+            )
+        ]
+    )
+    return JSONResponse(outcome, status_code=400, media_type="application/fhir+json")
 
 
 RETRY_AFTER_SECONDS = 5
