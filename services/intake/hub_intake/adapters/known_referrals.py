@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy import String, and_, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +23,21 @@ from hub_intake.domain.referral import Referral
 r = orm.referrals
 # One parameter holding an array, so the statement's text (and its prepared plan) is the same
 # whatever the batch's size.
-RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id).where(
-    r.c.referrer_reference == any_(bindparam("references", type_=ARRAY(String)))
+# Pairs joined on (source, referrer reference), the unique index's own columns: matching the
+# references alone scanned the whole table, 16 ms a batch at 100,000 referrals and growing.
+_PAIRS = (
+    func.unnest(
+        bindparam("sources", type_=ARRAY(String)), bindparam("references", type_=ARRAY(String))
+    )
+    .table_valued("source", "referrer_reference")
+    .render_derived("pair")
+)
+RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id).join(
+    _PAIRS,
+    and_(
+        r.c.source == _PAIRS.c.source,
+        r.c.referrer_reference == _PAIRS.c.referrer_reference,
+    ),
 )
 FIRST_EPISODES = (
     select(r.c.person_key, r.c.episode_id)
@@ -45,11 +58,17 @@ class KnownReferrals:
     async def load(cls, session: AsyncSession, referrals: Sequence[Referral]) -> KnownReferrals:
         if not referrals:
             return cls({}, {})
-        references = sorted({referral.referrer_reference for referral in referrals})
+        pairs = sorted({(referral.source, referral.referrer_reference) for referral in referrals})
         keys = sorted({person_key(referral.person) for referral in referrals})
         ids = {
             (row.source, row.referrer_reference): row.referral_id
-            for row in await session.execute(RECORDED, {"references": references})
+            for row in await session.execute(
+                RECORDED,
+                {
+                    "sources": [source for source, _ in pairs],
+                    "references": [reference for _, reference in pairs],
+                },
+            )
         }
         episodes = {
             row.person_key: row.episode_id

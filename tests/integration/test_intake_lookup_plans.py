@@ -1,0 +1,64 @@
+"""A batch's look-ups stay index look-ups as the referrals table grows: PostgreSQL's own plan,
+on a table of 20,000 referrals, must not scan it whole."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_common.db import make_engine
+from hub_intake.adapters.known_referrals import FIRST_EPISODES, RECORDED
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+ROWS = 20_000
+
+
+@pytest.fixture
+async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(stack.database_url, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "insert into intake.referrals (referral_id, source, referrer_reference,"
+                " episode_id, person_key, service_request)"
+                " select 'plan-' || g, (array['fhir','police','fire','housing','community'])"
+                "[1 + g % 5], 'REF-' || g, 'episode-' || g, md5(g::text), '{}'::jsonb"
+                " from generate_series(1, :rows) g"
+            ),
+            {"rows": ROWS},
+        )
+        await conn.execute(text("analyze intake.referrals"))
+    yield engine
+    async with engine.begin() as conn:
+        await conn.execute(text("delete from intake.referrals where referral_id like 'plan-%'"))
+    await engine.dispose()
+
+
+async def plan(engine: AsyncEngine, statement: Any, params: dict[str, Any]) -> str:
+    compiled = statement.compile(dialect=asyncpg_dialect())
+    args = [params[name] for name in compiled.positiontup]
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        rows = await raw.driver_connection.fetch(f"EXPLAIN {compiled.string}", *args)  # type: ignore[union-attr]
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_known_references_are_found_through_the_unique_index(engine: AsyncEngine) -> None:
+    shown = await plan(
+        engine, RECORDED, {"sources": ["police", "fire"], "references": ["REF-1", "REF-2"]}
+    )
+    assert "Seq Scan on referrals" not in shown, shown
+    assert "uq_referrals_source_reference" in shown, shown
+
+
+async def test_first_episodes_are_found_through_the_person_index(engine: AsyncEngine) -> None:
+    shown = await plan(engine, FIRST_EPISODES, {"keys": ["a" * 32, "b" * 32]})
+    assert "Seq Scan on referrals" not in shown, shown
+    assert "ix_referrals_person_key" in shown, shown
