@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.db import make_engine
@@ -102,3 +105,34 @@ async def test_the_relay_publishes_every_row_in_order_then_deletes_exactly_those
         got = [header_map(r.headers)[EVENT_ID] for r in received if r.key == key.encode()]
         assert got == sent, f"events of {key} out of order or missing"
     assert relay.published == len(staged)
+
+
+class FailingRelay(OutboxRelay):
+    """A relay whose Kafka fails right after it took the lock."""
+
+    async def _publish_holding_the_lock(self, conn: Any) -> None:
+        raise RuntimeError("Kafka away")
+
+
+async def test_a_failed_relay_lets_go_of_its_lock(engine: AsyncEngine) -> None:
+    key = 0x7E58
+    relay = FailingRelay(engine, orm.outbox, "127.0.0.1:1", lock_key=key)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.3)  # it took the lock, failed, and waits to try again
+        async with engine.connect() as conn:
+            holders = await conn.scalar(
+                text(
+                    "select count(*) from pg_locks where locktype = 'advisory'"
+                    " and classid = 0 and objid = :key and granted"
+                ),
+                {"key": key},
+            )
+            # Free for the next try, or for another replica: not kept by a pooled connection.
+            assert holders == 0
+            assert await conn.scalar(select(func.pg_try_advisory_lock(key)))
+            await conn.scalar(select(func.pg_advisory_unlock(key)))
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -23,6 +23,10 @@ class Consumer:
     def __init__(self, fail_with: list[Exception] | None = None) -> None:
         self.commits: list[dict[TopicPartition, int]] = []
         self._fail_with = fail_with or []
+        self.assigned = {TopicPartition("t", 0), TopicPartition("t", 1)}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if self._fail_with:
@@ -86,3 +90,13 @@ async def test_a_new_consumer_does_not_commit_what_the_old_one_read() -> None:
     await asyncio.sleep(0.1)
     assert old.commits == [{P0: 1}]
     assert new.commits == [{P1: 5}]
+
+
+async def test_a_partition_taken_away_is_left_to_its_new_owner_the_others_commit() -> None:
+    consumer = Consumer()
+    committer = OffsetCommitter("test", interval_seconds=0.05)
+    await committer.processed(consumer, records(0, 0))
+    await committer.processed(consumer, records(0, 1) + records(1, 9))
+    consumer.assigned = {P1}  # a rebalance took partition 0 away meanwhile
+    await asyncio.sleep(0.1)
+    assert consumer.commits == [{P0: 1}, {P1: 10}]

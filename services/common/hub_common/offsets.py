@@ -65,8 +65,15 @@ class OffsetCommitter:
         async with self._one_at_a_time:
             if not self._pending or self._consumer is None:
                 return
-            offsets, self._pending = self._pending, {}
+            # Partitions a rebalance took away are left to their new owner (it resumes from
+            # the last commit and skips what was applied); committing them would fail, and
+            # take the other partitions' offsets down with them.
+            assigned = self._consumer.assignment()
+            offsets = {p: offset for p, offset in self._pending.items() if p in assigned}
+            self._pending = {}
             self._last_commit = asyncio.get_running_loop().time()
+            if not offsets:
+                return
             try:
                 await self._consumer.commit(offsets)
             except (CommitFailedError, IllegalStateError) as error:

@@ -98,6 +98,9 @@ def _insert_rows(outbox: Table) -> Insert:
     return statement
 
 
+INITIAL_BACKOFF_SECONDS = 0.5
+
+
 class OutboxRelay:
     """Publishes a service's outbox rows in order; one active relay per service at a time.
 
@@ -125,6 +128,7 @@ class OutboxRelay:
         self._idle_poll = idle_poll_seconds
         self._wake = asyncio.Event()
         self._acknowledged: list[int] = []  # seqs Kafka has; deleted by the next round
+        self._backoff = INITIAL_BACKOFF_SECONDS
         self.published = 0
 
     def kick(self) -> None:
@@ -133,7 +137,6 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled, reconnecting with backoff when Kafka or PostgreSQL fail."""
-        backoff = 0.5
         while True:
             try:
                 async with self._engine.connect() as conn:
@@ -143,27 +146,37 @@ class OutboxRelay:
                     if not await conn.scalar(select(func.pg_try_advisory_lock(self._lock_key))):
                         await asyncio.sleep(1.0)  # another replica's relay is active
                         continue
-                    producer = AIOKafkaProducer(
-                        **self._kafka,
-                        enable_idempotence=True,  # implies acks=all; no duplicates from retries
-                        linger_ms=2,
-                    )
-                    await producer.start()
                     try:
-                        backoff = 0.5
-                        await self._publish_forever(producer, conn)
+                        await self._publish_holding_the_lock(conn)
                     finally:
-                        await producer.stop()
+                        # Closing the connection is what releases the session-level lock.
+                        # Back in the pool it would keep it, and the next try, on another
+                        # pooled connection, would find the relay's own lock taken.
+                        with contextlib.suppress(Exception):  # it may be dead already
+                            await conn.invalidate()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning(
                     "outbox relay interrupted (%s); retrying in %.1f s",
                     type(error).__name__,
-                    backoff,
+                    self._backoff,
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 10.0)
+
+    async def _publish_holding_the_lock(self, conn: AsyncConnection) -> None:
+        producer = AIOKafkaProducer(
+            **self._kafka,
+            enable_idempotence=True,  # implies acks=all; no duplicates from retries
+            linger_ms=2,
+        )
+        await producer.start()
+        self._backoff = INITIAL_BACKOFF_SECONDS  # connected again: the next failure waits little
+        try:
+            await self._publish_forever(producer, conn)
+        finally:
+            await producer.stop()
 
     async def _publish_forever(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> None:
         while True:

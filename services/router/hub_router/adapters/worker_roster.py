@@ -16,7 +16,11 @@ from hub_router.adapters import orm
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.domain.model import LinkWorker
 
-_ROW_VERSION = literal_column("xmin::text", type_=orm.link_workers.c.worker_id.type)
+# With the time of the write: transaction ids start again in another cluster (a restore, a
+# failover to a logical replica), so xmin alone could name an older version of the row.
+_ROW_VERSION = literal_column(
+    "xmin::text || ' ' || updated_at::text", type_=orm.link_workers.c.worker_id.type
+)
 
 
 class WorkerRoster:
