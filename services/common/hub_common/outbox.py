@@ -18,13 +18,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Insert,
     Integer,
     LargeBinary,
     Select,
-    String,
     Table,
     all_,
     any_,
@@ -38,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from hub_common.db import array_parameter
 from hub_common.envelope import Envelope
 from hub_common.jsonio import dumps
 
@@ -80,10 +79,10 @@ def _insert_rows(outbox: Table) -> Insert:
     row, and a multi-row VALUES would be a new statement (and a new plan) for every count."""
     rows = (
         func.unnest(
-            bindparam("topics", type_=ARRAY(String)),
-            bindparam("keys", type_=ARRAY(String)),
-            bindparam("values", type_=ARRAY(LargeBinary)),
-            bindparam("headers", type_=ARRAY(String)),
+            array_parameter("topics"),
+            array_parameter("keys"),
+            array_parameter("values", LargeBinary),
+            array_parameter("headers"),
         )
         .table_valued("topic", "key", "value", "headers", with_ordinality="n")
         .render_derived("row")
@@ -226,7 +225,7 @@ class OutboxRelay:
 
 @functools.cache
 def _delete_then_read(outbox: Table) -> Select[Any]:
-    published = bindparam("published", type_=ARRAY(BigInteger))
+    published = array_parameter("published", BigInteger)
     gone = delete(outbox).where(outbox.c.seq == any_(published)).cte("gone")
     # The SELECT sees the table as it was before the DELETE, hence the explicit exclusion.
     return (

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import String, and_, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy import and_, any_, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.db import array_parameter
 from hub_intake.adapters import orm
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
@@ -26,9 +27,7 @@ r = orm.referrals
 # Pairs joined on (source, referrer reference), the unique index's own columns: matching the
 # references alone scanned the whole table, 16 ms a batch at 100,000 referrals and growing.
 _PAIRS = (
-    func.unnest(
-        bindparam("sources", type_=ARRAY(String)), bindparam("references", type_=ARRAY(String))
-    )
+    func.unnest(array_parameter("sources"), array_parameter("references"))
     .table_valued("source", "referrer_reference")
     .render_derived("pair")
 )
@@ -41,7 +40,7 @@ RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id).join(
 )
 FIRST_EPISODES = (
     select(r.c.person_key, r.c.episode_id)
-    .where(r.c.person_key == any_(bindparam("keys", type_=ARRAY(String))))
+    .where(r.c.person_key == any_(array_parameter("keys")))
     .ext(distinct_on(r.c.person_key))
     .order_by(r.c.person_key, r.c.received_at)
 )

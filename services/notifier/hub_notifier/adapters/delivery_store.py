@@ -25,7 +25,6 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
-    String,
     any_,
     bindparam,
     func,
@@ -33,9 +32,9 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub_common.db import array_parameter
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.domain.notification import NotificationType
@@ -245,7 +244,7 @@ class DeliveryStore:
                     changing = (
                         select(s.c.subscription_id)
                         .where(
-                            s.c.subscription_id == any_(bindparam("ids", type_=ARRAY(String))),
+                            s.c.subscription_id == any_(array_parameter("ids")),
                             s.c.status.in_([f.value for f in from_]),
                         )
                         .order_by(s.c.subscription_id)
@@ -279,10 +278,6 @@ def _claimed(row: Any, **subscription: Any) -> Claimed:
 # CPU than PostgreSQL took to run them (py-spy, at a steady 200 referrals/s). Lists travel as
 # arrays, so each is one prepared statement whatever the number of rows. (An UPDATE's own
 # column names cannot name its parameters, hence `by_seq`, `new_statuses` and so on.)
-
-
-def _array(name: str, item: Any) -> Any:
-    return bindparam(name, type_=ARRAY(item))
 
 
 def _claim_due() -> Any:
@@ -345,13 +340,13 @@ _LEASED = {
 _CLAIM_DUE = _claim_due()
 
 _ENDPOINTS = select(s.c.subscription_id, s.c.endpoint, s.c.headers, s.c.secret).where(
-    s.c.subscription_id == any_(_array("ids", String))
+    s.c.subscription_id == any_(array_parameter("ids"))
 )
 
 
 def _following() -> Any:
     head = (
-        func.unnest(_array("head_subscriptions", String), _array("head_seqs", BigInteger))
+        func.unnest(array_parameter("head_subscriptions"), array_parameter("head_seqs", BigInteger))
         .table_valued("subscription_id", "head_seq")
         .render_derived("head")
     )
@@ -377,7 +372,7 @@ _FOLLOWING = _following()
 
 _LEASE_FOLLOWERS = (
     update(d)
-    .where(d.c.seq == any_(_array("seqs", BigInteger)), d.c.status == PENDING)
+    .where(d.c.seq == any_(array_parameter("seqs", BigInteger)), d.c.status == PENDING)
     .values(_LEASED)
     .returning(*CLAIMED)
 )
@@ -386,12 +381,12 @@ _LEASE_FOLLOWERS = (
 def _settle() -> Any:
     outcome = (
         func.unnest(
-            _array("by_seq", BigInteger),
-            _array("by_attempts", Integer),
-            _array("new_statuses", String),
-            _array("delivered_ats", DateTime(timezone=True)),
-            _array("new_errors", String),
-            _array("next_dues", DateTime(timezone=True)),
+            array_parameter("by_seq", BigInteger),
+            array_parameter("by_attempts", Integer),
+            array_parameter("new_statuses"),
+            array_parameter("delivered_ats", DateTime(timezone=True)),
+            array_parameter("new_errors"),
+            array_parameter("next_dues", DateTime(timezone=True)),
         )
         .table_valued("seq", "attempts", "status", "delivered_at", "last_error", "due_at")
         .render_derived("outcome")

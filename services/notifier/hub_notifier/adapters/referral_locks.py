@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import String, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub_common.db import array_parameter
 
 REFERRAL_LOCK_CLASS = 0x4E0715
 """The first key of the two-key advisory locks (a key space apart from the one-key outbox lock)."""
@@ -26,7 +27,7 @@ _LOCK_IN_ORDER = text(
     "select pg_advisory_xact_lock(:lock_class, key) from ("
     " select distinct hashtext(referral_id) as key from unnest(:referral_ids) as referral_id"
     " order by key) as keys"
-).bindparams(bindparam("referral_ids", type_=ARRAY(String)))
+).bindparams(array_parameter("referral_ids"))
 
 
 async def lock_referrals(session: AsyncSession, referral_ids: Iterable[str]) -> None:

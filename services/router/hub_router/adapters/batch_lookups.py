@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy import any_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.db import array_parameter
 from hub_common.inbox import first_deliveries
 from hub_router.adapters import orm
 from hub_router.domain.model import ReferralToRoute
@@ -23,11 +24,11 @@ from hub_router.domain.task_status import OPEN
 CONSUMER = "router.requested"
 t = orm.tasks
 # Array parameters: one statement text (and prepared plan) whatever the batch's size.
-HELD = select(t.c.referral_id).where(t.c.referral_id == any_(bindparam("ids", type_=ARRAY(String))))
+HELD = select(t.c.referral_id).where(t.c.referral_id == any_(array_parameter("ids")))
 EPISODE_OWNERS = (
     select(t.c.episode_id, t.c.owner)
     .where(
-        t.c.episode_id == any_(bindparam("episodes", type_=ARRAY(String))),
+        t.c.episode_id == any_(array_parameter("episodes")),
         t.c.owner.is_not(None),
         t.c.status.in_([status.value for status in OPEN]),
     )

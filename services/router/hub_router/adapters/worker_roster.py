@@ -9,9 +9,10 @@ by any replica is seen by the next batch; only the roles of rows that changed ar
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, String, any_, bindparam, literal_column, select
+from sqlalchemy import any_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.db import array_parameter
 from hub_router.adapters import orm
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.domain.model import LinkWorker
@@ -40,7 +41,7 @@ class WorkerRoster:
             fetched = (
                 await session.execute(
                     select(table.c.worker_id, _ROW_VERSION, table.c.role).where(
-                        table.c.worker_id == any_(bindparam("ids", type_=ARRAY(String))),
+                        table.c.worker_id == any_(array_parameter("ids")),
                         table.c.active,
                     ),
                     {"ids": stale},
