@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -47,16 +48,24 @@ async def endpoint() -> AsyncIterator[Endpoint]:
     await runner.cleanup()
 
 
+@asynccontextmanager
+async def webhook_sender(
+    timeout: float = 2.0, concurrency: int = 4
+) -> AsyncIterator[WebhookSender]:
+    client = HttpClient(concurrency)
+    try:
+        yield WebhookSender(client, timeout)
+    finally:
+        await client.aclose()
+
+
 async def send(sender: WebhookSender, url: str, body: bytes = b'{"a": 1}') -> Any:
     return await sender.send(url, ("X-Agency: a",), secret="s", idempotency_key="k1", body=body)
 
 
 async def test_a_2xx_answer_is_a_success_and_the_request_is_signed(endpoint: Endpoint) -> None:
-    client = HttpClient(2.0, 4)
-    try:
-        attempt = await send(WebhookSender(client, 2.0), endpoint.url)
-    finally:
-        await client.aclose()
+    async with webhook_sender() as sender:
+        attempt = await send(sender, endpoint.url)
     assert attempt.ok
     (request,) = endpoint.requests
     assert request["body"] == b'{"a": 1}'
@@ -67,12 +76,8 @@ async def test_a_2xx_answer_is_a_success_and_the_request_is_signed(endpoint: End
 
 async def test_keep_alive_connections_are_reused_across_deliveries(endpoint: Endpoint) -> None:
     endpoint.answer = lambda: web.Response(status=200, text="thanks")
-    client = HttpClient(2.0, 1)
-    sender = WebhookSender(client, 2.0)
-    try:
+    async with webhook_sender(2.0, 1) as sender:
         attempts = [await send(sender, endpoint.url) for _ in range(5)]
-    finally:
-        await client.aclose()
     assert all(a.ok for a in attempts)
     assert len(endpoint.requests) == 5
     assert len(endpoint.peers) == 1
@@ -80,34 +85,24 @@ async def test_keep_alive_connections_are_reused_across_deliveries(endpoint: End
 
 async def test_a_redirect_is_not_followed(endpoint: Endpoint) -> None:
     endpoint.answer = lambda: web.Response(status=302, headers={"Location": "http://127.0.0.1:9/x"})
-    client = HttpClient(2.0, 4)
-    try:
-        attempt = await send(WebhookSender(client, 2.0), endpoint.url)
-    finally:
-        await client.aclose()
+    async with webhook_sender() as sender:
+        attempt = await send(sender, endpoint.url)
     assert not attempt.ok and attempt.error == "HTTP 302"
     assert len(endpoint.requests) == 1
 
 
 async def test_an_oversized_answer_is_dropped_not_kept(endpoint: Endpoint) -> None:
     endpoint.answer = lambda: web.Response(status=200, body=b"x" * (4 * 1024 * 1024))
-    client = HttpClient(5.0, 4)
-    sender = WebhookSender(client, 5.0)
-    try:
+    async with webhook_sender(5.0) as sender:
         attempts = [await send(sender, endpoint.url) for _ in range(2)]
-    finally:
-        await client.aclose()
     assert all(a.ok for a in attempts)
     assert len(endpoint.peers) == 2  # the connection with an unread answer was not reused
 
 
 async def test_a_slow_endpoint_times_out(endpoint: Endpoint) -> None:
     endpoint.delay = 2.0
-    client = HttpClient(0.3, 4)
-    try:
-        attempt = await send(WebhookSender(client, 0.3), endpoint.url)
-    finally:
-        await client.aclose()
+    async with webhook_sender(0.3) as sender:
+        attempt = await send(sender, endpoint.url)
     assert not attempt.ok and attempt.error == "timeout"
 
 
@@ -115,18 +110,12 @@ async def test_a_refused_connection_reads_as_cannot_connect() -> None:
     with socket.socket() as probe:  # a port that was free a moment ago
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = HttpClient(2.0, 4)
-    try:
-        attempt = await send(WebhookSender(client, 2.0), f"http://127.0.0.1:{port}/hook")
-    finally:
-        await client.aclose()
+    async with webhook_sender() as sender:
+        attempt = await send(sender, f"http://127.0.0.1:{port}/hook")
     assert not attempt.ok and attempt.error == "cannot connect"
 
 
 async def test_a_malformed_endpoint_reads_as_invalid() -> None:
-    client = HttpClient(2.0, 4)
-    try:
-        attempt = await send(WebhookSender(client, 2.0), "http://[::1/hook")
-    finally:
-        await client.aclose()
+    async with webhook_sender() as sender:
+        attempt = await send(sender, "http://[::1/hook")
     assert not attempt.ok and attempt.error == "invalid endpoint"

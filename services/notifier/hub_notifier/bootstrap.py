@@ -16,7 +16,7 @@ from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
-from hub_notifier.adapters.webhook import WebhookSender, http_client
+from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
 from hub_notifier.entrypoints.http_audit import audit_router
 from hub_notifier.entrypoints.http_operator import operator_router
@@ -52,7 +52,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
-    client = http_client(settings.delivery_timeout_seconds, settings.delivery_concurrency)
+    client = HttpClient(settings.delivery_concurrency)
     worker = DeliveryWorker(
         DeliveryStore(
             engine,

@@ -102,17 +102,16 @@ def failure_name(error: Exception) -> str:
 
 class HttpClient:
     """POSTs over pooled keep-alive connections and answers the status. The session is made on
-    first use, inside the running event loop, as aiohttp requires."""
+    first use, inside the running event loop, as aiohttp requires. The time limit is the
+    sender's, around the whole exchange."""
 
-    def __init__(self, timeout_seconds: float, concurrency: int) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    def __init__(self, concurrency: int) -> None:
         self._concurrency = concurrency
         self._session: aiohttp.ClientSession | None = None
 
     async def post(self, endpoint: str, body: bytes, headers: Mapping[str, str]) -> int:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._concurrency),
                 # Nothing from one endpoint's answers may reach the next request.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -142,7 +141,3 @@ async def _drain(response: aiohttp.ClientResponse, limit: int) -> None:
             return
         read += len(chunk)
     response.close()
-
-
-def http_client(timeout_seconds: float, concurrency: int) -> HttpClient:
-    return HttpClient(timeout_seconds, concurrency)
