@@ -51,8 +51,12 @@ class OffsetCommitter:
         wait = self._last_commit + self._interval - asyncio.get_running_loop().time()
         if wait <= 0:
             await self.commit()
-        elif self._flush is None:
-            self._flush = asyncio.create_task(self._commit_after(wait), name="commit offsets")
+        else:
+            self._commit_later(wait)
+
+    def _commit_later(self, seconds: float) -> None:
+        if self._flush is None:
+            self._flush = asyncio.create_task(self._commit_after(seconds), name="commit offsets")
 
     async def _commit_after(self, seconds: float) -> None:
         try:
@@ -76,16 +80,11 @@ class OffsetCommitter:
                 return
             try:
                 await self._consumer.commit(offsets)
-            except (CommitFailedError, IllegalStateError) as error:
-                # A rebalance took these partitions away: their new owner resumes from the
-                # last commit and skips what was already applied.
+            except (CommitFailedError, IllegalStateError) as error:  # a rebalance, as above
                 log.info("%s: offsets not committed (%s)", self._what, type(error).__name__)
             except KafkaError as error:
                 # Kafka unreachable for now: the next commit carries these offsets too.
                 log.warning("%s: offsets not committed (%s)", self._what, type(error).__name__)
                 for partition, offset in offsets.items():
                     self._pending[partition] = max(offset, self._pending.get(partition, 0))
-                if self._flush is None:
-                    self._flush = asyncio.create_task(
-                        self._commit_after(self._interval), name="commit offsets"
-                    )
+                self._commit_later(self._interval)

@@ -87,14 +87,13 @@ def _insert_rows(outbox: Table) -> Insert:
         .table_valued("topic", "key", "value", "headers", with_ordinality="n")
         .render_derived("row")
     )
-    statement = insert(outbox).from_select(
+    return insert(outbox).from_select(
         ["topic", "key", "value", "headers"],
         # ORDER BY the position: seq follows the order the caller listed the events in.
         select(rows.c.topic, rows.c.key, rows.c.value, cast(rows.c.headers, JSONB)).order_by(
             rows.c.n
         ),
     )
-    return statement
 
 
 INITIAL_BACKOFF_SECONDS = 0.5
@@ -192,9 +191,9 @@ class OutboxRelay:
 
         Both in one statement on the relay's own connection (the one holding the lock), in
         autocommit mode: a round costs one round trip to PostgreSQL where a transaction on a
-        pooled connection cost five (ping, BEGIN, SELECT, DELETE, COMMIT). Rows stay in the table until Kafka
-        has acknowledged them, so a crash in between publishes them again (consumers drop
-        the repeat by event id), never loses them. Returns how many were published now; a
+        pooled connection cost five (ping, BEGIN, SELECT, DELETE, COMMIT). Rows stay in the
+        table until Kafka has acknowledged them, so a crash in between publishes them again
+        (consumers drop the repeat by event id), never loses them. Returns how many were published now; a
         round that publishes nothing still deletes the previous round's rows.
         """
         rows = (

@@ -212,8 +212,6 @@ class DeliveryStore:
             if delivery.subscription_id:
                 (answered if attempt.ok else failing).append(delivery.subscription_id)
         async with self._engine.begin() as conn:
-            # Matching the attempt count ignores a late answer to a lease that ran out and was
-            # claimed again by another replica: that replica settles it now.
             await conn.execute(
                 _SETTLE,
                 {
