@@ -110,18 +110,18 @@ class TrackingService:
             fresh = await first_deliveries(
                 session, orm.processed_events, "notifier.tasks", [f[2] for f in facts]
             )
-            first_seen: dict[str, tuple[TaskFacts, dict[str, Any], str | None]] = {}
+            # One entry per Task version: a relay's duplicate carries a new event id, and may
+            # arrive in the same batch as the original.
+            first_seen: dict[tuple[str, int], tuple[TaskFacts, dict[str, Any], str | None]] = {}
             for fact, task, event_id, trace in facts:
                 if event_id in fresh:
-                    first_seen.setdefault(event_id, (fact, task, trace))
+                    first_seen.setdefault((fact.referral_id, fact.version), (fact, task, trace))
             # A version already recorded (republished) was announced already.
             new = await self._keep_versions(
                 session, [(fact, task) for fact, task, _ in first_seen.values()]
             )
             kept = [
-                (fact, trace)
-                for fact, _, trace in first_seen.values()
-                if (fact.referral_id, fact.version) in new
+                (fact, trace) for version, (fact, _, trace) in first_seen.items() if version in new
             ]
             requests = await self._request_facts(session, {fact.referral_id for fact, _ in kept})
             changes = []

@@ -1,0 +1,82 @@
+"""Recording Task versions on the real database: a version announces its change once, however
+many times and in whatever batches the relay delivers it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub_common.db import make_engine, make_session_factory
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.topics import Topics
+from hub_notifier.service_layer.notifying import Announcer, Change
+from hub_notifier.service_layer.tracking import TrackingService
+from tests.support.infra import Infrastructure
+from tests.support.notifier_setup import STEPS, organisation, own_stack, task_versions
+
+pytestmark = pytest.mark.infra
+
+CVA = organisation(AGENCY_ID_SYSTEM, "community:croydon-voluntary-action")
+
+
+class RecordingAnnouncer(Announcer):
+    """Keeps the changes it is asked to announce, and stages nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(Topics(), "http://notifier", "hub@example.org", lambda: datetime.now(UTC))
+        self.changes: list[Change] = []
+
+    async def announce_all(self, session: AsyncSession, changes: Sequence[Change]) -> int:
+        self.changes.extend(changes)
+        return len(changes)
+
+
+@pytest.fixture
+async def tracking(infra: Infrastructure) -> AsyncIterator[tuple[TrackingService, Any]]:
+    stack, drop = await own_stack(infra)
+    engine = make_engine(stack.database_url, pool_size=2)
+    announcer = RecordingAnnouncer()
+    try:
+        yield TrackingService(make_session_factory(engine), announcer), announcer
+    finally:
+        await engine.dispose()
+        await drop()
+
+
+def statuses(changes: list[Change]) -> list[tuple[str, str]]:
+    return [(change.referral_id, change.business_status) for change in changes]
+
+
+async def test_a_duplicate_version_in_the_same_batch_is_announced_once(
+    tracking: tuple[TrackingService, RecordingAnnouncer],
+) -> None:
+    service, announcer = tracking
+    referral_id = str(uuid.uuid4())
+    first, second = task_versions(referral_id, CVA, STEPS["completed"][:2])
+    # The relay's duplicate of the first version (a new event id) lands in the same batch.
+    await service.record_tasks(
+        [
+            (first, str(uuid.uuid4()), None),
+            (first, str(uuid.uuid4()), None),
+            (second, str(uuid.uuid4()), None),
+        ]
+    )
+    assert statuses(announcer.changes) == [(referral_id, "offered"), (referral_id, "allocated")]
+
+
+async def test_a_duplicate_version_in_a_later_batch_is_not_announced(
+    tracking: tuple[TrackingService, RecordingAnnouncer],
+) -> None:
+    service, announcer = tracking
+    referral_id = str(uuid.uuid4())
+    [first] = task_versions(referral_id, CVA, STEPS["completed"][:1])
+    event_id = str(uuid.uuid4())
+    await service.record_tasks([(first, event_id, None)])
+    await service.record_tasks([(first, event_id, None)])  # redelivered: same event id
+    await service.record_tasks([(first, str(uuid.uuid4()), None)])  # republished: new event id
+    assert statuses(announcer.changes) == [(referral_id, "offered")]
