@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub_common.db import outbox_table, processed_events_table
+from hub_router.domain.task_status import OPEN
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
@@ -29,6 +30,15 @@ link_workers = Table(
     Column("role", JSONB, nullable=False),  # the directory's PractitionerRole, as published
     Column("active", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A worker's caseload: the open referrals they own. Written out, not bound: PostgreSQL uses a
+# partial index only where it can prove the query implies the index's condition, which it
+# cannot from parameters of a prepared statement.
+OPEN_CASELOAD = text(
+    "owner IS NOT NULL AND status IN ("
+    + ", ".join(f"'{status.value}'" for status in sorted(OPEN, key=lambda s: s.value))
+    + ")"
 )
 
 tasks = Table(
@@ -49,6 +59,9 @@ tasks = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_tasks_owner_status", "owner", "status"),
     Index("ix_tasks_episode", "episode_id"),
+    # Every routing decision counts each worker's caseload: this keeps the count to the open
+    # referrals, however many closed ones the years pile up.
+    Index("ix_tasks_open_caseload", "owner", postgresql_where=OPEN_CASELOAD),
     # Daily limits count the offers each worker got on a day.
     Index("ix_tasks_offered_on_owner", "offered_on", "owner"),
     # The offer sweeper looks only at open offers, soonest deadline first.

@@ -169,21 +169,18 @@ async def active_workers(session: AsyncSession) -> list[LinkWorker]:
     return [from_practitioner_role(role) for role in roles]
 
 
+CASELOADS = (
+    select(orm.tasks.c.owner, func.count()).where(orm.OPEN_CASELOAD).group_by(orm.tasks.c.owner)
+)
+"""Open referrals per worker, counted in the caseload index (see orm.py)."""
+
+
 async def loads_by_day(
     session: AsyncSession, first_day: date, days: int
 ) -> dict[date, dict[str, Load]]:
     """Each worker's load on each of `days` days from `first_day`: open referrals, and
     referrals offered to them for that day (whatever became of them since)."""
-    open_statuses = [s.value for s in OPEN]
-    active: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(orm.tasks.c.owner, func.count())
-                .where(orm.tasks.c.owner.is_not(None), orm.tasks.c.status.in_(open_statuses))
-                .group_by(orm.tasks.c.owner)
-            )
-        ).all()
-    )
+    active: dict[str, int] = dict((await session.execute(CASELOADS)).all())
     per_day: dict[tuple[date, str], int] = {
         (day, owner): count
         for day, owner, count in (
