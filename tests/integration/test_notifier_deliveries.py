@@ -265,7 +265,7 @@ async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_a
                 )
             ],
         )
-        # A republished Task version (a relay's duplicate, with a new event id) is no new change.
+        # A Task version published again under a new event id is no new change.
         duplicate = referrals["completed"][1][2]
         await publish_events(
             stack.kafka_bootstrap_servers,

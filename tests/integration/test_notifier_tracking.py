@@ -1,5 +1,5 @@
 """Recording Task versions on the real database: a version announces its change once, however
-many times and in whatever batches the relay delivers it."""
+many times, under whichever event ids, and in whatever batches it arrives."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def test_a_duplicate_version_in_the_same_batch_is_announced_once(
     service, announcer = tracking
     referral_id = str(uuid.uuid4())
     first, second = task_versions(referral_id, CVA, STEPS["completed"][:2])
-    # The relay's duplicate of the first version (a new event id) lands in the same batch.
+    # The first version published again under a new event id lands in the same batch.
     await service.record_tasks(
         [
             (first, str(uuid.uuid4()), None),

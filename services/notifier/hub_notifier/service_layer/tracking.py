@@ -110,8 +110,9 @@ class TrackingService:
             fresh = await first_deliveries(
                 session, orm.processed_events, "notifier.tasks", [f[2] for f in facts]
             )
-            # One entry per Task version: a relay's duplicate carries a new event id, and may
-            # arrive in the same batch as the original.
+            # One entry per Task version, not per event: a version published again under a new
+            # event id (re-produced by hand or from a replay, or by a router restored from a
+            # backup) is the same change, and may land in the same batch as the first.
             first_seen: dict[tuple[str, int], tuple[TaskFacts, dict[str, Any], str | None]] = {}
             for fact, task, event_id, trace in facts:
                 if event_id in fresh:
