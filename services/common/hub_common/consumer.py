@@ -36,29 +36,60 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# SQLSTATE classes that say "the database, not this message, is the problem": connection
-# exceptions, insufficient resources, operator intervention (shutdown, starting up), and
-# serialization failures or deadlocks, which pass when retried.
-TRANSIENT_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
+# SQLSTATEs that say "the database, not this message, is the problem", so the message waits
+# (holding its partition) instead of being set aside for good:
+# - connection exceptions (08), insufficient resources (53), operator intervention (57P:
+#   shutting down, starting up);
+# - serialization failures and deadlocks (40001, 40P01), which pass when retried;
+# - a deployment out of step with the code: a missing table, column or function, or a missing
+#   privilege (42: the statement's text and the schema, never the values, which travel as
+#   parameters), a missing schema or database (3F000, 3D000), refused credentials (28);
+# - a read-only server, as after a failover to a replica (25006), or a lock wait timing out
+#   (55P03).
+# Skipping on any of these would drop every message until someone noticed.
+TRANSIENT_SQLSTATES = (
+    "08",
+    "53",
+    "57P",
+    "40001",
+    "40P01",
+    "42",
+    "3F000",
+    "3D000",
+    "28",
+    "25006",
+    "55P03",
+)
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether `error` may pass when retried. The driver's error is looked for down the chain:
-    SQLAlchemy wraps asyncpg's, and a refused connection while PostgreSQL starts up
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE of the database error in `error`'s chain, if there is one: SQLAlchemy wraps
+    asyncpg's error, and a refused connection while PostgreSQL starts up
     (`CannotConnectNowError`) arrives as a plain DBAPIError."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
     seen: BaseException | None = error
     for _ in range(10):  # a short walk: chains are a few links long, and never loop forever
         if seen is None:
-            return False
+            return None
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str):
+            return sqlstate
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` may pass when retried: a dependency is down or out of step."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            break
         if isinstance(seen, TRANSIENT_ERRORS):
             return True
-        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
-            return True
         seen = seen.__cause__ or getattr(seen, "orig", None)
-    return False
+    sqlstate = sqlstate_of(error)
+    return sqlstate is not None and sqlstate.startswith(TRANSIENT_SQLSTATES)
 
 
 async def process_durably(
@@ -79,7 +110,11 @@ async def process_durably(
         except Exception as error:
             if is_transient(error):
                 log.warning(
-                    "%s: transient %s, retrying in %.1f s", what, type(error).__name__, backoff
+                    "%s: transient %s%s, retrying in %.1f s",
+                    what,
+                    type(error).__name__,
+                    f" (SQLSTATE {sqlstate})" if (sqlstate := sqlstate_of(error)) else "",
+                    backoff,
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, max_backoff_seconds)
