@@ -17,7 +17,7 @@ from hub_common.topics import Topics
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.service_layer.commands import ReceiveReferrals
-from hub_intake.service_layer.intake import IntakeService
+from hub_intake.service_layer.intake import IntakeService, Outcome
 from hub_intake.service_layer.replay import replay_rejections
 from tests.support.fixtures import inbound
 from tests.support.stack import IsolatedStack
@@ -37,10 +37,12 @@ def service(stack: IsolatedStack, sessions: async_sessionmaker[AsyncSession]) ->
     return IntakeService(sessions, registered_formats(), Topics(stack.topic_prefix))
 
 
-def community(form_id: str, **person: object) -> bytes:
+def community(form_id: str, organisation: str | None = None, **person: object) -> bytes:
     document = json.loads(inbound("community-referral.json"))
     document["form_id"] = form_id
     document["person"].update(person)
+    if organisation:
+        document["referrer"]["organisation"] = organisation
     return json.dumps(document).encode()
 
 
@@ -117,3 +119,38 @@ async def test_two_replicas_given_the_same_batch_record_each_referral_once_under
             )
         ).all()
     assert sorted(stored) == sorted(ids[0])
+
+
+def assert_reference_clash(outcome: Outcome) -> None:
+    assert outcome.status == "rejected" and outcome.referral_id is None
+    [issue] = outcome.outcome["issue"]
+    assert issue["code"] == "duplicate"
+    assert issue["expression"] == ["(reference)"]
+    assert "reference of your own" in issue["diagnostics"]
+
+
+async def test_another_organisations_reference_is_refused_not_taken_for_a_resend(
+    service: IntakeService,
+) -> None:
+    [first] = await service.receive(receive(community("CLASH-1", "Croydon Voluntary Action")))
+    [resent] = await service.receive(receive(community("CLASH-1", "Croydon Voluntary Action")))
+    [other] = await service.receive(receive(community("CLASH-1", "Sutton Carers Centre")))
+    assert first.status == "accepted"
+    assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)
+    assert_reference_clash(other)
+
+
+async def test_a_reference_clash_inside_one_batch_is_refused_too(service: IntakeService) -> None:
+    # Both in one transaction: the second meets the first in what the batch knows, not in
+    # the database.
+    results = await service.receive_batch(
+        [
+            receive(community("CLASH-2", "Croydon Voluntary Action")),
+            receive(community("CLASH-2", "Sutton Carers Centre")),
+            receive(community("CLASH-2", "Croydon Voluntary Action")),
+        ]
+    )
+    [first], [other], [resent] = results  # type: ignore[misc]
+    assert first.status == "accepted"
+    assert_reference_clash(other)
+    assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)

@@ -11,6 +11,7 @@ same batch is recognised as well. Use it only where nothing recorded can roll ba
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import and_, any_, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -31,7 +32,7 @@ _PAIRS = (
     .table_valued("source", "referrer_reference")
     .render_derived("pair")
 )
-RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id).join(
+RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id, r.c.sending_agency).join(
     _PAIRS,
     and_(
         r.c.source == _PAIRS.c.source,
@@ -46,10 +47,17 @@ FIRST_EPISODES = (
 )
 
 
-class KnownReferrals:
-    """Referral ids by (source, referrer reference) and first episodes by person key."""
+class Recorded(NamedTuple):
+    """A referral already recorded under a (source, referrer reference)."""
 
-    def __init__(self, ids: dict[tuple[str, str], str], episodes: dict[str, str]) -> None:
+    referral_id: str
+    sending_agency: str | None  # None for referrals recorded before agencies were kept
+
+
+class KnownReferrals:
+    """Recorded referrals by (source, referrer reference) and first episodes by person key."""
+
+    def __init__(self, ids: dict[tuple[str, str], Recorded], episodes: dict[str, str]) -> None:
         self._ids = ids
         self._episodes = episodes
 
@@ -60,7 +68,7 @@ class KnownReferrals:
         pairs = sorted({(referral.source, referral.referrer_reference) for referral in referrals})
         keys = sorted({person_key(referral.person) for referral in referrals})
         ids = {
-            (row.source, row.referrer_reference): row.referral_id
+            (row.source, row.referrer_reference): Recorded(row.referral_id, row.sending_agency)
             for row in await session.execute(
                 RECORDED,
                 {
@@ -75,12 +83,12 @@ class KnownReferrals:
         }
         return cls(ids, episodes)
 
-    def referral_id(self, source: str, referrer_reference: str) -> str | None:
+    def recorded_as(self, source: str, referrer_reference: str) -> Recorded | None:
         return self._ids.get((source, referrer_reference))
 
     def first_episode(self, key: str) -> str | None:
         return self._episodes.get(key)
 
-    def recorded(self, referral: Referral, referral_id: str, key: str, episode_id: str) -> None:
-        self._ids[(referral.source, referral.referrer_reference)] = referral_id
+    def recorded(self, referral: Referral, recorded: Recorded, key: str, episode_id: str) -> None:
+        self._ids[(referral.source, referral.referrer_reference)] = recorded
         self._episodes.setdefault(key, episode_id)

@@ -22,6 +22,9 @@ referrals = Table(
     Column("person_key", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("service_request", JSONB, nullable=False),
+    # `system|value` of the organisation that sent it: a second organisation sending the same
+    # reference from the same source is refused, not taken for a resend.
+    Column("sending_agency", String(300), nullable=True),
     # The same referrer reference from the same source is the same referral (idempotency key).
     UniqueConstraint("source", "referrer_reference", name="uq_referrals_source_reference"),
     Index("ix_referrals_person_key", "person_key"),

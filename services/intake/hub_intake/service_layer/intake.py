@@ -36,7 +36,7 @@ from hub_intake.adapters.formats.base import (
     ReferrerContact,
     UnreadableMessage,
 )
-from hub_intake.adapters.known_referrals import KnownReferrals
+from hub_intake.adapters.known_referrals import KnownReferrals, Recorded
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.commands import ReceiveReferrals
@@ -324,6 +324,39 @@ class IntakeService:
                 outcomes.append(await self._reject(session, command, reading))
         return outcomes
 
+    async def _resent(
+        self,
+        session: AsyncSession,
+        command: ReceiveReferrals,
+        reading: Reading,
+        existing: Recorded,
+        agency: str | None,
+        warnings: dict[str, Any],
+    ) -> Outcome:
+        """A resend is the same referral: the same id back, nothing published again. Unless
+        another organisation sent the first: one source carries many organisations (every
+        housing association, every community group), and taking their clash of references
+        for a resend would drop this referral and hand its sender someone else's id."""
+        if existing.sending_agency and agency and existing.sending_agency != agency:
+            reading.issues.append(
+                Issue(
+                    "(reference)",
+                    "another organisation's referral from this source has this reference"
+                    " already; send the referral again with a reference of your own",
+                    code="duplicate",
+                )
+            )
+            reading.referral = None
+            return await self._reject(session, command, reading)
+        assert reading.referral is not None
+        return Outcome(
+            "duplicate",
+            existing.referral_id,
+            reading.referral.referrer_reference,
+            reading.item,
+            warnings,
+        )
+
     async def _accept(
         self,
         session: AsyncSession,
@@ -338,21 +371,14 @@ class IntakeService:
         assert reading.referral is not None
         referral = reading.referral
         warnings = operation_outcome([issue for issue in reading.issues if not issue.is_error])
+        agency = sending_agency(command.source, reading)
         existing = (
-            known.referral_id(referral.source, referral.referrer_reference)
+            known.recorded_as(referral.source, referral.referrer_reference)
             if known
-            else await session.scalar(
-                select(orm.referrals.c.referral_id).where(
-                    orm.referrals.c.source == referral.source,
-                    orm.referrals.c.referrer_reference == referral.referrer_reference,
-                )
-            )
+            else await _recorded_as(session, referral)
         )
         if existing:
-            # A resend: same referral, same id, nothing published again.
-            return Outcome(
-                "duplicate", existing, referral.referrer_reference, reading.item, warnings
-            )
+            return await self._resent(session, command, reading, existing, agency, warnings)
         referral_id = str(uuid.uuid4())
         key = person_key(referral.person)
         # Link to the person's open referral from any agency, so the router keeps their worker.
@@ -385,6 +411,7 @@ class IntakeService:
             "person_key": key,
             "received_at": command.received_at,
             "service_request": service_request,
+            "sending_agency": agency,
         }
         if known is not None:
             rows.append(row)  # the batch knows it is new: written with the others at its end
@@ -397,18 +424,12 @@ class IntakeService:
                 .returning(orm.referrals.c.referral_id)
             )
         if inserted is None:
-            # Another replica recorded the same referral a moment ago: answer with its id.
-            existing = await session.scalar(
-                select(orm.referrals.c.referral_id).where(
-                    orm.referrals.c.source == referral.source,
-                    orm.referrals.c.referrer_reference == referral.referrer_reference,
-                )
-            )
-            return Outcome(
-                "duplicate", existing, referral.referrer_reference, reading.item, warnings
-            )
+            # Another replica recorded the same reference a moment ago.
+            existing = await _recorded_as(session, referral)
+            assert existing is not None  # the insert met it
+            return await self._resent(session, command, reading, existing, agency, warnings)
         if known:
-            known.recorded(referral, referral_id, key, episode_id)
+            known.recorded(referral, Recorded(referral_id, agency), key, episode_id)
         outbox.append(
             OutgoingEvent(
                 topic=self._topics.requested,
@@ -482,3 +503,17 @@ class IntakeService:
         )
         async with session.begin_nested():
             await self._reject(session, command, reading)
+
+
+async def _recorded_as(session: AsyncSession, referral: Referral) -> Recorded | None:
+    """The referral recorded under this one's (source, referrer reference), if any."""
+    r = orm.referrals
+    row = (
+        await session.execute(
+            select(r.c.referral_id, r.c.sending_agency).where(
+                r.c.source == referral.source,
+                r.c.referrer_reference == referral.referrer_reference,
+            )
+        )
+    ).first()
+    return Recorded(row.referral_id, row.sending_agency) if row else None
