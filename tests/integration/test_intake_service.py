@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.db import make_engine, make_session_factory
@@ -154,3 +154,34 @@ async def test_a_reference_clash_inside_one_batch_is_refused_too(service: Intake
     assert first.status == "accepted"
     assert_reference_clash(other)
     assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)
+
+
+async def test_replaying_a_housing_row_that_still_fails_tells_nobody_twice(
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The bad row is the file's second row: replayed, it comes back as a one-row document of
+    # its own, which reads differently (another row number, empty cells as "").
+    [header, good, bad] = inbound("housing-tenancy-referrals.csv").decode().splitlines()[:3]
+    good = good.replace("CLN-77812", "CLN-REPLAY")
+    bad = bad.replace("WHA-00931", "WHA-REPLAY").replace(",Y,", ",N,")  # no consent
+    command = ReceiveReferrals(
+        "housing", "\n".join([header, good, bad]).encode(), datetime.now(UTC)
+    )
+    outcomes = await service.receive(command)
+    assert [o.status for o in outcomes] == ["accepted", "rejected"]
+
+    report = await replay_rejections(sessions, service, "housing")
+    assert report.still_rejected >= 1
+    rejected_topic = Topics(stack.topic_prefix).rejected
+    async with sessions() as session:
+        rejections = await session.scalar(
+            select(func.count())
+            .select_from(orm.rejections)
+            .where(orm.rejections.c.referrer_reference == "WHA-REPLAY")
+        )
+        events = await session.scalar(
+            select(func.count())
+            .select_from(orm.outbox)
+            .where(orm.outbox.c.topic == rejected_topic, orm.outbox.c.key == "housing:WHA-REPLAY")
+        )
+    assert (rejections, events) == (1, 1)

@@ -447,9 +447,11 @@ class IntakeService:
         fingerprint = hashlib.sha256(
             f"{command.source}|{reading.item}|".encode() + dumps(reading.original)
         ).hexdigest()
-        rejection_id = str(uuid.uuid4())
+        rejection_id = command.replay_of or str(uuid.uuid4())
         event = rejection_event(command.source, command.received_at, reading, rejection_id)
         outcome = event["outcome"]
+        if command.replay_of:  # still failing: the recorded rejection stands
+            return Outcome("rejected", None, reading.referrer_reference, reading.item, outcome)
         inserted = await session.scalar(
             insert(orm.rejections)
             .values(

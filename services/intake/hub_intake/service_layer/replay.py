@@ -2,7 +2,7 @@
 
 Each recorded rejection keeps the agency's original document; replaying feeds it through
 intake again exactly as if it had just arrived. Rejections that still fail are left as they
-were (their fingerprint already exists), accepted ones are marked replayed.
+were (nothing new is recorded or published), accepted ones are marked replayed.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ async def replay_rejections(
             source=row.source,
             body=original_bytes(row.source, row.event.get("original")),
             received_at=datetime.now(UTC),
+            replay_of=row.rejection_id,
         )
         try:
             outcomes = await service.receive(command)
