@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import and_, any_, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.db import array_parameter
@@ -39,11 +38,18 @@ RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id, r.c.sendi
         r.c.referrer_reference == _PAIRS.c.referrer_reference,
     ),
 )
-FIRST_EPISODES = (
-    select(r.c.person_key, r.c.episode_id)
-    .where(r.c.person_key == any_(array_parameter("keys")))
-    .ext(distinct_on(r.c.person_key))
-    .order_by(r.c.person_key, r.c.received_at)
+# Each person's first referral, one probe of ix_referrals_person_received per person: reading
+# all of a person's referrals and sorting them grew with every referral they ever had.
+_KEYS = func.unnest(array_parameter("keys")).table_valued("person_key").render_derived("wanted")
+_FIRST = (
+    select(r.c.episode_id)
+    .where(r.c.person_key == _KEYS.c.person_key)
+    .order_by(r.c.received_at)
+    .limit(1)
+    .lateral("first")
+)
+FIRST_EPISODES = select(_KEYS.c.person_key, _FIRST.c.episode_id).select_from(
+    _KEYS.join(_FIRST, true())
 )
 
 

@@ -27,7 +27,13 @@ referrals = Table(
     Column("sending_agency", String(300), nullable=True),
     # The same referrer reference from the same source is the same referral (idempotency key).
     UniqueConstraint("source", "referrer_reference", name="uq_referrals_source_reference"),
-    Index("ix_referrals_person_key", "person_key"),
+    # A person's referrals in order, with the episode at hand: their first one is one probe.
+    Index(
+        "ix_referrals_person_received",
+        "person_key",
+        "received_at",
+        postgresql_include=["episode_id"],
+    ),
 )
 
 rejections = Table(
