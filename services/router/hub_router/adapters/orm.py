@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub_common.db import outbox_table, processed_events_table
-from hub_router.domain.task_status import OPEN
+from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
@@ -39,6 +39,12 @@ OPEN_CASELOAD = text(
     "owner IS NOT NULL AND status IN ("
     + ", ".join(f"'{status.value}'" for status in sorted(OPEN, key=lambda s: s.value))
     + ")"
+)
+
+# Referrals no worker would take, waiting for a coordinator (written out for the same reason).
+AWAITING_ALLOCATION = text(
+    f"status = '{TaskStatus.REQUESTED.value}'"
+    f" AND business_status = '{BusinessStatus.AWAITING_ALLOCATION.value}'"
 )
 
 tasks = Table(
@@ -62,6 +68,8 @@ tasks = Table(
     # Every routing decision counts each worker's caseload: this keeps the count to the open
     # referrals, however many closed ones the years pile up.
     Index("ix_tasks_open_caseload", "owner", postgresql_where=OPEN_CASELOAD),
+    # A coordinator's waiting list, oldest first, without reading every referral ever made.
+    Index("ix_tasks_awaiting_allocation", "updated_at", postgresql_where=AWAITING_ALLOCATION),
     # Daily limits count the offers each worker got on a day.
     Index("ix_tasks_offered_on_owner", "offered_on", "owner"),
     # The offer sweeper looks only at open offers, soonest deadline first.

@@ -141,6 +141,10 @@ async def lock_overdue_offers(session: AsyncSession, now: datetime, limit: int) 
     return [_from_row(row) for row in rows]
 
 
+WAITING = select(orm.tasks).where(orm.AWAITING_ALLOCATION).order_by(orm.tasks.c.updated_at)
+"""Referrals waiting for a coordinator, oldest first, from their own index (see orm.py)."""
+
+
 async def lock_waiting(
     session: AsyncSession, boroughs: frozenset[str], limit: int
 ) -> list[StoredTask]:
@@ -148,13 +152,7 @@ async def lock_waiting(
     transaction holds (SKIP LOCKED: two coordinators rebalancing at once split the backlog)."""
     rows = (
         await session.execute(
-            select(orm.tasks)
-            .where(
-                orm.tasks.c.status == TaskStatus.REQUESTED.value,
-                orm.tasks.c.business_status == BusinessStatus.AWAITING_ALLOCATION.value,
-                orm.tasks.c.facts["route"]["borough"].astext.in_(sorted(boroughs)),
-            )
-            .order_by(orm.tasks.c.updated_at)
+            WAITING.where(orm.tasks.c.facts["route"]["borough"].astext.in_(sorted(boroughs)))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -82,11 +82,7 @@ class TaskViews:
                         orm.tasks.c.task,
                         orm.tasks.c.updated_at,
                     )
-                    .where(
-                        _scope(viewer),
-                        orm.tasks.c.status == TaskStatus.REQUESTED.value,
-                        orm.tasks.c.business_status == BusinessStatus.AWAITING_ALLOCATION.value,
-                    )
+                    .where(_scope(viewer), orm.AWAITING_ALLOCATION)
                     .order_by(orm.tasks.c.updated_at)
                     .limit(limit)
                 )

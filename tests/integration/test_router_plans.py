@@ -1,0 +1,84 @@
+"""The router's look-ups stay the size of the open work as closed referrals pile up:
+PostgreSQL's own plan, on 20,000 tasks of which one in twenty is open and a few wait for a
+coordinator, reads those only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_common.db import make_engine
+from hub_router.adapters.task_repository import CASELOADS, WAITING
+from tests.support.stack import IsolatedStack
+
+pytestmark = pytest.mark.infra
+
+ROWS = 20_000
+OPEN_EVERY = 20  # one task in twenty still open: the rest completed over the years
+WAITING_EVERY = 500  # and a few waiting for a coordinator, with no owner
+
+
+@pytest.fixture
+async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(stack.database_url, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "insert into router.tasks (referral_id, episode_id, owner, status,"
+                " business_status, version, facts, task)"
+                " select 'plan-' || g, 'episode-' || g,"
+                " case when g % :waiting_every = 1 then null else 'lw-' || (g % 24) end,"
+                " case when g % :waiting_every = 1 then 'requested'"
+                " when g % :open_every = 0 then 'in-progress' else 'completed' end,"
+                " case when g % :waiting_every = 1 then 'awaiting-allocation'"
+                " else 'allocated' end,"
+                ' 1, \'{"route": {"borough": "Croydon"}}\'::jsonb, \'{}\'::jsonb'
+                " from generate_series(1, :rows) g"
+            ),
+            {"rows": ROWS, "open_every": OPEN_EVERY, "waiting_every": WAITING_EVERY},
+        )
+        await conn.execute(text("analyze router.tasks"))
+    yield engine
+    async with engine.begin() as conn:
+        await conn.execute(text("delete from router.tasks where referral_id like 'plan-%'"))
+    await engine.dispose()
+
+
+async def explained(engine: AsyncEngine, statement: Any) -> str:
+    """EXPLAIN (ANALYZE) of a statement whose parameters, if any, have values of their own."""
+    compiled = statement.compile(dialect=asyncpg_dialect())
+    values = compiled.construct_params()
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        rows = await raw.fetch(
+            f"EXPLAIN (ANALYZE) {compiled.string}", *(values[n] for n in compiled.positiontup)
+        )
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_caseloads_are_counted_from_the_open_tasks_alone(engine: AsyncEngine) -> None:
+    shown = await explained(engine, CASELOADS)
+    async with engine.connect() as conn:
+        counts = dict((await conn.execute(CASELOADS)).all())
+    assert "ix_tasks_open_caseload" in shown, shown
+    assert "Seq Scan" not in shown and "Rows Removed by Filter" not in shown, shown
+    # Waiting referrals (one in 500, none of them a multiple of 20) have no owner.
+    assert sum(counts.values()) == ROWS // OPEN_EVERY
+
+
+async def test_the_waiting_list_is_read_from_the_waiting_referrals_alone(
+    engine: AsyncEngine,
+) -> None:
+    oldest_first = WAITING.limit(10)
+    shown = await explained(engine, oldest_first)
+    assert "ix_tasks_awaiting_allocation" in shown, shown
+    assert "Seq Scan" not in shown and "Sort" not in shown, shown
+    async with engine.connect() as conn:
+        waiting = (await conn.execute(WAITING)).all()
+    assert len(waiting) == ROWS // WAITING_EVERY
