@@ -73,6 +73,10 @@ def subscribe_json(
     over together (one transaction for the lot, say); if that fails for a reason that is not
     transient, they are applied one by one, so only a culprit is set aside.
     """
+    if tombstones and apply_batch is not None:
+        # Records that are not JSON, tombstones among them, are applied before the batch's
+        # others: a delete would overtake an earlier update of the same key, and undo it.
+        raise ValueError("a consumer of tombstones applies its messages one by one, in order")
 
     @broker.subscriber(
         topic,
