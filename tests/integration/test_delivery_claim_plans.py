@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.db import make_engine
@@ -21,6 +19,7 @@ from hub_notifier.adapters.delivery_store import (
     _SETTLE,
     SENT_BY_WORKER,
 )
+from tests.support.plans import explain
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -52,26 +51,6 @@ async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def generic_plan(engine: AsyncEngine, statement: Any, params: dict[str, Any]) -> str:
-    """EXPLAIN of the plan PostgreSQL reuses for every execution of the prepared statement,
-    whatever its arguments (PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN)). `params` name every
-    parameter; only the lengths of lists matter, as they set the number of placeholders."""
-    compiled = statement.compile(dialect=asyncpg_dialect())
-    expanded = compiled.construct_expanded_state(params, escape_names=False)
-    nulls = ", ".join("NULL" for _ in expanded.positiontup)  # the plan is the same for any
-    async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        await raw.execute("SET plan_cache_mode = force_generic_plan")
-        await raw.execute(f"PREPARE probe AS {expanded.statement}")
-        try:
-            rows = await raw.fetch(f"EXPLAIN EXECUTE probe({nulls})")
-        finally:
-            await raw.execute("DEALLOCATE probe")
-            await raw.execute("RESET plan_cache_mode")
-    return "\n".join(row[0] for row in rows)
-
-
 def assert_no_table_scan(plan: str) -> None:
     assert "Seq Scan on deliveries" not in plan, plan
 
@@ -79,7 +58,7 @@ def assert_no_table_scan(plan: str) -> None:
 async def test_a_claim_finds_due_deliveries_through_the_pending_indexes(
     engine: AsyncEngine,
 ) -> None:
-    plan = await generic_plan(
+    plan = await explain(
         engine,
         _CLAIM_DUE,
         {
@@ -88,21 +67,23 @@ async def test_a_claim_finds_due_deliveries_through_the_pending_indexes(
             "limit": 50,
             "channel_1": list(SENT_BY_WORKER),
         },
+        generic=True,
     )
     assert_no_table_scan(plan)
     assert "ix_deliveries_pending_due" in plan, plan
 
 
 async def test_followers_leases_and_settles_stay_on_indexes(engine: AsyncEngine) -> None:
-    following = await generic_plan(
+    following = await explain(
         engine,
         _FOLLOWING,
         {"head_subscriptions": ["sub-1"], "head_seqs": [1], "followers": 10},
+        generic=True,
     )
     assert "ix_deliveries_pending_order" in following, following
     assert_no_table_scan(following)
     leased = {"now": NOW, "lease_until": NOW + timedelta(seconds=30), "seqs": [1, 2]}
-    assert_no_table_scan(await generic_plan(engine, _LEASE_FOLLOWERS, leased))
+    assert_no_table_scan(await explain(engine, _LEASE_FOLLOWERS, leased, generic=True))
     settled = {
         "by_seq": [1],
         "by_attempts": [1],
@@ -111,4 +92,4 @@ async def test_followers_leases_and_settles_stay_on_indexes(engine: AsyncEngine)
         "new_errors": [None],
         "next_dues": [None],
     }
-    assert_no_table_scan(await generic_plan(engine, _SETTLE, settled))
+    assert_no_table_scan(await explain(engine, _SETTLE, settled, generic=True))

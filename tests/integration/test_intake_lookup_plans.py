@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.db import make_engine
 from hub_intake.adapters.known_referrals import FIRST_EPISODES, RECORDED
+from tests.support.plans import explain
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -57,22 +56,8 @@ async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def plan(
-    engine: AsyncEngine, statement: Any, params: dict[str, Any], *, analyze: bool = False
-) -> str:
-    compiled = statement.compile(dialect=asyncpg_dialect())
-    values = compiled.construct_params(params)  # with the statement's own, such as a LIMIT
-    args = [values[name] for name in compiled.positiontup]
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        rows = await raw.driver_connection.fetch(
-            f"EXPLAIN {'(ANALYZE) ' if analyze else ''}{compiled.string}", *args
-        )  # type: ignore[union-attr]
-    return "\n".join(row[0] for row in rows)
-
-
 async def test_known_references_are_found_through_the_unique_index(engine: AsyncEngine) -> None:
-    shown = await plan(
+    shown = await explain(
         engine, RECORDED, {"sources": ["police", "fire"], "references": ["REF-1", "REF-2"]}
     )
     assert "Seq Scan on referrals" not in shown, shown
@@ -83,7 +68,7 @@ async def test_a_first_episode_is_one_index_probe_however_many_referrals_came_af
     engine: AsyncEngine,
 ) -> None:
     keys = {"keys": [FREQUENT, "a" * 32]}
-    shown = await plan(engine, FIRST_EPISODES, keys, analyze=True)
+    shown = await explain(engine, FIRST_EPISODES, keys, analyze=True)
     assert "Seq Scan on referrals" not in shown, shown
     # Each person's index scan stops at their first referral: not all 2,000 read and sorted.
     scans = [line for line in shown.splitlines() if "using ix_referrals_person_received" in line]

@@ -5,15 +5,14 @@ coordinator, reads those only."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.db import make_engine
 from hub_router.adapters.task_repository import CASELOADS, WAITING
+from tests.support.plans import explain
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -49,21 +48,8 @@ async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def explained(engine: AsyncEngine, statement: Any) -> str:
-    """EXPLAIN (ANALYZE) of a statement whose parameters, if any, have values of their own."""
-    compiled = statement.compile(dialect=asyncpg_dialect())
-    values = compiled.construct_params()
-    async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        rows = await raw.fetch(
-            f"EXPLAIN (ANALYZE) {compiled.string}", *(values[n] for n in compiled.positiontup)
-        )
-    return "\n".join(row[0] for row in rows)
-
-
 async def test_caseloads_are_counted_from_the_open_tasks_alone(engine: AsyncEngine) -> None:
-    shown = await explained(engine, CASELOADS)
+    shown = await explain(engine, CASELOADS, analyze=True)
     async with engine.connect() as conn:
         counts = dict((await conn.execute(CASELOADS)).all())
     assert "ix_tasks_open_caseload" in shown, shown
@@ -76,7 +62,7 @@ async def test_the_waiting_list_is_read_from_the_waiting_referrals_alone(
     engine: AsyncEngine,
 ) -> None:
     oldest_first = WAITING.limit(10)
-    shown = await explained(engine, oldest_first)
+    shown = await explain(engine, oldest_first, analyze=True)
     assert "ix_tasks_awaiting_allocation" in shown, shown
     assert "Seq Scan" not in shown and "Sort" not in shown, shown
     async with engine.connect() as conn:
