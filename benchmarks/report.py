@@ -320,6 +320,28 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
+SPEED_TOLERANCE = 0.10
+"""Runs whose calibrations differ by more than this are not comparable rate for rate."""
+
+
+def speed_drift(previous: dict[str, Any], current: dict[str, Any]) -> float | None:
+    """How much slower (positive) or faster this run's machine was than the last run's, when
+    the difference is beyond SPEED_TOLERANCE; None when close, or when either run lacks it."""
+    speeds = [run.get("machine", {}).get("cpu_speed_ms") for run in (previous, current)]
+    if not all(speeds):
+        return None
+    before, now = (min(speed["start"], speed["end"]) for speed in speeds)
+    drift = now / before - 1
+    return drift if abs(drift) > SPEED_TOLERANCE else None
+
+
+def speed_changed_during(result: dict[str, Any]) -> bool:
+    """Whether the machine's speed moved beyond SPEED_TOLERANCE between the run's start and
+    its end: the hub runs first and the raw relay last, so their ratio moves with it."""
+    speed = result.get("machine", {}).get("cpu_speed_ms")
+    return bool(speed) and abs(speed["end"] / speed["start"] - 1) > SPEED_TOLERANCE
+
+
 def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
     """The run in a screenful."""
     hub, raw, head = result["hub"], result["raw_relay"], result["headline"]
@@ -365,7 +387,18 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
     lines.append(
         f"  whole machine: {busy['cpu_busy_percent']:.0f} % of all cores busy, load average "
         f"{busy['load_average_1m_start']:g} -> {busy['load_average_1m_end']:g}"
+        + (
+            f", {busy['cpu_steal_percent']:g} % stolen by the host"
+            if "cpu_steal_percent" in busy
+            else ""
+        )
     )
+    speed = machine.get("cpu_speed_ms")
+    if speed:
+        lines.append(
+            f"  machine speed: the calibration took {speed['start']:g} ms at the start and "
+            f"{speed['end']:g} ms at the end (lower is faster; see benchmarks/README.md)"
+        )
     lines.append("")
     referrers = result.get("referrers")
     if referrers:
@@ -377,6 +410,17 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
         lines.append(
             "Notifications: not measured (no webhook POST or referrals.status.* message arrived "
             "within the grace period)."
+        )
+    if speed_changed_during(result):
+        lines.append(
+            f"WARNING: the machine's speed changed during the run (calibration {speed['start']:g}"
+            f" -> {speed['end']:g} ms): the hub and the raw relay ran at different speeds, so"
+            " their ratio is off too. Run again for figures to compare."
+        )
+    if busy.get("cpu_steal_percent", 0) > 5:
+        lines.append(
+            f"WARNING: the host took {busy['cpu_steal_percent']:g} % of this machine's CPU time "
+            "for other work during the saturation phase: the figures are lower for it."
         )
     quiet = machine.get("busy_before_run_percent")
     if quiet is not None and quiet > 15:
@@ -423,4 +467,10 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
             f"{_pct(before.get('ratio_assigned'))} (now {_pct(head['ratio_assigned'])}), "
             f"notified {_pct(before.get('ratio_notified'))} (now {_pct(head['ratio_notified'])})."
         )
+        if drift := speed_drift(previous, result):
+            lines.append(
+                f"WARNING: the calibration ran {abs(drift):.0%} {'slower' if drift > 0 else 'faster'}"
+                " than in the last run: the machine, not only the code, differs between the two,"
+                " so compare the ratios to the raw relay rather than the rates."
+            )
     return "\n".join(lines)

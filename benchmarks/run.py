@@ -31,6 +31,7 @@ from benchmarks.measure import (
     HubObserver,
     ProcessSampler,
     RelayObserver,
+    cpu_speed_ms,
     machine_busy,
     now_ms,
 )
@@ -202,6 +203,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     say("finding Kafka and PostgreSQL (as the tests do)")
     with infrastructure() as infra:
         busy_before = await machine_busy()
+        speed_before = cpu_speed_ms()
         say(f"infrastructure: {infra.origin}; starting the services (logs: {log_dir})")
         async with running_hub(infra, args.partitions, args.replicas, log_dir) as hub:
             workers = await hub.load_roster(log_dir / "roster.csv")
@@ -218,6 +220,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 await producer.stop()
             origin, run = infra.origin, hub.run
+        speed_after = cpu_speed_ms()
     measured = ("fixed_rate", "saturation")
     headline = report.headline(hub_figures["saturation"], raw_figures["saturation"])
     return {
@@ -236,6 +239,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {
             **report.machine_facts(origin, postgres),
             "busy_before_run_percent": busy_before,
+            "cpu_speed_ms": {"start": speed_before, "end": speed_after},
         },
         "hub": {name: hub_figures[name] for name in measured},
         "referrers": referrers,

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from benchmarks.load import Inbound
-from benchmarks.measure import HubObserver, RelayObserver
+from benchmarks.measure import HubObserver, RelayObserver, cpu_speed_ms
 from benchmarks.phases import Phase
-from benchmarks.report import goals, headline, hub_figures, relay_figures
+from benchmarks.report import (
+    goals,
+    headline,
+    hub_figures,
+    relay_figures,
+    speed_changed_during,
+    speed_drift,
+)
 from benchmarks.stats import (
     hop_latencies,
     hop_throughput,
@@ -163,3 +172,25 @@ def test_hub_figures_time_the_referrer_notification_from_the_webhook() -> None:
     assert met["p99_notified_ms_at_fixed_rate"]["met"] is False  # 150 ms is the target
     assert met["p99_assigned_ms_at_fixed_rate"]["met"] is True  # at most 50 ms
     assert met["rss_peak_mb_per_service"]["value"] is None  # no processes sampled
+
+
+def _run_with_speed(start: float, end: float) -> dict[str, Any]:
+    return {"machine": {"cpu_speed_ms": {"start": start, "end": end}}}
+
+
+def test_runs_on_a_machine_of_another_speed_are_flagged_and_close_ones_are_not() -> None:
+    last = _run_with_speed(50.0, 52.0)
+    assert speed_drift(last, _run_with_speed(54.0, 53.0)) is None  # 6 %: comparable
+    assert speed_drift(last, _run_with_speed(66.0, 65.0)) == pytest.approx(0.30)
+    assert speed_drift(last, _run_with_speed(40.0, 41.0)) == pytest.approx(-0.20)
+    assert speed_drift({"machine": {}}, last) is None  # an older run, without it
+
+
+def test_a_run_whose_machine_slowed_down_midway_is_flagged() -> None:
+    assert speed_changed_during(_run_with_speed(53.2, 86.4))
+    assert not speed_changed_during(_run_with_speed(53.2, 55.0))
+    assert not speed_changed_during({"machine": {}})
+
+
+def test_the_calibration_is_a_positive_time_for_a_fixed_workload() -> None:
+    assert cpu_speed_ms(rounds=1, repeats=100) > 0
