@@ -71,7 +71,7 @@ async def test_after_every_pooled_connection_is_gone_each_checkout_gets_a_live_o
     assert (await pooled_backends(engine, POOL)).isdisjoint(dropped)
 
 
-async def test_checking_a_connection_is_one_statement_outside_any_transaction(
+async def test_checking_a_pooled_connection_is_one_statement_outside_any_transaction(
     engine: AsyncEngine,
 ) -> None:
     sent: list[str] = []
@@ -80,8 +80,9 @@ async def test_checking_a_connection_is_one_statement_outside_any_transaction(
         dbapi_connection.driver_connection.add_query_logger(lambda query: sent.append(query.query))
 
     event.listen(engine.sync_engine, "connect", log_statements)
-    async with engine.connect() as connection:
+    async with engine.connect() as connection:  # a connection of its own: not checked
         await connection.execute(text("select 1"))
+    assert "SELECT 1" not in sent
     sent.clear()
     async with engine.begin() as connection:  # a checkout of the connection now pooled
         await connection.execute(text("select 2"))

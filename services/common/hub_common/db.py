@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -58,25 +58,39 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         json_serializer=_json_text,
         json_deserializer=orjson.loads,
     )
+    event.listen(engine.sync_engine, "connect", _mark_fresh)
     event.listen(engine.sync_engine, "checkout", _ping)
     return engine
 
 
-def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+PING_TIMEOUT_SECONDS = 10.0
+
+
+def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
+    record.info["fresh"] = True
+
+
+def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """Check a pooled connection with one round trip before it is handed out.
 
     SQLAlchemy's own `pool_pre_ping` wraps its ping in a transaction of its own for pgbouncer's
     transaction mode, which the hub does not use: BEGIN, ping, ROLLBACK, three round trips
     before every transaction, a sixth of all the statements PostgreSQL saw in a benchmark.
-    A failed ping means the server went away, so every pooled connection is suspect: the whole
-    pool is dropped, and the checkout retries on a new connection."""
+
+    A connection this checkout has just opened is not checked (as the pre-ping does not). Any
+    failure replaces the connection with a new one, so it never reaches the caller as a
+    strange error: on a closed connection, as after a restart, the whole pool is suspect and
+    dropped; otherwise (a timeout on a half-open socket, a confused protocol state) just this
+    connection is."""
+    if record.info.pop("fresh", False):
+        return
     connection = dbapi_connection.driver_connection
     try:
-        await_(connection.execute("SELECT 1"))
+        await_(connection.execute("SELECT 1", timeout=PING_TIMEOUT_SECONDS))
     except Exception as error:
-        if not connection.is_closed():
-            raise  # not a lost connection (SQLAlchemy's own test for asyncpg): show it as it is
-        raise InvalidatePoolError("the pooled database connection is gone") from error
+        if connection.is_closed():
+            raise InvalidatePoolError("the pooled database connection is gone") from error
+        raise DisconnectionError("the pooled database connection failed its check") from error
 
 
 def array_parameter(
