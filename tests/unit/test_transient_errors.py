@@ -7,9 +7,14 @@ import logging
 
 import asyncpg
 import pytest
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 
-from hub_common.consumer import PermanentError, is_transient, process_durably
+from hub_common.consumer import (
+    HELD_TOO_LONG_ATTEMPTS,
+    PermanentError,
+    is_transient,
+    process_durably,
+)
 
 
 def wrapped(driver_error: Exception) -> DBAPIError:
@@ -98,3 +103,36 @@ async def test_a_retry_names_the_sqlstate_for_the_operator(
     assert len(attempts) == 2
     assert "(SQLSTATE 42P01)" in caplog.text
     assert "does not exist" not in caplog.text  # the message text may quote values: never logged
+
+
+def test_a_value_asyncpg_refuses_to_send_is_the_messages_fault() -> None:
+    # An integer beyond int32, refused by asyncpg before sending: SQLAlchemy reports it as an
+    # InterfaceError, which a lost connection also is; it must not hold the partition for good.
+    driver = asyncpg.exceptions.DataError("invalid input for query argument $1")
+    try:
+        try:
+            raise driver
+        except Exception as error:
+            raise InterfaceError("insert ...", None, error) from error
+    except InterfaceError as outer:
+        assert not is_transient(outer)
+
+
+async def test_a_message_held_for_long_is_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attempts = []
+
+    async def work() -> None:
+        attempts.append(1)
+        if len(attempts) <= HELD_TOO_LONG_ATTEMPTS:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    async def never(error: Exception) -> None:
+        raise AssertionError(f"set aside: {error!r}")
+
+    with caplog.at_level(logging.WARNING):
+        await process_durably(work, never, what="event on a topic", max_backoff_seconds=0.0)
+    levels = [record.levelno for record in caplog.records]
+    assert levels.count(logging.ERROR) == 1 and levels[-1] == logging.ERROR
+    assert levels.count(logging.WARNING) == HELD_TOO_LONG_ATTEMPTS - 1

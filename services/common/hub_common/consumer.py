@@ -15,6 +15,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -66,30 +67,41 @@ def sqlstate_of(error: BaseException) -> str | None:
     """The SQLSTATE of the database error in `error`'s chain, if there is one: SQLAlchemy wraps
     asyncpg's error, and a refused connection while PostgreSQL starts up
     (`CannotConnectNowError`) arrives as a plain DBAPIError."""
-    seen: BaseException | None = error
-    for _ in range(10):  # a short walk: chains are a few links long, and never loop forever
-        if seen is None:
-            return None
-        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+    for link in _chain(error):
+        sqlstate = getattr(link, "sqlstate", None) or getattr(link, "pgcode", None)
         if isinstance(sqlstate, str):
             return sqlstate
-        seen = seen.__cause__ or getattr(seen, "orig", None)
     return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and the errors behind it: SQLAlchemy's, its driver adapter's, asyncpg's."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(chain) < 10:  # chains are short, and must never loop
+        chain.append(seen)
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return chain
 
 
 def is_transient(error: BaseException) -> bool:
     """Whether `error` may pass when retried: a dependency is down or out of step."""
+    chain = _chain(error)
+    # asyncpg refusing a value before sending it (an integer beyond int32, say) is the
+    # message's fault, though SQLAlchemy reports it as an InterfaceError, which is otherwise
+    # a connection's: retried, the message would hold its partition for good.
+    if any(isinstance(link, asyncpg.exceptions.DataError) for link in chain):
+        return False
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    seen: BaseException | None = error
-    for _ in range(10):
-        if seen is None:
-            break
-        if isinstance(seen, TRANSIENT_ERRORS):
-            return True
-        seen = seen.__cause__ or getattr(seen, "orig", None)
+    if any(isinstance(link, TRANSIENT_ERRORS) for link in chain):
+        return True
     sqlstate = sqlstate_of(error)
     return sqlstate is not None and sqlstate.startswith(TRANSIENT_SQLSTATES)
+
+
+HELD_TOO_LONG_ATTEMPTS = 12
+"""Retries (about three minutes of backoff) after which a held message is logged as an error."""
 
 
 async def process_durably(
@@ -101,6 +113,7 @@ async def process_durably(
 ) -> None:
     """Run `work` until it succeeds or proves permanent; never raises except on cancellation."""
     backoff = 0.2
+    attempts = 0
     while True:
         try:
             await work()
@@ -109,11 +122,15 @@ async def process_durably(
             raise
         except Exception as error:
             if is_transient(error):
-                log.warning(
-                    "%s: transient %s%s, retrying in %.1f s",
+                attempts += 1
+                # Held this long, it is no blip: loud enough for an alert (a partition waits).
+                log.log(
+                    logging.ERROR if attempts >= HELD_TOO_LONG_ATTEMPTS else logging.WARNING,
+                    "%s: transient %s%s, attempt %d, retrying in %.1f s",
                     what,
                     type(error).__name__,
                     f" (SQLSTATE {sqlstate})" if (sqlstate := sqlstate_of(error)) else "",
+                    attempts,
                     backoff,
                 )
                 await asyncio.sleep(backoff)
