@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.db import make_engine, make_session_factory
-from hub_common.fhir_systems import EPISODE_EXTENSION_URL
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM, EPISODE_EXTENSION_URL
 from hub_common.topics import Topics
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
@@ -121,6 +121,15 @@ async def test_two_replicas_given_the_same_batch_record_each_referral_once_under
     assert sorted(stored) == sorted(ids[0])
 
 
+CVA = f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"
+SUTTON = f"{AGENCY_ID_SYSTEM}|community:sutton-carers-centre"
+
+
+def sent_by(agency: str | None, body: bytes) -> ReceiveReferrals:
+    """A message as intake's HTTP API passes it on: its sender named by the credential."""
+    return ReceiveReferrals("community", body, datetime.now(UTC), agency=agency)
+
+
 def assert_reference_clash(outcome: Outcome) -> None:
     assert outcome.status == "rejected" and outcome.referral_id is None
     [issue] = outcome.outcome["issue"]
@@ -130,30 +139,55 @@ def assert_reference_clash(outcome: Outcome) -> None:
 
 
 async def test_another_organisations_reference_is_refused_not_taken_for_a_resend(
-    service: IntakeService,
+    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    [first] = await service.receive(receive(community("CLASH-1", "Croydon Voluntary Action")))
-    [resent] = await service.receive(receive(community("CLASH-1", "Croydon Voluntary Action")))
-    [other] = await service.receive(receive(community("CLASH-1", "Sutton Carers Centre")))
+    [first] = await service.receive(sent_by(CVA, community("CLASH-1")))
+    [resent] = await service.receive(sent_by(CVA, community("CLASH-1")))
+    [other] = await service.receive(sent_by(SUTTON, community("CLASH-1")))
     assert first.status == "accepted"
     assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)
     assert_reference_clash(other)
+    # The refusal is addressed to whoever sent it, by credential, not by the payload's name.
+    async with sessions() as session:
+        events = (
+            await session.scalars(
+                select(orm.rejections.c.event).where(
+                    orm.rejections.c.referrer_reference == "CLASH-1"
+                )
+            )
+        ).all()
+    assert [event["agency"] for event in events] == [SUTTON]
 
 
 async def test_a_reference_clash_inside_one_batch_is_refused_too(service: IntakeService) -> None:
-    # Both in one transaction: the second meets the first in what the batch knows, not in
-    # the database.
+    # All in one transaction: the second meets the first in what the batch knows, not in the
+    # database.
     results = await service.receive_batch(
         [
-            receive(community("CLASH-2", "Croydon Voluntary Action")),
-            receive(community("CLASH-2", "Sutton Carers Centre")),
-            receive(community("CLASH-2", "Croydon Voluntary Action")),
+            sent_by(CVA, community("CLASH-2")),
+            sent_by(SUTTON, community("CLASH-2")),
+            sent_by(CVA, community("CLASH-2")),
         ]
     )
     [first], [other], [resent] = results  # type: ignore[misc]
     assert first.status == "accepted"
     assert_reference_clash(other)
     assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)
+
+
+async def test_senders_known_only_by_a_name_in_the_payload_are_not_told_apart(
+    service: IntakeService,
+) -> None:
+    # Over Kafka, without an ODS code, only the payload names the organisation, and one
+    # organisation may write its name two ways: refusing its resend would have it send the
+    # person again under a new reference. A resend it stays, as it does when the organisation
+    # later sends the same referral over HTTP.
+    [first] = await service.receive(receive(community("NAMED-1", "Croydon Voluntary Action")))
+    [renamed] = await service.receive(receive(community("NAMED-1", "CVA (Croydon)")))
+    [over_http] = await service.receive(sent_by(CVA, community("NAMED-1")))
+    assert first.status == "accepted"
+    assert {renamed.referral_id, over_http.referral_id} == {first.referral_id}
+    assert renamed.status == over_http.status == "duplicate"
 
 
 async def test_replaying_a_housing_row_that_still_fails_tells_nobody_twice(
@@ -185,3 +219,38 @@ async def test_replaying_a_housing_row_that_still_fails_tells_nobody_twice(
             .where(orm.outbox.c.topic == rejected_topic, orm.outbox.c.key == "housing:WHA-REPLAY")
         )
     assert (rejections, events) == (1, 1)
+
+
+async def test_replaying_a_set_aside_file_records_the_refusals_it_finally_reads(
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The whole file was set aside unread; read at last, one row is refused for a reason of
+    # its own, news to its referrer, who is told.
+    [header, good, bad] = inbound("housing-tenancy-referrals.csv").decode().splitlines()[:3]
+    good = good.replace("CLN-77812", "CLN-ASIDE")
+    bad = bad.replace("WHA-00931", "WHA-ASIDE").replace(",Y,", ",N,")  # no consent
+    command = ReceiveReferrals(
+        "housing", "\n".join([header, good, bad]).encode(), datetime.now(UTC)
+    )
+    await service.record_unprocessable(command, "RuntimeError")
+
+    await replay_rejections(sessions, service, "housing")
+    async with sessions() as session:
+        refusals = (
+            await session.scalars(
+                select(orm.rejections.c.event).where(
+                    orm.rejections.c.referrer_reference == "WHA-ASIDE"
+                )
+            )
+        ).all()
+        events = await session.scalar(
+            select(func.count())
+            .select_from(orm.outbox)
+            .where(
+                orm.outbox.c.topic == Topics(stack.topic_prefix).rejected,
+                orm.outbox.c.key == "housing:WHA-ASIDE",
+            )
+        )
+    [refusal] = refusals
+    assert any("consent" in " ".join(i["expression"]) for i in refusal["outcome"]["issue"])
+    assert events == 1

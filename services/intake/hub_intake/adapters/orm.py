@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, UniqueConstraint, func
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub_common.db import outbox_table, processed_events_table
@@ -22,9 +32,10 @@ referrals = Table(
     Column("person_key", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("service_request", JSONB, nullable=False),
-    # `system|value` of the organisation that sent it: a second organisation sending the same
-    # reference from the same source is refused, not taken for a resend.
-    Column("sending_agency", String(300), nullable=True),
+    # `system|value` of the organisation that sent it, when verified (an HTTP credential or an
+    # ODS code): another verified organisation sending the same reference from the same source
+    # is refused, not taken for a resend.
+    Column("sending_agency", Text, nullable=True),
     # The same referrer reference from the same source is the same referral (idempotency key).
     UniqueConstraint("source", "referrer_reference", name="uq_referrals_source_reference"),
     # A person's referrals in order, with the episode at hand: their first one is one probe.

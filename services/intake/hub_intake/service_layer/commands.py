@@ -19,8 +19,8 @@ class ReceiveReferrals:
     agency: str | None = None  # "system|value" of the authenticated sender (HTTP); None on Kafka
     # Who submitted it over HTTP, from where: recorded with the referrals, in their transaction.
     audit: AuditEntry | None = None
-    # The recorded rejection this message is replayed from (replay.py). If it fails again,
-    # that rejection stands: nothing new is recorded or published, so the referrer is not told
-    # twice (a replayed CSV row is rebuilt as a document of its own, so its fingerprint
-    # differs from the first time's).
+    # The recorded rejection this message is replayed from (replay.py). If it is refused again
+    # for the same reasons, that rejection stands: nothing new is recorded or published, so the
+    # referrer is not told twice (a replayed CSV row is rebuilt as a document of its own, so
+    # its fingerprint differs from the first time's).
     replay_of: str | None = None

@@ -76,7 +76,11 @@ def _without_nul(text: str | None) -> str | None:
 
 
 def rejection_event(
-    source: str, received_at: datetime, reading: Reading, rejection_id: str
+    source: str,
+    received_at: datetime,
+    reading: Reading,
+    rejection_id: str,
+    sender: str | None = None,
 ) -> dict[str, Any]:
     """The `referrals.rejected` value (contract): enough to tell the referrer and to replay."""
     return {
@@ -85,7 +89,8 @@ def rejection_event(
         "receivedAt": received_at.isoformat(),
         "referrerReference": reading.referrer_reference,
         "item": reading.item,
-        "agency": sending_agency(source, reading),
+        # The credential, when the message came with one, says who sent it: not the payload.
+        "agency": sender or sending_agency(source, reading),
         "referrerContact": {
             "organisation": _without_nul(reading.contact.organisation),
             "name": _without_nul(reading.contact.name),
@@ -169,6 +174,17 @@ def with_sender(referral: Referral, agency: str) -> Referral:
     else:
         referrer = replace(referral.referrer, ods_code=None, agency_id=value)
     return replace(referral, referrer=referrer)
+
+
+def verified_sender(command: ReceiveReferrals, referral: Referral) -> str | None:
+    """Who sent a referral, when that can be trusted to be the same every time: the HTTP
+    credential, or an ODS code. A name from the payload can be written two ways by the same
+    organisation, so it identifies no one well enough to refuse a resend on."""
+    if command.agency:
+        return command.agency
+    if referral.referrer.ods_code:
+        return f"{ODS_SYSTEM}|{referral.referrer.ods_code}"
+    return None
 
 
 def submission_audit(entry: AuditEntry, result: list[Outcome] | Exception) -> AuditEntry:
@@ -336,7 +352,9 @@ class IntakeService:
         """A resend is the same referral: the same id back, nothing published again. Unless
         another organisation sent the first: one source carries many organisations (every
         housing association, every community group), and taking their clash of references
-        for a resend would drop this referral and hand its sender someone else's id."""
+        for a resend would drop this referral and hand its sender someone else's id. Only
+        verified senders are compared (see `verified_sender`): refusing a true resend would
+        have its sender send the person again under a new reference."""
         if existing.sending_agency and agency and existing.sending_agency != agency:
             reading.issues.append(
                 Issue(
@@ -346,7 +364,6 @@ class IntakeService:
                     code="duplicate",
                 )
             )
-            reading.referral = None
             return await self._reject(session, command, reading)
         assert reading.referral is not None
         return Outcome(
@@ -371,7 +388,7 @@ class IntakeService:
         assert reading.referral is not None
         referral = reading.referral
         warnings = operation_outcome([issue for issue in reading.issues if not issue.is_error])
-        agency = sending_agency(command.source, reading)
+        agency = verified_sender(command, referral)
         existing = (
             known.recorded_as(referral.source, referral.referrer_reference)
             if known
@@ -447,10 +464,17 @@ class IntakeService:
         fingerprint = hashlib.sha256(
             f"{command.source}|{reading.item}|".encode() + dumps(reading.original)
         ).hexdigest()
-        rejection_id = command.replay_of or str(uuid.uuid4())
-        event = rejection_event(command.source, command.received_at, reading, rejection_id)
+        rejection_id = str(uuid.uuid4())
+        event = rejection_event(
+            command.source, command.received_at, reading, rejection_id, command.agency
+        )
         outcome = event["outcome"]
-        if command.replay_of:  # still failing: the recorded rejection stands
+        if command.replay_of and outcome == await self._recorded_outcome(
+            session, command.replay_of
+        ):
+            # Refused again for the same reasons: the recorded rejection stands, and its
+            # referrer is not told twice. (New reasons, as when a set-aside file is read at
+            # last, are recorded and told.)
             return Outcome("rejected", None, reading.referrer_reference, reading.item, outcome)
         inserted = await session.scalar(
             insert(orm.rejections)
@@ -482,6 +506,13 @@ class IntakeService:
                 "referral rejected from %s with %d issues", command.source, len(reading.issues)
             )
         return Outcome("rejected", None, reading.referrer_reference, reading.item, outcome)
+
+    @staticmethod
+    async def _recorded_outcome(session: AsyncSession, rejection_id: str) -> Any:
+        event = await session.scalar(
+            select(orm.rejections.c.event).where(orm.rejections.c.rejection_id == rejection_id)
+        )
+        return event.get("outcome") if event else None
 
     async def record_unprocessable(self, command: ReceiveReferrals, error_type: str) -> None:
         """Set aside a message that tripped an unexpected error, so an operator can replay it."""
