@@ -4,6 +4,7 @@ coordinator, reads those only."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.db import make_engine
 from hub_router.adapters.task_repository import CASELOADS, WAITING
+from hub_router.domain.access import Viewer
+from hub_router.service_layer.views import search_query
 from tests.support.plans import explain
 from tests.support.stack import IsolatedStack
 
@@ -29,14 +32,15 @@ async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
         await conn.execute(
             text(
                 "insert into router.tasks (referral_id, episode_id, owner, status,"
-                " business_status, version, facts, task)"
+                " business_status, version, facts, task, updated_at)"
                 " select 'plan-' || g, 'episode-' || g,"
                 " case when g % :waiting_every = 1 then null else 'lw-' || (g % 24) end,"
                 " case when g % :waiting_every = 1 then 'requested'"
                 " when g % :open_every = 0 then 'in-progress' else 'completed' end,"
                 " case when g % :waiting_every = 1 then 'awaiting-allocation'"
                 " else 'allocated' end,"
-                ' 1, \'{"route": {"borough": "Croydon"}}\'::jsonb, \'{}\'::jsonb'
+                ' 1, \'{"route": {"borough": "Croydon"}}\'::jsonb, \'{}\'::jsonb,'
+                " timestamptz '2024-01-01' + g * interval '1 hour'"
                 " from generate_series(1, :rows) g"
             ),
             {"rows": ROWS, "open_every": OPEN_EVERY, "waiting_every": WAITING_EVERY},
@@ -68,3 +72,20 @@ async def test_the_waiting_list_is_read_from_the_waiting_referrals_alone(
     async with engine.connect() as conn:
         waiting = (await conn.execute(WAITING)).all()
     assert len(waiting) == ROWS // WAITING_EVERY
+
+
+@pytest.mark.parametrize(
+    "viewer",
+    [Viewer(worker_id="lw-3"), Viewer(boroughs=frozenset({"Croydon"}))],
+    ids=["a worker", "a coordinator"],
+)
+async def test_task_lists_are_read_newest_first_and_stop_at_the_page(
+    engine: AsyncEngine, viewer: Viewer
+) -> None:
+    # Which of the two indexes serves a worker is PostgreSQL's choice (by how many workers
+    # share the table); either way, no sort of every task in scope, and the read stops early.
+    shown = await explain(engine, search_query(viewer, limit=20), analyze=True)
+    assert "Index Scan Backward using ix_tasks_" in shown, shown
+    assert "Sort" not in shown and "Seq Scan" not in shown, shown
+    removed = re.search(r"Rows Removed by Filter: (\d+)", shown)
+    assert removed is None or int(removed[1]) < ROWS // 10, shown

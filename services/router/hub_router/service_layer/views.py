@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +27,25 @@ def _scope(viewer: Viewer) -> ColumnElement[bool]:
     return in_boroughs
 
 
+def search_query(
+    viewer: Viewer,
+    owner: str | None = None,
+    status: TaskStatus | None = None,
+    business_status: BusinessStatus | None = None,
+    limit: int = 100,
+) -> Select[Any]:
+    """Newest first, read in that order from an index (a worker's own, or all tasks by time)
+    rather than every task in scope sorted on each request."""
+    query = select(orm.tasks.c.task, orm.tasks.c.facts).where(_scope(viewer))
+    if owner is not None:
+        query = query.where(orm.tasks.c.owner == owner)
+    if status is not None:
+        query = query.where(orm.tasks.c.status == status.value)
+    if business_status is not None:
+        query = query.where(orm.tasks.c.business_status == business_status.value)
+    return query.order_by(orm.tasks.c.updated_at.desc()).limit(limit)
+
+
 class TaskViews:
     """Tasks and waiting referrals, each seen only by those allowed to."""
 
@@ -43,14 +62,7 @@ class TaskViews:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """The latest Task snapshots matching the filters, within the caller's scope."""
-        query = select(orm.tasks.c.task, orm.tasks.c.facts).where(_scope(viewer))
-        if owner is not None:
-            query = query.where(orm.tasks.c.owner == owner)
-        if status is not None:
-            query = query.where(orm.tasks.c.status == status.value)
-        if business_status is not None:
-            query = query.where(orm.tasks.c.business_status == business_status.value)
-        query = query.order_by(orm.tasks.c.updated_at.desc()).limit(limit)
+        query = search_query(viewer, owner, status, business_status, limit)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [with_routing_inputs(row.task, (row.facts or {}).get("route")) for row in rows]
