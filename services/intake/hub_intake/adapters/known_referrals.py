@@ -10,7 +10,7 @@ same batch is recognised as well. Use it only where nothing recorded can roll ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import and_, func, select, true
@@ -69,25 +69,9 @@ class KnownReferrals:
 
     @classmethod
     async def load(cls, session: AsyncSession, referrals: Sequence[Referral]) -> KnownReferrals:
-        if not referrals:
-            return cls({}, {})
-        pairs = sorted({(referral.source, referral.referrer_reference) for referral in referrals})
-        keys = sorted({person_key(referral.person) for referral in referrals})
-        ids = {
-            (row.source, row.referrer_reference): Recorded(row.referral_id, row.sending_agency)
-            for row in await session.execute(
-                RECORDED,
-                {
-                    "sources": [source for source, _ in pairs],
-                    "references": [reference for _, reference in pairs],
-                },
-            )
-        }
-        episodes = {
-            row.person_key: row.episode_id
-            for row in await session.execute(FIRST_EPISODES, {"keys": keys})
-        }
-        return cls(ids, episodes)
+        pairs = {(referral.source, referral.referrer_reference) for referral in referrals}
+        keys = {person_key(referral.person) for referral in referrals}
+        return cls(await find_recorded(session, pairs), await find_first_episodes(session, keys))
 
     def recorded_as(self, source: str, referrer_reference: str) -> Recorded | None:
         return self._ids.get((source, referrer_reference))
@@ -98,3 +82,32 @@ class KnownReferrals:
     def recorded(self, referral: Referral, recorded: Recorded, key: str, episode_id: str) -> None:
         self._ids[(referral.source, referral.referrer_reference)] = recorded
         self._episodes.setdefault(key, episode_id)
+
+
+async def find_recorded(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Recorded]:
+    """The referrals recorded under these (source, referrer reference) pairs."""
+    ordered = sorted(set(pairs))
+    if not ordered:
+        return {}
+    rows = await session.execute(
+        RECORDED,
+        {
+            "sources": [source for source, _ in ordered],
+            "references": [reference for _, reference in ordered],
+        },
+    )
+    return {
+        (row.source, row.referrer_reference): Recorded(row.referral_id, row.sending_agency)
+        for row in rows
+    }
+
+
+async def find_first_episodes(session: AsyncSession, keys: Iterable[str]) -> dict[str, str]:
+    """The episode of each person's first referral, for the person keys that have one."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    rows = await session.execute(FIRST_EPISODES, {"keys": ordered})
+    return {row.person_key: row.episode_id for row in rows}

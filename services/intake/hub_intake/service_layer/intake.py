@@ -36,7 +36,12 @@ from hub_intake.adapters.formats.base import (
     ReferrerContact,
     UnreadableMessage,
 )
-from hub_intake.adapters.known_referrals import KnownReferrals, Recorded
+from hub_intake.adapters.known_referrals import (
+    KnownReferrals,
+    Recorded,
+    find_first_episodes,
+    find_recorded,
+)
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.commands import ReceiveReferrals
@@ -402,12 +407,7 @@ class IntakeService:
         episode_id = (
             known.first_episode(key)
             if known
-            else await session.scalar(
-                select(orm.referrals.c.episode_id)
-                .where(orm.referrals.c.person_key == key)
-                .order_by(orm.referrals.c.received_at)
-                .limit(1)
-            )
+            else (await find_first_episodes(session, [key])).get(key)
         ) or referral_id
         service_request = to_service_request(referral, referral_id, episode_id)
         encoded = dumps(service_request)  # once: checked here, published as it is
@@ -540,13 +540,5 @@ class IntakeService:
 
 async def _recorded_as(session: AsyncSession, referral: Referral) -> Recorded | None:
     """The referral recorded under this one's (source, referrer reference), if any."""
-    r = orm.referrals
-    row = (
-        await session.execute(
-            select(r.c.referral_id, r.c.sending_agency).where(
-                r.c.source == referral.source,
-                r.c.referrer_reference == referral.referrer_reference,
-            )
-        )
-    ).first()
-    return Recorded(row.referral_id, row.sending_agency) if row else None
+    pair = (referral.source, referral.referrer_reference)
+    return (await find_recorded(session, [pair])).get(pair)
