@@ -8,10 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
 from hub_notifier.adapters.delivery_store import (
     _CLAIM_DUE,
     _FOLLOWING,
@@ -19,7 +17,7 @@ from hub_notifier.adapters.delivery_store import (
     _SETTLE,
     SENT_BY_WORKER,
 )
-from tests.support.plans import explain
+from tests.support.plans import explain, with_history
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -31,24 +29,21 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(stack.database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "insert into notifier.deliveries (delivery_id, kind, channel, target,"
-                " referral_id, body, status, due_at)"
-                " select 'plan-' || g, 'email', 'email', 'referrer@example.org',"
-                " 'referral-' || (g % 5000), ''::bytea,"
-                " case when g > :settled then 'pending' else 'delivered' end,"
-                " :due from generate_series(1, :rows) g"
-            ),
+    async with with_history(
+        stack,
+        "notifier.deliveries",
+        "delivery_id",
+        (
+            "insert into notifier.deliveries (delivery_id, kind, channel, target,"
+            " referral_id, body, status, due_at)"
+            " select 'plan-' || g, 'email', 'email', 'referrer@example.org',"
+            " 'referral-' || (g % 5000), ''::bytea,"
+            " case when g > :settled then 'pending' else 'delivered' end,"
+            " :due from generate_series(1, :rows) g",
             {"settled": SETTLED, "rows": SETTLED + PENDING, "due": NOW - timedelta(minutes=1)},
-        )
-        await conn.execute(text("analyze notifier.deliveries"))
-    yield engine
-    async with engine.begin() as conn:
-        await conn.execute(text("delete from notifier.deliveries where delivery_id like 'plan-%'"))
-    await engine.dispose()
+        ),
+    ) as engine:
+        yield engine
 
 
 def assert_no_table_scan(plan: str) -> None:

@@ -7,12 +7,10 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
 from hub_intake.adapters.known_referrals import FIRST_EPISODES, RECORDED
-from tests.support.plans import explain
+from tests.support.plans import explain, with_history
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -24,36 +22,31 @@ FREQUENT_REFERRALS = 2_000
 
 @pytest.fixture
 async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(stack.database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "insert into intake.referrals (referral_id, source, referrer_reference,"
-                " episode_id, person_key, service_request)"
-                " select 'plan-' || g, (array['fhir','police','fire','housing','community'])"
-                "[1 + g % 5], 'REF-' || g, 'episode-' || g, md5(g::text), '{}'::jsonb"
-                " from generate_series(1, :rows) g"
-            ),
+    async with with_history(
+        stack,
+        "intake.referrals",
+        "referral_id",
+        (
+            "insert into intake.referrals (referral_id, source, referrer_reference,"
+            " episode_id, person_key, service_request)"
+            " select 'plan-' || g, (array['fhir','police','fire','housing','community'])"
+            "[1 + g % 5], 'REF-' || g, 'episode-' || g, md5(g::text), '{}'::jsonb"
+            " from generate_series(1, :rows) g",
             {"rows": ROWS},
-        )
+        ),
         # One person referred again and again over the years: their first episode must not
         # cost a read of all their referrals.
-        await conn.execute(
-            text(
-                "insert into intake.referrals (referral_id, source, referrer_reference,"
-                " episode_id, person_key, received_at, service_request)"
-                " select 'plan-frequent-' || g, 'community', 'REF-FREQUENT-' || g,"
-                " 'episode-frequent-' || g, :frequent,"
-                " timestamptz '2020-01-01' + g * interval '1 day', '{}'::jsonb"
-                " from generate_series(1, :rows) g"
-            ),
+        (
+            "insert into intake.referrals (referral_id, source, referrer_reference,"
+            " episode_id, person_key, received_at, service_request)"
+            " select 'plan-frequent-' || g, 'community', 'REF-FREQUENT-' || g,"
+            " 'episode-frequent-' || g, :frequent,"
+            " timestamptz '2020-01-01' + g * interval '1 day', '{}'::jsonb"
+            " from generate_series(1, :rows) g",
             {"rows": FREQUENT_REFERRALS, "frequent": FREQUENT},
-        )
-        await conn.execute(text("analyze intake.referrals"))
-    yield engine
-    async with engine.begin() as conn:
-        await conn.execute(text("delete from intake.referrals where referral_id like 'plan-%'"))
-    await engine.dispose()
+        ),
+    ) as engine:
+        yield engine
 
 
 async def test_known_references_are_found_through_the_unique_index(engine: AsyncEngine) -> None:

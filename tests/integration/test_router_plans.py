@@ -8,14 +8,12 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
 from hub_router.adapters.task_repository import CASELOADS, WAITING
 from hub_router.domain.access import Viewer
 from hub_router.service_layer.views import search_query
-from tests.support.plans import explain
+from tests.support.plans import explain, with_history
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -27,29 +25,26 @@ WAITING_EVERY = 500  # and a few waiting for a coordinator, with no owner
 
 @pytest.fixture
 async def engine(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(stack.database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "insert into router.tasks (referral_id, episode_id, owner, status,"
-                " business_status, version, facts, task, updated_at)"
-                " select 'plan-' || g, 'episode-' || g,"
-                " case when g % :waiting_every = 1 then null else 'lw-' || (g % 24) end,"
-                " case when g % :waiting_every = 1 then 'requested'"
-                " when g % :open_every = 0 then 'in-progress' else 'completed' end,"
-                " case when g % :waiting_every = 1 then 'awaiting-allocation'"
-                " else 'allocated' end,"
-                ' 1, \'{"route": {"borough": "Croydon"}}\'::jsonb, \'{}\'::jsonb,'
-                " timestamptz '2024-01-01' + g * interval '1 hour'"
-                " from generate_series(1, :rows) g"
-            ),
+    async with with_history(
+        stack,
+        "router.tasks",
+        "referral_id",
+        (
+            "insert into router.tasks (referral_id, episode_id, owner, status,"
+            " business_status, version, facts, task, updated_at)"
+            " select 'plan-' || g, 'episode-' || g,"
+            " case when g % :waiting_every = 1 then null else 'lw-' || (g % 24) end,"
+            " case when g % :waiting_every = 1 then 'requested'"
+            " when g % :open_every = 0 then 'in-progress' else 'completed' end,"
+            " case when g % :waiting_every = 1 then 'awaiting-allocation'"
+            " else 'allocated' end,"
+            ' 1, \'{"route": {"borough": "Croydon"}}\'::jsonb, \'{}\'::jsonb,'
+            " timestamptz '2024-01-01' + g * interval '1 hour'"
+            " from generate_series(1, :rows) g",
             {"rows": ROWS, "open_every": OPEN_EVERY, "waiting_every": WAITING_EVERY},
-        )
-        await conn.execute(text("analyze router.tasks"))
-    yield engine
-    async with engine.begin() as conn:
-        await conn.execute(text("delete from router.tasks where referral_id like 'plan-%'"))
-    await engine.dispose()
+        ),
+    ) as engine:
+        yield engine
 
 
 async def test_caseloads_are_counted_from_the_open_tasks_alone(engine: AsyncEngine) -> None:

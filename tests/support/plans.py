@@ -3,10 +3,36 @@ from growing with history read it."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_common.db import make_engine
+from tests.support.stack import IsolatedStack
+
+
+@contextlib.asynccontextmanager
+async def with_history(
+    stack: IsolatedStack, table: str, key: str, *fills: tuple[str, dict[str, Any]]
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on the stack's database after `fills` (INSERTs with their parameters) wrote
+    a realistic history into `table` and PostgreSQL analysed it; the rows, whose `key` starts
+    with `plan-`, are removed afterwards."""
+    engine = make_engine(stack.database_url, pool_size=2)
+    try:
+        async with engine.begin() as conn:
+            for statement, params in fills:
+                await conn.execute(text(statement), params)
+            await conn.execute(text(f"analyze {table}"))
+        yield engine
+        async with engine.begin() as conn:
+            await conn.execute(text(f"delete from {table} where {key} like 'plan-%'"))
+    finally:
+        await engine.dispose()
 
 
 async def explain(
