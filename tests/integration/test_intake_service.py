@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -139,7 +140,7 @@ def assert_reference_clash(outcome: Outcome) -> None:
 
 
 async def test_another_organisations_reference_is_refused_not_taken_for_a_resend(
-    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     [first] = await service.receive(sent_by(CVA, community("CLASH-1")))
     [resent] = await service.receive(sent_by(CVA, community("CLASH-1")))
@@ -148,15 +149,8 @@ async def test_another_organisations_reference_is_refused_not_taken_for_a_resend
     assert (resent.status, resent.referral_id) == ("duplicate", first.referral_id)
     assert_reference_clash(other)
     # The refusal is addressed to whoever sent it, by credential, not by the payload's name.
-    async with sessions() as session:
-        events = (
-            await session.scalars(
-                select(orm.rejections.c.event).where(
-                    orm.rejections.c.referrer_reference == "CLASH-1"
-                )
-            )
-        ).all()
-    assert [event["agency"] for event in events] == [SUTTON]
+    refusals, _ = await refusals_told(stack, sessions, "CLASH-1", source="community")
+    assert [refusal["agency"] for refusal in refusals] == [SUTTON]
 
 
 async def test_a_reference_clash_inside_one_batch_is_refused_too(service: IntakeService) -> None:
@@ -190,56 +184,28 @@ async def test_senders_known_only_by_a_name_in_the_payload_are_not_told_apart(
     assert renamed.status == over_http.status == "duplicate"
 
 
-async def test_replaying_a_housing_row_that_still_fails_tells_nobody_twice(
-    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    # The bad row is the file's second row: replayed, it comes back as a one-row document of
-    # its own, which reads differently (another row number, empty cells as "").
+def housing_file(tag: str) -> ReceiveReferrals:
+    """A landlord's file of two rows: CLN-<tag>, good, then WHA-<tag>, refused (no consent).
+    The bad row is the second: replayed, it comes back as a one-row document of its own, which
+    reads differently (another row number, empty cells as "")."""
     [header, good, bad] = inbound("housing-tenancy-referrals.csv").decode().splitlines()[:3]
-    good = good.replace("CLN-77812", "CLN-REPLAY")
-    bad = bad.replace("WHA-00931", "WHA-REPLAY").replace(",Y,", ",N,")  # no consent
-    command = ReceiveReferrals(
-        "housing", "\n".join([header, good, bad]).encode(), datetime.now(UTC)
-    )
-    outcomes = await service.receive(command)
-    assert [o.status for o in outcomes] == ["accepted", "rejected"]
-
-    report = await replay_rejections(sessions, service, "housing")
-    assert report.still_rejected >= 1
-    rejected_topic = Topics(stack.topic_prefix).rejected
-    async with sessions() as session:
-        rejections = await session.scalar(
-            select(func.count())
-            .select_from(orm.rejections)
-            .where(orm.rejections.c.referrer_reference == "WHA-REPLAY")
-        )
-        events = await session.scalar(
-            select(func.count())
-            .select_from(orm.outbox)
-            .where(orm.outbox.c.topic == rejected_topic, orm.outbox.c.key == "housing:WHA-REPLAY")
-        )
-    assert (rejections, events) == (1, 1)
+    good = good.replace("CLN-77812", f"CLN-{tag}")
+    bad = bad.replace("WHA-00931", f"WHA-{tag}").replace(",Y,", ",N,")
+    return ReceiveReferrals("housing", "\n".join([header, good, bad]).encode(), datetime.now(UTC))
 
 
-async def test_replaying_a_set_aside_file_records_the_refusals_it_finally_reads(
-    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    # The whole file was set aside unread; read at last, one row is refused for a reason of
-    # its own, news to its referrer, who is told.
-    [header, good, bad] = inbound("housing-tenancy-referrals.csv").decode().splitlines()[:3]
-    good = good.replace("CLN-77812", "CLN-ASIDE")
-    bad = bad.replace("WHA-00931", "WHA-ASIDE").replace(",Y,", ",N,")  # no consent
-    command = ReceiveReferrals(
-        "housing", "\n".join([header, good, bad]).encode(), datetime.now(UTC)
-    )
-    await service.record_unprocessable(command, "RuntimeError")
-
-    await replay_rejections(sessions, service, "housing")
+async def refusals_told(
+    stack: IsolatedStack,
+    sessions: async_sessionmaker[AsyncSession],
+    reference: str,
+    source: str = "housing",
+) -> tuple[list[dict[str, Any]], int]:
+    """The rejections recorded under a referrer's reference, and the rejected events staged."""
     async with sessions() as session:
         refusals = (
             await session.scalars(
                 select(orm.rejections.c.event).where(
-                    orm.rejections.c.referrer_reference == "WHA-ASIDE"
+                    orm.rejections.c.referrer_reference == reference
                 )
             )
         ).all()
@@ -248,9 +214,32 @@ async def test_replaying_a_set_aside_file_records_the_refusals_it_finally_reads(
             .select_from(orm.outbox)
             .where(
                 orm.outbox.c.topic == Topics(stack.topic_prefix).rejected,
-                orm.outbox.c.key == "housing:WHA-ASIDE",
+                orm.outbox.c.key == f"{source}:{reference}",
             )
         )
-    [refusal] = refusals
+    return list(refusals), int(events or 0)
+
+
+async def test_replaying_a_housing_row_that_still_fails_tells_nobody_twice(
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    outcomes = await service.receive(housing_file("REPLAY"))
+    assert [o.status for o in outcomes] == ["accepted", "rejected"]
+
+    report = await replay_rejections(sessions, service, "housing")
+    assert report.still_rejected >= 1
+    refusals, events = await refusals_told(stack, sessions, "WHA-REPLAY")
+    assert (len(refusals), events) == (1, 1)
+
+
+async def test_replaying_a_set_aside_file_records_the_refusals_it_finally_reads(
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The whole file was set aside unread; read at last, one row is refused for a reason of
+    # its own, news to its referrer, who is told.
+    await service.record_unprocessable(housing_file("ASIDE"), "RuntimeError")
+
+    await replay_rejections(sessions, service, "housing")
+    [refusal], events = await refusals_told(stack, sessions, "WHA-ASIDE")
     assert any("consent" in " ".join(i["expression"]) for i in refusal["outcome"]["issue"])
     assert events == 1
