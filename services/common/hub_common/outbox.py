@@ -193,8 +193,8 @@ class OutboxRelay:
         autocommit mode: a round costs one round trip to PostgreSQL where a transaction on a
         pooled connection cost five (ping, BEGIN, SELECT, DELETE, COMMIT). Rows stay in the
         table until Kafka has acknowledged them, so a crash in between publishes them again
-        (consumers drop the repeat by event id), never loses them. Returns how many were published now; a
-        round that publishes nothing still deletes the previous round's rows.
+        (consumers drop the repeat by event id), never loses them. Returns how many were
+        published now; a round that publishes nothing still deletes the previous round's rows.
         """
         rows = (
             await conn.execute(
