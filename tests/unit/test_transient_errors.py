@@ -17,13 +17,13 @@ from hub_common.consumer import (
 )
 
 
-def wrapped(driver_error: Exception) -> DBAPIError:
+def wrapped(driver_error: Exception, as_: type[DBAPIError] = DBAPIError) -> DBAPIError:
     """What SQLAlchemy raises around an asyncpg error, with the driver's error as its cause."""
     try:
         try:
             raise driver_error
         except Exception as error:
-            raise DBAPIError("select 1", None, error) from error
+            raise as_("select 1", None, error) from error
     except DBAPIError as outer:
         return outer
 
@@ -109,13 +109,7 @@ def test_a_value_asyncpg_refuses_to_send_is_the_messages_fault() -> None:
     # An integer beyond int32, refused by asyncpg before sending: SQLAlchemy reports it as an
     # InterfaceError, which a lost connection also is; it must not hold the partition for good.
     driver = asyncpg.exceptions.DataError("invalid input for query argument $1")
-    try:
-        try:
-            raise driver
-        except Exception as error:
-            raise InterfaceError("insert ...", None, error) from error
-    except InterfaceError as outer:
-        assert not is_transient(outer)
+    assert not is_transient(wrapped(driver, as_=InterfaceError))
 
 
 async def test_a_message_held_for_long_is_logged_as_an_error(
