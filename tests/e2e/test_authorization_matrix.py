@@ -35,8 +35,9 @@ ANONYMOUS, EXPIRED = "no credentials", "expired credentials"
 
 # (service, method, path template, expected answer per caller); {id} is the test referral.
 MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
+    # The person: the owner reads it once they accept (below), not while it is only offered.
     ("notifier", "GET", "/fhir/ServiceRequest/{id}", {
-        "agency A": 200, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "agency A": 200, "agency B": 404, "link worker (owner)": 404, "another link worker": 404,
         "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403}),
     ("notifier", "GET", "/fhir/Task/{id}", {
         "agency A": 200, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
@@ -125,3 +126,20 @@ async def test_authorization_matrix(
                     wrong.append((service, method, template, caller, want, answer.status_code))
     print(f"\nauthorization matrix: {checked} cases checked")
     assert wrong == [], "\n".join(map(str, wrong))
+
+    # Once the owner accepts, they (and only they, among link workers) read the person.
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        accepted = await client.post(
+            f"{services['router'].url}/fhir/Task/{referral_id}/$accept",
+            headers=headers(stack, "link worker (owner)"),
+        )
+        assert accepted.status_code == 200, accepted.text
+        person = f"{services['notifier'].url}/fhir/ServiceRequest/{referral_id}"
+        deadline = time.monotonic() + 15
+        while True:
+            owner = await client.get(person, headers=headers(stack, "link worker (owner)"))
+            if owner.status_code == 200 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)  # the notifier hears of the acceptance from the Task
+        other = await client.get(person, headers=headers(stack, "another link worker"))
+    assert (owner.status_code, other.status_code) == (200, 404)

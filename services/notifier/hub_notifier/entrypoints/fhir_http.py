@@ -61,7 +61,17 @@ def _reader(principal: Annotated[Principal, Depends(require("agency", "coordinat
     return reader_of(principal)
 
 
+def _person_reader(
+    principal: Annotated[Principal, Depends(require("agency", "coordinator", "link_worker"))],
+) -> Reader:
+    if principal.role == "link_worker":
+        return Reader(worker=principal.subject)
+    return reader_of(principal)
+
+
 ReaderDep = Annotated[Reader, Depends(_reader)]
+# The ServiceRequest (the person) is also read by the link worker who owns the referral.
+PersonReaderDep = Annotated[Reader, Depends(_person_reader)]
 # The verified caller itself (FastAPI checks the token once per request), for audit entries.
 CallerDep = Annotated[Principal, Depends(principal_from_request)]
 AgencyDep = Annotated[Principal, Depends(require("agency"))]

@@ -13,6 +13,7 @@ from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_l
 from hub_notifier.entrypoints.fhir_http import (
     CallerDep,
     FhirResponse,
+    PersonReaderDep,
     ReaderDep,
     not_found,
     outcome_response,
@@ -43,9 +44,15 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         "/ServiceRequest/{referral_id}", response_class=FhirResponse, responses=FHIR_RESPONSES
     )
     async def read_service_request(
-        referral_id: str, reader: ReaderDep, request: Request, caller: CallerDep, audit: AuditLogDep
+        referral_id: str,
+        reader: PersonReaderDep,
+        request: Request,
+        caller: CallerDep,
+        audit: AuditLogDep,
     ) -> FhirResponse:
-        """One of your referrals, as the hub accepted it."""
+        """One of your referrals, as the hub accepted it: the person, how to reach them, what
+        matters to them and the referrer's words. Agencies read their own, coordinators their
+        boroughs', a link worker those they have accepted and still work on."""
         resource = await service.service_request(reader, referral_id)
         if not resource:
             return not_found("ServiceRequest")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_search import InstantBound
-from hub_notifier.domain.access import Reader
+from hub_notifier.domain.access import WORKING_STATUSES, Reader, owner_reference
+from hub_notifier.domain.disclosure import for_referrer
 
 t = orm.tasks
 sr = orm.service_requests
@@ -33,7 +34,19 @@ class TaskSearch:
     count: int = 100
 
 
+def owned_by(worker: str, referral_column: Any) -> ColumnElement[bool]:
+    """The referral's current Task is the worker's and they are working on it."""
+    owned: ColumnElement[bool] = exists().where(
+        t.c.referral_id == referral_column,
+        t.c.status.in_(WORKING_STATUSES),
+        t.c.task["owner"]["reference"].astext == owner_reference(worker),
+    )
+    return owned
+
+
 def visible_to(reader: Reader, requester_column: Any, borough_column: Any) -> ColumnElement[bool]:
+    if reader.worker is not None:
+        return false()  # a worker reads only the person of a referral they own (owned_by)
     if reader.organisation is not None:
         condition: ColumnElement[bool] = requester_column == reader.organisation
         return condition
@@ -61,12 +74,14 @@ class ReadService:
         self._sessions = sessions
 
     async def service_request(self, reader: Reader, referral_id: str) -> dict[str, Any] | None:
+        visible = (
+            owned_by(reader.worker, sr.c.referral_id)
+            if reader.worker is not None
+            else visible_to(reader, sr.c.requester_org, sr.c.borough)
+        )
         async with self._sessions() as session:
             resource: dict[str, Any] | None = await session.scalar(
-                select(sr.c.resource).where(
-                    sr.c.referral_id == referral_id,
-                    visible_to(reader, sr.c.requester_org, sr.c.borough),
-                )
+                select(sr.c.resource).where(sr.c.referral_id == referral_id, visible)
             )
         return resource
 
@@ -79,7 +94,7 @@ class ReadService:
                     t.c.referral_id == task_id, visible_to(reader, t.c.requester_org, sr.c.borough)
                 )
             )
-        return task
+        return _as_seen_by(reader, task) if task else None
 
     async def task_history(self, reader: Reader, task_id: str) -> list[dict[str, Any]] | None:
         """Every version of a Task the reader may see, newest first; None when they may not."""
@@ -94,7 +109,7 @@ class ReadService:
                     .order_by(history.c.version.desc())
                 )
             ).all()
-        return list(versions)
+        return [_as_seen_by(reader, version) for version in versions]
 
     async def search_tasks(
         self, reader: Reader, search: TaskSearch
@@ -120,4 +135,8 @@ class ReadService:
         async with self._sessions() as session:
             tasks = list((await session.scalars(page)).all())
             total = await session.scalar(select(func.count()).select_from(matches.subquery()))
-        return tasks, int(total or 0)
+        return [_as_seen_by(reader, task) for task in tasks], int(total or 0)
+
+
+def _as_seen_by(reader: Reader, task: dict[str, Any]) -> dict[str, Any]:
+    return for_referrer(task) if reader.is_referrer else task

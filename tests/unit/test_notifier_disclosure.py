@@ -1,0 +1,45 @@
+"""What a referring agency may see of a Task: the hub's steps, never the casework."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub_notifier.adapters.rejection_task import rejection_task
+from hub_notifier.domain.disclosure import for_referrer
+from hub_router.adapters.fhir_task import task_outputs, task_snapshot
+
+
+def closed_task() -> dict[str, object]:
+    task = task_snapshot(
+        referral_id="r-1",
+        episode_id="e-1",
+        version=7,
+        status="completed",
+        business_status="connected-to-services",
+        owner="lw-1",
+        requester={"type": "Organization", "identifier": {"system": "s", "value": "v"}},
+        referrer_identifier={},
+        authored_on=None,
+        last_modified=datetime(2026, 3, 1, tzinfo=UTC),
+        outputs=task_outputs("ONS4 closure: satisfied 8", ["Choir"]),
+    )
+    return {**task, "contained": [{"resourceType": "Observation", "id": "o"}], "note": [{}]}
+
+
+def test_casework_is_withheld_and_the_steps_kept() -> None:
+    task = closed_task()
+    shown = for_referrer(task)
+    assert not {"output", "contained", "note", "input"} & shown.keys()
+    assert shown["status"] == "completed" and shown["businessStatus"] == task["businessStatus"]
+    assert shown["meta"] == task["meta"] and "output" in task  # a copy: the stored one is whole
+
+
+def test_a_rejection_keeps_the_fields_the_agency_must_correct() -> None:
+    event = {
+        "source": "community",
+        "rejectionId": "rej-1",
+        "organisation": {"system": "s", "value": "v"},
+        "outcome": {"issue": [{"severity": "error", "code": "required", "expression": ["x"]}]},
+    }
+    task = rejection_task(event, "s|v")
+    assert task["output"] and for_referrer(task)["output"] == task["output"]
