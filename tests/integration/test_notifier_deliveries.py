@@ -290,21 +290,8 @@ async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_a
             assert foci.count(f"Task/{referral_id}") == len(tasks)
         assert f"Task/{rejection_id}" in foci
 
-        last = message_backs(notifications)
-        completed = last[f"Task/{referrals['completed'][0]}"]
-        assert {
-            "name": "connected-to",
-            "valueString": "HealthcareService/croydon-carers",
-        } in completed
-        codes = {
-            outcome: next(
-                p["valueCoding"]["code"]
-                for p in last[f"Task/{referrals[outcome][0]}"]
-                if p["name"] == "code"
-            )
-            for outcome in ("completed", "declined")
-        }
-        assert codes == {"completed": "871731000000106", "declined": "871711000000103"}
+        # A community group is no GP practice: it hears the steps, never a message back.
+        assert message_backs(notifications) == {}
 
         on_kafka = await collect(
             stack.kafka_bootstrap_servers,
@@ -409,7 +396,7 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order_once_i
 async def test_a_backlog_goes_coalesced_every_event_once_in_order_never_over_the_maximum(
     hub: dict[str, Any],
 ) -> None:
-    org = organisation(AGENCY_ID_SYSTEM, "community:backlog-group")
+    org = organisation(ODS_SYSTEM, "H85997")  # a GP practice: its backlog has message backs
     receiver = WebhookReceiver().start()
     try:
         sub_id, secret = await subscribe(
@@ -418,7 +405,7 @@ async def test_a_backlog_goes_coalesced_every_event_once_in_order_never_over_the
         await eventually(lambda: receiver.accepted, what="the handshake")
         receiver.failing = True  # the agency's system goes down; changes pile up
         for _ in range(2):
-            await publish_referral(hub, org, STEPS["completed"])
+            await publish_referral(hub, org, STEPS["completed"], source="fhir")
         expected = list(range(1, 2 * len(STEPS["completed"]) + 1))
         await eventually(lambda: _has_events(hub, org, sub_id, len(expected)), what="the backlog")
         await eventually(
@@ -448,6 +435,47 @@ async def test_a_backlog_goes_coalesced_every_event_once_in_order_never_over_the
             parts[0]["name"] == "event-number" for parts in ended.values()
         )
         assert (await status_of(hub, org, sub_id))["status"] == "active"
+    finally:
+        receiver.stop()
+
+
+async def test_the_gp_practice_hears_the_message_back_when_taken_up_declined_and_closed(
+    hub: dict[str, Any],
+) -> None:
+    gp = organisation(ODS_SYSTEM, "H85011")
+    receiver = WebhookReceiver().start()
+    try:
+        sub_id, secret = await subscribe(hub, gp, {"type": "rest-hook", "endpoint": receiver.url()})
+        await eventually(lambda: receiver.accepted, what="the handshake")
+        await eventually(lambda: _is_active(hub, gp, sub_id), what="the subscription")
+        completed, _ = await publish_referral(hub, gp, STEPS["completed"], source="fhir")
+        declined, _ = await publish_referral(hub, gp, STEPS["declined"], source="fhir")
+        expected = len(STEPS["completed"]) + len(STEPS["declined"])
+        posts = await eventually(
+            lambda: len(all_events(receiver.accepted[1:])) >= expected and receiver.accepted[1:],
+            what=f"{expected} notifications",
+        )
+        heard = all_events(posts)
+        # Each message back: its referral, the step it came with (by the referral's own event
+        # order, which is its Task version order), the moment, and the code to record.
+        found = []
+        for received in posts:
+            assert_signed(received, secret)
+            assert_nothing_personal(received.body)
+            for message in parameters(received)["message-backs"]:
+                parts = {p["name"]: p for p in message["part"]}
+                number = int(parts["event-number"]["valueString"])
+                reference = dict(heard)[number]
+                version = [n for n, f in heard if f == reference].index(number) + 1
+                code = parts.get("code", {}).get("valueCoding", {}).get("code")
+                found.append((reference, version, parts["moment"]["valueCode"], code))
+        assert sorted(found) == sorted(
+            [
+                (f"Task/{completed}", 5, "accepted", "871731000000106"),  # first contact made
+                (f"Task/{completed}", 6, "closed", None),  # the code is filed once
+                (f"Task/{declined}", 3, "declined", "871711000000103"),
+            ]
+        )
     finally:
         receiver.stop()
 
@@ -552,7 +580,11 @@ async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -
         body = message.get_payload()
         assert f"/fhir/Task/{referral_id}" in body
         assert_nothing_personal(message.as_string())
-    assert "871731000000106" in mine[-1].get_payload()
+    # The code to record comes with the step at which the person took up support, once.
+    coded = [m for m in mine if "871731000000106" in m.get_payload()]
+    assert [m["Subject"] for m in coded] == [f"Referral {referral_id}: in-progress"]
+    assert tasks[4]["businessStatus"]["coding"][0]["code"] == "first-contact-made"
+    assert "871731000000106" in mine[4].get_payload()
 
     rejection_id = str(uuid.uuid4())
     rejecter = "referrals@residents.example"

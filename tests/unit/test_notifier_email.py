@@ -21,15 +21,15 @@ def test_the_email_says_the_status_and_links_to_the_task() -> None:
     assert "CVA-1" in email.body
 
 
-def test_a_completed_referral_email_gives_the_code_to_record() -> None:
+def test_the_email_of_the_person_taking_up_support_gives_the_code_to_record() -> None:
     email = status_email(
         referral_id="ref-1",
-        status="completed",
-        business_status="connected-to-services",
+        status="in-progress",
+        business_status="first-contact-made",
         link="l",
-        message=message_back("completed", "connected-to-services"),
+        message=message_back("in-progress", "first-contact-made", first_contact=True),
     )
-    assert "871731000000106" in email.body
+    assert "SNOMED CT 871731000000106" in email.body
 
 
 def test_the_composed_message_is_addressed_and_identified() -> None:

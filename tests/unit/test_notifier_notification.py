@@ -3,7 +3,13 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_notifier.domain.message_back import message_back, message_back_parameter
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_notifier.domain.message_back import (
+    Moment,
+    for_gp_practice,
+    message_back,
+    message_back_parameter,
+)
 from hub_notifier.domain.notification import (
     STATUS_PROFILE,
     TASK_TOPIC,
@@ -82,26 +88,46 @@ def test_status_answers_are_a_searchset_with_the_errors() -> None:
     assert {"name": "error", "valueCodeableConcept": {"text": "event 2: dead-lettered"}} in params
 
 
-def test_completion_tells_the_code_to_record() -> None:
-    done = message_back("completed", "connected-to-services", ("HealthcareService/foodbank",))
-    assert done is not None
-    assert done.code[0] == "871731000000106"
-    part = message_back_parameter(done)
+def test_the_person_taking_up_support_is_the_referral_code_and_closing_does_not_repeat_it() -> None:
+    taken_up = message_back("in-progress", "first-contact-made", first_contact=True)
+    assert taken_up is not None and taken_up.moment is Moment.ACCEPTED
+    assert taken_up.code is not None and taken_up.code[0] == "871731000000106"
+    part = message_back_parameter(taken_up)
     parts = {p["name"]: p for p in part["part"]}
     assert parts["code"]["valueCoding"]["code"] == "871731000000106"
-    assert parts["outcome"]["valueCode"] == "completed"
-    assert parts["connected-to"]["valueString"] == "HealthcareService/foodbank"
+    assert (parts["moment"]["valueCode"], parts["outcome"]["valueCode"]) == (
+        "accepted",
+        "in-progress",
+    )
     bundle = event_bundle(extra=(part,))
     assert _params(bundle["entry"][0]["resource"])["message-back"] == part
+    # Later versions at a contact step are not the first interaction: nothing is due.
+    assert message_back("in-progress", "first-contact-made") is None
+    closed = message_back("completed", "connected-to-services")
+    assert closed is not None and (closed.moment, closed.code) == (Moment.CLOSED, None)
+    assert "code" not in {p["name"] for p in message_back_parameter(closed)["part"]}
+    # Accepted and closed in one step: the closing message carries the code itself.
+    at_once = message_back("completed", "first-contact-made", first_contact=True)
+    assert at_once is not None and at_once.code is not None
+    assert (at_once.moment, at_once.code[0]) == (Moment.CLOSED, "871731000000106")
 
 
 def test_a_person_declining_is_recorded_with_the_declined_code() -> None:
     for status in ("completed", "cancelled", "failed"):
         declined = message_back(status, "declined-by-person")
-        assert declined is not None and declined.code[0] == "871711000000103"
+        assert declined is not None and declined.code is not None
+        assert (declined.moment, declined.code[0]) == (Moment.DECLINED, "871711000000103")
+
+
+def test_only_a_gp_practice_through_the_fhir_source_hears_the_message_back() -> None:
+    gp = f"{ODS_SYSTEM}|H85001"
+    assert for_gp_practice("fhir", gp)
+    assert not for_gp_practice("community", gp)
+    assert not for_gp_practice("fhir", f"{AGENCY_ID_SYSTEM}|police:met")
 
 
 def test_open_referrals_and_other_endings_have_no_message_back() -> None:
     for status in ("requested", "accepted", "in-progress", "on-hold", "rejected"):
         assert message_back(status, "allocated") is None
+        assert message_back(status, "allocated", first_contact=True) is None
     assert message_back("failed", "unable-to-contact") is None

@@ -21,7 +21,6 @@ class TaskFacts:
     source: str
     referrer_reference: str | None
     last_updated: datetime
-    connected_to: tuple[str, ...]
 
 
 def _instant(value: Any) -> datetime:
@@ -30,19 +29,6 @@ def _instant(value: Any) -> datetime:
     except ValueError:
         return datetime.now(UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _connected_to(task: dict[str, Any]) -> tuple[str, ...]:
-    """Services the person was connected to, by reference or code: Task.output text is dropped,
-    since it may be a link worker's own words about the person."""
-    found: list[str] = []
-    for output in task.get("output", []):
-        if reference := (output.get("valueReference") or {}).get("reference"):
-            found.append(str(reference))
-        for coding in (output.get("valueCodeableConcept") or {}).get("coding", []):
-            if coding.get("code"):
-                found.append(f"{coding.get('system', '')}|{coding['code']}")
-    return tuple(found)
 
 
 def task_facts(task: dict[str, Any]) -> TaskFacts:
@@ -69,5 +55,4 @@ def task_facts(task: dict[str, Any]) -> TaskFacts:
         source=source_of(task),
         referrer_reference=referrer_reference(task),
         last_updated=_instant(task.get("meta", {}).get("lastUpdated") or task.get("lastModified")),
-        connected_to=_connected_to(task),
     )

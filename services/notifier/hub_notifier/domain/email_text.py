@@ -47,7 +47,7 @@ def status_email(
         f"Referral {referral_id}{yours} is now {words}.",
         f"Status: {status}" + (f" ({business_status})" if business_status else ""),
     ]
-    if message is not None:
+    if message is not None and message.code is not None:
         lines.append(f"Code to record: SNOMED CT {message.code[0]} |{message.code[1]}|")
     if status == "rejected":
         lines.append("The reasons are listed at the link below.")

@@ -1,14 +1,27 @@
-"""The "message back" a GP needs when a referral ends: what to record, with codes and ids only.
+"""The message back to the person's GP practice, at the moments the national standard names.
 
-On completion the referrer's system records a SNOMED CT code against the person's record:
-871731000000106 |Referral to social prescribing service| when the person took it up, and
-871711000000103 |Social prescribing declined| when they declined (DESIGN.md, issue 5).
+The PRSB Social Prescribing Information Standard (v1.1, ISN 2023) has the link worker's
+service tell the GP practice what to file in the person's record, as codes:
+
+- **accepted**: when the person takes up the link worker's support (the first interaction of
+  an episode, the step `first-contact-made`), SNOMED CT 871731000000106 |Referral to social
+  prescribing service|;
+- **declined**: when the person declines it, 871711000000103 |Social prescribing declined|;
+- **closed**: when the referral is completed, the support offered and the outcomes (which a
+  later change fills from the Task's coded outputs); it repeats 871731000000106 only when
+  the acceptance was never sent on its own (a referral accepted and closed in one step).
+
+Only the GP practice hears it (see `for_gp_practice`); other referrers hear the status and the
+step, nothing of the person's casework.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+from hub_common.fhir_systems import ODS_SYSTEM
 
 SNOMED = "http://snomed.info/sct"
 REFERRED = ("871731000000106", "Referral to social prescribing service")
@@ -16,28 +29,60 @@ DECLINED = ("871711000000103", "Social prescribing declined")
 
 ENDED = frozenset({"completed", "failed", "cancelled"})
 DECLINED_STATUSES = frozenset({"declined-by-person"})
+CONTACT_STEPS = frozenset({"first-contact-made", "connected-to-services"})
+"""Steps that mean the person and the link worker have met: the person took up support."""
+GP_SOURCE = "fhir"
+"""GP practices send through the FHIR source, identified by their ODS code."""
+
+
+class Moment(StrEnum):
+    """When a message back is due."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)
 class MessageBack:
-    """The outcome of a referral that ended, as codes and references (never free text)."""
+    """What the GP practice files, as codes and references (never free text)."""
 
+    moment: Moment
     status: str
     business_status: str
-    code: tuple[str, str]  # SNOMED CT code and display
-    connected_to: tuple[str, ...]  # references or `system|code` of services the person joined
+    code: tuple[str, str] | None  # the SNOMED CT code and display to record, if any
+
+
+def for_gp_practice(source: str, requester_org: str) -> bool:
+    """Whether the referrer is a GP practice (the only referrer the message back is for)."""
+    return source == GP_SOURCE and requester_org.startswith(f"{ODS_SYSTEM}|")
+
+
+def moment_of(status: str, business_status: str, *, first_contact: bool) -> Moment | None:
+    """The moment a Task version marks, if any. `first_contact`: this is the episode's first
+    version at a contact step."""
+    if business_status in DECLINED_STATUSES and status in ENDED:
+        return Moment.DECLINED
+    if status == "completed":
+        return Moment.CLOSED
+    if first_contact and business_status in CONTACT_STEPS and status not in ENDED:
+        return Moment.ACCEPTED
+    return None
 
 
 def message_back(
-    status: str, business_status: str, connected_to: tuple[str, ...] = ()
+    status: str, business_status: str, *, first_contact: bool = False
 ) -> MessageBack | None:
-    """The message back for a Task that has ended; None while it is still going (or failed
-    for another reason than the person declining, which leaves nothing to record)."""
-    if business_status in DECLINED_STATUSES and status in ENDED:
-        return MessageBack(status, business_status, DECLINED, connected_to)
-    if status == "completed":
-        return MessageBack(status, business_status, REFERRED, connected_to)
-    return None
+    """The message back a Task version calls for; None when it calls for none."""
+    moment = moment_of(status, business_status, first_contact=first_contact)
+    if moment is None:
+        return None
+    code = {
+        Moment.ACCEPTED: REFERRED,
+        Moment.DECLINED: DECLINED,
+        Moment.CLOSED: REFERRED if first_contact else None,
+    }[moment]
+    return MessageBack(moment, status, business_status, code)
 
 
 def message_back_parameter(message: MessageBack, event_number: int | None = None) -> dict[str, Any]:
@@ -49,17 +94,22 @@ def message_back_parameter(message: MessageBack, event_number: int | None = None
     if event_number is not None:
         parts.append(event_number_part(event_number))
     parts += [
+        {"name": "moment", "valueCode": message.moment.value},
         {"name": "outcome", "valueCode": message.status},
-        {
-            "name": "code",
-            "valueCoding": {"system": SNOMED, "code": message.code[0], "display": message.code[1]},
-        },
     ]
+    if message.code is not None:
+        parts.append(
+            {
+                "name": "code",
+                "valueCoding": {
+                    "system": SNOMED,
+                    "code": message.code[0],
+                    "display": message.code[1],
+                },
+            }
+        )
     if message.business_status:
         parts.append({"name": "business-status", "valueCode": message.business_status})
-    parts.extend(
-        {"name": "connected-to", "valueString": reference} for reference in message.connected_to
-    )
     return {"name": "message-back", "part": parts}
 
 

@@ -26,7 +26,8 @@ from hub_notifier.adapters.requester import (
     source_of,
 )
 from hub_notifier.adapters.task_facts import TaskFacts, task_facts
-from hub_notifier.domain.message_back import message_back
+from hub_notifier.adapters.task_history import first_contact_versions
+from hub_notifier.domain.message_back import CONTACT_STEPS, for_gp_practice, message_back
 from hub_notifier.service_layer.notifying import Announcer, Change
 
 log = logging.getLogger(__name__)
@@ -125,12 +126,18 @@ class TrackingService:
                 (fact, trace) for version, (fact, _, trace) in first_seen.items() if version in new
             ]
             requests = await self._request_facts(session, {fact.referral_id for fact, _ in kept})
+            # The person took up support with the episode's first version at a contact step.
+            first_contacts = await first_contact_versions(
+                session,
+                {fact.referral_id for fact, _ in kept if fact.business_status in CONTACT_STEPS},
+            )
             changes = []
             for fact, trace in kept:
                 email_to, source = requests.get(fact.referral_id, (None, None))
                 if fact.source == "unknown" and source:
                     fact = replace(fact, source=source)
-                changes.append(self._change(fact, email_to, trace))
+                first_contact = first_contacts.get(fact.referral_id) == fact.version
+                changes.append(self._change(fact, email_to, trace, first_contact))
             staged = await self._announcer.announce_all(session, changes)
         if staged:
             self._on_commit()
@@ -248,12 +255,18 @@ class TrackingService:
             .order_by(h.c.referral_id, h.c.version)
         )
         changes = []
+        contacted: set[str] = set()  # referrals whose first contact came earlier in the list
         for row in rows:
             email_to, source = addresses[row.referral_id]
             facts = task_facts(row.task)
             if facts.source == "unknown":
                 facts = replace(facts, source=source)
-            changes.append(self._change(facts, email_to, None))
+            first_contact = (
+                facts.business_status in CONTACT_STEPS and facts.referral_id not in contacted
+            )
+            if first_contact:
+                contacted.add(facts.referral_id)
+            changes.append(self._change(facts, email_to, None, first_contact))
         return changes
 
     async def _request_facts(
@@ -276,7 +289,14 @@ class TrackingService:
         return {row.referral_id: (referrer_email(row.resource), row.source) for row in rows}
 
     @staticmethod
-    def _change(facts: TaskFacts, email_to: str | None, traceparent: str | None) -> Change:
+    def _change(
+        facts: TaskFacts,
+        email_to: str | None,
+        traceparent: str | None,
+        first_contact: bool = False,
+    ) -> Change:
+        """The change to announce; the message back is the GP practice's alone."""
+        gp = for_gp_practice(facts.source, facts.requester_org)
         return Change(
             referral_id=facts.referral_id,
             status=facts.status,
@@ -284,7 +304,11 @@ class TrackingService:
             requester_org=facts.requester_org,
             source=facts.source,
             referrer_reference=facts.referrer_reference,
-            message_back=message_back(facts.status, facts.business_status, facts.connected_to),
+            message_back=(
+                message_back(facts.status, facts.business_status, first_contact=first_contact)
+                if gp
+                else None
+            ),
             email_to=email_to,
             traceparent=traceparent,
         )
