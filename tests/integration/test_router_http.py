@@ -25,6 +25,9 @@ from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
 
+TEST_VA = "https://referral-hub.org/fhir/Id/agency|community:test-voluntary-action"
+POLICE = "https://referral-hub.org/fhir/Id/agency|police:metropolitan-police-service"
+
 CROYDON_WORKER = LinkWorker(
     "lw-a",
     boroughs=frozenset({"Croydon"}),
@@ -222,3 +225,49 @@ async def test_a_coordinator_sees_why_a_referral_waits_and_assigns_it(
         "why": "no-eligible-worker",
         "borough": "Croydon",
     }.items() <= alerts[0].items()
+
+
+async def test_the_referrer_withdraws_its_own_referral_and_no_one_elses(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    worker = token(stack, "link_worker", "lw-b")
+    ours = bearer(agency_token(stack, organisation=TEST_VA))
+    theirs = bearer(agency_token(stack, organisation=POLICE, sources=("police",)))
+    assert await route(app, "h-cancel") is not None
+    owner = (
+        await client.get(
+            "/fhir/Task/h-cancel", headers=token(stack, "coordinator", "c", ("Croydon",))
+        )
+    ).json()["owner"]["reference"]
+    holder = token(stack, "link_worker", owner.removeprefix("PractitionerRole/"))
+    assert (await client.post("/fhir/Task/h-cancel/$accept", headers=holder)).status_code == 200
+    assert (
+        await client.post(
+            "/fhir/Task/h-cancel/$update-status",
+            json={"status": "in-progress", "businessStatus": "first-contact-made"},
+            headers=holder,
+        )
+    ).status_code == 200
+
+    path = "/fhir/Task/h-cancel/$cancel"
+    assert (await client.post(path, json={"reason": "x"}, headers=theirs)).status_code == 404
+    assert (await client.post(path, json={"reason": "x"}, headers=worker)).status_code == 403
+    assert (await client.post(path, json={}, headers=ours)).status_code == 422
+    cancelled = await client.post(path, json={"reason": "the person moved away"}, headers=ours)
+    assert cancelled.status_code == 200, cancelled.text
+    task = cancelled.json()
+    assert (task["status"], task["statusReason"]["text"]) == ("cancelled", "the person moved away")
+    assert task["businessStatus"]["coding"][0]["code"] == "first-contact-made"
+    assert "output" not in task and "contained" not in task
+    again = await client.post(path, json={"reason": "again"}, headers=ours)
+    assert again.status_code == 409 and "cannot move from cancelled" in again.text
+    # Out of the worker's caseload: the open Tasks they hold no longer include it.
+    held = (await client.get("/fhir/Task", params={"status": "in-progress"}, headers=holder)).json()
+    assert "h-cancel" not in [e["resource"]["id"] for e in held["entry"]]
+    seen = await collect(
+        stack.kafka_bootstrap_servers,
+        stack.topics.tasks,
+        lambda values: any(v["id"] == "h-cancel" and v["status"] == "cancelled" for v in values),
+    )
+    assert [v["status"] for v in seen if v["id"] == "h-cancel"][-1] == "cancelled"

@@ -222,3 +222,15 @@ def test_every_step_belongs_somewhere_and_router_steps_only_to_requested() -> No
         set().union(*(STEPS[s] for s in (S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD, S.FAILED)))
         == WORKER_STEPS
     )
+
+
+def test_the_referrer_cancels_an_open_referral_with_a_reason_and_never_a_closed_one() -> None:
+    for task in (offered(), accepted(), ReferralTask("r1").wait_for_coordinator()):
+        cancelled = task.cancel_for_referrer(" moved away ")
+        assert (cancelled.status, cancelled.status_reason) == (S.CANCELLED, "moved away")
+        assert cancelled.version == task.version + 1 and cancelled.offered_to is None
+        with pytest.raises(TransitionRefused, match="needs a reason"):
+            task.cancel_for_referrer("  ")
+    closed = accepted().change_status("a", S.COMPLETED, B.FIRST_CONTACT_MADE, None, Outputs("ok"))
+    with pytest.raises(TransitionRefused, match="cannot move from completed"):
+        closed.cancel_for_referrer("too late")

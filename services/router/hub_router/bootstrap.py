@@ -12,6 +12,7 @@ from hub_common.service_app import service_app
 from hub_router.adapters import orm
 from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_coordination import coordination_router
+from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.entrypoints.offer_sweeper import OfferSweeper
@@ -49,6 +50,7 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
         background=[OfferSweeper(routing, settings.offer_sweep_seconds).run],
     )
     app.include_router(task_router(views, routing, progress))
+    app.include_router(referrer_router(progress))
     app.include_router(coordination_router(views, routing))
     install_error_handlers(app)
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)

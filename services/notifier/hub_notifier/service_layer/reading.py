@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.disclosure import for_referrer
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_search import InstantBound
 from hub_notifier.domain.access import WORKING_STATUSES, Reader, owner_reference
-from hub_notifier.domain.disclosure import for_referrer
 
 t = orm.tasks
 sr = orm.service_requests

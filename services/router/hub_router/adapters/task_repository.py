@@ -43,6 +43,12 @@ class StoredTask:
         borough: str | None = self.facts["route"].get("borough")
         return borough
 
+    @property
+    def requester_org(self) -> str:
+        """`system|value` of the referring organisation (as agencies' credentials name it)."""
+        identifier = (self.facts.get("requester") or {}).get("identifier") or {}
+        return f"{identifier.get('system', '')}|{identifier.get('value', '')}"
+
 
 def route_to_json(route: ReferralToRoute) -> dict[str, Any]:
     data = asdict(route)

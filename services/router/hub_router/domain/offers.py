@@ -164,6 +164,18 @@ class ReferralTask:
             self, owner=None, business_status=B.AWAITING_ALLOCATION, offer_expires_at=None
         )
 
+    def cancel_for_referrer(self, reason: str | None) -> ReferralTask:
+        """The referrer withdraws the referral while it is still open (offered, waiting,
+        accepted, in progress or on hold): it leaves any offer and the worker's caseload."""
+        check_transition(self.status, S.CANCELLED, reason)
+        return replace(
+            self,
+            status=S.CANCELLED,
+            offer_expires_at=None,
+            status_reason=(reason or "").strip(),
+            version=self.version + 1,
+        )
+
     def change_status(
         self,
         worker_id: str,

@@ -46,6 +46,17 @@ class ChangeTaskStatus:
 
 
 @dataclass(frozen=True)
+class CancelReferral:
+    """The referring organisation withdraws its referral, saying why."""
+
+    referral_id: str
+    organisation: str  # `system|value` of the caller's organisation: it must be the requester
+    reason: str
+    traceparent: str | None = None
+    audit: AuditEntry | None = None
+
+
+@dataclass(frozen=True)
 class AssignByHand:
     """A coordinator offers a requested referral in their boroughs to a worker they choose."""
 

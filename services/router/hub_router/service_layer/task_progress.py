@@ -18,7 +18,7 @@ from hub_common.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.domain.offers import ReferralTask, TaskNotVisible
-from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus
+from hub_router.service_layer.commands import AcceptOffer, CancelReferral, ChangeTaskStatus
 from hub_router.service_layer.recording import TaskChanged, record_change
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,29 @@ class TaskProgress:
             command.audit,
         )
 
+    async def cancel_for_referrer(self, command: CancelReferral) -> TaskChanged:
+        """The organisation that made the referral withdraws it; to any other caller the
+        referral does not exist."""
+        return await self._change(
+            command.referral_id,
+            lambda task: task.cancel_for_referrer(command.reason),
+            command.traceparent,
+            command.audit,
+            visible=lambda stored: stored.requester_org == command.organisation,
+        )
+
     async def _change(
         self,
         referral_id: str,
         change: Callable[[ReferralTask], ReferralTask],
         traceparent: str | None,
         audit: AuditEntry | None,
+        visible: Callable[[repo.StoredTask], bool] = lambda stored: True,
     ) -> TaskChanged:
         now = self._clock()
         async with self._sessions.begin() as session:
             stored = await repo.lock_task(session, referral_id)
-            if stored is None:
+            if stored is None or not visible(stored):
                 raise TaskNotVisible(referral_id)
             after = replace(stored, task=change(stored.task))
             changed = await record_change(session, self._topics, stored, after, now, traceparent)

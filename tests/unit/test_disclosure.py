@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub_common.disclosure import for_referrer
 from hub_notifier.adapters.rejection_task import rejection_task
-from hub_notifier.domain.disclosure import for_referrer
 from hub_router.adapters.fhir_task import task_outputs, task_snapshot
 
 
