@@ -51,6 +51,13 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("router", "POST", "/fhir/Task/{id}/$cancel", {
         "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
+    # No plan is recorded while the referral is only offered: 404 for those who may read one.
+    ("router", "GET", "/fhir/CarePlan/{id}", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 404, "another link worker": 404,
+        "coordinator, Croydon": 404, "coordinator, Sutton": 404, "operator": 403}),
+    ("router", "POST", "/fhir/Task/{id}/$care-plan", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 409, "another link worker": 404,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
     ("router", "GET", "/coordination/waiting", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
@@ -115,7 +122,9 @@ async def test_authorization_matrix(
                 want = 401 if caller in (ANONYMOUS, EXPIRED) else expected.get(caller)
                 if want is None:
                     continue  # a call that would change state for a caller allowed to make it
-                body = b'{"reason": "matrix"}' if method == "POST" else None
+                body = (
+                    b'{"reason": "matrix", "whatMatters": "matrix"}' if method == "POST" else None
+                )
                 if template.startswith("/referrals/"):
                     body = example("community", f"-AUTHZ-{checked}")
                 answer = await client.request(

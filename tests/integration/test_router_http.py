@@ -271,3 +271,52 @@ async def test_the_referrer_withdraws_its_own_referral_and_no_one_elses(
         lambda values: any(v["id"] == "h-cancel" and v["status"] == "cancelled" for v in values),
     )
     assert [v["status"] for v in seen if v["id"] == "h-cancel"][-1] == "cancelled"
+
+
+async def test_the_holder_records_a_versioned_care_plan_coordinators_read_it(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    croydon = token(stack, "coordinator", "coord-croydon", ("Croydon",))
+    assert await route(app, "h-plan") is not None
+    owner = (await client.get("/fhir/Task/h-plan", headers=croydon)).json()["owner"]["reference"]
+    holder_id = owner.removeprefix("PractitionerRole/")
+    holder = token(stack, "link_worker", holder_id)
+    other = token(stack, "link_worker", "lw-full" if holder_id != "lw-full" else "lw-b")
+    path = "/fhir/Task/h-plan/$care-plan"
+    plan = {
+        "whatMatters": "Seeing people again",
+        "goals": [{"description": "Lunch club weekly", "need": "loneliness-isolation"}],
+        "actions": [{"description": "Phone the club", "by": "person", "due": "2026-12-10"}],
+    }
+    offered = await client.post(path, json=plan, headers=holder)
+    assert offered.status_code == 409 and "accepted, in progress or on hold" in offered.text
+    assert (await client.post("/fhir/Task/h-plan/$accept", headers=holder)).status_code == 200
+    assert (await client.get("/fhir/CarePlan/h-plan", headers=holder)).status_code == 404
+
+    first = await client.post(path, json=plan, headers=holder)
+    assert first.status_code == 201, first.text
+    assert (first.json()["resourceType"], first.headers["etag"]) == ("CarePlan", 'W/"1"')
+    assert (await client.post(path, json=plan, headers=other)).status_code == 404
+    bad = await client.post(path, json={**plan, "goals": [{"description": " "}]}, headers=holder)
+    assert bad.status_code == 422 and "goals[0].description" in bad.text
+
+    changed = {**plan, "whatMatters": "Seeing people, and the garden"}
+    second = await client.post(path, json=changed, headers={**holder, "If-Match": 'W/"1"'})
+    assert second.status_code == 200 and second.headers["etag"] == 'W/"2"'
+    stale = await client.post(path, json=plan, headers={**holder, "If-Match": 'W/"1"'})
+    assert stale.status_code == 409 and "version 2, not 1" in stale.text
+
+    read = (await client.get("/fhir/CarePlan/h-plan", headers=croydon)).json()
+    assert (read["description"], read["meta"]["versionId"]) == (
+        "Seeing people, and the garden",
+        "2",
+    )
+    sutton = token(stack, "coordinator", "coord-sutton", ("Sutton",))
+    assert (await client.get("/fhir/CarePlan/h-plan", headers=sutton)).status_code == 404
+    assert (await client.get("/fhir/CarePlan/h-plan", headers=other)).status_code == 404
+    history = (await client.get("/fhir/CarePlan/h-plan/_history", headers=holder)).json()
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
+    assert history["entry"][1]["resource"]["description"] == "Seeing people again"
+    agency = bearer(agency_token(stack, organisation=TEST_VA))
+    assert (await client.get("/fhir/CarePlan/h-plan", headers=agency)).status_code == 403

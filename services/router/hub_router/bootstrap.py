@@ -11,11 +11,13 @@ from hub_common.outbox import OutboxRelay
 from hub_common.service_app import service_app
 from hub_router.adapters import orm
 from hub_router.config import RouterSettings
+from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
 from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.entrypoints.offer_sweeper import OfferSweeper
+from hub_router.service_layer.care_planning import CarePlanning
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.task_progress import TaskProgress
 from hub_router.service_layer.views import TaskViews
@@ -51,8 +53,12 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     )
     app.include_router(task_router(views, routing, progress))
     app.include_router(referrer_router(progress))
+    app.include_router(
+        care_plan_router(CarePlanning(sessions, settings.topics, on_commit=relay.kick))
+    )
     app.include_router(coordination_router(views, routing))
     install_error_handlers(app)
+    install_care_plan_errors(app)
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing

@@ -82,6 +82,19 @@ tasks = Table(
     ),
 )
 
+care_plans = Table(
+    "care_plans",
+    metadata,
+    # Every version of a referral's personalised care and support plan (domain/care_plan.py),
+    # never updated in place. Personal data (the person's own words): read through the API
+    # only, audited, and never published.
+    Column("referral_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("plan", JSONB, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
 decisions = Table(
     "decisions",
     metadata,

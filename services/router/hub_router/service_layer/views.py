@@ -136,3 +136,19 @@ class TaskViews:
                 }
             )
         return result
+
+
+async def visible_task(
+    session: AsyncSession, viewer: Viewer, referral_id: str
+) -> tuple[str, str | None]:
+    """The episode id and owner of a Task the caller may see; TaskNotVisible otherwise."""
+    row = (
+        await session.execute(
+            select(orm.tasks.c.episode_id, orm.tasks.c.owner).where(
+                orm.tasks.c.referral_id == referral_id, _scope(viewer)
+            )
+        )
+    ).first()
+    if row is None:
+        raise TaskNotVisible(referral_id)
+    return str(row.episode_id), row.owner
