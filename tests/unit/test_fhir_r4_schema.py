@@ -125,3 +125,18 @@ def test_a_risk_to_visitors_becomes_a_contained_safety_flag() -> None:
     assert {"reference": "#risk-to-visitors"} in request["supportingInfo"]
     assert flag["code"]["text"] == "Risk to visiting staff: medium"
     assert errors(request) == []
+
+
+@pytest.mark.parametrize("name", ["hsds3-service.json", "oruk1-service.json"])
+def test_directory_service_bundles_validate(name: str) -> None:
+    from hub_cli.directory.oruk import read_service
+    from hub_common.directory import DirectoryService, to_bundle
+
+    record = json.loads((FIXTURES / "directory" / name).read_text())
+    for status in ("active", "temporarily closed"):
+        service = read_service(dict(record, status=status), "swl-services.json")
+        assert isinstance(service, DirectoryService)
+        bundle = to_bundle(service)
+        assert errors(bundle) == []
+        for entry in bundle["entry"]:
+            assert errors(entry["resource"]) == []

@@ -58,6 +58,11 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),
         Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
+        # `referral-hub directory import` reads the directory back (no consumer group) to
+        # know what it changes, then writes the changes.
+        Grant(
+            "directory-import", ("Read", "Write", "Describe"), "topic", (topics.directory_services,)
+        ),
     ]
 
 

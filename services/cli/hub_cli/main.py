@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,33 @@ async def workers_load(settings: InfraSettings, path: Path) -> None:
     finally:
         await producer.stop()
     print(f"published {len(entries)} link workers to {settings.topics.directory}")
+
+
+async def directory_import(settings: InfraSettings, args: argparse.Namespace) -> int:
+    from hub_cli.directory.importer import run_import
+
+    plan = await run_import(
+        settings,
+        args.source,
+        modified_after=args.modified_after,
+        dry_run=args.dry_run,
+        feed=args.feed,
+        per_page=args.per_page,
+        show_progress=not args.quiet,
+    )
+    for refusal in plan.refused:
+        print(f"refused {refusal.line()}", file=sys.stderr)
+    print(("dry run, nothing published: " if args.dry_run else "") + plan.summary())
+    return 0
+
+
+def iso_moment(text: str) -> datetime:
+    """An --modified-after value: ISO 8601, UTC when it names no offset."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 date-time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def referrals_send(settings: InfraSettings, source: str, path: Path) -> None:
@@ -167,6 +195,28 @@ def main(argv: list[str] | None = None) -> int:
         "load", help="publish a roster (CSV or JSON) to linkworkers.directory"
     )
     load.add_argument("file", type=Path)
+    directory = commands.add_parser(
+        "directory", help="the community services directory"
+    ).add_subparsers(dest="action", required=True)
+    importing = directory.add_parser(
+        "import",
+        help="import Open Referral UK services (a JSON file or an API base URL) "
+        "to directory.services",
+    )
+    importing.add_argument("source", help="an ORUK JSON file, or an ORUK / HSDS 3.0 API base URL")
+    importing.add_argument(
+        "--modified-after",
+        type=iso_moment,
+        help="incremental: only services modified since (ISO 8601); withdraws none by absence",
+    )
+    importing.add_argument(
+        "--dry-run", action="store_true", help="report what would change, publish nothing"
+    )
+    importing.add_argument(
+        "--feed", help="name of this feed (default: the URL, or the file's name)"
+    )
+    importing.add_argument("--per-page", type=int, default=100, help="services per API page")
+    importing.add_argument("--quiet", action="store_true", help="no progress bar")
     referrals = commands.add_parser("referrals", help="referrals").add_subparsers(
         dest="action", required=True
     )
@@ -231,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             schemas_write()
         elif args.command == "workers":
             asyncio.run(workers_load(settings, args.file))
+        elif args.command == "directory":
+            return asyncio.run(directory_import(settings, args))
     except (ValueError, RuntimeError, OSError) as error:
         print(f"referral-hub: {error}", file=sys.stderr)
         return 1

@@ -47,6 +47,12 @@ class Topics:
         return self._name("linkworkers.directory")
 
     @property
+    def directory_services(self) -> str:
+        """The community services directory: a FHIR Bundle (HealthcareService, Organization,
+        Locations) per service, keyed by its directory id (hub_common.directory)."""
+        return self._name("directory.services")
+
+    @property
     def alerts(self) -> str:
         """Operational alerts for coordinators (e.g. a referral nobody could take)."""
         return self._name("hub.alerts")
@@ -66,11 +72,13 @@ class Topics:
             self.tasks,
             *(self.status(source) for source in INBOUND_SOURCES),
             self.directory,
+            self.directory_services,
             self.alerts,
             self.audit,
         ]
 
     def is_compacted(self, topic: str) -> bool:
-        # The directory is a table of the latest PractitionerRole per worker: compact it,
-        # so a tombstone removes a worker and a restarted router reads only current rows.
-        return topic == self.directory
+        # Both directories are tables of the latest entry per key (a PractitionerRole per
+        # worker, a service Bundle per community service): compact them, so a tombstone
+        # removes an entry and a reader starting from the beginning sees only current rows.
+        return topic in (self.directory, self.directory_services)

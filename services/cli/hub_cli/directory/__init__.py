@@ -1,0 +1,1 @@
+"""The community services directory import (Open Referral UK -> directory.services)."""
