@@ -20,16 +20,20 @@ async def read_compacted(
     kafka: Mapping[str, Any], topic: str, *, within: float = 60.0
 ) -> dict[str, Any]:
     """Key -> latest JSON value of `topic` (keys whose latest value is a tombstone are absent)."""
+    # Subscribed without a group, the consumer is given every partition of the topic.
     consumer = AIOKafkaConsumer(
-        **kafka, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **kafka, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        found = consumer.partitions_for_topic(topic) if topic in await consumer.topics() else None
-        if not found:
+        partitions = sorted(consumer.assignment(), key=lambda p: p.partition)
+        for _ in range(40):  # a topic just created takes a moment to reach the metadata
+            if partitions:
+                break
+            await asyncio.sleep(0.25)
+            partitions = sorted(consumer.assignment(), key=lambda p: p.partition)
+        else:
             raise RuntimeError(f"topic {topic} does not exist: run `referral-hub topics ensure`")
-        partitions = [TopicPartition(topic, number) for number in sorted(found)]
-        consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         table: dict[str, Any] = {}
