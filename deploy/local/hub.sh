@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole hub on this machine: infrastructure (stack.sh), schemas, topics, demo link workers,
-# and the three services as background processes with logs under .local/logs.
+# The whole hub on this machine: infrastructure (stack.sh), schemas, topics, demo link workers
+# and community services, and the services as background processes with logs under .local/logs.
 #
 #   deploy/local/hub.sh up     start everything detached and print the URLs
 #   deploy/local/hub.sh run    the same, then wait; Ctrl-C stops the services
@@ -51,6 +51,8 @@ start_services() {
     say "$name ready"
   done
   "$repo/.venv/bin/referral-hub" workers load "$repo/deploy/demo/linkworkers.csv"
+  # Community services (Open Referral UK, invented): unchanged services are not published again.
+  "$repo/.venv/bin/referral-hub" directory import "$repo/deploy/demo/swl-services.oruk.json"
   local demo_logins
   demo_logins=$("$python" -m hub_web.demo_logins | sed 's/^/              /')
   cat <<MSG

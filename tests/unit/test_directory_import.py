@@ -357,3 +357,37 @@ def test_a_repeated_id_is_refused_the_second_time() -> None:
 def test_an_empty_full_import_does_not_wipe_the_feed() -> None:
     with pytest.raises(FeedError, match="listed no services"):
         plan_import([], current_of(service("hsds3-service.json")), "feed-a")
+
+
+# The demo directory ------------------------------------------------------------------------
+
+
+def test_the_demo_directory_imports_whole_and_covers_every_need_and_borough() -> None:
+    from hub_common.service_area import BOROUGHS, borough_of
+
+    repo = FIXTURES.parents[2]
+    records = read_file(repo / "deploy/demo/swl-services.oruk.json")
+    plan = plan_import(records, {}, "swl-services.oruk.json")
+    assert len(plan.added) >= 300 and plan.refused == []
+    read = [read_service(r, "demo") for r in records]
+    demo = [s for s in read if isinstance(s, DirectoryService)]
+    assert set().union(*(s.needs for s in demo)) == set(NeedCategory)
+    places = [p for s in demo for p in s.places]
+    assert {borough_of(p.postcode or "") for p in places} == set(BOROUGHS)
+    assert all(
+        51.28 < (p.latitude or 0) < 51.52 and -0.45 < (p.longitude or 0) < 0.0 for p in places
+    )
+
+
+def test_the_demo_directory_is_what_its_generator_writes() -> None:
+    import importlib.util
+
+    repo = FIXTURES.parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "make_directory", repo / "deploy/demo/make_directory.py"
+    )
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    committed = json.loads((repo / "deploy/demo/swl-services.oruk.json").read_text())
+    assert generator.make_directory(len(committed)) == committed
