@@ -35,6 +35,7 @@ def test_every_hub_topic_appears_in_some_asyncapi_document() -> None:
         "referrals.rejected",
         "referrals.tasks",
         "linkworkers.directory",
+        "directory.services",
     }
     assert documented_now <= addresses
     assert addresses <= set(Topics().all())

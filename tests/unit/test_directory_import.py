@@ -391,3 +391,19 @@ def test_the_demo_directory_is_what_its_generator_writes() -> None:
     spec.loader.exec_module(generator)
     committed = json.loads((repo / "deploy/demo/swl-services.oruk.json").read_text())
     assert generator.make_directory(len(committed)) == committed
+
+
+def test_the_topic_is_compacted_created_and_only_the_import_may_write_it() -> None:
+    from hub_cli.kafka_acls import service_grants
+    from hub_common.topics import Topics
+
+    topics = Topics("p.")
+    assert topics.directory_services == "p.directory.services"
+    assert topics.directory_services in topics.all()
+    assert topics.is_compacted(topics.directory_services)
+    writers = {
+        g.principal
+        for g in service_grants(topics, "p.")
+        if "Write" in g.operations and topics.directory_services in g.names
+    }
+    assert writers == {"directory-import"}

@@ -140,3 +140,21 @@ def test_directory_service_bundles_validate(name: str) -> None:
         assert errors(bundle) == []
         for entry in bundle["entry"]:
             assert errors(entry["resource"]) == []
+
+
+def test_the_directory_conformance_resources_are_published_and_match_the_code() -> None:
+    from hub_common import directory
+
+    schemas = FIXTURES.parents[1] / "schemas" / "fhir"
+    cost = json.loads((schemas / "CodeSystem-service-cost.json").read_text())
+    assert errors(cost) == []
+    assert cost["url"] == directory.SERVICE_COST_SYSTEM
+    assert {c["code"]: c["display"] for c in cost["concept"]} == directory.COST_DISPLAY
+    for name, url in (
+        ("StructureDefinition-eligible-age.json", directory.ELIGIBLE_AGE_URL),
+        ("StructureDefinition-cost-option.json", directory.COST_OPTION_URL),
+    ):
+        definition = json.loads((schemas / name).read_text())
+        # The official R4 JSON Schema's fhirVersion list stops at 3.5.0 (a known slip in it).
+        assert [e for e in errors(definition) if not e.startswith("fhirVersion:")] == []
+        assert definition["url"] == url

@@ -36,6 +36,17 @@ def example_audit_entry() -> dict[str, Any]:
     ).to_json()
 
 
+def example_directory_service() -> dict[str, Any]:
+    """A community service from the ORUK (HSDS 3.0) test record, as directory.services holds it."""
+    from hub_cli.directory.oruk import read_service
+    from hub_common.directory import DirectoryService, to_bundle
+
+    record = loads((EXAMPLE_SOURCE.parent / "directory" / "hsds3-service.json").read_bytes())
+    service = read_service(record, "swl-services.oruk.json")
+    assert isinstance(service, DirectoryService)
+    return to_bundle(service)
+
+
 def example_messages() -> dict[str, dict[str, Any]]:
     from hub_intake.adapters.fhir_mapping import to_service_request
     from hub_intake.adapters.formats.community import CommunityFormat
@@ -81,4 +92,5 @@ def example_messages() -> dict[str, dict[str, Any]]:
             worker, "Kwame Mensah-Boateng", None
         ),
         "examples/hub.audit.json": example_audit_entry(),
+        "examples/directory.services.json": example_directory_service(),
     }

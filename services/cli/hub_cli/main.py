@@ -143,6 +143,35 @@ async def referrals_replay_rejected(source: str | None) -> None:
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 
+def cli_asyncapi_document() -> dict[str, Any]:
+    """What the operator's commands publish (no service consumes directory.services yet)."""
+    from faststream.kafka import KafkaBroker
+    from faststream.specification import AsyncAPI
+
+    from hub_common.contract import declare_publications
+    from hub_common.topics import Topics
+
+    topics = Topics()
+    broker = KafkaBroker("127.0.0.1:9092")
+    declare_publications(
+        broker,
+        {
+            topics.directory: "`referral-hub workers load`: a FHIR PractitionerRole per link "
+            "worker, keyed by worker id (compacted).",
+            topics.directory_services: "`referral-hub directory import`: the community services "
+            "directory from Open Referral UK. Key: the service's directory id. Value: a FHIR R4 "
+            "Bundle of type collection, the HealthcareService first, then its Organization and "
+            "Locations (example: schemas/examples/directory.services.json); headers event-type "
+            "DirectoryServicePublished. A tombstone (null value, event-type "
+            "DirectoryServiceWithdrawn) withdraws the service. Compacted: read from the "
+            "beginning for the whole directory.",
+        },
+    )
+    spec = AsyncAPI(broker, title="Referral hub: cli", version="0.1.0", schema_version="3.0.0")
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return document
+
+
 def contract_documents() -> dict[str, dict[str, object]]:
     """Every generated contract document, by its path under schemas/ (production topic names)."""
     from hub_cli.examples import example_messages
@@ -165,6 +194,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
     ):
         documents[f"asyncapi/{name}.json"] = asyncapi_document(app, name)
         documents[f"openapi/{name}.json"] = openapi_document(app)
+    documents["asyncapi/cli.json"] = cli_asyncapi_document()
     documents.update(example_messages())
     return documents
 

@@ -156,7 +156,11 @@ async def publish(
     on_sent: Callable[[], None] | None = None,
 ) -> None:
     """Every publication in order, with the hub's envelope; waits until the broker has them."""
-    producer = make_producer(settings, enable_idempotence=True, linger_ms=20)
+    # One partition, and an idempotent producer sends one batch at a time to it: large
+    # batches (well under the broker's 1 MB message limit) keep a 5,000-service import short.
+    producer = make_producer(
+        settings, enable_idempotence=True, linger_ms=20, max_batch_size=512 * 1024
+    )
     await producer.start()
     try:
         pending = []
