@@ -407,3 +407,54 @@ def test_the_topic_is_compacted_created_and_only_the_import_may_write_it() -> No
         if "Write" in g.operations and topics.directory_services in g.names
     }
     assert writers == {"directory-import"}
+
+
+# Fetching pages (an in-memory HTTP transport) -----------------------------------------------
+
+
+async def test_fetching_follows_pages_retries_transient_failures_and_asks_for_changes() -> None:
+    import httpx
+
+    from hub_cli.directory.feed import fetch_services
+
+    seen: list[dict[str, str]] = []
+    failures = iter([503, 429])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        seen.append(query)
+        if query["page"] == "2" and (status := next(failures, None)):
+            return httpx.Response(status)
+        page = int(query["page"])
+        return httpx.Response(
+            200,
+            json={"total_items": 3, "total_pages": 3, "page_number": page,
+                  "contents": [{"id": f"s{page}"}]},
+        )  # fmt: skip
+
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        records = await fetch_services(
+            "https://feed.example/api/", modified_after=since, per_page=1, client=client
+        )
+    assert records == [{"id": "s1"}, {"id": "s2"}, {"id": "s3"}]
+    assert [q["page"] for q in seen] == ["1", "2", "2", "2", "3"]
+    assert {q["modified_after"] for q in seen} == {since.isoformat()}
+    assert {q["full"] for q in seen} == {"true"}
+
+
+async def test_a_page_that_keeps_failing_stops_the_import() -> None:
+    import httpx
+
+    from hub_cli.directory.feed import fetch_services
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "1":
+            return httpx.Response(
+                200, json={"content": [{"id": "a"}], "totalPages": 2, "number": 1}
+            )
+        return httpx.Response(404)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(FeedError, match="page 2: HTTP 404"):
+            await fetch_services("https://feed.example/api", client=client)
