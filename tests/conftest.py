@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.support.fhir_validator import FhirValidator, running_validator
 from tests.support.infra import Infrastructure, infrastructure
 from tests.support.stack import IsolatedStack, drop_database, drop_topics, prepare, run_id
 
@@ -30,3 +31,12 @@ async def stack(infra: Infrastructure) -> AsyncIterator[IsolatedStack]:
     finally:
         await drop_database(infra.database_url, f"hub_test_{run}")
         await drop_topics(infra.kafka_bootstrap_servers, prepared.topics)
+
+
+@pytest.fixture(scope="session")
+def fhir_validator() -> Iterator[FhirValidator]:
+    """HAPI FHIR's validator with the hub's schemas/fhir loaded: one JVM for the whole run,
+    built with Maven on first use. Profiles whose package is not loaded (UK Core, the
+    Subscriptions Backport) are warnings until those packages are loaded."""
+    with running_validator(unknown_profiles="warning") as validator:
+        yield validator

@@ -49,6 +49,29 @@ def searchset(
     }
 
 
+def history_bundle(
+    task_id: str, versions: Sequence[dict[str, Any]], base_url: str
+) -> dict[str, Any]:
+    """A Task's versions, newest first, as the `_history` answer."""
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(versions),
+        "entry": [
+            {
+                "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task_id}",
+                "resource": version,
+                "request": {"method": "PUT", "url": f"Task/{task_id}"},
+                "response": {
+                    "status": "200",
+                    "lastModified": (version.get("meta") or {}).get("lastUpdated"),
+                },
+            }
+            for version in versions
+        ],
+    }
+
+
 def reader_of(principal: Principal) -> Reader:
     if principal.role == "agency" and principal.organisation:
         return Reader(organisation=principal.organisation)

@@ -15,6 +15,7 @@ from hub_notifier.entrypoints.fhir_http import (
     FhirResponse,
     PersonReaderDep,
     ReaderDep,
+    history_bundle,
     not_found,
     outcome_response,
     searchset,
@@ -80,25 +81,7 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         if versions is None:
             return not_found("Task")
         await audit.read(request, caller, "Task", [task_id])
-        return FhirResponse(
-            {
-                "resourceType": "Bundle",
-                "type": "history",
-                "total": len(versions),
-                "entry": [
-                    {
-                        "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task_id}",
-                        "resource": version,
-                        "request": {"method": "PUT", "url": f"Task/{task_id}"},
-                        "response": {
-                            "status": "200",
-                            "lastModified": (version.get("meta") or {}).get("lastUpdated"),
-                        },
-                    }
-                    for version in versions
-                ],
-            }
-        )
+        return FhirResponse(history_bundle(task_id, versions, base_url))
 
     @router.get("/Task", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def search_tasks(

@@ -121,6 +121,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownWorker, unknown_worker)
 
 
+def task_searchset(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The searchset Bundle answering `GET /fhir/Task`."""
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(tasks),
+        "entry": [
+            {"fullUrl": f"Task/{task['id']}", "resource": task, "search": {"mode": "match"}}
+            for task in tasks
+        ],
+    }
+
+
 def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgress) -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["tasks"])
 
@@ -149,17 +162,7 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         )
         if tasks:  # an empty page discloses nothing about anyone
             await audit.read(request, principal, "Task", ids_of(tasks))
-        return fhir(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(tasks),
-                "entry": [
-                    {"fullUrl": f"Task/{task['id']}", "resource": task, "search": {"mode": "match"}}
-                    for task in tasks
-                ],
-            }
-        )
+        return fhir(task_searchset(tasks))
 
     @router.get("/Task/{task_id}", summary="Read a Task")
     async def read_task(

@@ -1,0 +1,254 @@
+"""Every kind of FHIR resource the hub emits or serves, built by its own code from realistic
+inputs (the agency examples, the demo roster, the Task status machine), for conformance tests.
+
+Nothing here is a hand-written copy of a resource: each comes from the function the service
+calls on that path, so a change to a mapper changes what the tests check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from hub_common.jsonio import dumps, loads
+from hub_common.outcome import Issue, operation_outcome
+from hub_intake.adapters.fhir_mapping import to_service_request
+from hub_intake.adapters.formats import registered_formats
+from hub_intake.service_layer.intake import rejection_event
+from hub_notifier.adapters.capability import capability_statement
+from hub_notifier.adapters.fhir_subscription import subscription_resource
+from hub_notifier.adapters.rejection_task import rejection_task
+from hub_notifier.adapters.requester import rejection_requester
+from hub_notifier.domain.coalescing import coalesce_notifications
+from hub_notifier.domain.message_back import message_back, message_back_parameter
+from hub_notifier.domain.notification import (
+    Event,
+    NotificationType,
+    StatusReport,
+    notification_bundle,
+    status_bundle,
+)
+from hub_notifier.entrypoints.fhir_http import history_bundle, searchset
+from hub_router.adapters.fhir_task import with_routing_inputs
+from hub_router.adapters.practitioner_role import to_practitioner_role
+from hub_router.adapters.service_request import read_service_request
+from hub_router.adapters.task_repository import StoredTask, route_to_json, snapshot_of
+from hub_router.domain.model import LinkWorker
+from hub_router.domain.offers import Outputs, ReferralTask
+from hub_router.domain.task_status import BusinessStatus, TaskStatus
+from hub_router.entrypoints.http_tasks import task_searchset
+from tests.support.fixtures import FIXTURES, inbound
+
+REPO = Path(__file__).resolve().parents[2]
+AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+BASE_URL = "https://hub.example.org"
+EXAMPLES = {
+    "community": "community-referral.json",
+    "police": "police-vulnerability-referral.json",
+    "fire": "fire-safe-and-well.json",
+    "housing": "housing-tenancy-referrals.csv",
+    "fhir": "gp-servicerequest-bundle.json",
+}
+WORKER = "lw-croydon-01"
+
+Labelled = tuple[str, dict[str, Any]]
+
+
+def service_requests() -> Iterator[Labelled]:
+    """`referrals.requested`: one per accepted referral of every agency example, plus the
+    variants a mapper branches on (no given names, no optional contact details)."""
+    for source, name in sorted(EXAMPLES.items()):
+        readings = registered_formats()[source].read(inbound(name), AT)
+        accepted = [r.referral for r in readings if r.accepted and r.referral]
+        for number, referral in enumerate(accepted):
+            yield (
+                f"ServiceRequest/{source}-{number}",
+                to_service_request(referral, f"ref-{source}-{number}", f"episode-{source}"),
+            )
+    [reading] = registered_formats()["community"].read(inbound(EXAMPLES["community"]), AT)
+    assert reading.referral is not None
+    sparse = replace(
+        reading.referral,
+        person=replace(reading.referral.person, given_names=(), language=None, phone=None),
+        notes=(),
+    )
+    yield "ServiceRequest/sparse", to_service_request(sparse, "ref-sparse", "episode-sparse")
+
+
+def _stored(request: dict[str, Any]) -> StoredTask:
+    facts = read_service_request(request)
+    return StoredTask(
+        task=ReferralTask(facts.route.referral_id),
+        episode_id=facts.route.episode_id,
+        facts={
+            "requester": facts.requester,
+            "referrerIdentifier": facts.referrer_identifier,
+            "authoredOn": facts.authored_on,
+            "route": route_to_json(facts.route),
+        },
+    )
+
+
+def task_lifecycle() -> Iterator[tuple[str, StoredTask]]:
+    """A referral's Task through the status machine, as the router's domain moves it."""
+    request = dict(service_requests())["ServiceRequest/police-0"]
+    stored = _stored(request)
+    steps: list[tuple[str, ReferralTask]] = []
+    task = stored.task.wait_for_coordinator()
+    steps.append(("awaiting-allocation", task))
+    task = task.offer(WORKER, AT + timedelta(days=2))
+    steps.append(("offered", task))
+    task = task.accept(WORKER)
+    steps.append(("accepted", task))
+    task = task.change_status(
+        WORKER, TaskStatus.ON_HOLD, BusinessStatus.CONTACT_ATTEMPTED, "person away", None
+    )
+    steps.append(("on-hold", task))
+    task = task.change_status(
+        WORKER, TaskStatus.IN_PROGRESS, BusinessStatus.FIRST_CONTACT_MADE, None, None
+    )
+    steps.append(("in-progress", task))
+    done = task.change_status(
+        WORKER,
+        TaskStatus.COMPLETED,
+        BusinessStatus.CONNECTED_TO_SERVICES,
+        None,
+        Outputs("joined two groups", ("Croydon walking group", "Money advice clinic")),
+    )
+    steps.append(("completed", done))
+    declined = task.change_status(
+        WORKER, TaskStatus.FAILED, BusinessStatus.DECLINED_BY_PERSON, "did not want it", None
+    )
+    steps.append(("failed-declined", declined))
+    for label, state in steps:
+        yield label, replace(stored, task=state)
+
+
+def tasks() -> Iterator[Labelled]:
+    """`referrals.tasks` snapshots, and the same Tasks as link workers read them (inputs)."""
+    for label, stored in task_lifecycle():
+        snapshot = snapshot_of(stored, AT)
+        yield f"Task/{label}", snapshot
+        yield f"Task/{label}+inputs", with_routing_inputs(snapshot, stored.facts["route"])
+
+
+def demo_practitioner_roles() -> Iterator[Labelled]:
+    """`linkworkers.directory`: the demo roster as `referral-hub workers load` publishes it,
+    and a worker with as little as a roster row may give."""
+    from hub_cli.roster import read_roster
+
+    for entry in read_roster(REPO / "deploy" / "demo" / "linkworkers.csv"):
+        role = to_practitioner_role(entry.worker, entry.name, entry.email)
+        yield f"PractitionerRole/{entry.worker.worker_id}", role
+    bare = LinkWorker(
+        "lw-bare",
+        boroughs=frozenset(),
+        postcode_districts=frozenset(),
+        needs=frozenset(),
+        languages=frozenset(),
+        working_days=frozenset(),
+    )
+    yield "PractitionerRole/bare", to_practitioner_role(bare, "Bare Worker", None)
+
+
+def rejections() -> Iterator[Labelled]:
+    """`referrals.rejected` outcomes and the rejected Tasks the notifier shows for them."""
+    body = loads(inbound(EXAMPLES["community"]))
+    body["consent"] = False
+    del body["referrer"]["email"]
+    [refusal] = registered_formats()["community"].read(dumps(body), AT)
+    event = rejection_event("community", AT, refusal, "5b1c0e7a-8d44-4d0e-b3f5-0a9c2c7e1f11")
+    yield "OperationOutcome/rejected", event["outcome"]
+    yield "Task/rejected", rejection_task(event, rejection_requester(event))
+    yield "OperationOutcome/empty", operation_outcome([])
+    yield (
+        "OperationOutcome/warning",
+        operation_outcome([Issue("nhsNumber", "the NHS number fails its check", "warning")]),
+    )
+
+
+def notifications() -> Iterator[Labelled]:
+    """Subscription notifications (Backport id-only), the `$status` answer, a Subscription."""
+    url = f"{BASE_URL}/fhir/Subscription/sub-1"
+    handshake = StatusReport(url, "active", NotificationType.HANDSHAKE, 0)
+    yield (
+        "Bundle/handshake",
+        notification_bundle(handshake, bundle_id="b-0", base_url=BASE_URL, timestamp=AT),
+    )
+    ended = message_back("completed", "connected-to-services", ("Croydon walking group",))
+    assert ended is not None
+    bundles = [
+        notification_bundle(
+            StatusReport(
+                url,
+                "active",
+                NotificationType.EVENT_NOTIFICATION,
+                number,
+                events=(Event(number, AT, "Task/ref-police-0"),),
+                extra=(message_back_parameter(ended, number),) if number == 2 else (),
+            ),
+            bundle_id=f"b-{number}",
+            base_url=BASE_URL,
+            timestamp=AT,
+        )
+        for number in (1, 2)
+    ]
+    yield "Bundle/event-notification", bundles[1]
+    yield "Bundle/coalesced", coalesce_notifications(bundles, "b-1-2")
+    report = StatusReport(url, "active", NotificationType.QUERY_STATUS, 2, errors=("HTTP 503",))
+    yield "Bundle/status", status_bundle(report, timestamp=AT)
+    row = SimpleNamespace(
+        subscription_id="sub-1",
+        status="active",
+        reason="Tell us about our referrals",
+        channel="rest-hook",
+        endpoint="https://agency.example/hook",
+        headers=["Authorization: Bearer abc"],
+        filter_criteria="Task?requester=https://fhir.nhs.uk/Id/ods-organization-code|H85001",
+    )
+    yield "Subscription/created", subscription_resource(row, secret="s3cret")
+
+
+def served_bundles() -> Iterator[Labelled]:
+    """The read APIs' Bundles: notifier search and history, router search (also empty)."""
+    snapshots = [snapshot_of(stored, AT) for _, stored in task_lifecycle()]
+    self_url = f"{BASE_URL}/fhir/Task?focus=ServiceRequest/ref-police-0"
+    yield "Bundle/notifier-search", searchset(snapshots[-2:], 2, BASE_URL, self_url)
+    yield "Bundle/notifier-search-empty", searchset([], 0, BASE_URL, self_url)
+    yield "Bundle/notifier-history", history_bundle("ref-police-0", snapshots[::-1], BASE_URL)
+    yield "Bundle/router-search", task_searchset(snapshots[:2])
+    yield "Bundle/router-search-empty", task_searchset([])
+
+
+def capability() -> Iterator[Labelled]:
+    yield "CapabilityStatement/notifier", capability_statement(BASE_URL, "1.0.0")
+
+
+def input_fixtures() -> Iterator[Labelled]:
+    """Inbound fixtures that are meant to be valid FHIR (the GP practice's Bundle)."""
+    yield "Bundle/gp-input", loads((FIXTURES / "inbound" / EXAMPLES["fhir"]).read_bytes())
+
+
+@cache
+def corpus() -> dict[str, dict[str, Any]]:
+    """Every resource above, by label."""
+    found: dict[str, dict[str, Any]] = {}
+    for part in (
+        service_requests,
+        tasks,
+        demo_practitioner_roles,
+        rejections,
+        notifications,
+        served_bundles,
+        capability,
+        input_fixtures,
+    ):
+        for label, resource in part():
+            assert label not in found, f"two resources labelled {label}"
+            found[label] = loads(dumps(resource))  # exactly what goes on the wire
+    return found
