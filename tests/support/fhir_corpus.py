@@ -55,6 +55,8 @@ EXAMPLES = {
     "fhir": "gp-servicerequest-bundle.json",
 }
 WORKER = "lw-croydon-01"
+# Delivery ids are uuid4s in the notifier: fixed ones here, so failures are reproducible.
+DELIVERY_IDS = [f"6f1d7c52-93a4-4c1e-9d3b-2f0c8e5a7b1{n}" for n in range(4)]
 
 Labelled = tuple[str, dict[str, Any]]
 
@@ -178,7 +180,7 @@ def notifications() -> Iterator[Labelled]:
     handshake = StatusReport(url, "active", NotificationType.HANDSHAKE, 0)
     yield (
         "Bundle/handshake",
-        notification_bundle(handshake, bundle_id="b-0", base_url=BASE_URL, timestamp=AT),
+        notification_bundle(handshake, bundle_id=DELIVERY_IDS[0], base_url=BASE_URL, timestamp=AT),
     )
     ended = message_back("completed", "connected-to-services", ("Croydon walking group",))
     assert ended is not None
@@ -192,14 +194,14 @@ def notifications() -> Iterator[Labelled]:
                 events=(Event(number, AT, "Task/ref-police-0"),),
                 extra=(message_back_parameter(ended, number),) if number == 2 else (),
             ),
-            bundle_id=f"b-{number}",
+            bundle_id=DELIVERY_IDS[number],
             base_url=BASE_URL,
             timestamp=AT,
         )
         for number in (1, 2)
     ]
     yield "Bundle/event-notification", bundles[1]
-    yield "Bundle/coalesced", coalesce_notifications(bundles, "b-1-2")
+    yield "Bundle/coalesced", coalesce_notifications(bundles, DELIVERY_IDS[3])
     report = StatusReport(url, "active", NotificationType.QUERY_STATUS, 2, errors=("HTTP 503",))
     yield "Bundle/status", status_bundle(report, timestamp=AT)
     row = SimpleNamespace(
@@ -216,13 +218,18 @@ def notifications() -> Iterator[Labelled]:
 
 def served_bundles() -> Iterator[Labelled]:
     """The read APIs' Bundles: notifier search and history, router search (also empty)."""
-    snapshots = [snapshot_of(stored, AT) for _, stored in task_lifecycle()]
-    self_url = f"{BASE_URL}/fhir/Task?focus=ServiceRequest/ref-police-0"
-    yield "Bundle/notifier-search", searchset(snapshots[-2:], 2, BASE_URL, self_url)
+    history = [snapshot_of(stored, AT) for _, stored in task_lifecycle()]
+    requests = dict(service_requests())
+    latest = [
+        snapshot_of(_stored(requests[label]), AT)
+        for label in ("ServiceRequest/community-0", "ServiceRequest/fire-0")
+    ]
+    self_url = f"{BASE_URL}/fhir/Task?_count=2"
+    yield "Bundle/notifier-search", searchset(latest, 2, BASE_URL, self_url)
     yield "Bundle/notifier-search-empty", searchset([], 0, BASE_URL, self_url)
-    yield "Bundle/notifier-history", history_bundle("ref-police-0", snapshots[::-1], BASE_URL)
-    yield "Bundle/router-search", task_searchset(snapshots[:2])
-    yield "Bundle/router-search-empty", task_searchset([])
+    yield "Bundle/notifier-history", history_bundle("ref-police-0", history[::-1], BASE_URL)
+    yield "Bundle/router-search", task_searchset(latest, BASE_URL, self_url)
+    yield "Bundle/router-search-empty", task_searchset([], BASE_URL, self_url)
 
 
 def capability() -> Iterator[Labelled]:

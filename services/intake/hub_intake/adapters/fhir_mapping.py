@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from hub_common import fhir_systems as sys
 from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
 from hub_intake.domain.referral import Referral
+
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 
 def _instant(moment: datetime) -> str:
@@ -135,12 +138,24 @@ def _consent(referral: Referral) -> dict[str, Any]:
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": "#patient"},
         "performer": [{"reference": "#requester"}],
-        "policyRule": {"text": "Consent to share with the social prescribing service"},
+        # HL7's R4 consent-policy codes are named laws and forms (HIPAA, VA, ELGA...), none
+        # of them English: the binding is extensible, so the coding is v3 OPTIN (the person
+        # agreed to share), as in HL7's own R4 Consent examples, with the purpose in text.
+        "policyRule": {
+            "coding": [{"system": V3_ACT_CODE, "code": "OPTIN", "display": "opt-in"}],
+            "text": "Consent to share with the social prescribing service",
+        },
     }
     if referral.consent.recorded_at:
         consent["dateTime"] = _instant(referral.consent.recorded_at)
     if referral.consent.method:
-        consent["sourceAttachment"] = {"title": referral.consent.method}
+        # The referrer's own record of how consent was taken, as the attachment's content.
+        consent["sourceAttachment"] = {
+            "contentType": "text/plain; charset=utf-8",
+            "language": "en-GB",
+            "data": base64.b64encode(referral.consent.method.encode()).decode(),
+            "title": "How consent was recorded",
+        }
     return consent
 
 

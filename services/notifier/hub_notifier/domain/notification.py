@@ -8,6 +8,7 @@ notification can leak a name or an NHS number: there is no place for one.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -113,12 +114,23 @@ def notification_bundle(
     }
 
 
-def status_bundle(report: StatusReport, *, timestamp: datetime) -> dict[str, Any]:
-    """The answer to `$status`: a searchset Bundle holding the status Parameters."""
+def status_bundle(
+    report: StatusReport, *, timestamp: datetime, status_id: str | None = None
+) -> dict[str, Any]:
+    """The answer to `$status`: a searchset Bundle holding the status Parameters. A search
+    result needs an id and every entry a fullUrl: the Parameters gets a fresh uuid for both."""
+    status_id = status_id or str(uuid.uuid4())
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": _instant(timestamp),
         "total": 1,
-        "entry": [{"resource": status_parameters(report), "search": {"mode": "match"}}],
+        "link": [{"relation": "self", "url": f"{report.subscription_url}/$status"}],
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{status_id}",
+                "resource": {"id": status_id, **status_parameters(report)},
+                "search": {"mode": "match"},
+            }
+        ],
     }

@@ -33,43 +33,45 @@ def not_found(what: str) -> FhirResponse:
 def searchset(
     resources: Sequence[dict[str, Any]], total: int, base_url: str, self_url: str
 ) -> dict[str, Any]:
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": total,
         "link": [{"relation": "self", "url": self_url}],
-        "entry": [
+    }
+    if resources:  # FHIR JSON has no empty arrays: an empty page has no `entry`
+        bundle["entry"] = [
             {
                 "fullUrl": f"{base_url.rstrip('/')}/fhir/{r['resourceType']}/{r['id']}",
                 "resource": r,
                 "search": {"mode": "match"},
             }
             for r in resources
-        ],
-    }
+        ]
+    return bundle
 
 
 def history_bundle(
     task_id: str, versions: Sequence[dict[str, Any]], base_url: str
 ) -> dict[str, Any]:
     """A Task's versions, newest first, as the `_history` answer."""
-    return {
-        "resourceType": "Bundle",
-        "type": "history",
-        "total": len(versions),
-        "entry": [
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "history", "total": len(versions)}
+    entries = []
+    for version in versions:
+        response = {"status": "200"}
+        if modified := (version.get("meta") or {}).get("lastUpdated"):
+            response["lastModified"] = modified
+        entries.append(
             {
                 "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task_id}",
                 "resource": version,
                 "request": {"method": "PUT", "url": f"Task/{task_id}"},
-                "response": {
-                    "status": "200",
-                    "lastModified": (version.get("meta") or {}).get("lastUpdated"),
-                },
+                "response": response,
             }
-            for version in versions
-        ],
-    }
+        )
+    if entries:
+        bundle["entry"] = entries
+    return bundle
 
 
 def reader_of(principal: Principal) -> Reader:

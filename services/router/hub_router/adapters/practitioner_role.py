@@ -26,15 +26,17 @@ DAY_CODES = {
 
 
 def to_practitioner_role(worker: LinkWorker, name: str, email: str | None) -> dict[str, Any]:
+    # FHIR JSON forbids empty arrays: a list with nothing in it is left out altogether.
     practitioner: dict[str, Any] = {
         "resourceType": "Practitioner",
         "id": "practitioner",
         "name": [{"text": name}],
-        "communication": [
+    }
+    if worker.languages:
+        practitioner["communication"] = [
             {"coding": [{"system": "urn:ietf:bcp:47", "code": language}]}
             for language in sorted(worker.languages)
-        ],
-    }
+        ]
     if email:
         practitioner["telecom"] = [{"system": "email", "value": email}]
     limits: list[dict[str, Any]] = [
@@ -48,7 +50,7 @@ def to_practitioner_role(worker: LinkWorker, name: str, email: str | None) -> di
             for start, end in worker.leave
         ),
     ]
-    return {
+    role: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": worker.worker_id,
         "contained": [practitioner],
@@ -57,14 +59,15 @@ def to_practitioner_role(worker: LinkWorker, name: str, email: str | None) -> di
         "active": worker.active,
         "practitioner": {"reference": "#practitioner", "display": name},
         "code": [{"text": "Social prescribing link worker"}],
-        "specialty": [
+    }
+    if worker.needs:
+        role["specialty"] = [
             {"coding": [{"system": NEED_CATEGORY_SYSTEM, "code": need.value}]}
             for need in sorted(worker.needs)
-        ],
-        "availableTime": [
-            {"daysOfWeek": [DAY_CODES[d] for d in WEEKDAYS if d in worker.working_days]}
-        ],
-    }
+        ]
+    if days := [DAY_CODES[d] for d in WEEKDAYS if d in worker.working_days]:
+        role["availableTime"] = [{"daysOfWeek": days}]
+    return role
 
 
 def from_practitioner_role(role: dict[str, Any]) -> LinkWorker:

@@ -121,17 +121,25 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownWorker, unknown_worker)
 
 
-def task_searchset(tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The searchset Bundle answering `GET /fhir/Task`."""
-    return {
+def task_searchset(tasks: list[dict[str, Any]], base_url: str, self_url: str) -> dict[str, Any]:
+    """The searchset Bundle answering `GET /fhir/Task`: absolute fullUrls (FHIR requires
+    them), and no `entry` at all when nothing matched (FHIR JSON has no empty arrays)."""
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(tasks),
-        "entry": [
-            {"fullUrl": f"Task/{task['id']}", "resource": task, "search": {"mode": "match"}}
-            for task in tasks
-        ],
+        "link": [{"relation": "self", "url": self_url}],
     }
+    if tasks:
+        bundle["entry"] = [
+            {
+                "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task['id']}",
+                "resource": task,
+                "search": {"mode": "match"},
+            }
+            for task in tasks
+        ]
+    return bundle
 
 
 def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgress) -> APIRouter:
@@ -162,7 +170,7 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         )
         if tasks:  # an empty page discloses nothing about anyone
             await audit.read(request, principal, "Task", ids_of(tasks))
-        return fhir(task_searchset(tasks))
+        return fhir(task_searchset(tasks, str(request.base_url), str(request.url)))
 
     @router.get("/Task/{task_id}", summary="Read a Task")
     async def read_task(
