@@ -165,7 +165,7 @@ async def test_a_report_download_is_audited_as_an_export(
 
         [entry] = await eventually(export_entry, timeout=30.0, what="the export's audit entry")
     assert entry["resourceIds"] == exported
-    assert (entry["service"], entry["resourceType"], entry["request"]["route"]) == (
+    assert (entry["service"], entry["resourceKind"], entry["request"]["route"]) == (
         "notifier",
         "ServiceRequest",
         "/reports/referrals.csv",

@@ -126,12 +126,26 @@ def test_the_message_round_trips_and_carries_the_entry_event_id() -> None:
     assert AuditEntry.from_json(loads(event.value)) == entry
 
 
+def test_the_message_is_not_mistaken_for_a_fhir_resource() -> None:
+    entry = audit_entry(request(), WORKER, "read", "Task", ["abc-123"], service="router")
+    message = loads(audit_event(Topics("p."), entry).value)
+    assert "resourceType" not in message and message["resourceKind"] == "Task"
+
+
+def test_a_message_staged_before_the_rename_is_still_read() -> None:
+    entry = audit_entry(request(), WORKER, "read", "Task", ["abc-123"], service="router")
+    message = loads(audit_event(Topics("p."), entry).value)
+    message["resourceType"] = message.pop("resourceKind")
+    assert AuditEntry.from_json(message) == entry
+
+
 @pytest.mark.parametrize(
     "spoil",
     [
         lambda v: v.pop("actor"),
         lambda v: v.update(action="delete"),
         lambda v: v.update(resourceIds="abc"),
+        lambda v: v.pop("resourceKind"),
         lambda v: v["actor"].update(role="superuser"),
         lambda v: v.update(at="yesterday"),
         lambda v: v["request"].update(peer=7),

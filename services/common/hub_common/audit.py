@@ -83,7 +83,8 @@ class AuditEntry:
                 "organisation": self.actor_organisation,
             },
             "action": self.action,
-            "resourceType": self.resource_type,
+            # Not `resourceType`: FHIR tools take any object with that key for a resource.
+            "resourceKind": self.resource_type,
             "resourceIds": list(self.resource_ids),
             "request": {
                 "method": self.method,
@@ -108,7 +109,8 @@ class AuditEntry:
                 actor_subject=_text(actor["subject"]),
                 actor_organisation=_optional_text(actor.get("organisation")),
                 action=value["action"],
-                resource_type=_text(value["resourceType"]),
+                # Entries staged before the rename still say `resourceType`.
+                resource_type=_text(value.get("resourceKind", value.get("resourceType"))),
                 resource_ids=tuple(_text(i) for i in _list(value["resourceIds"])),
                 method=_text(request["method"]),
                 route=_text(request["route"]),

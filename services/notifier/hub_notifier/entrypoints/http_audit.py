@@ -45,7 +45,10 @@ class AuditRecord(BaseModel):
     service: str = Field(description="intake, router or notifier")
     actor: Actor
     action: AuditAction
-    resource_type: str = Field(serialization_alias="resourceType")
+    resource_type: str = Field(
+        serialization_alias="resourceKind",
+        description="The kind of record touched (Task, ServiceRequest...); not a FHIR resource",
+    )
     resource_ids: list[str] = Field(
         serialization_alias="resourceIds", description="Hub ids of what was read or changed"
     )
