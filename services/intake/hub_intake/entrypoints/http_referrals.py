@@ -90,7 +90,9 @@ def intake_router(service: IntakeService) -> APIRouter:
         try:
             outcomes = await service.receive(command)
         except UnreadableMessage as error:
-            return _outcome_response(400, Issue("(body)", str(error), code="structure"))
+            return _outcome_response(
+                400, Issue(error.field or "(body)", str(error), code="structure")
+            )
         answer = IntakeAnswer(results=[_result(o) for o in outcomes])
         accepted = any(o.status != "rejected" for o in outcomes)
         code = status.HTTP_202_ACCEPTED if accepted else status.HTTP_422_UNPROCESSABLE_CONTENT

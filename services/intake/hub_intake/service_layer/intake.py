@@ -293,7 +293,7 @@ class IntakeService:
                         if savepoints:  # inside the savepoint: rolls back with its message
                             await add_to_outbox(session, orm.outbox, outbox)
                 except UnreadableMessage as error:
-                    await self._set_aside(session, command, str(error))
+                    await self._set_aside(session, command, str(error), error.field)
                     results.append(error)
                 except Exception as error:
                     if is_transient(error):
@@ -525,14 +525,19 @@ class IntakeService:
         self._on_commit()
 
     async def _set_aside(
-        self, session: AsyncSession, command: ReceiveReferrals, reason: str
+        self,
+        session: AsyncSession,
+        command: ReceiveReferrals,
+        reason: str,
+        field: str | None = None,
     ) -> None:
-        """Record a message that yielded no readings as one rejection holding its exact bytes."""
+        """Record a message that yielded no readings as one rejection holding its exact bytes;
+        the issue names `field` when the reason is one part of it (`schema`, say)."""
         reading = Reading(
             referrer_reference=None,
             original=raw_original(command.body),
             contact=_NO_CONTACT,
-            issues=[Issue("(message)", reason, code="structure")],
+            issues=[Issue(field or "(message)", reason, code="structure")],
         )
         async with session.begin_nested():
             await self._reject(session, command, reading)

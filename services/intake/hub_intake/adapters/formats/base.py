@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub_common.outcome import Issue
 from hub_intake.domain.referral import Referral, Referrer
+
+if TYPE_CHECKING:
+    from hub_intake.adapters.formats.versions import SchemaVersions
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,15 @@ class Reading:
 
 
 class UnreadableMessage(ValueError):
-    """The message as a whole cannot be parsed (not JSON, not CSV, wrong document type)."""
+    """The message as a whole cannot be parsed (not JSON, not CSV, wrong document type).
+
+    `field` names the part at fault when one can be named (`schema` for an unknown version);
+    otherwise the refusal is about the body as a whole.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InboundFormat(Protocol):
@@ -61,6 +72,9 @@ class InboundFormat(Protocol):
 
     source: str
     media_type: str
+    # The versions it reads, checked on the message's own marker (versions.py); None for a
+    # format whose messages carry no marker (FHIR R4, the housing CSV): see the intake README.
+    versions: SchemaVersions | None
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
         """Read every referral in `body`; raise UnreadableMessage when nothing can be read."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub_common.jsonio import loads
 from hub_common.outcome import Issue
-from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
+from hub_intake.adapters.formats.base import Reading, ReferrerContact
+from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader
+from hub_intake.adapters.formats.versions import SchemaVersions
 from hub_intake.domain.need_words import need_category
 from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
@@ -20,20 +21,16 @@ ORGANISATION_TYPES = (
     "voluntary_sector",
     "self",
 )
+VERSIONS = SchemaVersions(("community-referral/1",))
 
 
 class CommunityFormat:
     source = "community"
     media_type = "application/json"
+    versions: SchemaVersions | None = VERSIONS
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
-        try:
-            document = loads(body)
-        except ValueError as error:
-            raise UnreadableMessage(f"body is not JSON: {error}") from None
-        if not isinstance(document, dict):
-            raise UnreadableMessage("expected a JSON object")
-        return [self.read_document(document, received_at)]
+        return [self.read_document(json_object(body, self.versions), received_at)]
 
     def read_document(self, document: dict[str, object], received_at: datetime) -> Reading:
         issues: list[Issue] = []

@@ -19,6 +19,7 @@ from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_way_to_reach
+from hub_intake.adapters.formats.versions import SchemaVersions
 from hub_intake.domain.need_words import needs_in
 from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
@@ -37,6 +38,8 @@ _PARTIAL_DATE = re.compile(r"[0-9]{4}(-[0-9]{2})?")  # FHIR allows birthDate 196
 class FhirBundleFormat:
     source = "fhir"
     media_type = "application/fhir+json"
+    # FHIR resources do not name their FHIR release: this format is R4 by its topic and route.
+    versions: SchemaVersions | None = None
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
         document = json_object(body)

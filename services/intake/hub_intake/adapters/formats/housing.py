@@ -14,6 +14,7 @@ from hub_intake.adapters.formats.base import Reading, ReferrerContact, Unreadabl
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
+from hub_intake.adapters.formats.versions import SchemaVersions
 from hub_intake.domain.need_words import needs_in
 from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
 
@@ -23,6 +24,8 @@ EXTRA_CELLS = "(extra cells)"  # where a row's cells beyond the header are kept
 class HousingFormat:
     source = "housing"
     media_type = "text/csv"
+    # A CSV file has nowhere to name a version: its header row says which columns it has.
+    versions: SchemaVersions | None = None
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
         return [self.read_row(row, f"row {line}", received_at) for line, row in self._rows(body)]

@@ -6,12 +6,13 @@ from typing import Any
 
 from hub_common.jsonio import loads
 from hub_intake.adapters.formats.base import UnreadableMessage
+from hub_intake.adapters.formats.versions import SchemaVersions
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def json_object(body: bytes, schema: str | None = None) -> dict[str, Any]:
-    """The body as a JSON object whose `schema` marker, when it has one, names `schema`."""
+def json_object(body: bytes, versions: SchemaVersions | None = None) -> dict[str, Any]:
+    """The body as a JSON object whose version marker, when it has one, is one of `versions`."""
     try:
         # A byte-order mark is not JSON, but editors on Windows add one: tolerate it.
         document = loads(body.removeprefix(_BOM))
@@ -19,7 +20,6 @@ def json_object(body: bytes, schema: str | None = None) -> dict[str, Any]:
         raise UnreadableMessage(f"body is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise UnreadableMessage("expected a JSON object")
-    marker = document.get("schema")
-    if schema and marker is not None and (not isinstance(marker, str) or marker.strip() != schema):
-        raise UnreadableMessage(f"wrong document type: its schema marker is not {schema}")
+    if versions is not None:
+        versions.check(document)
     return document

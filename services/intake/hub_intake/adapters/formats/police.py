@@ -10,19 +10,21 @@ from hub_intake.adapters.formats.base import Reading, ReferrerContact
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
+from hub_intake.adapters.formats.versions import SchemaVersions
 from hub_intake.domain.need_words import needs_in
 from hub_intake.domain.referral import Address, Consent, Person, Referral, RiskLevel
 
-SCHEMA = "police-vulnerability-referral/1"
+VERSIONS = SchemaVersions(("police-vulnerability-referral/1",))
 RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "low", "medium", "high")
 
 
 class PoliceFormat:
     source = "police"
     media_type = "application/json"
+    versions: SchemaVersions | None = VERSIONS
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
-        return [self.read_document(json_object(body, SCHEMA), received_at)]
+        return [self.read_document(json_object(body, self.versions), received_at)]
 
     def read_document(self, document: dict[str, Any], received_at: datetime) -> Reading:
         issues: list[Issue] = []
