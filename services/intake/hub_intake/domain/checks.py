@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date, datetime
+from datetime import date
 
 from hub_common.service_area import district_of, is_served
 
@@ -49,17 +50,39 @@ def postcode_problem(raw: str | None) -> str | None:
     return None
 
 
-def parse_birth_date(raw: str, today: date) -> date:
-    """ISO `YYYY-MM-DD` or UK `DD/MM/YYYY`; raises ValueError saying what is wrong."""
+class NoSuchDay(ValueError):
+    """A date written in the right shape that names no day of the calendar (31/02/2030)."""
+
+
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_UK_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+
+
+def parse_calendar_date(raw: str) -> date:
+    """ISO `YYYY-MM-DD` or UK `DD/MM/YYYY`; raises ValueError saying what is wrong with it,
+    down to a day the month does not have (`31/02/2030`)."""
     text = raw.strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            born = datetime.strptime(text, pattern).date()
-            break
-        except ValueError:
-            continue
+    if iso := _ISO_DATE.fullmatch(text):
+        year, month, day = (int(part) for part in iso.groups())
+    elif uk := _UK_DATE.fullmatch(text):
+        day, month, year = (int(part) for part in uk.groups())
     else:
         raise ValueError("not a date: use YYYY-MM-DD or DD/MM/YYYY")
+    if not 1 <= month <= 12:
+        raise NoSuchDay(f"month {month} does not exist: months run from 1 to 12")
+    if year < 1:
+        raise NoSuchDay("year 0 does not exist")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        month_year = f"{calendar.month_name[month]} {year}"
+        raise NoSuchDay(f"{day} {month_year} does not exist: {month_year} has {days} days")
+    return date(year, month, day)
+
+
+def parse_birth_date(raw: str, today: date) -> date:
+    """A date of birth (see parse_calendar_date) that is neither in the future nor over 120
+    years ago; raises ValueError saying what is wrong."""
+    born = parse_calendar_date(raw)
     if born > today:
         raise ValueError("date of birth is in the future")
     if (today.year - born.year) - ((today.month, today.day) < (born.month, born.day)) > 120:

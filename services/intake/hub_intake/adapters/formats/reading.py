@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 
 from hub_common.outcome import Issue
 from hub_intake.domain.checks import (
+    NoSuchDay,
     clean_nhs_number,
     nhs_number_is_valid,
     normalise_postcode,
     parse_birth_date,
+    parse_calendar_date,
     postcode_problem,
 )
 
@@ -114,8 +116,11 @@ class FieldReader:
             return None
         try:
             try:
-                moment = datetime.combine(datetime.strptime(value, "%d/%m/%Y").date(), time())
-            except ValueError:
+                moment = datetime.combine(parse_calendar_date(value), time())
+            except NoSuchDay as error:
+                self.issues.append(Issue(path, str(error), code="value"))
+                return None
+            except ValueError:  # not a date alone: a date-time, or nothing
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
         except (ValueError, OverflowError):
