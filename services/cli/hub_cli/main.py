@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shlex
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from hub_common import migrations
 from hub_common.envelope import Envelope
@@ -41,14 +47,23 @@ async def topics_ensure(settings: InfraSettings) -> None:
     )
 
 
+@contextlib.asynccontextmanager
+async def started(producer: AIOKafkaProducer) -> AsyncIterator[AIOKafkaProducer]:
+    """The producer, started, then stopped on every path: a start that fails (Kafka down)
+    leaves connections open, and aiokafka complains of an unclosed producer at exit."""
+    try:
+        await producer.start()
+        yield producer
+    finally:
+        await producer.stop()
+
+
 async def workers_load(settings: InfraSettings, path: Path) -> None:
     from hub_cli.roster import read_roster
     from hub_router.adapters.practitioner_role import to_practitioner_role
 
     entries = read_roster(path)
-    producer = make_producer(settings, enable_idempotence=True)
-    await producer.start()
-    try:
+    async with started(make_producer(settings, enable_idempotence=True)) as producer:
         for entry in entries:
             role = to_practitioner_role(entry.worker, entry.name, entry.email)
             envelope = Envelope.new("LinkWorkerPublished", FHIR_JSON)
@@ -58,8 +73,6 @@ async def workers_load(settings: InfraSettings, path: Path) -> None:
                 key=entry.worker.worker_id.encode(),
                 headers=envelope.to_headers(),
             )
-    finally:
-        await producer.stop()
     print(f"published {len(entries)} link workers to {settings.topics.directory}")
 
 
@@ -94,12 +107,8 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     """Publish a file as an agency would: raw bytes on referrals.inbound.<source>, no envelope."""
     topic = settings.topics.inbound(source)
     body = path.read_bytes()  # noqa: ASYNC240 - a one-shot command, nothing else runs meanwhile
-    producer = make_producer(settings)
-    await producer.start()
-    try:
+    async with started(make_producer(settings)) as producer:
         await producer.send_and_wait(topic, body, key=path.stem.encode())
-    finally:
-        await producer.stop()
     print(f"sent {path.name} to {topic}")
 
 
@@ -116,7 +125,29 @@ def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None
     )
     if principal.role == "agency" and not principal.organisation:
         raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
+    if principal.role == "coordinator":
+        check_coordinator_boroughs(principal.boroughs)
     print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
+
+
+def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
+    """A coordinator sees only the referrals of their boroughs: with none, or a misspelt one,
+    the credential would work and show nothing, so it is refused saying how to scope it."""
+    from hub_common.service_area import BOROUGHS
+
+    example = " ".join(f"--borough {shlex.quote(name)}" for name in BOROUGHS[:2])
+    if not boroughs:
+        raise ValueError(
+            "a coordinator credential needs the boroughs it covers, or it sees no referral: "
+            f"give --borough once per borough, e.g. {example} "
+            f"(the hub's boroughs: {', '.join(BOROUGHS)})"
+        )
+    unknown = [name for name in boroughs if name not in BOROUGHS]
+    if unknown:
+        raise ValueError(
+            f"unknown borough {', '.join(map(repr, unknown))}: "
+            f"the hub's boroughs are {', '.join(BOROUGHS)}"
+        )
 
 
 async def referrals_replay_rejected(source: str | None) -> None:
@@ -269,13 +300,30 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument(
         "--source", action="append", choices=INBOUND_SOURCES, help="formats an agency may send"
     )
-    issue.add_argument("--borough", action="append", help="boroughs a coordinator covers")
+    issue.add_argument(
+        "--borough",
+        action="append",
+        help="a borough a coordinator covers (required for coordinators; repeat for each)",
+    )
     issue.add_argument("--name", help="display name")
     issue.add_argument("--ttl-days", type=int, default=90)
     replay = referrals.add_parser(
-        "replay-rejected", help="feed recorded rejections through intake again"
+        "replay-rejected",
+        help="feed recorded rejections through intake again",
+        description="Feed every recorded rejection not yet replayed through intake again, "
+        "oldest first, exactly as if it had just arrived (after a fix to a format or the "
+        "service area, say). Without --source, the rejections of every format are replayed; "
+        "with it, only that format's. Rejections that still fail are left as they were; "
+        "accepted ones are marked replayed and published by the running intake service. "
+        "Progress: nothing is printed while it works; at the end one line gives the counts "
+        "(tried, accepted, still rejected), never referral content. It talks to the database "
+        "(DATABASE_URL), not to Kafka.",
     )
-    replay.add_argument("--source", choices=INBOUND_SOURCES)
+    replay.add_argument(
+        "--source",
+        choices=INBOUND_SOURCES,
+        help="replay only this format's rejections (default: every format's)",
+    )
     kafka = commands.add_parser("kafka", help="Kafka security").add_subparsers(
         dest="action", required=True
     )
@@ -313,6 +361,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(workers_load(settings, args.file))
         elif args.command == "directory":
             return asyncio.run(directory_import(settings, args))
+    except KafkaConnectionError:
+        print(
+            f"referral-hub: Kafka at {settings.kafka_bootstrap_servers} did not answer: is it "
+            "running, and is KAFKA_BOOTSTRAP_SERVERS right?",
+            file=sys.stderr,
+        )
+        return 1
     except (ValueError, RuntimeError, OSError) as error:
         print(f"referral-hub: {error}", file=sys.stderr)
         return 1
