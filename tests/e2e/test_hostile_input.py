@@ -26,7 +26,7 @@ from tests.support.variants import EXAMPLES, example
 
 pytestmark = pytest.mark.infra
 
-LIMIT = 1_000_000  # every service's default body limit (intake's INTAKE_MAX_BODY_BYTES too)
+LIMIT = 1_000_000  # every service's default body limit (intake's HUB_AGENCY_MESSAGE_MAX_BYTES too)
 DEPTH = 100_000
 TASK = "no-such-task"
 CALLERS = {

@@ -103,6 +103,20 @@ def test_unreadable_oversized_and_unknown(stack: IsolatedStack, intake: ServiceP
     assert post(intake, "/referrals/carrier-pigeon", b"{}", token).status_code == 404
 
 
+def test_an_unknown_schema_version_is_refused_naming_schema(
+    stack: IsolatedStack, intake: ServiceProcess
+) -> None:
+    document = json.loads(community("HTTP-SCHEMA-9"))
+    document["schema"] = "community-referral/9"
+    answer = post(
+        intake, "/referrals/community", json.dumps(document).encode(), bearer(agency_token(stack))
+    )
+    assert answer.status_code == 400
+    [issue] = answer.json()["issue"]
+    assert issue["expression"] == ["schema"]
+    assert issue["diagnostics"].endswith("this hub accepts community-referral/1")
+
+
 async def test_http_rejections_are_recorded_on_the_rejected_topic(
     stack: IsolatedStack, intake: ServiceProcess
 ) -> None:

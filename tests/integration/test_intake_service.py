@@ -17,6 +17,7 @@ from hub_common.fhir_systems import AGENCY_ID_SYSTEM, EPISODE_EXTENSION_URL
 from hub_common.topics import Topics
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
+from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService, Outcome
 from hub_intake.service_layer.replay import replay_rejections
@@ -243,3 +244,52 @@ async def test_replaying_a_set_aside_file_records_the_refusals_it_finally_reads(
     [refusal], events = await refusals_told(stack, sessions, "WHA-ASIDE")
     assert any("consent" in " ".join(i["expression"]) for i in refusal["outcome"]["issue"])
     assert events == 1
+
+
+async def set_aside_issues(
+    sessions: async_sessionmaker[AsyncSession], body: bytes
+) -> list[dict[str, Any]]:
+    """The issues of the rejection recorded for a message set aside unread (by its bytes)."""
+    async with sessions() as session:
+        events = (
+            await session.scalars(
+                select(orm.rejections.c.event).where(orm.rejections.c.source == "community")
+            )
+        ).all()
+    [event] = [e for e in events if e.get("original") == body.decode()]
+    issues: list[dict[str, Any]] = event["outcome"]["issue"]
+    return issues
+
+
+async def test_an_unknown_schema_version_is_recorded_naming_schema(
+    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    document = json.loads(community("SCHEMA-9"))
+    document["schema"] = "community-referral/9"
+    body = json.dumps(document).encode()
+    with pytest.raises(UnreadableMessage):
+        await service.receive(receive(body))
+    [issue] = await set_aside_issues(sessions, body)
+    assert issue["expression"] == ["schema"]
+    assert issue["diagnostics"] == (
+        "unknown schema version 'community-referral/9'; this hub accepts community-referral/1"
+    )
+
+
+async def test_a_message_over_the_agency_limit_is_recorded_as_too_large(
+    stack: IsolatedStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Kafka takes a little more than the limit (room for key and headers): intake refuses it."""
+    body = community("TOO-LARGE-1")
+    limited = IntakeService(
+        sessions, registered_formats(), Topics(stack.topic_prefix), max_message_bytes=len(body) - 1
+    )
+    with pytest.raises(UnreadableMessage, match=f"larger than {len(body) - 1} bytes"):
+        await limited.receive(receive(body))
+    [issue] = await set_aside_issues(sessions, body)
+    assert issue["diagnostics"].startswith(f"the message is larger than {len(body) - 1} bytes")
+    at_the_limit = IntakeService(
+        sessions, registered_formats(), Topics(stack.topic_prefix), max_message_bytes=len(body)
+    )
+    [outcome] = await at_the_limit.receive(receive(community("TOO-LARGE-2")))
+    assert outcome.status == "accepted"

@@ -20,9 +20,9 @@ from hub_common import migrations
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.kafka import ensure_topics
+from hub_common.kafka import ensure_topics, max_record_bytes
 from hub_common.kafka_clients import aiokafka_options, make_producer
-from hub_common.settings import InfraSettings
+from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
 from hub_common.topics import INBOUND_SOURCES
 
 
@@ -41,7 +41,11 @@ async def db_upgrade(settings: InfraSettings) -> None:
 
 
 async def topics_ensure(settings: InfraSettings) -> None:
-    created = await ensure_topics(aiokafka_options(settings), settings.topics)
+    created = await ensure_topics(
+        aiokafka_options(settings),
+        settings.topics,
+        agency_message_max_bytes=settings.agency_message_max_bytes,
+    )
     print(
         f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"
     )
@@ -107,7 +111,11 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     """Publish a file as an agency would: raw bytes on referrals.inbound.<source>, no envelope."""
     topic = settings.topics.inbound(source)
     body = path.read_bytes()  # noqa: ASYNC240 - a one-shot command, nothing else runs meanwhile
-    async with started(make_producer(settings)) as producer:
+    # Room for the largest message the hub takes (aiokafka's own default is 1 MiB).
+    producer = make_producer(
+        settings, max_request_size=max_record_bytes(settings.agency_message_max_bytes)
+    )
+    async with started(producer):
         await producer.send_and_wait(topic, body, key=path.stem.encode())
     print(f"sent {path.name} to {topic}")
 
@@ -216,7 +224,11 @@ def contract_documents() -> dict[str, dict[str, object]]:
 
     # The documents describe production: default addresses and unprefixed topics, whatever
     # this shell's environment says.
-    production: dict[str, Any] = {"kafka_bootstrap_servers": "127.0.0.1:9092", "topic_prefix": ""}
+    production: dict[str, Any] = {
+        "kafka_bootstrap_servers": "127.0.0.1:9092",
+        "topic_prefix": "",
+        "agency_message_max_bytes": DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
+    }
     documents: dict[str, dict[str, object]] = {}
     for name, app in (
         ("intake", intake_app(IntakeSettings(**production))),

@@ -20,10 +20,12 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "request body too large")
 
 
-def too_large(max_bytes: int) -> JSONResponse:
-    outcome = operation_outcome(
-        [Issue("(body)", f"larger than {max_bytes} bytes", code="too-long")]
-    )
+def too_large(max_bytes: int, advice: str = "") -> JSONResponse:
+    """413 with an OperationOutcome giving the limit, and `advice` (what the limit is, what to
+    do) when the service has some."""
+    reason = f"the body is larger than {max_bytes} bytes"
+    reason += f", {advice}" if advice else ", the most this service reads in one request"
+    outcome = operation_outcome([Issue("(body)", reason, code="too-long")])
     return JSONResponse(outcome, status_code=413, media_type="application/fhir+json")
 
 
@@ -31,9 +33,10 @@ class BodySizeLimit:
     """ASGI middleware: a declared size over the limit is answered at once, unread; a body
     that grows past it fails the route's read with BodyTooLarge (answered by too_large)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, advice: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.advice = advice
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +44,7 @@ class BodySizeLimit:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(self.max_bytes)(scope, receive, send)
+            await too_large(self.max_bytes, self.advice)(scope, receive, send)
             return
         received = 0
         started = False
@@ -66,7 +69,7 @@ class BodySizeLimit:
             # the error escape the routes, and their handler, wrapped in an ExceptionGroup.
             if started or not _only_too_large(error):
                 raise
-            await too_large(self.max_bytes)(scope, receive, send)
+            await too_large(self.max_bytes, self.advice)(scope, receive, send)
 
 
 def _only_too_large(error: Exception) -> bool:

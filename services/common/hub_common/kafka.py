@@ -10,35 +10,62 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
+from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES
 from hub_common.topics import Topics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 6
+RECORD_ALLOWANCE = 16_384
+"""Room beside an agency message's body for what Kafka counts with it in max.message.bytes:
+the record's key and headers and the batch's framing (about 70 bytes without them)."""
+
+
+def max_record_bytes(agency_message_max_bytes: int) -> int:
+    """The most Kafka must take in one record so a body of `agency_message_max_bytes` fits:
+    the inbound topics' max.message.bytes, and the CLI producer's max_request_size."""
+    return agency_message_max_bytes + RECORD_ALLOWANCE
+
+
+def topic_configs(
+    topics: Topics, name: str, agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES
+) -> dict[str, str]:
+    """The configuration a hub topic is created with."""
+    if topics.is_compacted(name):
+        return {"cleanup.policy": "compact"}
+    if topics.is_inbound(name):
+        # Agencies' messages are as large on Kafka as over HTTP: one setting sizes both.
+        return {"max.message.bytes": str(max_record_bytes(agency_message_max_bytes))}
+    return {}
 
 
 async def ensure_topics(
     kafka: str | Mapping[str, Any],
     topics: Topics,
     *,
+    agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
     partitions: int = DEFAULT_PARTITIONS,
     wait_seconds: float = 60.0,
 ) -> list[str]:
-    """Create any missing hub topic; return the names created. Waits for the broker to answer."""
+    """Create any missing hub topic; return the names created. Waits for the broker to answer.
+
+    Topics that exist are left as they are: a changed `agency_message_max_bytes` reaches an
+    existing inbound topic only by `kafka-configs --alter` (see services/intake/README.md).
+    """
     options = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
     admin = AIOKafkaAdminClient(**options)
     deadline = asyncio.get_running_loop().time() + wait_seconds
-    while True:
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(
-                    f"Kafka at {options['bootstrap_servers']} did not answer within {wait_seconds:.0f} s"
-                ) from None
-            await asyncio.sleep(1.0)
-    try:
+    try:  # closed on every path, a start that never succeeded included
+        while True:
+            try:
+                await admin.start()
+                break
+            except KafkaConnectionError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(
+                        f"Kafka at {options['bootstrap_servers']} did not answer within {wait_seconds:.0f} s"
+                    ) from None
+                await asyncio.sleep(1.0)
         existing = set(await admin.list_topics())
         missing = [name for name in topics.all() if name not in existing]
         if missing:
@@ -48,9 +75,7 @@ async def ensure_topics(
                         name,
                         num_partitions=1 if topics.is_compacted(name) else partitions,
                         replication_factor=1,
-                        topic_configs={"cleanup.policy": "compact"}
-                        if topics.is_compacted(name)
-                        else {},
+                        topic_configs=topic_configs(topics, name, agency_message_max_bytes),
                     )
                     for name in missing
                 ]

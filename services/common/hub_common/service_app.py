@@ -38,12 +38,14 @@ def service_app(
     auth_secret: str,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    too_large_advice: str = "",
 ) -> FastAPI:
     """Start the relay, any `background` loops (run until cancelled, e.g. a delivery worker)
     and the broker with the app; stop them and release the pool after.
 
     A request body over `max_body_bytes` is refused with 413 while it streams in, declared
-    (Content-Length) or not (chunked): nothing larger is ever held in memory."""
+    (Content-Length) or not (chunked): nothing larger is ever held in memory. The 413's
+    OperationOutcome gives the limit, and `too_large_advice` when given."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,11 +69,11 @@ def service_app(
     app = FastAPI(title=f"Referral hub: {title}", version="0.1.0", lifespan=lifespan)
     # Added first, so it sits inside the others: the routes then read the limited body
     # directly, and BodyTooLarge reaches its handler rather than another middleware's task.
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, advice=too_large_advice)
     app.middleware("http")(refuse_nul_characters)
 
     async def body_too_large(request: Request, error: Exception) -> Response:
-        return too_large(max_body_bytes)
+        return too_large(max_body_bytes, too_large_advice)
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(RequestValidationError, invalid_request)

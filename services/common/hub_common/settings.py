@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub_common.topics import Topics
 
+DEFAULT_AGENCY_MESSAGE_MAX_BYTES = 1_000_000
+"""The largest agency message (its body, in bytes) unless HUB_AGENCY_MESSAGE_MAX_BYTES says."""
+
 
 class InfraSettings(BaseSettings):
     """Where Kafka and PostgreSQL are, and how this process names its topics."""
@@ -39,6 +42,14 @@ class InfraSettings(BaseSettings):
         description="Secret that signs API tokens; set a long random value outside development",
     )
     log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")
+    agency_message_max_bytes: int = Field(
+        default=DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
+        alias="HUB_AGENCY_MESSAGE_MAX_BYTES",
+        gt=0,
+        description="The largest agency message body in bytes, on Kafka and over HTTP alike: "
+        "intake's HTTP body limit, and the referrals.inbound.* topics' max.message.bytes "
+        "(plus room for the record's key, headers and framing) when topics are ensured",
+    )
 
     @property
     def topics(self) -> Topics:

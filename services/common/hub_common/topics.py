@@ -77,6 +77,10 @@ class Topics:
             self.audit,
         ]
 
+    def is_inbound(self, topic: str) -> bool:
+        """One of the agencies' `referrals.inbound.<source>` topics."""
+        return topic in {self.inbound(source) for source in INBOUND_SOURCES}
+
     def is_compacted(self, topic: str) -> bool:
         # Both directories are tables of the latest entry per key (a PractitionerRole per
         # worker, a service Bundle per community service): compact them, so a tombstone

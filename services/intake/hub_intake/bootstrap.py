@@ -18,6 +18,10 @@ from hub_intake.entrypoints.kafka_consumers import declare_publications, registe
 from hub_intake.service_layer.intake import IntakeService
 
 OUTBOX_LOCK_KEY = 0x1A7A4E  # advisory lock: one active outbox relay per service
+TOO_LARGE_ADVICE = (
+    "the largest agency message the hub takes, over HTTP or Kafka; "
+    "send a large housing file as several smaller ones"
+)
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -27,7 +31,13 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
     formats = registered_formats()
     sessions = make_session_factory(engine)
-    service = IntakeService(sessions, formats, settings.topics, on_commit=relay.kick)
+    service = IntakeService(
+        sessions,
+        formats,
+        settings.topics,
+        on_commit=relay.kick,
+        max_message_bytes=settings.agency_message_max_bytes,
+    )
     broker = make_broker(settings, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
@@ -37,9 +47,11 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
-        max_body_bytes=settings.max_body_bytes,
+        # The same setting sizes the inbound topics (hub_common.kafka.ensure_topics).
+        max_body_bytes=settings.agency_message_max_bytes,
+        too_large_advice=TOO_LARGE_ADVICE,
     )
-    app.include_router(intake_router(service))
+    app.include_router(intake_router(service, settings.agency_message_max_bytes))
     # Submissions stage their entries with the referrals; the log is here for the dependency.
     app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings

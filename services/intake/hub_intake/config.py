@@ -12,11 +12,11 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 class IntakeSettings(InfraSettings):
-    """Where intake listens and how big an inbound message may be."""
+    """Where intake listens and how many messages it takes at once (how big one may be is
+    the shared `agency_message_max_bytes`, since the inbound topics must agree with it)."""
 
     http_host: str = Field(default="127.0.0.1", alias="INTAKE_HTTP_HOST")
     http_port: int = Field(default=8001, alias="INTAKE_HTTP_PORT")
-    max_body_bytes: int = Field(default=1_000_000, alias="INTAKE_MAX_BODY_BYTES")
     batch_size: int = Field(
         default=200,
         alias="INTAKE_BATCH_SIZE",

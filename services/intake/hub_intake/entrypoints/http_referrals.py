@@ -60,7 +60,7 @@ def _outcome_response(code: int, issue: Issue) -> JSONResponse:
     return JSONResponse(operation_outcome([issue]), status_code=code, media_type=FHIR_JSON_MEDIA)
 
 
-def intake_router(service: IntakeService) -> APIRouter:
+def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
     router = APIRouter(tags=["referrals"])
 
     async def receive(
@@ -103,10 +103,17 @@ def intake_router(service: IntakeService) -> APIRouter:
             "model": IntakeAnswer,
             "description": "At least one referral accepted (or already known)",
         },
-        400: {"description": "The body cannot be read at all (FHIR OperationOutcome)"},
+        400: {
+            "description": "The body cannot be read at all, or names a schema version the "
+            "hub does not know (FHIR OperationOutcome naming `schema`)"
+        },
         401: {"description": "No valid credentials"},
         403: {"description": "This credential may not send this format"},
-        413: {"description": "The body is too large (FHIR OperationOutcome)"},
+        413: {
+            "description": f"The body is larger than {max_body_bytes} bytes, the largest "
+            "agency message (HUB_AGENCY_MESSAGE_MAX_BYTES, the inbound Kafka topics' limit "
+            "too) (FHIR OperationOutcome)"
+        },
         422: {
             "model": IntakeAnswer,
             "description": "Every referral in the body was refused, each with its reasons",

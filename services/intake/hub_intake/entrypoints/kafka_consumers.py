@@ -13,6 +13,7 @@ from hub_common import contract
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
+from hub_common.kafka import max_record_bytes
 from hub_common.offsets import OffsetCommitter
 from hub_common.subscriptions import BATCH_POLL_MS
 from hub_intake.config import IntakeSettings
@@ -52,7 +53,14 @@ def register_consumers(
         batch_timeout_ms=BATCH_POLL_MS,  # see hub_common.subscriptions
         title="intake.inbound",
         description="Referrals from every agency, each topic in its agency's own format: "
-        + ", ".join(sorted(source_of)),
+        + ", ".join(sorted(source_of))
+        + f". A message's body may be at most {settings.agency_message_max_bytes} bytes "
+        "(HUB_AGENCY_MESSAGE_MAX_BYTES), the same limit as intake's HTTP routes: the topics' "
+        f"max.message.bytes is {max_record_bytes(settings.agency_message_max_bytes)}, room "
+        "for the key and headers beside it; a larger record is refused by Kafka (the sender "
+        "gets the error), a larger body that Kafka takes is refused by intake on "
+        "referrals.rejected. A message naming a schema version the hub does not know is "
+        "refused on referrals.rejected, naming `schema`.",
     )
     async def receive(message: KafkaMessage) -> None:
         records = (

@@ -213,11 +213,15 @@ class IntakeService:
         formats: dict[str, InboundFormat],
         topics: Topics,
         on_commit: Any = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._formats = formats
         self._topics = topics
         self._on_commit = on_commit or (lambda: None)
+        # HTTP bodies over it never arrive (the 413); Kafka lets a little more through, for
+        # the record's key and headers, so a larger body is refused here, and recorded.
+        self._max_message_bytes = max_message_bytes
 
     def knows(self, source: str) -> bool:
         return source in self._formats
@@ -318,6 +322,12 @@ class IntakeService:
 
     def _read_or_error(self, command: ReceiveReferrals) -> list[Reading] | Exception:
         """The message's readings, or what reading it raised (handled like a failed record)."""
+        limit = self._max_message_bytes
+        if limit is not None and len(command.body) > limit:
+            return UnreadableMessage(
+                f"the message is larger than {limit} bytes, the largest agency message the hub "
+                "takes; send a large housing file as several smaller ones"
+            )
         try:
             readings = self._formats[command.source].read(command.body, command.received_at)
         except Exception as error:
