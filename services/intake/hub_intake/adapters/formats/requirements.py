@@ -1,4 +1,4 @@
-"""The formats README's "Required to accept" rules that span several fields."""
+"""The "Required to accept" rules (services/intake/README.md) that span several fields."""
 
 from __future__ import annotations
 
