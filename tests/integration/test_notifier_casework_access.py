@@ -130,7 +130,7 @@ async def test_only_the_worker_who_accepted_reads_the_person_while_working_on_it
         ).all()
     reads = [json.loads(value) for value in staged]
     assert sorted(
-        entry["actor"]["subject"] for entry in reads if entry["resourceType"] == "ServiceRequest"
+        entry["actor"]["subject"] for entry in reads if entry["resourceKind"] == "ServiceRequest"
     ) == ["lw-ada", "lw-ada", "lw-ben", "lw-ben"]
 
 
