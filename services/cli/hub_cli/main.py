@@ -215,6 +215,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
     """Every generated contract document, by its path under schemas/ (production topic names)."""
     from hub_cli.examples import example_messages
     from hub_common.contract import asyncapi_document, openapi_document
+    from hub_common.needs import snomed_concept_map
     from hub_intake.bootstrap import build_app as intake_app
     from hub_intake.config import IntakeSettings
     from hub_notifier.bootstrap import build_app as notifier_app
@@ -239,6 +240,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
         documents[f"openapi/{name}.json"] = openapi_document(app)
     documents["asyncapi/cli.json"] = cli_asyncapi_document()
     documents.update(example_messages())
+    documents["fhir/ConceptMap-need-category-to-snomed.json"] = snomed_concept_map()
     return documents
 
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from hub_common import fhir_systems as sys
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
-from hub_intake.domain.referral import Referral
+from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NEED_SNOMED
+from hub_intake.domain.referral import Need, Referral
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
@@ -180,20 +180,34 @@ def _risk_flag(referral: Referral) -> dict[str, Any]:
     }
 
 
+def _reason_code(need: Need) -> dict[str, Any]:
+    """A need as one CodeableConcept: the hub's code and, when mapped, the SNOMED CT finding.
+
+    Readers pick the coding by system, so the hub's code stays first and means what it did.
+    """
+    coding: list[dict[str, str]] = []
+    if need.category is not None:
+        coding.append(
+            {
+                "system": NEED_CATEGORY_SYSTEM,
+                "code": need.category.value,
+                "display": NEED_DISPLAY[need.category],
+            }
+        )
+    if need.snomed_code is not None:
+        # The referrer's own SNOMED CT reason, which the hub could not place: kept as sent.
+        coding.append({"system": sys.SNOMED, "code": need.snomed_code, "display": need.text})
+    elif need.category is not None and (snomed := NEED_SNOMED.get(need.category)) is not None:
+        coding.append({"system": sys.SNOMED, "code": snomed.code, "display": snomed.display})
+    concept: dict[str, Any] = {"text": need.text}
+    if coding:
+        concept["coding"] = coding
+    return concept
+
+
 def to_service_request(referral: Referral, referral_id: str, episode_id: str) -> dict[str, Any]:
     """Build the ServiceRequest the hub publishes on `referrals.requested`."""
-    reason_codes = []
-    for need in referral.needs:
-        concept: dict[str, Any] = {"text": need.text}
-        if need.category is not None:
-            concept["coding"] = [
-                {
-                    "system": NEED_CATEGORY_SYSTEM,
-                    "code": need.category.value,
-                    "display": NEED_DISPLAY[need.category],
-                }
-            ]
-        reason_codes.append(concept)
+    reason_codes = [_reason_code(need) for need in referral.needs]
     request: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "id": referral_id,

@@ -57,6 +57,8 @@ class Consent:
 class Need:
     category: NeedCategory | None  # None: the referrer's words did not map to a category
     text: str
+    # A SNOMED CT reason the referrer sent that names no hub category, kept as sent.
+    snomed_code: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ The parts the hub reads are gathered into a plain "view" keyed by FHIRPath-like 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
-from hub_common.fhir_systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.fhir_systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
+from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_SNOMED, SNOMED_NEED, NeedCategory
 from hub_common.outcome import Issue
 from hub_intake.adapters.formats import fhir_resources as fr
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
@@ -325,23 +326,58 @@ def _consent_time(f: FieldReader, root: str, consent: fr.Resource | None) -> dat
 
 
 def _needs(value: Any, path: str, issues: list[Issue]) -> list[Need]:
-    """Reasons as needs: the hub's own codes when sent, else the words mapped, kept as text."""
+    """Reasons as needs: the hub's codes or mapped SNOMED CT codes when sent, else the words.
+
+    A SNOMED CT reason the hub cannot place is kept, code and words, with a warning naming
+    the coding: refusing a GP's referral for one code would leave the person without help.
+    """
     needs: list[Need] = []
-    for concept in fr.objects(value):
+    for index, concept in enumerate(fr.objects(value)):
         codings = fr.objects(concept.get("coding"))
-        words = concept.get("text") or next(
-            (c.get("display") or c.get("code") for c in codings), None
+        snomed = _codes(codings, SNOMED)
+        categories = [
+            NeedCategory(c) for c in _codes(codings, NEED_CATEGORY_SYSTEM) if c in _CATEGORY_CODES
+        ]
+        categories += [SNOMED_NEED[code] for code in snomed if code in SNOMED_NEED]
+        categories = list(dict.fromkeys(categories))  # the hub's own code first, once each
+        mapped_words = next((NEED_SNOMED[c].display for c in categories if c in NEED_SNOMED), None)
+        words = (
+            _words(concept.get("text"))
+            or next(filter(None, (_words(c.get("display")) for c in codings)), None)
+            or mapped_words
+            or next(filter(None, (_words(c.get("code")) for c in codings)), None)
         )
-        if not isinstance(words, str) or not words.strip():
+        if words is None:
             issues.append(Issue(path, "a reason without text was left out", severity="warning"))
             continue
-        coded = [c.get("code") for c in codings if c.get("system") == NEED_CATEGORY_SYSTEM]
-        categories = [
-            NeedCategory(code)
-            for code in coded
-            if isinstance(code, str) and code in _CATEGORY_CODES  # a list must not reach `in`
-        ]
-        needs += [Need(category, words.strip()) for category in categories] or needs_in(
-            words.strip()
-        )
+        if categories:
+            needs += [Need(category, words) for category in categories]
+            continue
+        sent = snomed[0] if snomed else None
+        if sent is not None:
+            issues.append(
+                Issue(
+                    f"{path}[{index}].coding",
+                    f"SNOMED CT {sent} names no need category the hub knows, so the reason is"
+                    " kept as the referrer's words; understood SNOMED CT codes: "
+                    + ", ".join(f"{c.code} {c.display}" for c in NEED_SNOMED.values())
+                    + f", or a code of {NEED_CATEGORY_SYSTEM}",
+                    severity="warning",
+                    code="code-invalid",
+                )
+            )
+        needs += [replace(need, snomed_code=sent) for need in needs_in(words)]
     return needs
+
+
+def _codes(codings: list[fr.Resource], system: str) -> list[str]:
+    """The codes of `system`, only strings (a list must not reach a dict lookup)."""
+    return [
+        c["code"].strip()
+        for c in codings
+        if c.get("system") == system and isinstance(c.get("code"), str) and c["code"].strip()
+    ]
+
+
+def _words(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
