@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +186,11 @@ def test_free_words_without_codes_are_still_mapped() -> None:
         NeedCategory.MONEY_DEBT_BENEFITS,
     ]
     assert all(n.snomed_code is None for n in reading.referral.needs)
+
+
+def test_the_readme_table_shows_the_mapping_in_the_code() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "schemas" / "fhir" / "README.md").read_text()
+    for category in NeedCategory:
+        concept = NEED_SNOMED.get(category)
+        shown = f"| `{concept.code}` | {concept.display} |" if concept else "| — | — | unmatched |"
+        assert f"| `{category.value}` {shown}" in readme, category

@@ -58,8 +58,10 @@ class SnomedConcept:
     source: str  # the public material the concept id and term were checked against
 
 
-# Each concept below is an International Edition concept (no US extension: ids ending in
-# 1000124xxx are refused by the tests), checked against the source named beside it. A category
+# Each concept below is an International Edition concept (no US extension: ids in namespace
+# 1000124 are refused by the tests), its id and term read in the public file named beside it
+# (HL7 Gravity SDOH Clinical Care and Physical Activity IGs are in github.com/HL7; Synthea is
+# synthetichealth/synthea). A category
 # with no International concept found in such a source stays unmapped rather than guessed:
 # bereavement, mental wellbeing, healthy eating, digital inclusion, hoarding, safeguarding.
 NEED_SNOMED: dict[NeedCategory, SnomedConcept] = {
@@ -80,8 +82,8 @@ NEED_SNOMED: dict[NeedCategory, SnomedConcept] = {
         "160932005",
         "Financial problem",
         "equivalent",
-        "HL7 mCODE IG, ValueSet TreatmentTerminationReasonVS "
-        "(160932005 'Financial problem (finding)')",
+        "ACT-NOW FHIR IG (davidhay25/actnow), input/fsh/terminology/"
+        "regimen-discontinued-patient-factors.fsh",
     ),
     NeedCategory.EMPLOYMENT_EDUCATION: SnomedConcept(
         "73438004",
