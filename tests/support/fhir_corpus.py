@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from hub_common.jsonio import dumps, loads
+from hub_common.needs import NeedCategory
 from hub_common.outcome import Issue, operation_outcome
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import registered_formats
@@ -34,10 +35,12 @@ from hub_notifier.domain.notification import (
     status_bundle,
 )
 from hub_notifier.entrypoints.fhir_http import history_bundle, searchset
+from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.adapters.fhir_task import with_routing_inputs
 from hub_router.adapters.practitioner_role import to_practitioner_role
 from hub_router.adapters.service_request import read_service_request
 from hub_router.adapters.task_repository import StoredTask, route_to_json, snapshot_of
+from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.offers import Outputs, ReferralTask
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
@@ -182,7 +185,7 @@ def notifications() -> Iterator[Labelled]:
         "Bundle/handshake",
         notification_bundle(handshake, bundle_id=DELIVERY_IDS[0], base_url=BASE_URL, timestamp=AT),
     )
-    ended = message_back("completed", "connected-to-services", ("Croydon walking group",))
+    ended = message_back("completed", "first-contact-made", first_contact=True)
     assert ended is not None
     bundles = [
         notification_bundle(
@@ -241,6 +244,27 @@ def input_fixtures() -> Iterator[Labelled]:
     yield "Bundle/gp-input", loads((FIXTURES / "inbound" / EXAMPLES["fhir"]).read_bytes())
 
 
+def care_plans() -> Iterator[Labelled]:
+    """The personalised care and support plan: a full one, and one of only what matters."""
+    full = CarePlan(
+        referral_id="ref-police-0",
+        what_matters="Getting out of the flat and seeing people again",
+        goals=(
+            Goal("Go to a lunch club weekly", NeedCategory.LONELINESS_ISOLATION, date(2027, 1, 31)),
+            Goal("Sort out the gas bill", NeedCategory.MONEY_DEBT_BENEFITS, achieved=True),
+        ),
+        actions=(
+            Action("Phone the lunch club", ActionBy.PERSON, date(2026, 12, 10)),
+            Action("Refer to welfare benefits advice", ActionBy.LINK_WORKER, done=True),
+        ),
+        version=2,
+        recorded_at=AT,
+        recorded_by="lw-cr-01",
+    )
+    yield "CarePlan/full", to_care_plan(full, "episode-1", "lw-cr-01")
+    yield "CarePlan/what-matters-only", to_care_plan(CarePlan("ref-1", "My garden"), "e-1", None)
+
+
 @cache
 def corpus() -> dict[str, dict[str, Any]]:
     """Every resource above, by label."""
@@ -254,6 +278,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         served_bundles,
         capability,
         input_fixtures,
+        care_plans,
     ):
         for label, resource in part():
             assert label not in found, f"two resources labelled {label}"
