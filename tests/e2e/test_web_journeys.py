@@ -201,9 +201,16 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         checks.check(worker, "06-worker-referral-in-progress")
 
         fill_ons4(worker, "cl", (7, 8, 6, 3))
-        worker.get_by_label("Services the person was connected to").fill(
-            "Thornton Heath carers' café\nCroydon Carers Centre"
-        )
+        for row, (need, service, kind) in enumerate(
+            (
+                ("carer-support", "Thornton Heath carers' café", "attended"),
+                ("carer-support", "Croydon Carers Centre", "referred"),
+            ),
+            start=1,
+        ):
+            worker.locator(f"#su-{row}-need").select_option(need)
+            worker.locator(f"#su-{row}-service").fill(service)
+            worker.locator(f"#su-{row}-kind").select_option(kind)
         worker.get_by_label("Summary of the outcome").fill("Attends the café weekly.")
         worker.get_by_role("button", name="Complete the referral").click()
         expect(worker.locator("#current-status")).to_contain_text("Completed")
@@ -211,6 +218,7 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
             "7"
         )
         expect(worker.get_by_role("table", name=re.compile("at closure"))).to_contain_text("8")
+        expect(worker.locator("table.support")).to_contain_text("Croydon Carers Centre")
         checks.check(worker, "07-worker-referral-completed")
         worker.goto(f"{hub.web.url}/worker/caseload")
         expect(worker.locator("#status-closed")).to_be_visible()

@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from hub_common.auth import Principal, issue_token
+from hub_common.task_outputs import SupportKind, read_outputs
+from hub_common.wellbeing import Instrument, Timepoint
 from hub_router.bootstrap import build_app
 from hub_router.config import RouterSettings
 from hub_router.domain.model import WEEKDAYS, LinkWorker
@@ -123,8 +125,47 @@ async def test_a_worker_sees_answers_and_progresses_only_their_own_tasks(
     )
     assert unknown.status_code == 422
 
+    first = {
+        "instrument": "ons4",
+        "when": "first-contact",
+        "takenAt": "2026-11-23T10:15:00+00:00",
+        "answers": {"satisfied": 4, "worthwhile": 5, "happy": 3, "anxious": 7},
+    }
+    closing = {
+        "instrument": "swemwbs",
+        "when": "closure",
+        "takenAt": "2027-01-10T09:00:00+00:00",
+        "answers": {
+            "optimistic": 4,
+            "useful": 4,
+            "relaxed": 3,
+            "problems": 4,
+            "clearly": 4,
+            "close": 3,
+            "own-mind": 5,
+        },
+    }
+    lunch_club = {
+        "need": "loneliness-isolation",
+        "kind": "attended",
+        "service": "Thornton Heath lunch club",
+        "serviceId": "hs-42",
+    }
+    wrong = {**first, "answers": {**first["answers"], "anxious": 11}}  # type: ignore[dict-item]
+    refused = await client.post(
+        "/fhir/Task/h1/$update-status",
+        json={"businessStatus": "contact-attempted", "outputs": {"measures": [wrong]}},
+        headers=a,
+    )
+    assert refused.status_code == 422
+    assert "answers.anxious" in refused.text and "from 0 to 10" in refused.text
+
     steps = [
-        {"status": "in-progress", "businessStatus": "first-contact-made"},
+        {
+            "status": "in-progress",
+            "businessStatus": "first-contact-made",
+            "outputs": {"measures": [first]},
+        },
         {"status": "on-hold", "reason": "person away"},
         {"status": "in-progress"},
         {
@@ -132,7 +173,8 @@ async def test_a_worker_sees_answers_and_progresses_only_their_own_tasks(
             "businessStatus": "connected-to-services",
             "outputs": {
                 "outcome": "joined a group",
-                "servicesConnected": ["Thornton Heath lunch club"],
+                "measures": [first, closing],
+                "supportOffered": [lunch_club],
             },
         },
     ]
@@ -141,7 +183,22 @@ async def test_a_worker_sees_answers_and_progresses_only_their_own_tasks(
         assert answer.status_code == 200, answer.text
     done = (await client.get("/fhir/Task/h1", headers=a)).json()
     assert (done["status"], done["meta"]["versionId"]) == ("completed", "6")
-    assert done["output"][0]["valueString"] == "joined a group"
+    outcomes = read_outputs(done)
+    assert outcomes.summary == "joined a group"
+    swemwbs = outcomes.measure(Instrument.SWEMWBS, Timepoint.CLOSURE)
+    assert swemwbs is not None and (swemwbs.raw_total, swemwbs.metric_score) == (27, 24.11)
+    assert outcomes.measure(Instrument.ONS4, Timepoint.FIRST_CONTACT) is not None
+    [support] = outcomes.support
+    assert (support.kind, support.service, support.service_id) == (
+        SupportKind.ATTENDED,
+        "Thornton Heath lunch club",
+        "hs-42",
+    )
+    assert {r["resourceType"] for r in done["contained"]} == {
+        "QuestionnaireResponse",
+        "Observation",
+        "ServiceRequest",
+    }
 
     # Every change reached Kafka, in order, one version at a time.
     seen = await collect(

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hub_common.db import make_session_factory
 from hub_common.jsonio import loads
 from hub_common.needs import NeedCategory as N
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered, read_outputs
 from hub_router.adapters import worker_roster
 from hub_router.domain.access import Viewer
 from hub_router.domain.model import WEEKDAYS, LinkWorker
-from hub_router.domain.offers import OfferNotOpen, OfferTimeout, Outputs, TaskNotVisible
+from hub_router.domain.offers import OfferNotOpen, OfferTimeout, TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus as B
 from hub_router.domain.task_status import TaskStatus as S
 from hub_router.domain.task_status import TransitionRefused
@@ -219,7 +220,7 @@ async def test_the_owner_records_progress_and_bad_moves_are_refused(router: Rout
         status: S | None,
         business: B | None = None,
         reason: str | None = None,
-        outputs: Outputs | None = None,
+        outputs: Outcomes | None = None,
         worker: str = "a",
     ) -> ChangeTaskStatus:
         return ChangeTaskStatus("r4", worker, status, business, reason, outputs)
@@ -231,12 +232,12 @@ async def test_the_owner_records_progress_and_bad_moves_are_refused(router: Rout
         await router.progress.change_status(change(S.ON_HOLD, reason="x", worker="b"))
     await router.progress.change_status(change(S.ON_HOLD, reason="person in hospital"))
     await router.progress.change_status(change(S.IN_PROGRESS, B.FIRST_CONTACT_MADE))
+    lunch = SupportOffered(N.LONELINESS_ISOLATION, SupportKind.ATTENDED, "Lunch club")
+    outcomes = Outcomes("attends weekly", support=(lunch,))
     done = await router.progress.change_status(
-        change(
-            S.COMPLETED, B.CONNECTED_TO_SERVICES, outputs=Outputs("attends weekly", ("Lunch club",))
-        )
+        change(S.COMPLETED, B.CONNECTED_TO_SERVICES, outputs=outcomes)
     )
-    assert done.snapshot["output"][1]["valueString"] == "Lunch club"
+    assert read_outputs(done.snapshot) == outcomes
     tasks = await router.tasks("r4")
     assert [(t["meta"]["versionId"], t["status"], step(t)) for t in tasks] == [
         ("1", "requested", "offered"),

@@ -8,11 +8,11 @@ from typing import Any
 
 from hub_common.auth import Principal, issue_token, verify_token
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM, REFERRAL_ID_SYSTEM, referrer_reference_system
+from hub_common.task_outputs import Outcomes, task_output_parts
 from hub_web.adapters.hub_api import ApiRefused
 
 SECRET = "unit-test-secret-for-the-web-app-pages-only"
 CVA = f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"
-TYPE_SYSTEM = "https://referral-hub.org/fhir/CodeSystem/task-output-type"
 
 
 def task(
@@ -26,11 +26,11 @@ def task(
     source: str = "community",
     authored_on: str = "2026-11-20T10:00:00+00:00",
     last_modified: str = "2026-11-20T10:05:00+00:00",
-    outcome: str | None = None,
-    services: tuple[str, ...] = (),
+    outcomes: Outcomes | None = None,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """A Task snapshot shaped like the router's."""
+    """A Task snapshot shaped like the router's (its outputs from the shared contract)."""
+    subject = {"type": "Patient", "identifier": {"system": "x", "value": f"ep-{referral_id}"}}
     resource: dict[str, Any] = {
         "resourceType": "Task",
         "id": referral_id,
@@ -49,23 +49,11 @@ def task(
         resource["owner"] = {"reference": f"PractitionerRole/{owner}"}
     if reason:
         resource["statusReason"] = {"text": reason}
-    outputs = []
-    if outcome:
-        outputs.append(
-            {
-                "type": {"coding": [{"system": TYPE_SYSTEM, "code": "outcome"}]},
-                "valueString": outcome,
-            }
-        )
-    outputs += [
-        {
-            "type": {"coding": [{"system": TYPE_SYSTEM, "code": "service-connected"}]},
-            "valueString": s,
-        }
-        for s in services
-    ]
-    if outputs:
-        resource["output"] = outputs
+    contained, output = task_output_parts(outcomes or Outcomes(), subject)
+    if contained:
+        resource["contained"] = contained
+    if output:
+        resource["output"] = output
     return resource
 
 

@@ -4,12 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from hub_common.needs import NeedCategory as N
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_router.domain.access import Viewer
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import (
     OfferNotOpen,
     OfferTimeout,
-    Outputs,
     ReferralTask,
     TaskNotVisible,
 )
@@ -110,7 +111,13 @@ def test_the_owner_moves_through_the_status_machine_with_steps() -> None:
     )
     task = task.change_status("a", S.IN_PROGRESS, None, None, None)
     assert task.status_reason is None  # a new status drops the old reason
-    outputs = Outputs("joined two groups", ("Croydon Men's Shed", "Norbury walking group"))
+    outputs = Outcomes(
+        "joined two groups",
+        support=(
+            SupportOffered(N.LONELINESS_ISOLATION, SupportKind.ATTENDED, "Croydon Men's Shed"),
+            SupportOffered(N.PHYSICAL_ACTIVITY, SupportKind.SIGNPOSTED, "Norbury walking group"),
+        ),
+    )
     task = task.change_status("a", S.COMPLETED, B.CONNECTED_TO_SERVICES, None, outputs)
     assert (task.status, task.business_status, task.outputs, task.version) == (
         S.COMPLETED,
@@ -124,9 +131,16 @@ def test_the_owner_moves_through_the_status_machine_with_steps() -> None:
     ("status", "step", "reason", "outputs", "message"),
     [
         (S.COMPLETED, B.CONNECTED_TO_SERVICES, None, None, "needs outputs"),
+        (S.COMPLETED, B.CONNECTED_TO_SERVICES, None, Outcomes("  "), "needs outputs"),
         (S.FAILED, B.UNABLE_TO_CONTACT, None, None, "needs a reason"),
         (S.IN_PROGRESS, B.UNABLE_TO_CONTACT, None, None, "does not go with status in-progress"),
-        (S.COMPLETED, B.UNABLE_TO_CONTACT, None, Outputs("x"), "does not go with status completed"),
+        (
+            S.COMPLETED,
+            B.UNABLE_TO_CONTACT,
+            None,
+            Outcomes("x"),
+            "does not go with status completed",
+        ),
         (S.IN_PROGRESS, B.OFFERED, None, None, "set by the router only"),
         (S.REQUESTED, None, None, None, "cannot move from accepted to requested"),
         (S.REJECTED, None, "no", None, "cannot move from accepted to rejected"),
@@ -135,13 +149,13 @@ def test_the_owner_moves_through_the_status_machine_with_steps() -> None:
             S.COMPLETED,
             None,
             None,
-            Outputs("x"),
+            Outcomes("x"),
             "needs a businessStatus; one of: connected-to-services, first-contact-made",
         ),
     ],
 )
 def test_refused_changes_say_why(
-    status: S | None, step: B | None, reason: str | None, outputs: Outputs | None, message: str
+    status: S | None, step: B | None, reason: str | None, outputs: Outcomes | None, message: str
 ) -> None:
     with pytest.raises(TransitionRefused, match=message):
         accepted().change_status("a", status, step, reason, outputs)

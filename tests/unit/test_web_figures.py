@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.domain.charts import WIDTH, bar_chart
 from hub_web.domain.metrics import (
     caseload_by_worker,
@@ -9,16 +12,22 @@ from hub_web.domain.metrics import (
     referrals_per_source_week,
     time_to_first_contact,
 )
-from hub_web.domain.outcomes import Ons4, OutcomeRecord, Reading
 from hub_web.domain.progress import moves_from
 from hub_web.domain.tasks import task_view
 from hub_web.domain.timeline import timeline
 from hub_web.domain.waiting import waiting_referral
 from tests.support.web_fakes import task
 
-FIRST_CONTACT = OutcomeRecord(
-    first_contact=Reading(datetime(2026, 11, 22, 10, 0, tzinfo=UTC), Ons4(4, 5, 3, 7))
-).to_text()
+FIRST_CONTACT = Outcomes(
+    measures=(
+        WellbeingMeasure(
+            Instrument.ONS4,
+            Timepoint.FIRST_CONTACT,
+            datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+            (("satisfied", 4), ("worthwhile", 5), ("happy", 3), ("anxious", 7)),
+        ),
+    )
+)
 
 
 def reached(milestones: list) -> list[str]:
@@ -26,7 +35,16 @@ def reached(milestones: list) -> list[str]:
 
 
 def test_a_task_is_read_into_what_the_pages_show() -> None:
-    view = task_view(task("r1", owner="lw-1", reference="CVA-9", services=("Café",)))
+    view = task_view(
+        task(
+            "r1",
+            owner="lw-1",
+            reference="CVA-9",
+            outcomes=Outcomes(
+                support=(SupportOffered(NeedCategory.HOUSING, SupportKind.REFERRED, "Café"),)
+            ),
+        )
+    )
     assert (view.id, view.owner, view.source, view.referrer_reference) == (
         "r1",
         "lw-1",
@@ -52,7 +70,7 @@ def test_a_waiting_referral_is_current_and_dated() -> None:
 
 def test_a_completed_referral_reached_every_milestone_and_dates_first_contact() -> None:
     done = task_view(
-        task("r1", status="completed", step="connected-to-services", outcome=FIRST_CONTACT)
+        task("r1", status="completed", step="connected-to-services", outcomes=FIRST_CONTACT)
     )
     milestones = timeline(done)
     assert all(m.reached for m in milestones)
@@ -92,7 +110,7 @@ def test_referrals_are_counted_per_source_per_iso_week() -> None:
 
 def test_time_to_first_contact_uses_the_recorded_time_or_the_current_step() -> None:
     recorded = task_view(
-        task("a", status="completed", step="connected-to-services", outcome=FIRST_CONTACT)
+        task("a", status="completed", step="connected-to-services", outcomes=FIRST_CONTACT)
     )  # 2 days after 2026-11-20T10:00
     current = task_view(
         task(

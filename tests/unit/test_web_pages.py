@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind
+from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings
@@ -25,7 +30,12 @@ USERS = [
         "sources": ["community"],
     },
 ]
-OUTCOME = "ONS4 first contact 2026-11-22T10:00Z: satisfied 4, worthwhile 5, happy 3, anxious 7."
+FIRST_ONS4 = WellbeingMeasure(
+    Instrument.ONS4,
+    Timepoint.FIRST_CONTACT,
+    datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+    (("satisfied", 4), ("worthwhile", 5), ("happy", 3), ("anxious", 7)),
+)
 
 
 @pytest.fixture
@@ -38,7 +48,7 @@ def api() -> FakeHubApi:
         reference="CVA-2",
         status="in-progress",
         step="first-contact-made",
-        outcome=OUTCOME,
+        outcomes=Outcomes(measures=(FIRST_ONS4,)),
         reason="Seen at home",
     )
     return fake
@@ -163,16 +173,43 @@ async def test_closing_keeps_the_first_contact_scores_beside_the_closing_ones(
 ) -> None:
     csrf = await sign_in(client, "lw-1")
     form = {"csrf": csrf, "satisfied": "7", "worthwhile": "8", "happy": "6", "anxious": "2"}
-    await client.post(
-        "/worker/referrals/r2/close",
-        data={**form, "services": "Café\n\nCafé\nChoir", "summary": "Good"},
-    )
+    rows = {
+        "support-need": ["carer-support", "", "loneliness-isolation", ""],
+        "support-service": ["Carers' café", "", "Choir", ""],
+        "support-kind": ["attended", "", "signposted", ""],
+    }
+    await client.post("/worker/referrals/r2/close", data={**form, **rows, "summary": "Good"})
     ((_, referral_id, body),) = api.calls
     assert referral_id == "r2"
     assert body["status"] == "completed" and body["businessStatus"] == "connected-to-services"
-    assert body["outputs"]["servicesConnected"] == ["Café", "Choir"]
-    outcome = body["outputs"]["outcome"]
-    assert outcome.startswith(OUTCOME) and "ONS4 closure" in outcome and "Summary: Good" in outcome
+    # What the web sends is what the router's API reads into the shared outcomes.
+    outcomes = OutputsBody.model_validate(body["outputs"]).to_domain()
+    assert outcomes.summary == "Good"
+    assert outcomes.measure(Instrument.ONS4, Timepoint.FIRST_CONTACT) == FIRST_ONS4
+    closing = outcomes.measure(Instrument.ONS4, Timepoint.CLOSURE)
+    assert closing is not None and closing.score("anxious") == 2
+    assert [(s.need, s.service, s.kind) for s in outcomes.support] == [
+        (NeedCategory.CARER_SUPPORT, "Carers' café", SupportKind.ATTENDED),
+        (NeedCategory.LONELINESS_ISOLATION, "Choir", SupportKind.SIGNPOSTED),
+    ]
+
+
+async def test_a_half_filled_support_row_is_explained_not_sent(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    form = {"csrf": csrf, "satisfied": "7", "worthwhile": "8", "happy": "6", "anxious": "2"}
+    rows = {"support-need": ["", "housing"], "support-service": ["", ""], "support-kind": ["", ""]}
+    answer = await client.post("/worker/referrals/r2/close", data={**form, **rows})
+    assert answer.status_code == 409 and "Support 2: name the service or activity" in answer.text
+    assert api.calls == []
+
+
+async def test_the_referral_page_shows_the_recorded_measure(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "lw-1")
+    page = (await client.get("/worker/referrals/r2")).text
+    assert "Wellbeing at first contact: ONS personal wellbeing (ONS4)" in page
+    assert "Overall, how anxious did you feel yesterday?</th><td>7</td>" in page
 
 
 async def test_scores_outside_the_scale_are_explained_not_sent(
@@ -181,7 +218,7 @@ async def test_scores_outside_the_scale_are_explained_not_sent(
     csrf = await sign_in(client, "lw-1")
     form = {"csrf": csrf, "satisfied": "11", "worthwhile": "8", "happy": "6", "anxious": "2"}
     answer = await client.post("/worker/referrals/r1/first-contact", data=form)
-    assert answer.status_code == 409 and "between 0 and 10" in answer.text
+    assert answer.status_code == 409 and "whole number from 0 to 10" in answer.text
     assert api.calls == []
 
 

@@ -58,7 +58,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.state.templates = build_templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(session_router(settings, api))
-    app.include_router(worker_router(WorkerDesk(api)))
+    app.include_router(worker_router(WorkerDesk(api, settings.wellbeing_instrument)))
     app.include_router(coordinator_router(CoordinatorDesk(api)))
     app.include_router(referrer_router(ReferrerDesk(api)))
     app.include_router(report_router(api))

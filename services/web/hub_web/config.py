@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.wellbeing import Instrument
 
 
 class DemoUser(BaseModel):
@@ -76,5 +77,11 @@ class WebSettings(BaseSettings):
         default_factory=lambda: list(DEFAULT_DEMO_USERS),
         alias="WEB_DEMO_USERS",
         description="The demo users, as a JSON list of DemoUser objects",
+    )
+    wellbeing_instrument: Instrument = Field(
+        default=Instrument.ONS4,
+        alias="HUB_WELLBEING_INSTRUMENT",
+        description="The region's wellbeing measure, taken at first contact and closure: "
+        "ons4 or swemwbs",
     )
     log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from hub_common import fhir_systems as sys
 from hub_common.needs import NEED_CATEGORY_SYSTEM
+from hub_common.task_outputs import Outcomes, task_output_parts
 
 BUSINESS_STATUS_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-business-status"
 ROUTING_INPUT_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/routing-input"
-OUTPUT_TYPE_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-output-type"
 EPISODE_ID_SYSTEM = f"{sys.HUB_BASE}/Id/episode"
-
-
-def task_outputs(outcome: str, services_connected: Sequence[str]) -> list[dict[str, Any]]:
-    """Task.output: one `outcome`, and one `service-connected` per service the person joined."""
-
-    def output(code: str, value: str) -> dict[str, Any]:
-        return {
-            "type": {"coding": [{"system": OUTPUT_TYPE_SYSTEM, "code": code}], "text": code},
-            "valueString": value,
-        }
-
-    return [
-        output("outcome", outcome),
-        *(output("service-connected", service) for service in services_connected),
-    ]
 
 
 def task_snapshot(
@@ -43,9 +27,11 @@ def task_snapshot(
     authored_on: str | None,
     last_modified: datetime,
     status_reason: str | None = None,
-    outputs: list[dict[str, Any]] | None = None,
+    outcomes: Outcomes | None = None,
 ) -> dict[str, Any]:
-    """A Task that names people only by id: safe to publish and to notify."""
+    """A Task that names people only by id: safe to publish and to notify. Its outcomes
+    (hub_common.task_outputs) are contained resources about the same episode identifier."""
+    subject = {"type": "Patient", "identifier": {"system": EPISODE_ID_SYSTEM, "value": episode_id}}
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": referral_id,
@@ -62,10 +48,7 @@ def task_snapshot(
             "coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]
         },
         "focus": {"reference": f"ServiceRequest/{referral_id}"},
-        "for": {
-            "type": "Patient",
-            "identifier": {"system": EPISODE_ID_SYSTEM, "value": episode_id},
-        },
+        "for": subject,
         "requester": requester,
         "lastModified": last_modified.isoformat(),
     }
@@ -75,8 +58,12 @@ def task_snapshot(
         task["owner"] = {"reference": f"PractitionerRole/{owner}"}
     if status_reason:
         task["statusReason"] = {"text": status_reason}
-    if outputs:
-        task["output"] = outputs
+    if outcomes:
+        contained, output = task_output_parts(outcomes, subject)
+        if contained:  # FHIR forbids empty arrays
+            task["contained"] = contained
+        if output:
+            task["output"] = output
     return task
 
 

@@ -10,11 +10,12 @@ from sqlalchemy import Row, and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, read_outputs
 from hub_router.adapters import orm
-from hub_router.adapters.fhir_task import task_outputs, task_snapshot
+from hub_router.adapters.fhir_task import task_snapshot
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
-from hub_router.domain.offers import Outputs, ReferralTask
+from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 
 # Every change that chooses a worker (routing, re-offering, assigning by hand) holds this
@@ -70,16 +71,9 @@ def route_from_json(data: dict[str, Any]) -> ReferralToRoute:
     )
 
 
-def _outputs_from_json(data: list[dict[str, Any]] | None) -> Outputs | None:
-    if not data:
-        return None
-    outcome = next(
-        (o["valueString"] for o in data if o["type"]["coding"][0]["code"] == "outcome"), ""
-    )
-    services = tuple(
-        o["valueString"] for o in data if o["type"]["coding"][0]["code"] == "service-connected"
-    )
-    return Outputs(outcome, services)
+def _outcomes_of(snapshot: dict[str, Any]) -> Outcomes | None:
+    outcomes = read_outputs(snapshot)
+    return None if outcomes.is_empty else outcomes
 
 
 def _from_row(row: Row[Any]) -> StoredTask:
@@ -95,7 +89,7 @@ def _from_row(row: Row[Any]) -> StoredTask:
             failed_offers=row.failed_offers,
             offer_expires_at=row.offer_expires_at,
             status_reason=(snapshot.get("statusReason") or {}).get("text"),
-            outputs=_outputs_from_json(snapshot.get("output")),
+            outputs=_outcomes_of(snapshot),
         ),
         episode_id=row.episode_id,
         facts=row.facts,
@@ -241,9 +235,7 @@ def snapshot_of(stored: StoredTask, now: datetime) -> dict[str, Any]:
         authored_on=facts.get("authoredOn"),
         last_modified=now,
         status_reason=task.status_reason,
-        outputs=task_outputs(task.outputs.outcome, task.outputs.services_connected)
-        if task.outputs
-        else None,
+        outcomes=task.outputs,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from hub_common.task_outputs import Outcomes
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.task_status import (
     ROUTER_STEPS,
@@ -38,14 +39,6 @@ class TaskNotVisible(LookupError):
 
 class OfferNotOpen(TransitionRefused):
     """The offer was already answered, withdrawn or timed out."""
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """What came of the referral: the outcome in words, and the services the person joined."""
-
-    outcome: str
-    services_connected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class ReferralTask:
     failed_offers: int = 0  # declined or unanswered
     offer_expires_at: datetime | None = None
     status_reason: str | None = None
-    outputs: Outputs | None = None
+    outputs: Outcomes | None = None  # what came of it: measures, support offered, a summary
 
     @property
     def offered_to(self) -> str | None:
@@ -182,7 +175,7 @@ class ReferralTask:
         status: TaskStatus | None,
         step: BusinessStatus | None,
         reason: str | None,
-        outputs: Outputs | None,
+        outputs: Outcomes | None,
     ) -> ReferralTask:
         """The owner records progress: a new status, a new businessStatus step, or both."""
         if self.owner != worker_id:
@@ -206,12 +199,13 @@ class ReferralTask:
         if step in ROUTER_STEPS:
             raise TransitionRefused(f"businessStatus {step} is set by the router only")
         check_step(new_status, step)
+        if outputs is not None and outputs.is_empty:
+            outputs = None  # nothing recorded: keep what was
         if new_status is S.COMPLETED and not (outputs or self.outputs):
             raise TransitionRefused(
-                "completing a Task needs outputs: the outcome and the services connected"
+                "completing a Task needs outputs: an outcome, a wellbeing measure or the "
+                "support offered"
             )
-        if outputs is not None and not outputs.outcome.strip():
-            raise TransitionRefused("outputs need an outcome")
         new_reason = reason.strip() if reason and reason.strip() else None
         return replace(
             self,

@@ -26,8 +26,9 @@ from hub_common.envelope import TRACEPARENT
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.stored_text import StorableText
 from hub_router.domain.access import Viewer
-from hub_router.domain.offers import Outputs, TaskNotVisible
+from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
+from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus, DeclineOffer
 from hub_router.service_layer.routing import RoutingService, UnknownWorker
 from hub_router.service_layer.task_progress import TaskProgress
@@ -52,18 +53,6 @@ class DeclineBody(BaseModel):
     reason: StorableText = Field(min_length=1, max_length=500, description="Why you cannot take it")
 
 
-class OutputsBody(BaseModel):
-    """What came of the referral (Task.output)."""
-
-    outcome: StorableText = Field(min_length=1, max_length=500, description="The outcome, in words")
-    services_connected: list[StorableText] = Field(
-        default_factory=list,
-        alias="servicesConnected",
-        max_length=50,
-        description="Community services or activities the person was connected to",
-    )
-
-
 class StatusChangeBody(BaseModel):
     """A move through the Task status machine: a status, a businessStatus step, or both."""
 
@@ -83,7 +72,9 @@ class StatusChangeBody(BaseModel):
         description="Task.statusReason.text: required for on-hold, failed and cancelled",
     )
     outputs: OutputsBody | None = Field(
-        default=None, description="Required when completing: the outcome and services connected"
+        default=None,
+        description="What came of it: wellbeing measures, support offered, a summary (required "
+        "when completing unless recorded before); replaces the outputs recorded before",
     )
 
 
@@ -240,11 +231,7 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         audit: AuditLogDep,
     ) -> JSONResponse:
         """Move a Task you hold through the status machine; refused moves answer 409."""
-        outputs = (
-            Outputs(body.outputs.outcome, tuple(body.outputs.services_connected))
-            if body.outputs
-            else None
-        )
+        outputs = body.outputs.to_domain() if body.outputs else None
         changed = await progress.change_status(
             ChangeTaskStatus(
                 task_id,

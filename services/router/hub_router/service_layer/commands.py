@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub_common.audit import AuditEntry
+from hub_common.task_outputs import Outcomes
 from hub_router.domain.access import Viewer
-from hub_router.domain.offers import Outputs
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
 
 
@@ -40,7 +40,7 @@ class ChangeTaskStatus:
     status: TaskStatus | None
     business_status: BusinessStatus | None
     reason: str | None = None
-    outputs: Outputs | None = None
+    outputs: Outcomes | None = None
     traceparent: str | None = None
     audit: AuditEntry | None = None
 

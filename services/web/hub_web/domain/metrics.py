@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hub_web.domain.outcomes import parse_outcome
 from hub_web.domain.progress import OPEN_STATUSES
 from hub_web.domain.tasks import TaskView
 
@@ -51,11 +50,10 @@ def referrals_per_source_week(
 
 
 def first_contact_at(task: TaskView) -> datetime | None:
-    """When first contact was made, where the Task tells: the time recorded with the ONS4
-    scores, else its last change while first contact is its current step."""
-    recorded = parse_outcome(task.outcome_text).first_contact
-    if recorded is not None:
-        return recorded.at
+    """When first contact was made, where the Task tells: the time of the wellbeing measure
+    taken then, else its last change while first contact is its current step."""
+    if (measured := task.first_contact_measured_at) is not None:
+        return measured
     if task.step == "first-contact-made":
         return task.last_modified
     return None

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
+from hub_common.wellbeing import Timepoint
+
 REFERRER_REF_MARK = "/Id/referrer-ref/"
 REJECTION_SYSTEM_END = "/Id/rejection"
 OWNER_PREFIX = "PractitionerRole/"
@@ -112,8 +115,7 @@ class TaskView:
     source: str | None
     referrer_reference: str | None
     status_reason: str | None
-    outcome_text: str | None
-    services_connected: tuple[str, ...]
+    outcomes: Outcomes  # wellbeing measures, support offered, summary (hub_common.task_outputs)
     rejection_issues: tuple[RejectionIssue, ...]
     is_rejection: bool
     routing: RoutingFacts | None = None  # the router's `input`: for link workers and coordinators
@@ -127,6 +129,17 @@ class TaskView:
         return STEP_LABELS.get(self.step, self.step)
 
     @property
+    def services_connected(self) -> tuple[str, ...]:
+        """The names of the services and activities in the support offered, in order."""
+        return tuple(dict.fromkeys(s.service for s in self.outcomes.support))
+
+    @property
+    def first_contact_measured_at(self) -> datetime | None:
+        """When the first wellbeing measure at first contact was taken, if one was."""
+        times = [m.taken_at for m in self.outcomes.measures if m.when is Timepoint.FIRST_CONTACT]
+        return min(times, default=None)
+
+    @property
     def is_offer(self) -> bool:
         return self.status == "requested" and self.step == "offered"
 
@@ -137,22 +150,21 @@ def _coding_code(concept: dict[str, Any] | None) -> str:
     return str(coding[0].get("code") or concept.get("text") or "")
 
 
-def _outputs(
-    task: dict[str, Any],
-) -> tuple[str | None, tuple[str, ...], tuple[RejectionIssue, ...]]:
-    outcome: str | None = None
-    services: list[str] = []
+def _issues(task: dict[str, Any]) -> tuple[RejectionIssue, ...]:
     issues: list[RejectionIssue] = []
     for output in task.get("output") or []:
-        kind = _coding_code(output.get("type"))
-        if kind == "outcome":
-            outcome = str(output.get("valueString") or "")
-        elif kind == "service-connected" and output.get("valueString"):
-            services.append(str(output["valueString"]))
-        elif kind == "issue":
+        if _coding_code(output.get("type")) == "issue":
             concept = output.get("valueCodeableConcept") or {}
             issues.append(RejectionIssue(_coding_code(concept), str(concept.get("text") or "")))
-    return outcome, tuple(services), tuple(issues)
+    return tuple(issues)
+
+
+def _outcomes(task: dict[str, Any]) -> Outcomes:
+    # One malformed Task must not take down a page listing many: it shows as nothing recorded.
+    try:
+        return read_outputs(task)
+    except UnreadableOutputs:
+        return Outcomes()
 
 
 def task_view(task: dict[str, Any]) -> TaskView:
@@ -175,7 +187,6 @@ def task_view(task: dict[str, Any]) -> TaskView:
         None,
     )
     owner = str((task.get("owner") or {}).get("reference") or "").removeprefix(OWNER_PREFIX)
-    outcome, services, issues = _outputs(task)
     try:
         version = int((task.get("meta") or {}).get("versionId") or 0)
     except ValueError:
@@ -193,9 +204,8 @@ def task_view(task: dict[str, Any]) -> TaskView:
         source=source,
         referrer_reference=reference,
         status_reason=(task.get("statusReason") or {}).get("text"),
-        outcome_text=outcome,
-        services_connected=services,
-        rejection_issues=issues,
+        outcomes=_outcomes(task),
+        rejection_issues=_issues(task),
         is_rejection=any(
             str(i.get("system", "")).endswith(REJECTION_SYSTEM_END) for i in identifiers
         ),

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub_web.domain.outcomes import parse_outcome
 from hub_web.domain.tasks import TaskView
 
 AFTER_ACCEPTANCE = frozenset({"accepted", "in-progress", "on-hold", "completed", "failed"})
@@ -55,7 +54,7 @@ def timeline(task: TaskView) -> list[Milestone]:
     order = ["received", "offered", "accepted", "contact", "closed"]
     position = order.index(current)
     contact_made = task.step in CONTACT_STEPS or task.status == "completed"
-    first_contact = parse_outcome(task.outcome_text).first_contact
+    first_contact = task.first_contact_measured_at
     labels = {
         "received": "Referral received by the hub",
         "offered": "Waiting for a coordinator to allocate a link worker"
@@ -74,6 +73,6 @@ def timeline(task: TaskView) -> list[Milestone]:
         elif key == current:
             at = task.last_modified
         elif key == "contact" and reached and first_contact:
-            at = first_contact.at
+            at = first_contact
         milestones.append(Milestone(labels[key], reached, at if reached else None, key == current))
     return milestones

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from hub_web.domain.outcomes import MAX_SUMMARY_CHARS, ONS4_QUESTIONS, InvalidScores, Ons4
+from collections.abc import Mapping, Sequence
+from itertools import zip_longest
+
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import InvalidOutputs, SupportKind, SupportOffered
+from hub_common.wellbeing import InstrumentSpec
 
 MAX_NOTE_CHARS = 500  # the router's limit on statusReason and decline reasons
-MAX_SERVICES = 50
+MAX_SUMMARY_CHARS = 500  # the router's limit on the `outcome` summary
+SUPPORT_ROWS = 5  # rows the closing form offers (no JavaScript to add more)
+MAX_SUPPORT_ROWS = 50  # the router's limit
 
 
 class FormProblem(ValueError):
@@ -21,33 +28,43 @@ def note(text: str | None, *, required: bool = False, what: str = "A note") -> s
     return cleaned or None
 
 
-def scores(values: dict[str, str]) -> Ons4:
-    """ONS4 answers from fields named after the questions (`satisfied`, `worthwhile`, ...)."""
-    numbers = []
-    for name, question in ONS4_QUESTIONS:
-        raw = (values.get(name) or "").strip()
-        if not raw.isdigit():
+def answers(values: Mapping[str, str], spec: InstrumentSpec) -> tuple[tuple[str, int], ...]:
+    """The instrument's answers from fields named after its items (`satisfied`, `useful`, ...)."""
+    found = []
+    for question in spec.questions:
+        raw = (values.get(question.code) or "").strip()
+        if not raw.isdigit() or not question.low <= int(raw) <= question.high:
             raise FormProblem(
-                f"Answer every wellbeing question with a whole number 0-10 ({question})"
+                f"Answer every wellbeing question with a whole number from {question.low} to "
+                f"{question.high} ({question.text})"
             )
-        numbers.append(int(raw))
-    try:
-        return Ons4(*numbers)
-    except InvalidScores as error:
-        raise FormProblem(str(error)) from None
+        found.append((question.code, int(raw)))
+    return tuple(found)
 
 
-def services(text: str | None) -> tuple[str, ...]:
-    """One service per line; blank lines and repeats dropped."""
-    found: list[str] = []
-    for line in (text or "").splitlines():
-        service = line.strip()
-        if service and service not in found:
-            if len(service) > 200:
-                raise FormProblem("Each service must be at most 200 characters")
-            found.append(service)
-    if len(found) > MAX_SERVICES:
-        raise FormProblem(f"List at most {MAX_SERVICES} services")
+def support(
+    needs: Sequence[str], services: Sequence[str], kinds: Sequence[str]
+) -> tuple[SupportOffered, ...]:
+    """The support offered, one row per need, service and kind; rows left blank are skipped."""
+    rows = list(zip_longest(needs, services, kinds, fillvalue=""))
+    if len(rows) > MAX_SUPPORT_ROWS:
+        raise FormProblem(f"Record at most {MAX_SUPPORT_ROWS} services or activities")
+    found = []
+    for number, (need, service, kind) in enumerate(rows, start=1):
+        if not need.strip() and not service.strip():
+            continue
+        if not service.strip():
+            raise FormProblem(f"Support {number}: name the service or activity")
+        if need not in set(NeedCategory):
+            raise FormProblem(f"Support {number}: choose the need it meets")
+        if kind not in set(SupportKind):
+            raise FormProblem(
+                f"Support {number}: say whether the person was referred, signposted or attended"
+            )
+        try:
+            found.append(SupportOffered(NeedCategory(need), SupportKind(kind), service))
+        except InvalidOutputs as error:
+            raise FormProblem(f"Support {number}: {error}") from None
     return tuple(found)
 
 

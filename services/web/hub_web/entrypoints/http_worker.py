@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_web.domain.outcomes import MAX_SUMMARY_CHARS, ONS4_QUESTIONS
+from hub_common.needs import NEED_DISPLAY, NeedCategory
+from hub_common.task_outputs import SUPPORT_DISPLAY, SupportKind
+from hub_common.wellbeing import INSTRUMENTS
 from hub_web.domain.progress import NEEDS_NOTE
 from hub_web.entrypoints import forms
 from hub_web.entrypoints.pages import act, render
@@ -23,11 +25,16 @@ from hub_web.service_layer.worker_desk import WorkerDesk
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
 Viewer = Annotated[WebSession, Depends(viewer("link_worker"))]
 Poster = Annotated[WebSession, Depends(poster("link_worker"))]
-Score = Annotated[str, Form(max_length=3)]
 
 
 def worker_router(desk: WorkerDesk) -> APIRouter:
     router = APIRouter(prefix="/worker")
+
+    async def _answers(request: Request) -> tuple[tuple[str, int], ...]:
+        # The fields are the region's instrument's items, so they are read from the form as a
+        # whole rather than declared one by one.
+        fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        return forms.answers(fields, INSTRUMENTS[desk.instrument])
 
     async def show_desk(
         request: Request, session: WebSession, template: str, error: str | None = None
@@ -52,9 +59,12 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
             status_code=409 if error else 200,
             title="Referral",
             page=await desk.referral(session.caller, referral_id),
-            questions=ONS4_QUESTIONS,
+            instrument=INSTRUMENTS[desk.instrument],
+            need_choices=[(need.value, NEED_DISPLAY[need]) for need in NeedCategory],
+            kind_choices=[(kind.value, SUPPORT_DISPLAY[kind]) for kind in SupportKind],
+            support_row_count=forms.SUPPORT_ROWS,
             needs_note=NEEDS_NOTE,
-            max_summary=MAX_SUMMARY_CHARS,
+            max_summary=forms.MAX_SUMMARY_CHARS,
             error=error,
         )
 
@@ -132,22 +142,13 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
         request: Request,
         session: Poster,
         referral_id: ReferralId,
-        satisfied: Score = "",
-        worthwhile: Score = "",
-        happy: Score = "",
-        anxious: Score = "",
         note: Annotated[str, Form(max_length=2000)] = "",
     ) -> Response:
-        """Record first contact with the person and their ONS4 scores."""
+        """Record first contact with the person and their wellbeing answers."""
 
         async def run() -> None:
-            answers = {
-                "satisfied": satisfied,
-                "worthwhile": worthwhile,
-                "happy": happy,
-                "anxious": anxious,
-            }
-            command = RecordFirstContact(referral_id, forms.scores(answers), forms.note(note))
+            answers = await _answers(request)
+            command = RecordFirstContact(referral_id, answers, forms.note(note))
             await desk.record_first_contact(session.caller, command)
 
         return await act(
@@ -161,26 +162,18 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
         request: Request,
         session: Poster,
         referral_id: ReferralId,
-        satisfied: Score = "",
-        worthwhile: Score = "",
-        happy: Score = "",
-        anxious: Score = "",
-        services: Annotated[str, Form(max_length=12000)] = "",
+        support_need: Annotated[list[str], Form(alias="support-need")] = [],  # noqa: B006
+        support_service: Annotated[list[str], Form(alias="support-service")] = [],  # noqa: B006
+        support_kind: Annotated[list[str], Form(alias="support-kind")] = [],  # noqa: B006
         summary: Annotated[str, Form(max_length=2000)] = "",
     ) -> Response:
-        """Complete the referral with closing ONS4 scores and the services connected."""
+        """Complete the referral with the closing wellbeing answers and the support offered."""
 
         async def run() -> None:
-            answers = {
-                "satisfied": satisfied,
-                "worthwhile": worthwhile,
-                "happy": happy,
-                "anxious": anxious,
-            }
             command = CloseReferral(
                 referral_id,
-                forms.scores(answers),
-                forms.services(services),
+                await _answers(request),
+                forms.support(support_need, support_service, support_kind),
                 forms.summary(summary),
             )
             await desk.close(session.caller, command)

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from hub_common.needs import NEED_DISPLAY
+from hub_common.task_outputs import SUPPORT_DISPLAY
 from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
 from hub_web.domain.metrics import describe_duration
 from hub_web.domain.tasks import STATUS_LABELS, STEP_LABELS
@@ -83,6 +85,8 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["duration"] = describe_duration
     templates.env.globals["status_labels"] = STATUS_LABELS
     templates.env.globals["step_labels"] = STEP_LABELS
+    templates.env.globals["need_labels"] = NEED_DISPLAY
+    templates.env.globals["kind_labels"] = SUPPORT_DISPLAY
     return templates
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_web.domain.outcomes import Ons4
+from hub_common.task_outputs import SupportOffered
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,20 @@ class RecordProgress:
 
 @dataclass(frozen=True)
 class RecordFirstContact:
+    """First contact made, with the answers to the region's wellbeing instrument."""
+
     referral_id: str
-    scores: Ons4
+    answers: tuple[tuple[str, int], ...]
     note: str | None
 
 
 @dataclass(frozen=True)
 class CloseReferral:
-    """Complete a referral: ONS4 at closure, the services the person joined, a summary."""
+    """Complete a referral: the closing wellbeing answers, the support offered, a summary."""
 
     referral_id: str
-    scores: Ons4
-    services_connected: tuple[str, ...]
+    answers: tuple[tuple[str, int], ...]
+    support: tuple[SupportOffered, ...]
     summary: str
 
 

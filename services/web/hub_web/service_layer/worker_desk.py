@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_web.domain.outcomes import OutcomeRecord, Reading, parse_outcome
+from hub_common.task_outputs import Outcomes
+from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.progress import Moves, moves_from
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.service_layer.commands import (
@@ -33,7 +35,6 @@ class Desk:
 @dataclass(frozen=True)
 class ReferralPage:
     task: TaskView
-    record: OutcomeRecord
     moves: Moves
 
 
@@ -41,9 +42,13 @@ class WorkerDesk:
     """The link worker's use cases, each a call or two to the router with their token."""
 
     def __init__(
-        self, api: HubApiPort, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        api: HubApiPort,
+        instrument: Instrument = Instrument.ONS4,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
+        self.instrument = instrument  # the region's wellbeing measure (HUB_WELLBEING_INSTRUMENT)
         self._clock = clock
 
     async def desk(self, caller: Caller) -> Desk:
@@ -62,9 +67,7 @@ class WorkerDesk:
 
     async def referral(self, caller: Caller, referral_id: str) -> ReferralPage:
         task = task_view(await self._api.router_task(caller.token, referral_id))
-        return ReferralPage(
-            task, parse_outcome(task.outcome_text), moves_from(task.status, task.step)
-        )
+        return ReferralPage(task, moves_from(task.status, task.step))
 
     async def accept(self, caller: Caller, referral_id: str) -> None:
         await self._api.accept(caller.token, referral_id)
@@ -82,21 +85,17 @@ class WorkerDesk:
             body["reason"] = command.note
         await self._api.update_status(caller.token, command.referral_id, body)
 
+    def _measure(self, when: Timepoint, answers: tuple[tuple[str, int], ...]) -> WellbeingMeasure:
+        return WellbeingMeasure(self.instrument, when, self._clock(), answers)
+
     async def record_first_contact(self, caller: Caller, command: RecordFirstContact) -> None:
-        """First contact made: in progress, the step, and the first ONS4 scores as outputs."""
+        """First contact made: in progress, the step, and the first wellbeing measure beside
+        whatever the Task already records (outputs are replaced as a whole)."""
         task = task_view(await self._api.router_task(caller.token, command.referral_id))
-        record = parse_outcome(task.outcome_text)
-        updated = OutcomeRecord(
-            first_contact=Reading(self._clock(), command.scores),
-            closure=record.closure,
-            summary=record.summary,
-        )
+        measure = self._measure(Timepoint.FIRST_CONTACT, command.answers)
         body: dict[str, Any] = {
             "businessStatus": "first-contact-made",
-            "outputs": {
-                "outcome": updated.to_text(),
-                "servicesConnected": list(task.services_connected),
-            },
+            "outputs": outputs_body(task.outcomes.with_measure(measure)),
         }
         if task.status != "in-progress":
             body["status"] = "in-progress"
@@ -105,25 +104,18 @@ class WorkerDesk:
         await self._api.update_status(caller.token, command.referral_id, body)
 
     async def close(self, caller: Caller, command: CloseReferral) -> None:
-        """Complete: closing ONS4 scores beside the first ones, and the services connected."""
+        """Complete: the closing measure beside the first one, the support offered, a summary."""
         task = task_view(await self._api.router_task(caller.token, command.referral_id))
-        record = parse_outcome(task.outcome_text)
-        updated = OutcomeRecord(
-            first_contact=record.first_contact,
-            closure=Reading(self._clock(), command.scores),
-            summary=command.summary,
-        )
+        closing = task.outcomes.with_measure(self._measure(Timepoint.CLOSURE, command.answers))
+        outcomes = Outcomes(command.summary or None, closing.measures, command.support)
         await self._api.update_status(
             caller.token,
             command.referral_id,
             {
                 "status": "completed",
                 "businessStatus": "connected-to-services"
-                if command.services_connected
+                if command.support
                 else "first-contact-made",
-                "outputs": {
-                    "outcome": updated.to_text(),
-                    "servicesConnected": list(command.services_connected),
-                },
+                "outputs": outputs_body(outcomes),
             },
         )
