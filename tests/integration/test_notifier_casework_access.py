@@ -17,10 +17,13 @@ from sqlalchemy import select
 from hub_common import fhir_systems as sys
 from hub_common.auth import Principal, issue_token
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_notifier.adapters import orm
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings
-from hub_router.adapters.fhir_task import task_outputs, task_snapshot
+from hub_router.adapters.fhir_task import task_snapshot
 from tests.support.credentials import bearer
 from tests.support.infra import Infrastructure
 from tests.support.notifier_setup import NHS_NUMBER, organisation, own_stack, service_request
@@ -31,7 +34,18 @@ pytestmark = pytest.mark.infra
 CVA = organisation(AGENCY_ID_SYSTEM, "community:croydon-voluntary-action")
 CVA_KEY = f"{CVA['system']}|{CVA['value']}"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-SCORES = "ONS4 first contact 2026-03-02T10:00Z: satisfied 4, worthwhile 5, happy 3, anxious 7."
+CLOSED = Outcomes(
+    "Joined the lunch club",
+    (
+        WellbeingMeasure(
+            Instrument.ONS4,
+            Timepoint.FIRST_CONTACT,
+            START,
+            (("satisfied", 4), ("worthwhile", 5), ("happy", 3), ("anxious", 7)),
+        ),
+    ),
+    (SupportOffered(NeedCategory.LONELINESS_ISOLATION, SupportKind.ATTENDED, "Lunch club"),),
+)
 
 
 def token(stack: IsolatedStack, role: str, subject: str, **scope: Any) -> dict[str, str]:
@@ -115,7 +129,7 @@ async def test_only_the_worker_who_accepted_reads_the_person_while_working_on_it
             "completed",
             "connected-to-services",
             "lw-ben",
-            outputs=task_outputs(SCORES, ["Lunch club"]),
+            outcomes=CLOSED,
         )
     )
     assert await readers() == {"ada": 404, "ben": 404}  # closed: no more need to contact
@@ -144,9 +158,9 @@ async def test_the_referrer_reads_status_and_step_but_never_the_casework(
         "completed",
         "connected-to-services",
         "lw-ada",
-        outputs=task_outputs(SCORES, ["Lunch club"]),
+        outcomes=CLOSED,
     )
-    assert closed["output"]  # the router's own shape carries the scores
+    assert closed["output"] and closed["contained"]  # the router's own shape carries the scores
     await app.state.service.record_task(closed, str(uuid.uuid4()))
     agency = token(stack, "agency", "cva-system", organisation=CVA_KEY)
     coordinator = token(stack, "coordinator", "coord", boroughs=("Croydon",))
@@ -161,6 +175,8 @@ async def test_the_referrer_reads_status_and_step_but_never_the_casework(
         )
         assert "output" not in task and "contained" not in task
         assert "satisfied" not in str(task) and "Lunch club" not in str(task)
+        assert "QuestionnaireResponse" not in str(task) and "Observation" not in str(task)
 
     whole = (await client.get(f"/fhir/Task/{referral_id}", headers=coordinator)).json()
-    assert "satisfied 4" in str(whole["output"])  # coordinators see the casework
+    assert "'valueInteger': 4" in str(whole["contained"])  # coordinators see the casework
+    assert len(whole["output"]) == 3

@@ -18,6 +18,8 @@ from typing import Any
 from hub_common.jsonio import dumps, loads
 from hub_common.needs import NeedCategory
 from hub_common.outcome import Issue, operation_outcome
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.service_layer.intake import rejection_event
@@ -42,7 +44,7 @@ from hub_router.adapters.service_request import read_service_request
 from hub_router.adapters.task_repository import StoredTask, route_to_json, snapshot_of
 from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.domain.model import LinkWorker
-from hub_router.domain.offers import Outputs, ReferralTask
+from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
 from hub_router.entrypoints.http_tasks import task_searchset
 from tests.support.fixtures import FIXTURES, inbound
@@ -123,7 +125,34 @@ def task_lifecycle() -> Iterator[tuple[str, StoredTask]]:
         TaskStatus.COMPLETED,
         BusinessStatus.CONNECTED_TO_SERVICES,
         None,
-        Outputs("joined two groups", ("Croydon walking group", "Money advice clinic")),
+        Outcomes(
+            "Joined two groups",
+            (
+                WellbeingMeasure(
+                    Instrument.ONS4,
+                    Timepoint.FIRST_CONTACT,
+                    AT,
+                    (("satisfied", 4), ("worthwhile", 5), ("happy", 3), ("anxious", 7)),
+                ),
+                WellbeingMeasure(
+                    Instrument.SWEMWBS,
+                    Timepoint.CLOSURE,
+                    AT + timedelta(days=40),
+                    tuple((code, 3) for code in INSTRUMENTS[Instrument.SWEMWBS].codes),
+                ),
+            ),
+            (
+                SupportOffered(
+                    NeedCategory.LONELINESS_ISOLATION,
+                    SupportKind.ATTENDED,
+                    "Croydon walking group",
+                    "svc-walking",
+                ),
+                SupportOffered(
+                    NeedCategory.MONEY_DEBT_BENEFITS, SupportKind.REFERRED, "Money advice clinic"
+                ),
+            ),
+        ),
     )
     steps.append(("completed", done))
     declined = task.change_status(

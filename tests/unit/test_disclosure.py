@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub_common.disclosure import for_referrer
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_notifier.adapters.rejection_task import rejection_task
-from hub_router.adapters.fhir_task import task_outputs, task_snapshot
+from hub_router.adapters.fhir_task import task_snapshot
 
 
 def closed_task() -> dict[str, object]:
@@ -21,14 +23,20 @@ def closed_task() -> dict[str, object]:
         referrer_identifier={},
         authored_on=None,
         last_modified=datetime(2026, 3, 1, tzinfo=UTC),
-        outputs=task_outputs("ONS4 closure: satisfied 8", ["Choir"]),
+        outcomes=Outcomes(
+            "Sings again",
+            support=(
+                SupportOffered(NeedCategory.LONELINESS_ISOLATION, SupportKind.ATTENDED, "Choir"),
+            ),
+        ),
     )
-    return {**task, "contained": [{"resourceType": "Observation", "id": "o"}], "note": [{}]}
+    return {**task, "note": [{"text": "a note"}]}
 
 
 def test_casework_is_withheld_and_the_steps_kept() -> None:
     task = closed_task()
     shown = for_referrer(task)
+    assert task["contained"] and task["output"]
     assert not {"output", "contained", "note", "input"} & shown.keys()
     assert shown["status"] == "completed" and shown["businessStatus"] == task["businessStatus"]
     assert shown["meta"] == task["meta"] and "output" in task  # a copy: the stored one is whole

@@ -245,6 +245,6 @@ def test_the_referrer_cancels_an_open_referral_with_a_reason_and_never_a_closed_
         assert cancelled.version == task.version + 1 and cancelled.offered_to is None
         with pytest.raises(TransitionRefused, match="needs a reason"):
             task.cancel_for_referrer("  ")
-    closed = accepted().change_status("a", S.COMPLETED, B.FIRST_CONTACT_MADE, None, Outputs("ok"))
+    closed = accepted().change_status("a", S.COMPLETED, B.FIRST_CONTACT_MADE, None, Outcomes("ok"))
     with pytest.raises(TransitionRefused, match="cannot move from completed"):
         closed.cancel_for_referrer("too late")
