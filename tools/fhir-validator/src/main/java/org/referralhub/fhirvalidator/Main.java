@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.hl7.fhir.common.hapi.validation.support.CommonCodeSystemsTerminologyService;
 import org.hl7.fhir.common.hapi.validation.support.InMemoryTerminologyServerValidationSupport;
-import org.hl7.fhir.common.hapi.validation.support.PrePopulatedValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.SnapshotGeneratingValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.ValidationSupportChain;
 import org.hl7.fhir.common.hapi.validation.validator.FhirInstanceValidator;
@@ -61,7 +60,7 @@ public final class Main {
     System.setOut(System.err);
 
     FhirContext context = FhirContext.forR4Cached();
-    PrePopulatedValidationSupport definitions = new PrePopulatedValidationSupport(context);
+    HubDefinitions definitions = new HubDefinitions(context);
     int loaded = 0;
     boolean errorForUnknownProfiles = true;
     for (int i = 0; i < args.length; i++) {
@@ -142,7 +141,7 @@ public final class Main {
   }
 
   private static int loadFolder(
-      FhirContext context, PrePopulatedValidationSupport definitions, Path folder)
+      FhirContext context, HubDefinitions definitions, Path folder)
       throws IOException {
     List<Path> files = new ArrayList<>();
     try (Stream<Path> listing = Files.list(folder)) {
@@ -157,7 +156,7 @@ public final class Main {
   }
 
   private static int loadPackage(
-      FhirContext context, PrePopulatedValidationSupport definitions, Path tarball)
+      FhirContext context, HubDefinitions definitions, Path tarball)
       throws IOException {
     NpmPackage npm;
     try (InputStream input = Files.newInputStream(tarball)) {
