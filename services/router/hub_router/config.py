@@ -8,6 +8,7 @@ from pydantic import Field
 
 from hub_common.settings import InfraSettings
 from hub_router.domain.offers import OfferTimeout
+from hub_router.domain.sla import SlaPolicy
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
@@ -41,6 +42,39 @@ class RouterSettings(InfraSettings):
         alias="ROUTER_OFFER_SWEEP_SECONDS",
         description="How often each replica looks for offers past their deadline",
     )
+
+    sla_first_contact_working_days: int = Field(
+        default=5,
+        ge=1,
+        alias="ROUTER_SLA_FIRST_CONTACT_WORKING_DAYS",
+        description="Working days after acceptance to reach the person (England & Wales)",
+    )
+    sla_closure_weeks: int = Field(
+        default=12,
+        ge=1,
+        alias="ROUTER_SLA_CLOSURE_WEEKS",
+        description="Weeks after acceptance to close the referral",
+    )
+    sla_escalation_working_days: int = Field(
+        default=5,
+        ge=1,
+        alias="ROUTER_SLA_ESCALATION_WORKING_DAYS",
+        description="Further working days a first-contact breach stays open before it escalates",
+    )
+    sla_sweep_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        alias="ROUTER_SLA_SWEEP_SECONDS",
+        description="How often each replica looks for service level breaches",
+    )
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        return SlaPolicy(
+            self.sla_first_contact_working_days,
+            self.sla_closure_weeks,
+            self.sla_escalation_working_days,
+        )
 
     @property
     def offer_timeout(self) -> OfferTimeout:
