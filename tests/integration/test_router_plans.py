@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub_router.adapters.sla_clock import due
 from hub_router.adapters.task_repository import CASELOADS, WAITING
 from hub_router.domain.access import Viewer
 from hub_router.service_layer.views import search_query
@@ -84,3 +86,39 @@ async def test_task_lists_are_read_newest_first_and_stop_at_the_page(
     assert "Sort" not in shown and "Seq Scan" not in shown, shown
     removed = re.search(r"Rows Removed by Filter: (\d+)", shown)
     assert removed is None or int(removed[1]) < ROWS // 10, shown
+
+
+@pytest.fixture
+async def timers(stack: IsolatedStack) -> AsyncIterator[AsyncEngine]:
+    # Accepted referrals over the years: most closed (no deadline left), one in twenty open
+    # with a deadline ahead, and a few of those past it.
+    async with with_history(
+        stack,
+        "router.sla_timers",
+        "referral_id",
+        (
+            "insert into router.sla_timers"
+            " (referral_id, borough, accepted_at, closed_at, next_due_at)"
+            " select 'plan-' || g, 'Croydon', timestamptz '2024-01-01' + g * interval '1 hour',"
+            " case when g % :open_every = 0 then null"
+            " else timestamptz '2024-02-01' + g * interval '1 hour' end,"
+            " case when g % :open_every <> 0 then null"
+            " when g % :late_every = 0 then timestamptz '2020-01-01' + g * interval '1 hour'"
+            " else timestamptz '2099-01-01' end"
+            " from generate_series(1, :rows) g",
+            {"rows": ROWS, "open_every": OPEN_EVERY, "late_every": OPEN_EVERY * 10},
+        ),
+    ) as engine:
+        yield engine
+
+
+async def test_the_service_level_sweep_reads_only_timers_with_a_deadline(
+    timers: AsyncEngine,
+) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    shown = await explain(timers, due(now, 100), analyze=True)
+    assert "ix_sla_timers_next_due" in shown, shown
+    assert "Seq Scan" not in shown and "Sort" not in shown, shown
+    async with timers.connect() as conn:
+        late = (await conn.execute(due(now, 1000))).all()
+    assert len(late) == ROWS // (OPEN_EVERY * 10)

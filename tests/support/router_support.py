@@ -16,7 +16,14 @@ from hub_router.service_layer.routing import RoutingService
 from tests.support.infra import Infrastructure
 from tests.support.stack import IsolatedStack, drop_database, prepare, run_id
 
-ROUTER_TABLES = ("tasks", "decisions", "outbox", "processed_events", "link_workers")
+ROUTER_TABLES = (
+    "tasks",
+    "decisions",
+    "outbox",
+    "processed_events",
+    "link_workers",
+    "sla_timers",
+)
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from hub_router.domain.sla import (
     breaches,
     clock_events,
     is_working_day,
+    next_due,
     resolved_by,
 )
 from hub_router.domain.task_status import BusinessStatus as B
@@ -154,3 +155,17 @@ def test_resolution_names_only_the_rules_that_were_raised() -> None:
         Rule.FIRST_CONTACT,
         Rule.CLOSURE,
     ]
+
+
+def test_the_next_deadline_is_the_earliest_not_yet_raised() -> None:
+    assert next_due(timer(ACCEPTED), POLICY) == FIRST_CONTACT_DUE
+    breached = timer(ACCEPTED, raised=frozenset({(Rule.FIRST_CONTACT, Level.BREACH)}))
+    assert next_due(breached, POLICY) == POLICY.escalation_due(ACCEPTED)
+    reached = timer(ACCEPTED, first_contact_at=ACCEPTED + timedelta(days=1))
+    assert next_due(reached, POLICY) == ACCEPTED + timedelta(weeks=12)
+    everything = frozenset(
+        {(Rule.FIRST_CONTACT, Level.BREACH), (Rule.FIRST_CONTACT, Level.ESCALATED)}
+        | {(Rule.CLOSURE, Level.BREACH)}
+    )
+    assert next_due(timer(ACCEPTED, raised=everything), POLICY) is None
+    assert next_due(timer(ACCEPTED, closed_at=ACCEPTED), POLICY) is None

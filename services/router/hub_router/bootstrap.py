@@ -17,8 +17,10 @@ from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.entrypoints.offer_sweeper import OfferSweeper
+from hub_router.entrypoints.sla_sweeper import SlaSweeper
 from hub_router.service_layer.care_planning import CarePlanning
 from hub_router.service_layer.routing import RoutingService
+from hub_router.service_layer.sla import SlaSweep
 from hub_router.service_layer.task_progress import TaskProgress
 from hub_router.service_layer.views import TaskViews
 
@@ -26,7 +28,8 @@ OUTBOX_LOCK_KEY = 0x7A0B0E  # advisory lock: one active outbox relay per service
 
 
 def build_app(settings: RouterSettings | None = None) -> FastAPI:
-    """The router: routing and directory consumers, the Task API, the offer sweeper, the relay."""
+    """The router: routing and directory consumers, the Task API, the offer and service level
+    sweepers, the relay."""
     settings = settings or RouterSettings()
     engine = make_engine(settings.database_url)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
@@ -40,6 +43,7 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     )
     progress = TaskProgress(sessions, settings.topics, on_commit=relay.kick)
     views = TaskViews(sessions)
+    sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
     broker = make_broker(settings, client_id="referral-hub-router")
     register_consumers(broker, routing, settings)
     app = service_app(
@@ -49,7 +53,11 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
         relay=relay,
         auth_secret=settings.auth_secret,
         # Every replica sweeps: expired offers are claimed with SKIP LOCKED, never twice.
-        background=[OfferSweeper(routing, settings.offer_sweep_seconds).run],
+        # The service level sweep claims timers the same way: each breach is raised once.
+        background=[
+            OfferSweeper(routing, settings.offer_sweep_seconds).run,
+            SlaSweeper(sla, settings.sla_sweep_seconds).run,
+        ],
     )
     app.include_router(task_router(views, routing, progress))
     app.include_router(referrer_router(progress))

@@ -30,3 +30,52 @@ def awaiting_allocation_alert(
         "failedOffers": failed_offers,
         "raisedAt": raised_at.isoformat(),
     }
+
+
+SLA_BREACH = "sla-breach"
+SLA_BREACH_RESOLVED = "sla-breach-resolved"
+
+Resolution = Literal["first-contact-made", "closed"]
+
+
+def sla_breach_alert(
+    *,
+    referral_id: str,
+    borough: str | None,
+    rule: str,
+    level: str,
+    due_at: datetime,
+    raised_at: datetime,
+) -> dict[str, Any]:
+    """An accepted referral missed a service level (`level` breach), or still has not met it
+    well after (`level` escalated): raised once per referral, rule and level."""
+    return {
+        "alert": SLA_BREACH,
+        "rule": rule,
+        "level": level,
+        "referralId": referral_id,
+        "task": f"Task/{referral_id}",
+        "borough": borough,
+        "dueAt": due_at.isoformat(),
+        "raisedAt": raised_at.isoformat(),
+    }
+
+
+def sla_resolved_alert(
+    *,
+    referral_id: str,
+    borough: str | None,
+    rule: str,
+    resolution: Resolution,
+    resolved_at: datetime,
+) -> dict[str, Any]:
+    """A referral with a raised breach of `rule` met it late or closed: every level resolves."""
+    return {
+        "alert": SLA_BREACH_RESOLVED,
+        "rule": rule,
+        "resolution": resolution,
+        "referralId": referral_id,
+        "task": f"Task/{referral_id}",
+        "borough": borough,
+        "raisedAt": resolved_at.isoformat(),
+    }

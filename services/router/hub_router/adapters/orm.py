@@ -104,5 +104,25 @@ decisions = Table(
     Column("record", JSONB, nullable=False),  # Decision.explain(): who was excluded and why
 )
 
+# Service level clocks of accepted referrals (domain/sla.py): one row from acceptance on.
+sla_timers = Table(
+    "sla_timers",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("borough", String(64)),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("first_contact_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("raised", JSONB, nullable=False, server_default="[]"),  # ["first-contact:breach", ...]
+    # The next deadline no alert was raised for yet; null once nothing more can be breached
+    # (closed, or every rule raised or met), so the sweep never reads those rows.
+    Column("next_due_at", DateTime(timezone=True)),
+    Index(
+        "ix_sla_timers_next_due",
+        "next_due_at",
+        postgresql_where=text("next_due_at IS NOT NULL"),
+    ),
+)
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -138,6 +138,21 @@ def breaches(timer: SlaTimer, policy: SlaPolicy, now: datetime) -> list[Breach]:
     return found
 
 
+def next_due(timer: SlaTimer, policy: SlaPolicy) -> datetime | None:
+    """The earliest deadline with no alert raised yet; None when nothing more can breach."""
+    if timer.closed_at is not None:
+        return None
+    pending: list[datetime] = []
+    if timer.first_contact_at is None:
+        if (Rule.FIRST_CONTACT, Level.BREACH) not in timer.raised:
+            pending.append(policy.first_contact_due(timer.accepted_at))
+        if (Rule.FIRST_CONTACT, Level.ESCALATED) not in timer.raised:
+            pending.append(policy.escalation_due(timer.accepted_at))
+    if (Rule.CLOSURE, Level.BREACH) not in timer.raised:
+        pending.append(policy.closure_due(timer.accepted_at))
+    return min(pending, default=None)
+
+
 def resolved_by(
     raised: Iterable[tuple[Rule, Level]], *, first_contact: bool, closed: bool
 ) -> list[Rule]:

@@ -17,6 +17,7 @@ from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
+from hub_router.service_layer.sla import track_change
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ async def record_change(
     await add_to_outbox(
         session, orm.outbox, _events(topics, referral_id, snapshot, alert, traceparent)
     )
+    if before is not None:  # acceptance, first contact and closure move the service levels
+        await track_change(session, topics, before, after, now, traceparent)
     return TaskChanged(after, snapshot)
 
 
