@@ -18,6 +18,8 @@ from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
 from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
+from hub_notifier.entrypoints.alert_digest import DigestSender
+from hub_notifier.entrypoints.http_alerts import alerts_router
 from hub_notifier.entrypoints.http_audit import audit_router
 from hub_notifier.entrypoints.http_operator import operator_router
 from hub_notifier.entrypoints.http_read import read_router
@@ -25,9 +27,11 @@ from hub_notifier.entrypoints.http_reports import report_router
 from hub_notifier.entrypoints.http_subscriptions import subscription_router
 from hub_notifier.entrypoints.kafka_consumers import (
     declare_publications,
+    register_alert_consumer,
     register_audit_consumer,
     register_consumers,
 )
+from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.dead_letters import DeadLetters
 from hub_notifier.service_layer.delivering import DeliveryWorker
@@ -99,6 +103,16 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     register_consumers(broker, tracking, settings)
     trail = AuditTrail(sessions)
     register_audit_consumer(broker, trail, settings)
+    alerts = AlertBook(
+        sessions,
+        digest_to=settings.alert_digest_to,
+        digest_at=settings.alert_digest_at,
+        sender=settings.smtp_sender,
+        link=f"{settings.public_url.rstrip('/')}/coordination/alerts",
+        on_commit=worker.kick,
+        clock=clock,
+    )
+    register_alert_consumer(broker, alerts, settings)
     declare_publications(broker, settings)
     app = service_app(
         title="notifier",
@@ -106,13 +120,14 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
-        background=[deliver],
+        background=[deliver, DigestSender(alerts, settings.alert_digest_check_seconds).run],
     )
     app.include_router(read_router(ReadService(sessions), settings.public_url, app.version))
     app.include_router(report_router(ReportService(sessions)))
     app.include_router(subscription_router(subscriptions, allow_http=settings.allow_http_endpoints))
     app.include_router(operator_router(dead_letters))
     app.include_router(audit_router(trail))
+    app.include_router(alerts_router(alerts))
     # Reads record who saw what through the notifier's own outbox, like every service.
     app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings

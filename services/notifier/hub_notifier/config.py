@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -79,6 +79,25 @@ class NotifierSettings(InfraSettings):
     smtp_starttls: bool = Field(default=False, alias="NOTIFIER_SMTP_STARTTLS")
     smtp_username: str | None = Field(default=None, alias="NOTIFIER_SMTP_USERNAME")
     smtp_password: str | None = Field(default=None, alias="NOTIFIER_SMTP_PASSWORD")
+
+    alert_digest_to: dict[str, str] = Field(
+        default_factory=dict,
+        alias="NOTIFIER_ALERT_DIGEST_TO",
+        description="Coordinators' address per borough for the daily digest of open service "
+        'level alerts, as JSON ({"Croydon": "coordinators@example.org"}); a borough not named '
+        "gets no digest",
+    )
+    alert_digest_at: time = Field(
+        default=time(8, 0),
+        alias="NOTIFIER_ALERT_DIGEST_AT",
+        description="London time of day after which each borough's daily digest is sent",
+    )
+    alert_digest_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        alias="NOTIFIER_ALERT_DIGEST_CHECK_SECONDS",
+        description="How often each replica checks whether a digest is due",
+    )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

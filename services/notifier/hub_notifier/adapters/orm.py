@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -154,6 +155,41 @@ audit_log = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # "Who touched referral X": containment (`resource_ids @> ARRAY[x]`) uses this index.
     Index("ix_audit_log_resource_ids", "resource_ids", postgresql_using="gin"),
+)
+
+# Service level alerts from the router (hub.alerts): one row per referral, rule and level, the
+# identity a redelivered or republished alert shares. Ids and borough only, never the person.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("rule", String(20), primary_key=True),  # first-contact | closure
+    Column("level", String(16), primary_key=True),  # breach | escalated
+    Column("borough", String(40), nullable=True),
+    Column("event_id", String(64), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", String(24), nullable=True),  # first-contact-made | closed
+    # A coordinator's open alerts, by borough, without reading every resolved one.
+    Index(
+        "ix_alerts_open_borough",
+        "borough",
+        "raised_at",
+        postgresql_where=text("resolved_at IS NULL"),
+    ),
+)
+
+# One digest e-mail per borough and London day, recorded with its delivery row: replicas that
+# check at the same moment send it once.
+alert_digests = Table(
+    "alert_digests",
+    metadata,
+    Column("borough", String(40), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("delivery_id", String(36), nullable=False),
+    Column("open_alerts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -1,5 +1,5 @@
-"""Kafka entrypoints of the notifier: referrals, their Task snapshots, rejections, and the
-hub's audit entries."""
+"""Kafka entrypoints of the notifier: referrals, their Task snapshots, rejections, the hub's
+audit entries and its service level alerts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hub_common.audit import AUDIT_PUBLICATION, AuditEntry
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_common.topics import INBOUND_SOURCES
 from hub_notifier.config import NotifierSettings
+from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.tracking import TrackingService
 
@@ -108,4 +109,23 @@ def register_audit_consumer(
         description="Every read and change of personal data in the hub, kept append-only",
         apply=on_entry,
         apply_batch=on_entries,
+    )
+
+
+def register_alert_consumer(
+    broker: KafkaBroker, book: AlertBook, settings: NotifierSettings
+) -> None:
+    """Keep the router's service level alerts for coordinators. Idempotent on the event id and
+    on the alert's identity; a malformed alert is set aside and the partition moves on."""
+
+    async def on_alert(value: Any, delivery: Delivery) -> None:
+        await book.record(value, delivery.event_id)
+
+    subscribe_json(
+        broker,
+        topic=settings.topics.alerts,
+        group_id=settings.group_id("notifier-alerts"),
+        description="Service level breaches, escalations and their resolutions, for "
+        "coordinators' page and daily digest",
+        apply=on_alert,
     )

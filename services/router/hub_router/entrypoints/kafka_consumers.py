@@ -20,8 +20,10 @@ def register_consumers(
         broker,
         {
             settings.topics.tasks: "FHIR R4 Task snapshot after every change; meta.versionId rises by one",
-            settings.topics.alerts: "JSON alert for coordinators: a referral awaiting allocation "
-            "(nobody eligible, or too many offers declined or unanswered); ids and area only",
+            settings.topics.alerts: "JSON alert for coordinators, keyed by referral id: a "
+            "referral awaiting allocation (nobody eligible, or too many offers declined or "
+            "unanswered); a service level breach or escalation (sla-breach: first contact or "
+            "closure late), raised once; its resolution (sla-breach-resolved); ids and area only",
             settings.topics.audit: AUDIT_PUBLICATION,
         },
     )
