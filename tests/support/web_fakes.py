@@ -63,6 +63,7 @@ class FakeHubApi:
 
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting_entries: list[dict[str, Any]] = field(default_factory=list)
+    alert_entries: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     refuse_next: ApiRefused | None = None
     intake_answer: dict[str, Any] = field(default_factory=lambda: {"results": []})
@@ -105,6 +106,9 @@ class FakeHubApi:
 
     async def waiting(self, token: str) -> list[dict[str, Any]]:
         return self.waiting_entries
+
+    async def alerts(self, token: str) -> list[dict[str, Any]]:
+        return self.alert_entries
 
     async def assign(self, token: str, task_id: str, worker: str) -> None:
         self._refusal()

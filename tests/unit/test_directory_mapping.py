@@ -71,3 +71,18 @@ def test_service_acls_grant_each_service_only_its_own_topics() -> None:
     )
     reads = {(g.principal, name) for g in grants if "Read" in g.operations for name in g.names}
     assert [user for user, name in reads if name == "p.hub.audit"] == ["notifier"]
+
+
+def test_only_the_notifier_reads_the_alerts_and_only_the_router_writes_them() -> None:
+    from hub_cli.kafka_acls import service_grants
+    from hub_common.topics import Topics
+
+    grants = service_grants(Topics("p."), "p.")
+    topic_grants = [g for g in grants if g.resource == "topic"]
+    reads = {
+        g.principal for g in topic_grants if "Read" in g.operations if "p.hub.alerts" in g.names
+    }
+    writes = {
+        g.principal for g in topic_grants if "Write" in g.operations if "p.hub.alerts" in g.names
+    }
+    assert (reads, writes) == ({"notifier"}, {"router"})

@@ -332,3 +332,35 @@ def test_routing_facts_from_the_router_are_read_for_the_inbox() -> None:
     assert (facts.language, facts.interpreter_needed, facts.risk_to_visitors) == ("tw", True, True)
     assert facts.area == "CR7 · Croydon"
     assert task_view({"resourceType": "Task", "id": "r2"}).routing is None
+
+
+async def test_the_coordinator_sees_escalations_then_breaches_in_captioned_tables(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    await sign_in(client, "co-1")
+    empty = (await client.get("/coordinator/alerts")).text
+    assert "No escalations." in empty and "No open breaches." in empty
+    api.alert_entries = [
+        {
+            "referralId": "r-late",
+            "borough": "Merton",
+            "rule": "first-contact",
+            "level": "breach",
+            "dueAt": "2026-12-01T00:00:00+00:00",
+            "raisedAt": "2026-12-01T00:05:00+00:00",
+        },
+        {
+            "referralId": "r-later",
+            "borough": "Merton",
+            "rule": "first-contact",
+            "level": "escalated",
+            "dueAt": "2026-12-08T00:00:00+00:00",
+            "raisedAt": "2026-12-08T00:05:00+00:00",
+        },
+    ]
+    page = (await client.get("/coordinator/alerts")).text
+    assert "<caption>Escalated referrals, oldest first (1)</caption>" in page
+    assert "<caption>Referrals past a service level, oldest first (1)</caption>" in page
+    assert page.index("r-later") < page.index("r-late<")  # escalations come first
+    assert "First contact not made in time" in page and 'scope="col"' in page
+    assert 'href="/coordinator/alerts" aria-current="page"' in page

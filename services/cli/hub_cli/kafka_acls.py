@@ -53,7 +53,7 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
             "notifier",
             read,
             "topic",
-            (topics.requested, topics.tasks, topics.rejected, topics.audit),
+            (topics.requested, topics.tasks, topics.rejected, topics.audit, topics.alerts),
         ),
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),

@@ -174,6 +174,10 @@ class HubApi:
 
     # Notifier: what referrers (and coordinators) read.
 
+    async def alerts(self, token: str) -> list[dict[str, Any]]:
+        answer = await self._call("notifier", "GET", "/coordination/alerts", token)
+        return list(answer.get("alerts") or [])
+
     async def notifier_tasks(
         self, token: str, *, requester: str | None = None, count: int = 500
     ) -> list[dict[str, Any]]:

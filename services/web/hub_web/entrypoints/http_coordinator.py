@@ -1,4 +1,5 @@
-"""Coordinator pages: referrals waiting in their boroughs, assigning by hand, the charts."""
+"""Coordinator pages: referrals waiting in their boroughs, assigning by hand, service level
+alerts, the charts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
+from hub_web.domain.alerts import split_alerts
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.pages import act, render
 from hub_web.entrypoints.sessions import WebSession, poster, viewer
@@ -57,6 +59,19 @@ def coordinator_router(desk: CoordinatorDesk) -> APIRouter:
             run,
             "/coordinator?done=assigned",
             lambda message: show_waiting(request, session, message),
+        )
+
+    @router.get("/alerts", response_class=HTMLResponse)
+    async def alerts(request: Request, session: Viewer) -> HTMLResponse:
+        """Referrals in your boroughs past a service level: escalations, then breaches."""
+        escalations, breaches = split_alerts(await desk.alerts(session.caller))
+        return render(
+            request,
+            "coordinator_alerts.html",
+            session,
+            title="Service level alerts",
+            escalations=escalations,
+            breaches=breaches,
         )
 
     @router.get("/charts", response_class=HTMLResponse)

@@ -66,6 +66,7 @@ NAVIGATION: dict[str, tuple[NavLink, ...]] = {
     "link_worker": (NavLink("/worker", "Offers"), NavLink("/worker/caseload", "Caseload")),
     "coordinator": (
         NavLink("/coordinator", "Waiting referrals"),
+        NavLink("/coordinator/alerts", "Alerts"),
         NavLink("/coordinator/charts", "Charts"),
     ),
     "agency": (NavLink("/referrer", "Our referrals"),),

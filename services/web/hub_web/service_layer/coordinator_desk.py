@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub_web.domain.alerts import OpenAlert, open_alert
 from hub_web.domain.charts import BarChart, bar_chart
 from hub_web.domain.metrics import (
     CASELOAD_ORDER,
@@ -37,6 +38,10 @@ class CoordinatorDesk:
 
     async def waiting(self, caller: Caller) -> list[WaitingReferral]:
         return [waiting_referral(entry) for entry in await self._api.waiting(caller.token)]
+
+    async def alerts(self, caller: Caller) -> list[OpenAlert]:
+        """Open service level breaches and escalations in the caller's boroughs."""
+        return [open_alert(entry) for entry in await self._api.alerts(caller.token)]
 
     async def assign(self, caller: Caller, command: AssignReferral) -> None:
         await self._api.assign(caller.token, command.referral_id, command.worker)
