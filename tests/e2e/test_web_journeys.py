@@ -5,9 +5,11 @@ and resubmitted. Every page is screenshotted at phone width and checked with axe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import PageChecks, chromium, phone_context, reload_until
 from tests.support.credentials import CVA
 from tests.support.fixtures import FIXTURES
+from tests.support.kafka_io import publish_events
 from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 from tests.support.variants import example, without_consent
@@ -241,7 +244,7 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
 
 
 def test_coordinator_assigns_a_referral_nobody_could_take(
-    hub: Hub, page: Page, checks: PageChecks
+    hub: Hub, page: Page, checks: PageChecks, stack: IsolatedStack
 ) -> None:
     sign_in(page, hub, "South coordinator")
     waiting = page.locator("li.card", has_text="SW19, Merton")
@@ -266,6 +269,29 @@ def test_coordinator_assigns_a_referral_nobody_could_take(
     caseload = page.get_by_role("img", name=re.compile("^Open referrals per link worker"))
     expect(caseload).to_contain_text("lw-cr-en")
     checks.check(page, "13-coordinator-charts")
+
+    # A service level breach in Merton, as the router's sweep publishes it.
+    alert = {
+        "alert": "sla-breach",
+        "rule": "first-contact",
+        "level": "escalated",
+        "referralId": f"{TAG}-late",
+        "task": f"Task/{TAG}-late",
+        "borough": "Merton",
+        "dueAt": "2026-12-08T00:00:00+00:00",
+        "raisedAt": "2026-12-08T00:05:00+00:00",
+    }
+    publishing = publish_events(
+        stack.kafka_bootstrap_servers,
+        stack.topics.alerts,
+        [(alert["referralId"], alert, "SlaBreached")],
+    )
+    with ThreadPoolExecutor(1) as thread:  # away from the browser's own event loop
+        thread.submit(asyncio.run, publishing).result()
+    page.goto(f"{hub.web.url}/coordinator/alerts")
+    reload_until(page, "table.alerts caption", "Escalated referrals")
+    expect(page.get_by_role("row", name=re.compile(f"{TAG}-late"))).to_contain_text("Merton")
+    checks.check(page, "13b-coordinator-alerts")
     sign_out(page)
 
     sign_in(page, hub, "Jane Test")
