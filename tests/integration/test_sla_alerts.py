@@ -9,7 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ from hub_common.db import make_session_factory
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import PLAIN_JSON
 from hub_common.jsonio import dumps
+from hub_notifier.service_layer.alerting import AlertBook
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import OfferTimeout
 from hub_router.domain.sla import SlaPolicy
@@ -262,3 +263,21 @@ async def test_a_poison_alert_is_set_aside_and_a_redelivered_one_kept_once(
         )
     assert rows == 1
     assert [a["referralId"] for a in await open_alerts(hub, "Merton")].count(referral) == 1
+
+
+async def test_a_digest_goes_once_a_day_after_the_configured_time(hub: dict[str, Any]) -> None:
+    # Another book on the same tables, for Merton, with the test's clock (London is on GMT).
+    clock = MovableClock(datetime(2027, 1, 4, 7, 59, tzinfo=UTC))
+    book = AlertBook(
+        make_session_factory(hub["engine"]),
+        digest_to={"Merton": "merton-coordinators@example.org"},
+        digest_at=time(8, 0),
+        clock=clock,
+    )
+    await book.record(breach(f"me-{uuid.uuid4().hex[:8]}"), str(uuid.uuid4()))
+    assert await book.send_digests() == 0  # not yet eight o'clock
+    clock.advance(minutes=1)
+    assert await book.send_digests() == 1
+    assert await book.send_digests() == 0  # once that day
+    clock.advance(days=1)
+    assert await book.send_digests() == 1  # and once the next
