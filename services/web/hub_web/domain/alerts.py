@@ -12,7 +12,6 @@ RULE_LABELS = {
     "first-contact": "First contact not made in time",
     "closure": "Not closed in time",
 }
-LEVEL_LABELS = {"breach": "Breach", "escalated": "Escalated"}
 
 
 @dataclass(frozen=True)
@@ -21,8 +20,8 @@ class OpenAlert:
 
     referral_id: str
     borough: str | None
-    rule: str
-    level: str
+    rule: str  # in words, for the page
+    level: str  # the code: breach | escalated
     due_at: datetime | None
     raised_at: datetime | None
 
@@ -37,7 +36,7 @@ def open_alert(entry: dict[str, Any]) -> OpenAlert:
         referral_id=str(entry.get("referralId") or ""),
         borough=entry.get("borough"),
         rule=RULE_LABELS.get(rule, rule),
-        level=LEVEL_LABELS.get(level, level),
+        level=level,
         due_at=parse_instant(entry.get("dueAt")),
         raised_at=parse_instant(entry.get("raisedAt")),
     )
@@ -45,6 +44,4 @@ def open_alert(entry: dict[str, Any]) -> OpenAlert:
 
 def split_alerts(alerts: list[OpenAlert]) -> tuple[list[OpenAlert], list[OpenAlert]]:
     """(escalations, breaches): escalations first, as they need a coordinator most."""
-    return [a for a in alerts if a.level == "Escalated"], [
-        a for a in alerts if a.level != "Escalated"
-    ]
+    return [a for a in alerts if a.escalated], [a for a in alerts if not a.escalated]
