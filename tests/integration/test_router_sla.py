@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hub_common.db import make_session_factory
 from hub_common.jsonio import loads
+from hub_common.task_outputs import Outcomes
 from hub_common.topics import Topics
 from hub_router.domain.model import WEEKDAYS, LinkWorker
-from hub_router.domain.offers import OfferTimeout, Outputs
+from hub_router.domain.offers import OfferTimeout
 from hub_router.domain.sla import SlaPolicy
 from hub_router.domain.task_status import BusinessStatus as B
 from hub_router.domain.task_status import TaskStatus as S
@@ -71,7 +72,7 @@ class Router:
         referral_id: str,
         status: S,
         step: B,
-        outputs: Outputs | None = None,
+        outputs: Outcomes | None = None,
         reason: str | None = None,
     ) -> None:
         await self.progress.change_status(
@@ -196,7 +197,7 @@ async def test_closure_is_due_in_twelve_weeks_and_closing_resolves_it(router: Ro
         "breach",
         "2027-02-15T10:00:00+00:00",
     )
-    await router.change("r2", S.COMPLETED, B.FIRST_CONTACT_MADE, Outputs("settled", ("Walks",)))
+    await router.change("r2", S.COMPLETED, B.FIRST_CONTACT_MADE, Outcomes("settled"))
     [_, (kind, resolved)] = await router.alerts()
     assert (kind, resolved["rule"], resolved["resolution"]) == (
         "SlaBreachResolved",
