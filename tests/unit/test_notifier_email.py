@@ -5,6 +5,7 @@ from email import message_from_bytes
 from hub_notifier.adapters.mailer import compose
 from hub_notifier.domain.email_text import status_email
 from hub_notifier.domain.message_back import message_back
+from tests.support.notifier_setup import CLOSING_OUTCOMES
 
 
 def test_the_email_says_the_status_and_links_to_the_task() -> None:
@@ -39,3 +40,20 @@ def test_the_composed_message_is_addressed_and_identified() -> None:
     assert message["To"] == "referrer@example"
     assert message["Message-ID"] == "<delivery-1@referral-hub>"
     assert "accepted by a link worker" in message.get_payload()
+
+
+def test_a_long_message_travels_in_crlf_lines_an_smtp_server_accepts() -> None:
+    referral_id = "0d7f5c2e-2b7a-4c1e-9a57-6f0e8c1d2a10"
+    email = status_email(
+        referral_id=referral_id,
+        status="completed",
+        business_status="connected-to-services",
+        link=f"https://notifier.referral-hub.example/fhir/Task/{referral_id}",
+        referrer_reference="GP-2026-000123",
+        message=message_back("completed", "connected-to-services", outcomes=CLOSING_OUTCOMES),
+    )
+    raw = compose("hub@example", "practice@example", email, "delivery-2")
+    assert len(raw) > 1000  # longer than one SMTP line may be
+    lines = raw.split(b"\r\n")
+    assert all(b"\n" not in line and len(line) <= 998 for line in lines)
+    assert "Support offered:" in message_from_bytes(raw).get_payload(decode=True).decode()

@@ -6,6 +6,7 @@ import asyncio
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate
 
 from hub_notifier.adapters.attempt import Attempt
@@ -22,7 +23,9 @@ def compose(sender: str, recipient: str, email: StatusEmail, message_id: str) ->
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = f"<{message_id}@referral-hub>"
     message.set_content(email.body)
-    return message.as_bytes()
+    # SMTP's line ending is CRLF, and smtplib sends bytes as they are: with bare LF a server
+    # reads the whole message as one line and refuses any longer than 1,000 bytes.
+    return message.as_bytes(policy=SMTP)
 
 
 @dataclass(frozen=True)
