@@ -458,7 +458,7 @@ async def test_the_gp_practice_hears_the_message_back_when_taken_up_declined_and
         heard = all_events(posts)
         # Each message back: its referral, the step it came with (by the referral's own event
         # order, which is its Task version order), the moment, and the code to record.
-        found = []
+        found, closing = [], []
         for received in posts:
             assert_signed(received, secret)
             assert_nothing_personal(received.body)
@@ -469,6 +469,8 @@ async def test_the_gp_practice_hears_the_message_back_when_taken_up_declined_and
                 version = [n for n, f in heard if f == reference].index(number) + 1
                 code = parts.get("code", {}).get("valueCoding", {}).get("code")
                 found.append((reference, version, parts["moment"]["valueCode"], code))
+                if parts["moment"]["valueCode"] == "closed":
+                    closing = message["part"]
         assert sorted(found) == sorted(
             [
                 (f"Task/{completed}", 5, "accepted", "871731000000106"),  # first contact made
@@ -476,6 +478,34 @@ async def test_the_gp_practice_hears_the_message_back_when_taken_up_declined_and
                 (f"Task/{declined}", 3, "declined", "871711000000103"),
             ]
         )
+        # The closing message: the support offered and both measures, coded, from the
+        # router's own Task outputs (tests/support/notifier_setup.CLOSING_OUTCOMES).
+        support = [p["part"] for p in closing if p["name"] == "support-offered"]
+        assert [
+            (
+                {c["code"] for c in s[0]["valueCodeableConcept"]["coding"]},
+                s[1]["valueCoding"]["code"],
+                s[2]["valueString"],
+            )
+            for s in support
+        ] == [
+            ({"carer-support", "302767002"}, "attended", "Croydon carers' cafe"),
+            ({"money-debt-benefits", "160932005"}, "referred", "Welfare advice"),
+        ]
+        assert support[0][3]["valueIdentifier"]["value"] == "croydon-carers"
+        wellbeing = [{q["name"]: q for q in p["part"]} for p in closing if p["name"] == "wellbeing"]
+        assert [w["timepoint"]["valueCoding"]["code"] for w in wellbeing] == [
+            "first-contact",
+            "closure",
+        ]
+        assert wellbeing[1]["instrument"]["valueCodeableConcept"]["coding"][0]["code"] == (
+            "718466001"  # SWEMWBS score, SNOMED CT
+        )
+        assert (
+            wellbeing[1]["score"]["valueInteger"],
+            wellbeing[1]["metric-score"]["valueDecimal"],
+        ) == (28, 25.03)
+        assert "Goes to the carers" not in str(closing)  # the worker's own words stay home
     finally:
         receiver.stop()
 
@@ -585,6 +615,9 @@ async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -
     assert [m["Subject"] for m in coded] == [f"Referral {referral_id}: in-progress"]
     assert tasks[4]["businessStatus"]["coding"][0]["code"] == "first-contact-made"
     assert "871731000000106" in mine[4].get_payload()
+    closing = mine[-1].get_payload(decode=True).decode()
+    assert "Support offered:" in closing and "- Croydon carers' cafe: attended" in closing
+    assert "satisfied 4" in closing and "total 28 (metric 25.03)" in closing
 
     rejection_id = str(uuid.uuid4())
     rejecter = "referrals@residents.example"

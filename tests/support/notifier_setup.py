@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from hub_common import fhir_systems as sys
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_router.adapters.fhir_task import task_snapshot
 from tests.support.infra import Infrastructure
 from tests.support.processes import ServiceProcess
@@ -101,6 +104,36 @@ def service_request(
     }
 
 
+FIRST_CONTACT = WellbeingMeasure(
+    Instrument.ONS4,
+    Timepoint.FIRST_CONTACT,
+    datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+    (("satisfied", 4), ("worthwhile", 5), ("happy", 3), ("anxious", 7)),
+)
+FIRST_CONTACT_OUTCOMES = Outcomes(measures=(FIRST_CONTACT,))
+CLOSING_OUTCOMES = Outcomes(
+    "Goes to the carers' cafe weekly; benefits claim made",
+    (
+        FIRST_CONTACT,
+        WellbeingMeasure(
+            Instrument.SWEMWBS,
+            Timepoint.CLOSURE,
+            datetime(2026, 5, 20, 10, 0, tzinfo=UTC),
+            tuple((code, 4) for code in INSTRUMENTS[Instrument.SWEMWBS].codes),
+        ),
+    ),
+    (
+        SupportOffered(
+            NeedCategory.CARER_SUPPORT,
+            SupportKind.ATTENDED,
+            "Croydon carers' cafe",
+            "croydon-carers",
+        ),
+        SupportOffered(NeedCategory.MONEY_DEBT_BENEFITS, SupportKind.REFERRED, "Welfare advice"),
+    ),
+)
+"""What the router's Tasks carry, built by the shared mapper (as the router does)."""
+
 STEPS: dict[str, list[tuple[str, str, str | None]]] = {
     # status, businessStatus, statusReason: through every status of the Task machine
     "completed": [
@@ -151,14 +184,12 @@ def task_versions(
             authored_on="2026-03-01T09:00:00+00:00",
             last_modified=start + timedelta(seconds=n),
             status_reason=reason,
+            outcomes=CLOSING_OUTCOMES
+            if status == "completed"
+            else FIRST_CONTACT_OUTCOMES
+            if business == "first-contact-made"
+            else None,
         )
-        if status == "completed":
-            task["output"] = [
-                {
-                    "type": {"text": "connected to"},
-                    "valueReference": {"reference": "HealthcareService/croydon-carers"},
-                }
-            ]
         tasks.append(task)
     return tasks
 

@@ -19,6 +19,7 @@ from hub_notifier.domain.notification import (
     notification_bundle,
     status_bundle,
 )
+from tests.support.notifier_setup import CLOSING_OUTCOMES
 
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 SUB = "https://hub.example/fhir/Subscription/sub-1"
@@ -131,3 +132,15 @@ def test_open_referrals_and_other_endings_have_no_message_back() -> None:
         assert message_back(status, "allocated") is None
         assert message_back(status, "allocated", first_contact=True) is None
     assert message_back("failed", "unable-to-contact") is None
+
+
+def test_only_the_closing_message_carries_the_coded_support_and_measures() -> None:
+    accepted = message_back(
+        "in-progress", "first-contact-made", first_contact=True, outcomes=CLOSING_OUTCOMES
+    )
+    assert accepted is not None and accepted.outcomes is None
+    closed = message_back("completed", "connected-to-services", outcomes=CLOSING_OUTCOMES)
+    assert closed is not None
+    names = [p["name"] for p in message_back_parameter(closed)["part"]]
+    assert names.count("support-offered") == 2 and names.count("wellbeing") == 2
+    assert "Goes to the carers" not in str(message_back_parameter(closed))

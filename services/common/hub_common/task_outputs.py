@@ -175,7 +175,7 @@ def _instant(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _measure_code(measure: WellbeingMeasure) -> dict[str, Any]:
+def measure_code(measure: WellbeingMeasure) -> dict[str, Any]:
     spec = measure.spec
     codings = [_coding(WELLBEING_SYSTEM, measure.instrument, spec.title)]
     if measure.instrument is Instrument.SWEMWBS:
@@ -221,7 +221,7 @@ def _observation(
             _concept(OBSERVATION_CATEGORY_SYSTEM, "survey", "Survey"),
             _concept(TIMEPOINT_SYSTEM, measure.when, TIMEPOINT_DISPLAY[measure.when]),
         ],
-        "code": _measure_code(measure),
+        "code": measure_code(measure),
         "subject": subject,
         "effectiveDateTime": _instant(measure.taken_at),
         "derivedFrom": [{"reference": f"#{rid}"}],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
 from hub_notifier.adapters.requester import referrer_reference, requester_key, source_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,3 +60,13 @@ def task_facts(task: dict[str, Any]) -> TaskFacts:
         referrer_reference=referrer_reference(task),
         last_updated=_instant(task.get("meta", {}).get("lastUpdated") or task.get("lastModified")),
     )
+
+
+def outcomes_of(task: dict[str, Any]) -> Outcomes | None:
+    """The Task's coded outcomes, for the message back; None (and a warning naming only the
+    referral) when they cannot be read: the change is still announced, without them."""
+    try:
+        return read_outputs(task)
+    except UnreadableOutputs as error:
+        log.warning("referral %s: outcomes unreadable (%s)", task.get("id"), type(error).__name__)
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub_notifier.domain.message_back import MessageBack
+from hub_notifier.domain.message_back_content import outcome_lines
 
 STATUS_WORDS = {
     "requested": "received and waiting for a link worker",
@@ -49,6 +50,8 @@ def status_email(
     ]
     if message is not None and message.code is not None:
         lines.append(f"Code to record: SNOMED CT {message.code[0]} |{message.code[1]}|")
+    if message is not None and message.outcomes is not None:
+        lines += ["", *outcome_lines(message.outcomes)]
     if status == "rejected":
         lines.append("The reasons are listed at the link below.")
     lines += ["", f"Details: {link}", "", "This message was sent by the referral hub."]

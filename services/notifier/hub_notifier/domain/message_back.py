@@ -7,9 +7,9 @@ service tell the GP practice what to file in the person's record, as codes:
   an episode, the step `first-contact-made`), SNOMED CT 871731000000106 |Referral to social
   prescribing service|;
 - **declined**: when the person declines it, 871711000000103 |Social prescribing declined|;
-- **closed**: when the referral is completed, the support offered and the outcomes (which a
-  later change fills from the Task's coded outputs); it repeats 871731000000106 only when
-  the acceptance was never sent on its own (a referral accepted and closed in one step).
+- **closed**: when the referral is completed, the support offered and the wellbeing measures,
+  coded (message_back_content.py, from the Task's outputs); it repeats 871731000000106 only
+  when the acceptance was never sent on its own (a referral accepted and closed in one step).
 
 Only the GP practice hears it (see `for_gp_practice`); other referrers hear the status and the
 step, nothing of the person's casework.
@@ -22,6 +22,8 @@ from enum import StrEnum
 from typing import Any
 
 from hub_common.fhir_systems import ODS_SYSTEM
+from hub_common.task_outputs import Outcomes
+from hub_notifier.domain.message_back_content import outcome_parts
 
 SNOMED = "http://snomed.info/sct"
 REFERRED = ("871731000000106", "Referral to social prescribing service")
@@ -51,6 +53,7 @@ class MessageBack:
     status: str
     business_status: str
     code: tuple[str, str] | None  # the SNOMED CT code and display to record, if any
+    outcomes: Outcomes | None = None  # at closure: the support offered and the measures
 
 
 def for_gp_practice(source: str, requester_org: str) -> bool:
@@ -71,9 +74,14 @@ def moment_of(status: str, business_status: str, *, first_contact: bool) -> Mome
 
 
 def message_back(
-    status: str, business_status: str, *, first_contact: bool = False
+    status: str,
+    business_status: str,
+    *,
+    first_contact: bool = False,
+    outcomes: Outcomes | None = None,
 ) -> MessageBack | None:
-    """The message back a Task version calls for; None when it calls for none."""
+    """The message back a Task version calls for; None when it calls for none. `outcomes`
+    (the Task's) go with the closing message only."""
     moment = moment_of(status, business_status, first_contact=first_contact)
     if moment is None:
         return None
@@ -82,7 +90,9 @@ def message_back(
         Moment.DECLINED: DECLINED,
         Moment.CLOSED: REFERRED if first_contact else None,
     }[moment]
-    return MessageBack(moment, status, business_status, code)
+    return MessageBack(
+        moment, status, business_status, code, outcomes if moment is Moment.CLOSED else None
+    )
 
 
 def message_back_parameter(message: MessageBack, event_number: int | None = None) -> dict[str, Any]:
@@ -110,6 +120,8 @@ def message_back_parameter(message: MessageBack, event_number: int | None = None
         )
     if message.business_status:
         parts.append({"name": "business-status", "valueCode": message.business_status})
+    if message.outcomes is not None:
+        parts += outcome_parts(message.outcomes)
     return {"name": "message-back", "part": parts}
 
 

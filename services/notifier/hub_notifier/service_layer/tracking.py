@@ -25,7 +25,7 @@ from hub_notifier.adapters.requester import (
     service_request_requester,
     source_of,
 )
-from hub_notifier.adapters.task_facts import TaskFacts, task_facts
+from hub_notifier.adapters.task_facts import TaskFacts, outcomes_of, task_facts
 from hub_notifier.adapters.task_history import first_contact_versions
 from hub_notifier.domain.message_back import CONTACT_STEPS, for_gp_practice, message_back
 from hub_notifier.service_layer.notifying import Announcer, Change
@@ -137,7 +137,8 @@ class TrackingService:
                 if fact.source == "unknown" and source:
                     fact = replace(fact, source=source)
                 first_contact = first_contacts.get(fact.referral_id) == fact.version
-                changes.append(self._change(fact, email_to, trace, first_contact))
+                task = first_seen[(fact.referral_id, fact.version)][1]
+                changes.append(self._change(fact, email_to, trace, first_contact, task))
             staged = await self._announcer.announce_all(session, changes)
         if staged:
             self._on_commit()
@@ -266,7 +267,7 @@ class TrackingService:
             )
             if first_contact:
                 contacted.add(facts.referral_id)
-            changes.append(self._change(facts, email_to, None, first_contact))
+            changes.append(self._change(facts, email_to, None, first_contact, row.task))
         return changes
 
     async def _request_facts(
@@ -294,9 +295,11 @@ class TrackingService:
         email_to: str | None,
         traceparent: str | None,
         first_contact: bool = False,
+        task: dict[str, Any] | None = None,
     ) -> Change:
         """The change to announce; the message back is the GP practice's alone."""
         gp = for_gp_practice(facts.source, facts.requester_org)
+        closing = gp and task is not None and facts.status == "completed"
         return Change(
             referral_id=facts.referral_id,
             status=facts.status,
@@ -305,7 +308,12 @@ class TrackingService:
             source=facts.source,
             referrer_reference=facts.referrer_reference,
             message_back=(
-                message_back(facts.status, facts.business_status, first_contact=first_contact)
+                message_back(
+                    facts.status,
+                    facts.business_status,
+                    first_contact=first_contact,
+                    outcomes=outcomes_of(task) if closing and task is not None else None,
+                )
                 if gp
                 else None
             ),
