@@ -184,6 +184,26 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         checks.check(worker, "04-worker-referral-accepted")
         referrer_sees(referrer, hub, JOURNEY_REF, "Accepted by a link worker")
 
+        # Accepted, the worker reads whom to contact (once the notifier has the new Task
+        # version), then records the care and support plan agreed with the person.
+        person = worker.locator("#person-heading")
+        for _ in range(40):
+            if person.count():
+                break
+            worker.wait_for_timeout(250)
+            worker.reload()
+        expect(person).to_be_visible()
+        expect(worker.locator("section", has=person)).to_contain_text("interpreter needed")
+        expect(worker.locator("section", has=person).locator("a[href^='tel:']")).to_be_visible()
+        worker.locator("#plan-what-matters").fill("Time for herself; her mother's care sorted.")
+        worker.locator("#goal-0-description").fill("A morning a week for herself")
+        worker.locator("#goal-0-need").select_option("carer-support")
+        worker.locator("#action-0-description").fill("Ask the carers' centre about respite")
+        worker.locator("#action-0-by").select_option("link-worker")
+        worker.get_by_role("button", name="Save the plan").click()
+        expect(worker.get_by_role("table", name="Goals")).to_contain_text("A morning a week")
+        checks.check(worker, "04b-worker-care-plan")
+
         fill_ons4(worker, "fc", (4, 5, 3, 7))
         worker.get_by_label("Note (optional").fill("Met at the carers' drop-in.")
         worker.get_by_role("button", name="Record first contact").click()
@@ -233,9 +253,16 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
             expect(card.locator("li.reached", has_text=milestone)).to_have_count(1)
         checks.check(referrer, "09-referrer-completed")
         card.get_by_role("link").click()
-        expect(referrer.get_by_text("Croydon Carers Centre")).to_be_visible()
-        # The referrer sees the step and the services, not the person's scores or the notes.
-        for private in ("ONS4", "Attends the café", "visiting family", "carers' drop-in"):
+        expect(referrer.get_by_text("Completed").first).to_be_visible()
+        # The referrer sees the steps; not the person's scores, the notes or the casework (the
+        # services they joined go to the GP practice alone, in the message back).
+        for private in (
+            "ONS4",
+            "Attends the café",
+            "visiting family",
+            "carers' drop-in",
+            "Croydon Carers Centre",
+        ):
             assert private not in referrer.content()
         checks.check(referrer, "10-referrer-referral")
     finally:

@@ -67,6 +67,9 @@ class FakeHubApi:
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     refuse_next: ApiRefused | None = None
     intake_answer: dict[str, Any] = field(default_factory=lambda: {"results": []})
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # ServiceRequests by id
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # CarePlans by referral id
+    person_reads: list[str] = field(default_factory=list)
 
     def _refusal(self) -> None:
         if self.refuse_next is not None:
@@ -106,6 +109,19 @@ class FakeHubApi:
 
     async def waiting(self, token: str) -> list[dict[str, Any]]:
         return self.waiting_entries
+
+    async def person(self, token: str, task_id: str) -> dict[str, Any] | None:
+        self.person_reads.append(task_id)
+        return self.people.get(task_id)
+
+    async def care_plan(self, token: str, task_id: str) -> dict[str, Any] | None:
+        return self.plans.get(task_id)
+
+    async def record_care_plan(
+        self, token: str, task_id: str, body: dict[str, Any], version: int | None
+    ) -> None:
+        self._refusal()
+        self.calls.append(("care-plan", task_id, (body, version)))
 
     async def alerts(self, token: str) -> list[dict[str, Any]]:
         return self.alert_entries

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -13,10 +13,13 @@ import pytest
 from hub_common.needs import NeedCategory
 from hub_common.task_outputs import Outcomes, SupportKind
 from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_router.adapters.fhir_care_plan import to_care_plan
+from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings
+from tests.support.referrals import service_request
 from tests.support.web_fakes import CVA, SECRET, FakeHubApi, task, token_for
 
 USERS = [
@@ -364,3 +367,76 @@ async def test_the_coordinator_sees_escalations_then_breaches_in_captioned_table
     assert page.index("r-later") < page.index("r-late<")  # escalations come first
     assert "First contact not made in time" in page and 'scope="col"' in page
     assert 'href="/coordinator/alerts" aria-current="page"' in page
+
+
+async def test_the_worker_sees_the_person_first_and_the_plan_once_they_hold_the_referral(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    # The ServiceRequest and CarePlan as intake and the router write them (their own mappers).
+    api.people["r2"] = service_request("r2", language="tw", interpreter=True, risk="high")
+    api.plans["r2"] = to_care_plan(
+        CarePlan(
+            "r2",
+            "Seeing people again",
+            goals=(Goal("Lunch club weekly", NeedCategory.LONELINESS_ISOLATION),),
+            actions=(Action("Phone the club", ActionBy.LINK_WORKER, date(2026, 12, 10)),),
+            version=3,
+        ),
+        "ep-r2",
+        "lw-1",
+    )
+    await sign_in(client, "lw-1")
+    page = (await client.get("/worker/referrals/r2")).text
+    person = page.index('id="person-heading">Test Person-r2</h2>')
+    assert person < page.index("<dt>Status</dt>")  # the first thing on the page
+    assert 'href="tel:02079460000"' in page and "interpreter needed" in page
+    assert "High: do not visit alone" in page
+    assert "Seeing people again" in page and "Lunch club weekly" in page
+    assert '<input type="hidden" name="version" value="3">' in page
+    assert '<option value="link-worker" selected>Link worker</option>' in page
+
+    offered = (await client.get("/worker/referrals/r1")).text  # only offered: no person
+    assert "person-heading" not in offered and "plan-heading" not in offered
+    assert api.person_reads == ["r2"]
+
+
+async def test_the_plan_form_sends_a_new_version_over_the_one_it_showed(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "lw-1")
+    form = {
+        "csrf": csrf,
+        "version": "3",
+        "what_matters": "  My garden  ",
+        "goal-0-description": "Grow tomatoes",
+        "goal-0-need": "physical-activity",
+        "goal-0-target": "2027-06-01",
+        "goal-1-description": "",
+        "action-0-description": "Join the allotment society",
+        "action-0-by": "person",
+        "action-0-done": "yes",
+    }
+    answer = await client.post("/worker/referrals/r2/care-plan", data=form)
+    assert answer.status_code == 200
+    [(_, referral_id, (body, version))] = [c for c in api.calls if c[0] == "care-plan"]
+    assert (referral_id, version) == ("r2", 3)
+    assert body == {
+        "whatMatters": "My garden",
+        "goals": [
+            {
+                "description": "Grow tomatoes",
+                "need": "physical-activity",
+                "targetDate": "2027-06-01",
+                "achieved": False,
+            }
+        ],
+        "actions": [{"description": "Join the allotment society", "by": "person", "done": True}],
+    }
+    bad = await client.post(
+        "/worker/referrals/r2/care-plan",
+        data={**form, "goal-0-target": "31/02/2027"},
+    )
+    assert bad.status_code == 409 and "A goal&#39;s target date is not a date" in bad.text
+    api.refuse_next = ApiRefused(409, "the plan is at version 4, not 3: reload it and try again")
+    stale = await client.post("/worker/referrals/r2/care-plan", data=form)
+    assert stale.status_code == 409 and "reload it and try again" in stale.text

@@ -91,11 +91,12 @@ class HubApi:
         json: Any = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """The API's answer below 500; ApiUnavailable when it cannot give one."""
-        headers = _headers(token, f"{FHIR_JSON}, application/json")
+        sent = {**_headers(token, f"{FHIR_JSON}, application/json"), **(headers or {})}
         if content_type:
-            headers["Content-Type"] = content_type
+            sent["Content-Type"] = content_type
         try:
             response = await self._client.request(
                 method,
@@ -103,7 +104,7 @@ class HubApi:
                 params=params,
                 json=json,
                 content=content,
-                headers=headers,
+                headers=sent,
             )
         except httpx.HTTPError as error:
             log.warning("%s %s on the %s failed: %s", method, path, service, type(error).__name__)
@@ -171,6 +172,31 @@ class HubApi:
         await self._call(
             "router", "POST", f"/fhir/Task/{task_id}/$assign", token, json={"worker": worker}
         )
+
+    async def _found(self, service: str, path: str, token: str) -> dict[str, Any] | None:
+        """A read that may find nothing (404: none, or not the caller's): None then."""
+        try:
+            found: dict[str, Any] = await self._call(service, "GET", path, token)
+        except ApiRefused as refusal:
+            if refusal.status == 404:
+                return None
+            raise
+        return found
+
+    async def care_plan(self, token: str, task_id: str) -> dict[str, Any] | None:
+        return await self._found("router", f"/fhir/CarePlan/{task_id}", token)
+
+    async def record_care_plan(
+        self, token: str, task_id: str, body: dict[str, Any], version: int | None
+    ) -> None:
+        headers = {"If-Match": f'W/"{version}"'} if version else {}
+        await self._call(
+            "router", "POST", f"/fhir/Task/{task_id}/$care-plan", token, json=body, headers=headers
+        )
+
+    async def person(self, token: str, task_id: str) -> dict[str, Any] | None:
+        """The referral's ServiceRequest: the person, for the worker who accepted it."""
+        return await self._found("notifier", f"/fhir/ServiceRequest/{task_id}", token)
 
     # Notifier: what referrers (and coordinators) read.
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from itertools import zip_longest
+from typing import Any
 
 from hub_common.needs import NeedCategory
 from hub_common.task_outputs import InvalidOutputs, SupportKind, SupportOffered
@@ -73,3 +75,60 @@ def summary(text: str | None) -> str:
     if len(cleaned) > MAX_SUMMARY_CHARS:
         raise FormProblem(f"The summary must be at most {MAX_SUMMARY_CHARS} characters")
     return cleaned
+
+
+PLAN_ROWS = 3
+"""Goal and action rows offered beyond those already in the plan."""
+ACTION_BY = (
+    ("person", "The person"),
+    ("link-worker", "Link worker"),
+    ("service", "Community service"),
+)
+"""Who carries an action out, worded as the router's CarePlan names them."""
+
+
+def _day(raw: str, what: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise FormProblem(f"{what} is not a date: use the date picker or YYYY-MM-DD") from None
+
+
+def care_plan(values: Mapping[str, str]) -> tuple[dict[str, Any], int | None]:
+    """The router's `$care-plan` body from the plan form, and the version it replaces. Rows
+    left empty are skipped; a row with a date or a choice but no words is a problem."""
+    what_matters = note(
+        values.get("what_matters"), required=True, what="What matters to the person"
+    )
+    goals, actions = [], []
+    rows = sorted({key.split("-")[1] for key in values if key.startswith(("goal-", "action-"))})
+    for row in rows:
+        words = (values.get(f"goal-{row}-description") or "").strip()
+        if words:
+            goal: dict[str, Any] = {"description": note(words, what="A goal")}
+            if need := values.get(f"goal-{row}-need"):
+                goal["need"] = need
+            if target := _day(values.get(f"goal-{row}-target") or "", "A goal's target date"):
+                goal["targetDate"] = target
+            goal["achieved"] = values.get(f"goal-{row}-achieved") == "yes"
+            goals.append(goal)
+        elif values.get(f"goal-{row}-target"):
+            raise FormProblem("A goal with a target date needs words: what the person wants")
+        words = (values.get(f"action-{row}-description") or "").strip()
+        if words:
+            action: dict[str, Any] = {
+                "description": note(words, what="An action"),
+                "by": values.get(f"action-{row}-by") or "person",
+                "done": values.get(f"action-{row}-done") == "yes",
+            }
+            if due := _day(values.get(f"action-{row}-due") or "", "An action's date"):
+                action["due"] = due
+            actions.append(action)
+        elif values.get(f"action-{row}-due"):
+            raise FormProblem("An action with a date needs words: what will be done")
+    version = (values.get("version") or "").strip()
+    body = {"whatMatters": what_matters, "goals": goals, "actions": actions}
+    return body, int(version) if version.isdigit() else None

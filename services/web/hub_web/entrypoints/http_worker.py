@@ -17,6 +17,7 @@ from hub_web.entrypoints.sessions import WebSession, poster, viewer
 from hub_web.service_layer.commands import (
     CloseReferral,
     DeclineOffer,
+    RecordCarePlan,
     RecordFirstContact,
     RecordProgress,
 )
@@ -65,6 +66,8 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
             support_row_count=forms.SUPPORT_ROWS,
             needs_note=NEEDS_NOTE,
             max_summary=forms.MAX_SUMMARY_CHARS,
+            plan_rows=forms.PLAN_ROWS,
+            action_by=forms.ACTION_BY,
             error=error,
         )
 
@@ -109,6 +112,21 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
             run,
             "/worker?done=declined",
             lambda message: show_desk(request, session, "worker_inbox.html", message),
+        )
+
+    @router.post("/referrals/{referral_id}/care-plan")
+    async def care_plan(request: Request, session: Poster, referral_id: ReferralId) -> Response:
+        """Record a new version of the care and support plan agreed with the person."""
+
+        async def run() -> None:
+            fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            body, version = forms.care_plan(fields)
+            await desk.record_care_plan(session.caller, RecordCarePlan(referral_id, body, version))
+
+        return await act(
+            run,
+            f"/worker/referrals/{referral_id}?done=care-plan",
+            lambda message: show_referral(request, session, referral_id, message),
         )
 
     @router.post("/referrals/{referral_id}/progress")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hub_common.task_outputs import SupportOffered
 
@@ -40,6 +41,16 @@ class CloseReferral:
     answers: tuple[tuple[str, int], ...]
     support: tuple[SupportOffered, ...]
     summary: str
+
+
+@dataclass(frozen=True)
+class RecordCarePlan:
+    """A new version of the referral's care and support plan (the router's `$care-plan` body),
+    replacing `version` (None for the first)."""
+
+    referral_id: str
+    body: dict[str, Any]
+    version: int | None
 
 
 @dataclass(frozen=True)

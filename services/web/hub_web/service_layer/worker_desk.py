@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hub_common.task_outputs import Outcomes
 from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.adapters.outputs_body import outputs_body
+from hub_web.domain.care_plan import PlanView, plan_view
+from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.progress import Moves, moves_from
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.service_layer.commands import (
     CloseReferral,
     DeclineOffer,
+    RecordCarePlan,
     RecordFirstContact,
     RecordProgress,
 )
@@ -36,6 +39,8 @@ class Desk:
 class ReferralPage:
     task: TaskView
     moves: Moves
+    person: PersonView | None = None  # only once the worker has accepted the referral
+    plan: PlanView | None = None
 
 
 class WorkerDesk:
@@ -66,8 +71,23 @@ class WorkerDesk:
         )
 
     async def referral(self, caller: Caller, referral_id: str) -> ReferralPage:
+        """The Task; and, while the worker is working on it, the person and the plan."""
         task = task_view(await self._api.router_task(caller.token, referral_id))
-        return ReferralPage(task, moves_from(task.status, task.step))
+        page = ReferralPage(task, moves_from(task.status, task.step))
+        if task.status not in CASELOAD_STATUSES:
+            return page
+        request = await self._api.person(caller.token, referral_id)
+        plan = await self._api.care_plan(caller.token, referral_id)
+        return replace(
+            page,
+            person=person_view(request) if request else None,
+            plan=plan_view(plan) if plan else None,
+        )
+
+    async def record_care_plan(self, caller: Caller, command: RecordCarePlan) -> None:
+        await self._api.record_care_plan(
+            caller.token, command.referral_id, command.body, command.version
+        )
 
     async def accept(self, caller: Caller, referral_id: str) -> None:
         await self._api.accept(caller.token, referral_id)
