@@ -11,6 +11,7 @@ from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
+from hub_common.periodic import Periodic
 from hub_common.service_app import service_app
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
@@ -18,7 +19,6 @@ from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
 from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
-from hub_notifier.entrypoints.alert_digest import DigestSender
 from hub_notifier.entrypoints.http_alerts import alerts_router
 from hub_notifier.entrypoints.http_audit import audit_router
 from hub_notifier.entrypoints.http_operator import operator_router
@@ -120,7 +120,16 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
-        background=[deliver, DigestSender(alerts, settings.alert_digest_check_seconds).run],
+        # Every replica checks; the digests table makes each borough's digest once a day.
+        background=[
+            deliver,
+            Periodic(
+                "alert digest check",
+                alerts.send_digests,
+                settings.alert_digest_check_seconds,
+                max_backoff=600.0,
+            ).run,
+        ],
     )
     app.include_router(read_router(ReadService(sessions), settings.public_url, app.version))
     app.include_router(report_router(ReportService(sessions)))

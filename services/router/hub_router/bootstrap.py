@@ -8,6 +8,7 @@ from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
+from hub_common.periodic import Periodic, drained
 from hub_common.service_app import service_app
 from hub_router.adapters import orm
 from hub_router.config import RouterSettings
@@ -16,8 +17,6 @@ from hub_router.entrypoints.http_coordination import coordination_router
 from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
-from hub_router.entrypoints.offer_sweeper import OfferSweeper
-from hub_router.entrypoints.sla_sweeper import SlaSweeper
 from hub_router.service_layer.care_planning import CarePlanning
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.sla import SlaSweep
@@ -55,8 +54,14 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
         # Every replica sweeps: expired offers are claimed with SKIP LOCKED, never twice.
         # The service level sweep claims timers the same way: each breach is raised once.
         background=[
-            OfferSweeper(routing, settings.offer_sweep_seconds).run,
-            SlaSweeper(sla, settings.sla_sweep_seconds).run,
+            Periodic(
+                "offer sweep",
+                drained(routing.expire_overdue_offers, 50),
+                settings.offer_sweep_seconds,
+            ).run,
+            Periodic(
+                "service level sweep", drained(sla.sweep, 100), settings.sla_sweep_seconds
+            ).run,
         ],
     )
     app.include_router(task_router(views, routing, progress))
