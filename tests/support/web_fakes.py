@@ -70,6 +70,7 @@ class FakeHubApi:
     people: dict[str, dict[str, Any]] = field(default_factory=dict)  # ServiceRequests by id
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # CarePlans by referral id
     person_reads: list[str] = field(default_factory=list)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # earlier versions
 
     def _refusal(self) -> None:
         if self.refuse_next is not None:
@@ -135,6 +136,9 @@ class FakeHubApi:
 
     async def notifier_task(self, token: str, task_id: str) -> dict[str, Any]:
         return await self.router_task(token, task_id)
+
+    async def notifier_task_history(self, token: str, task_id: str) -> list[dict[str, Any]]:
+        return [*self.history.get(task_id, ()), await self.router_task(token, task_id)][::-1]
 
     async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
         self._refusal()

@@ -440,3 +440,33 @@ async def test_the_plan_form_sends_a_new_version_over_the_one_it_showed(
     api.refuse_next = ApiRefused(409, "the plan is at version 4, not 3: reload it and try again")
     stale = await client.post("/worker/referrals/r2/care-plan", data=form)
     assert stale.status_code == 409 and "reload it and try again" in stale.text
+
+
+async def test_the_referrers_timeline_times_each_milestone_from_the_task_history(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    # r2 is in progress; its earlier versions say when it was offered, accepted and reached.
+    api.history["r2"] = [
+        task("r2", version=1, last_modified="2026-11-20T10:05:00+00:00"),
+        task(
+            "r2",
+            version=2,
+            status="accepted",
+            step="allocated",
+            last_modified="2026-11-20T14:30:00+00:00",
+        ),
+        task(
+            "r2",
+            version=3,
+            status="in-progress",
+            step="first-contact-made",
+            last_modified="2026-11-21T09:15:00+00:00",
+        ),
+    ]
+    api.tasks["r2"]["meta"]["lastUpdated"] = "2026-11-22T11:00:00+00:00"
+    api.tasks["r2"]["lastModified"] = "2026-11-22T11:00:00+00:00"
+    await sign_in(client, CVA)
+    detail = (await client.get("/referrer/referrals/r2")).text
+    assert "time not recorded" not in detail
+    for when in ("20 Nov 2026, 10:05", "20 Nov 2026, 14:30", "21 Nov 2026, 09:15"):
+        assert when in detail

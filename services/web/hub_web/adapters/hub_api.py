@@ -217,6 +217,11 @@ class HubApi:
         task: dict[str, Any] = await self._call("notifier", "GET", f"/fhir/Task/{task_id}", token)
         return task
 
+    async def notifier_task_history(self, token: str, task_id: str) -> list[dict[str, Any]]:
+        """Every version of the Task, newest first (a history Bundle)."""
+        bundle = await self._call("notifier", "GET", f"/fhir/Task/{task_id}/_history", token)
+        return [entry["resource"] for entry in bundle.get("entry") or []]
+
     async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
         """The notifier's referrals report, streamed as it comes (never held whole here).
         Refusals and failures raise before the first byte, so the page can still explain."""

@@ -1,13 +1,15 @@
 """A referral's progress as its referrer sees it: the milestones reached, and when.
 
-No API gives a Task's past versions (the notifier keeps them but serves only the latest), so
-the timeline is built from the latest Task: when it was sent (`authoredOn`), every milestone
-its current status implies was reached, and the current one with its time (`lastModified`).
-Reached milestones whose time is unknown say so rather than guess.
+Given the Task's history (the notifier's `GET /fhir/Task/<id>/_history`), each milestone's time
+is that of the first version that reached it. Without it (a list of many referrals), the
+timeline comes from the latest Task alone: when it was sent (`authoredOn`), every milestone its
+current status implies, and the current one with its time (`lastModified`). Reached milestones
+whose time is unknown say so rather than guess.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,13 +48,34 @@ def _closing_label(task: TaskView) -> str:
     }.get(task.status, "Completed")
 
 
-def timeline(task: TaskView) -> list[Milestone]:
+ORDER = ("received", "offered", "accepted", "contact", "closed")
+
+
+def _reached_at(history: Sequence[TaskView]) -> dict[str, datetime]:
+    """When each milestone was first reached, from the Task's versions (any order)."""
+    timed = sorted(
+        ((v.last_modified, v) for v in history if v.last_modified is not None),
+        key=lambda pair: pair[0],
+    )
+    reached: dict[str, datetime] = {}
+    for at, version in timed:
+        current = _current_milestone(version)
+        position = ORDER.index("offered" if current == "waiting" else current)
+        for key in ORDER[1 : position + 1]:
+            contact = version.step in CONTACT_STEPS or version.status == "completed"
+            if key != "contact" or contact:
+                reached.setdefault(key, at)
+    return reached
+
+
+def timeline(task: TaskView, history: Sequence[TaskView] = ()) -> list[Milestone]:
     """Every milestone of a referral accepted at intake, reached or still ahead."""
     current = _current_milestone(task)
     waiting = current == "waiting"
     current = "offered" if waiting else current  # waiting takes the offer's place
-    order = ["received", "offered", "accepted", "contact", "closed"]
+    order = list(ORDER)
     position = order.index(current)
+    reached_at = _reached_at(history)
     contact_made = task.step in CONTACT_STEPS or task.status == "completed"
     first_contact = task.first_contact_measured_at
     labels = {
@@ -70,6 +93,8 @@ def timeline(task: TaskView) -> list[Milestone]:
         at = None
         if key == "received":
             at = task.authored_on
+        elif key in reached_at:
+            at = reached_at[key]
         elif key == current:
             at = task.last_modified
         elif key == "contact" and reached and first_contact:

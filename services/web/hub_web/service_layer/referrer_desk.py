@@ -72,8 +72,12 @@ class ReferrerDesk:
         )
 
     async def referral(self, caller: Caller, task_id: str) -> tuple[TaskView, list[Milestone]]:
+        """The referral and its timeline, each milestone timed from the Task's history."""
         task = task_view(await self._api.notifier_task(caller.token, task_id))
-        return task, ([] if task.is_rejection else timeline(task))
+        if task.is_rejection:
+            return task, []
+        history = await self._api.notifier_task_history(caller.token, task_id)
+        return task, timeline(task, [task_view(version) for version in history])
 
     async def resubmit(self, caller: Caller, command: ResubmitReferral) -> list[SubmissionResult]:
         answer = await self._api.submit(
