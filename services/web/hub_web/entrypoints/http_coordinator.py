@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from hub_web.domain.alerts import split_alerts
+from hub_web.domain.wellbeing_change import MIN_PEOPLE
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.pages import act, render
 from hub_web.entrypoints.sessions import WebSession, poster, viewer
@@ -76,13 +77,15 @@ def coordinator_router(desk: CoordinatorDesk) -> APIRouter:
 
     @router.get("/charts", response_class=HTMLResponse)
     async def charts(request: Request, session: Viewer) -> HTMLResponse:
-        """Caseloads, referrals per source per week, and time to first contact."""
+        """Caseloads, referrals per source per week, time to first contact, and wellbeing
+        change by cohort (small cohorts suppressed)."""
         return render(
             request,
             "coordinator_charts.html",
             session,
             title="Charts",
             dashboard=await desk.dashboard(session.caller),
+            min_people=MIN_PEOPLE,
         )
 
     return router

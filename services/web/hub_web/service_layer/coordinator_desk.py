@@ -15,6 +15,7 @@ from hub_web.domain.metrics import (
 )
 from hub_web.domain.tasks import task_view
 from hub_web.domain.waiting import WaitingReferral, waiting_referral
+from hub_web.domain.wellbeing_change import CohortRow, change_by_cohort
 from hub_web.service_layer.commands import AssignReferral
 from hub_web.service_layer.ports import Caller, HubApiPort
 
@@ -28,6 +29,7 @@ class Dashboard:
     contact_chart: BarChart
     contact_times: ContactTimes
     tasks_read: int
+    wellbeing: dict[str, list[CohortRow]]  # by source, need and borough
 
 
 class CoordinatorDesk:
@@ -79,4 +81,5 @@ class CoordinatorDesk:
             ),
             contact_times=contact,
             tasks_read=len(tasks),
+            wellbeing={by: change_by_cohort(tasks, by) for by in ("source", "need", "borough")},
         )
