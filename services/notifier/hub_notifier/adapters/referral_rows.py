@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub_common.fhir_refs import contained
 from hub_notifier.adapters.requester import service_request_requester
 
 COLUMNS = (
@@ -22,13 +23,8 @@ COLUMNS = (
 OWNER_PREFIX = "PractitionerRole/"
 
 
-def _contained(request: dict[str, Any], reference: Any) -> dict[str, Any]:
-    wanted = str(reference or "").lstrip("#")
-    return next((r for r in request.get("contained", []) if r.get("id") == wanted), {})
-
-
 def _patient(request: dict[str, Any]) -> dict[str, Any]:
-    return _contained(request, (request.get("subject") or {}).get("reference"))
+    return contained(request, (request.get("subject") or {}).get("reference"))
 
 
 def _person_name(patient: dict[str, Any]) -> str:
@@ -40,8 +36,8 @@ def _person_name(patient: dict[str, Any]) -> str:
 
 def _organisation(request: dict[str, Any]) -> str:
     """The referring organisation's name, else its identifier's value."""
-    role = _contained(request, (request.get("requester") or {}).get("reference"))
-    organisation = _contained(request, (role.get("organization") or {}).get("reference"))
+    role = contained(request, (request.get("requester") or {}).get("reference"))
+    organisation = contained(request, (role.get("organization") or {}).get("reference"))
     return str(organisation.get("name") or service_request_requester(request).get("value") or "")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hub_common.fhir_refs import contained
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM
 
 
@@ -14,18 +15,13 @@ def requester_key(identifier: dict[str, Any] | None) -> str:
     return f"{identifier.get('system', '')}|{identifier.get('value', '')}"
 
 
-def _contained(request: dict[str, Any], reference: Any) -> dict[str, Any]:
-    wanted = str(reference or "").lstrip("#")
-    return next((r for r in request.get("contained", []) if r.get("id") == wanted), {})
-
-
 def _requester_role(request: dict[str, Any]) -> dict[str, Any]:
-    return _contained(request, request.get("requester", {}).get("reference"))
+    return contained(request, request.get("requester", {}).get("reference"))
 
 
 def service_request_requester(request: dict[str, Any]) -> dict[str, Any]:
     role = _requester_role(request)
-    organisation = _contained(request, role.get("organization", {}).get("reference"))
+    organisation = contained(request, role.get("organization", {}).get("reference"))
     identifier: dict[str, Any] = (organisation.get("identifier") or [{}])[0]
     return identifier
 
@@ -39,7 +35,7 @@ def referrer_email(request: dict[str, Any]) -> str | None:
 
 
 def postcode_of(request: dict[str, Any]) -> str | None:
-    patient = _contained(request, request.get("subject", {}).get("reference"))
+    patient = contained(request, request.get("subject", {}).get("reference"))
     return next(
         (str(a["postalCode"]) for a in patient.get("address", []) if a.get("postalCode")), None
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub_common import fhir_systems as sys
+from hub_common.fhir_refs import contained
 from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
 from hub_common.service_area import borough_of, district_of
 from hub_router.domain.model import ReferralToRoute
@@ -23,11 +24,6 @@ class ReferralFacts:
     authored_on: str | None
 
 
-def _contained(request: dict[str, Any], reference: str | None) -> dict[str, Any]:
-    wanted = (reference or "").lstrip("#")
-    return next((r for r in request.get("contained", []) if r.get("id") == wanted), {})
-
-
 def _extension(resource: dict[str, Any], url: str) -> Any:
     for ext in resource.get("extension", []):
         if ext.get("url") == url:
@@ -42,7 +38,7 @@ def read_service_request(request: dict[str, Any]) -> ReferralFacts:
     referral_id = request.get("id")
     if not referral_id:
         raise ValueError("ServiceRequest.id is required")
-    patient = _contained(request, request.get("subject", {}).get("reference"))
+    patient = contained(request, request.get("subject", {}).get("reference"))
     postcode = next(
         (a.get("postalCode") for a in patient.get("address", []) if a.get("postalCode")), None
     )
@@ -70,10 +66,8 @@ def read_service_request(request: dict[str, Any]) -> ReferralFacts:
         for sub in ext.get("extension", [])
     )
     risk = _extension(request, sys.RISK_EXTENSION_URL) or "none"
-    role = _contained(request, request.get("requester", {}).get("reference"))
-    organisation = (
-        _contained(request, role.get("organization", {}).get("reference")) if role else {}
-    )
+    role = contained(request, request.get("requester", {}).get("reference"))
+    organisation = contained(request, role.get("organization", {}).get("reference")) if role else {}
     org_identifier = (organisation.get("identifier") or [{}])[0]
     referrer_identifier: dict[str, Any] = next(
         (

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub_common import fhir_systems as sys
+from hub_common.fhir_refs import contained
 from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NeedCategory
 
 NHS_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication"
@@ -38,11 +39,6 @@ class PersonView:
     needs: tuple[str, ...]  # the need categories in words, or the referrer's words
     referrer_words: tuple[str, ...]  # ServiceRequest.note: what matters, as the referrer wrote it
     referrer: str  # the person and organisation who referred, with how to reach them
-
-
-def _contained(request: dict[str, Any], reference: Any) -> dict[str, Any]:
-    wanted = str(reference or "").removeprefix("#")
-    return next((r for r in request.get("contained") or [] if r.get("id") == wanted), {})
 
 
 def _name(patient: dict[str, Any]) -> str:
@@ -96,9 +92,9 @@ def _need_words(reason: dict[str, Any]) -> str:
 
 
 def _referrer(request: dict[str, Any]) -> str:
-    role = _contained(request, (request.get("requester") or {}).get("reference"))
-    person = _contained(request, (role.get("practitioner") or {}).get("reference"))
-    organisation = _contained(request, (role.get("organization") or {}).get("reference"))
+    role = contained(request, (request.get("requester") or {}).get("reference"))
+    person = contained(request, (role.get("practitioner") or {}).get("reference"))
+    organisation = contained(request, (role.get("organization") or {}).get("reference"))
     who = _name(person) if person else None
     parts = [
         part
@@ -115,7 +111,7 @@ def _referrer(request: dict[str, Any]) -> str:
 
 def person_view(request: dict[str, Any]) -> PersonView:
     """The person of a ServiceRequest as intake writes it (contained Patient, requester)."""
-    patient = _contained(request, (request.get("subject") or {}).get("reference"))
+    patient = contained(request, (request.get("subject") or {}).get("reference"))
     nhs_number = next(
         (
             str(i["value"])
