@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.task_outputs import OUTPUT_TYPE_SYSTEM
 
-CASEWORK_OUTPUT_SYSTEM = f"{HUB_BASE}/CodeSystem/task-output-type"
 WITHHELD = ("contained", "input", "note")
 
 
 def _is_casework(output: dict[str, Any]) -> bool:
     codings = (output.get("type") or {}).get("coding") or []
-    return any(coding.get("system") == CASEWORK_OUTPUT_SYSTEM for coding in codings)
+    return any(coding.get("system") == OUTPUT_TYPE_SYSTEM for coding in codings)
 
 
 def for_referrer(task: dict[str, Any]) -> dict[str, Any]:

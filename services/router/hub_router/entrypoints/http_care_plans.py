@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field
 from hub_common.audit import AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.needs import NeedCategory
-from hub_common.outcome import Issue, operation_outcome
 from hub_common.stored_text import StorableText
 from hub_router.domain.care_plan import (
     MAX_ITEMS,
@@ -33,7 +32,7 @@ from hub_router.domain.care_plan import (
     PlanConflict,
     PlanRefused,
 )
-from hub_router.entrypoints.http_tasks import FHIR_JSON_MEDIA, fhir, viewer_of
+from hub_router.entrypoints.http_tasks import FHIR_JSON_MEDIA, fhir, refusal, viewer_of
 from hub_router.service_layer.care_planning import CarePlanning, RecordCarePlan
 
 LinkWorker = Annotated[Principal, Depends(require("link_worker"))]
@@ -81,19 +80,12 @@ def _expected_version(if_match: str | None) -> int | None:
 def install_care_plan_errors(app: FastAPI) -> None:
     """Refused plans are 422 naming the field; a plan that moved on is 409."""
 
-    def outcome(status_code: int, path: str, message: str, code: str) -> JSONResponse:
-        return JSONResponse(
-            operation_outcome([Issue(path, message, code=code)]),
-            status_code=status_code,
-            media_type=FHIR_JSON_MEDIA,
-        )
-
     async def refused(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, PlanRefused)
-        return outcome(422, error.field_path, str(error), "value")
+        return refusal(422, str(error), "value", error.field_path)
 
     async def conflict(request: Request, error: Exception) -> JSONResponse:
-        return outcome(409, "CarePlan", str(error), "conflict")
+        return refusal(409, str(error), "conflict", "CarePlan")
 
     app.add_exception_handler(PlanRefused, refused)
     app.add_exception_handler(PlanConflict, conflict)
@@ -109,13 +101,7 @@ def care_plan_router(planning: CarePlanning, base_url: str = "") -> APIRouter:
         """The newest version of the plan, if the referral is yours to see and has one."""
         plans = await planning.read(viewer_of(principal), referral_id)
         if not plans:
-            return JSONResponse(
-                operation_outcome(
-                    [Issue("CarePlan", "no care plan recorded yet", code="not-found")]
-                ),
-                status_code=404,
-                media_type=FHIR_JSON_MEDIA,
-            )
+            return refusal(404, "no care plan recorded yet", "not-found", "CarePlan")
         await audit.read(request, principal, "CarePlan", [referral_id])
         return fhir(plans[0])
 

@@ -87,9 +87,10 @@ def fhir(resource: dict[str, Any], status_code: int = 200) -> JSONResponse:
     )
 
 
-def _refusal(status_code: int, message: str, code: str) -> JSONResponse:
+def refusal(status_code: int, message: str, code: str, path: str = "Task") -> JSONResponse:
+    """An OperationOutcome answer naming `path` (the resource, or the field at fault)."""
     return JSONResponse(
-        operation_outcome([Issue("Task", message, code=code)]),
+        operation_outcome([Issue(path, message, code=code)]),
         status_code=status_code,
         media_type=FHIR_JSON_MEDIA,
     )
@@ -99,13 +100,13 @@ def install_error_handlers(app: FastAPI) -> None:
     """Domain refusals become OperationOutcomes: 404 not yours, 409 not now, 422 no such worker."""
 
     async def not_visible(request: Request, error: Exception) -> JSONResponse:
-        return _refusal(404, f"no Task {error} that you can see", "not-found")
+        return refusal(404, f"no Task {error} that you can see", "not-found")
 
     async def refused(request: Request, error: Exception) -> JSONResponse:
-        return _refusal(409, str(error), "business-rule")
+        return refusal(409, str(error), "business-rule")
 
     async def unknown_worker(request: Request, error: Exception) -> JSONResponse:
-        return _refusal(422, str(error), "value")
+        return refusal(422, str(error), "value")
 
     app.add_exception_handler(TaskNotVisible, not_visible)
     app.add_exception_handler(TransitionRefused, refused)
