@@ -27,7 +27,13 @@ from hub_notifier.adapters.requester import (
 )
 from hub_notifier.adapters.task_facts import TaskFacts, outcomes_of, task_facts
 from hub_notifier.adapters.task_history import first_contact_versions
-from hub_notifier.domain.message_back import CONTACT_STEPS, for_gp_practice, message_back
+from hub_notifier.domain.message_back import (
+    CONTACT_STEPS,
+    Moment,
+    for_gp_practice,
+    message_back,
+    moment_of,
+)
 from hub_notifier.service_layer.notifying import Announcer, Change
 
 log = logging.getLogger(__name__)
@@ -299,7 +305,9 @@ class TrackingService:
     ) -> Change:
         """The change to announce; the message back is the GP practice's alone."""
         gp = for_gp_practice(facts.source, facts.requester_org)
-        closing = gp and task is not None and facts.status == "completed"
+        # The Task's outcomes are read only for the closing message, the one that carries them.
+        closing = moment_of(facts.status, facts.business_status, first_contact=first_contact)
+        outcomes = outcomes_of(task) if gp and task and closing is Moment.CLOSED else None
         return Change(
             referral_id=facts.referral_id,
             status=facts.status,
@@ -312,7 +320,7 @@ class TrackingService:
                     facts.status,
                     facts.business_status,
                     first_contact=first_contact,
-                    outcomes=outcomes_of(task) if closing and task is not None else None,
+                    outcomes=outcomes,
                 )
                 if gp
                 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -76,8 +77,10 @@ class WorkerDesk:
         page = ReferralPage(task, moves_from(task.status, task.step))
         if task.status not in CASELOAD_STATUSES:
             return page
-        request = await self._api.person(caller.token, referral_id)
-        plan = await self._api.care_plan(caller.token, referral_id)
+        request, plan = await asyncio.gather(
+            self._api.person(caller.token, referral_id),
+            self._api.care_plan(caller.token, referral_id),
+        )
         return replace(
             page,
             person=person_view(request) if request else None,
