@@ -1,4 +1,4 @@
-"""Where the tests' Kafka and PostgreSQL come from, in the order DESIGN.md promises:
+"""Where the tests' Kafka and PostgreSQL come from, in the order docs/contract.md promises:
 
 1. `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` from the environment;
 2. testcontainers, when a Docker engine answers (apache/kafka and postgres images);

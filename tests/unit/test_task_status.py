@@ -5,7 +5,7 @@ import pytest
 from hub_router.domain.task_status import ALLOWED, TaskStatus, TransitionRefused, check_transition
 
 S = TaskStatus
-CONTRACT = {  # DESIGN.md, "Task status machine"
+CONTRACT = {  # docs/contract.md, "The Task status machine"
     (S.REQUESTED, S.ACCEPTED), (S.REQUESTED, S.REJECTED), (S.REQUESTED, S.CANCELLED),
     (S.ACCEPTED, S.IN_PROGRESS), (S.ACCEPTED, S.ON_HOLD), (S.ACCEPTED, S.COMPLETED),
     (S.ACCEPTED, S.FAILED), (S.ACCEPTED, S.CANCELLED),

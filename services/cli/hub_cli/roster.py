@@ -1,4 +1,4 @@
-"""Reading a link worker roster file (CSV columns of DESIGN.md, or a JSON list of rows)."""
+"""Reading a link worker roster file (CSV columns of docs/contract.md, or a JSON list of rows)."""
 
 from __future__ import annotations
 

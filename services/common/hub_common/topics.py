@@ -1,4 +1,4 @@
-"""Every Kafka topic the hub reads or writes, named in one place (contract: DESIGN.md, Topics)."""
+"""Every Kafka topic the hub reads or writes, named in one place (contract: docs/contract.md, Topics)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The FHIR Task status machine of a referral (contract: DESIGN.md). No other move is allowed."""
+"""The FHIR Task status machine of a referral (contract: docs/contract.md). No other move is allowed."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def check_transition(current: TaskStatus, new: TaskStatus, reason: str | None) -
 
 
 class BusinessStatus(StrEnum):
-    """The finer step within a status (Task.businessStatus; contract: DESIGN.md)."""
+    """The finer step within a status (Task.businessStatus; contract: docs/contract.md)."""
 
     AWAITING_ALLOCATION = "awaiting-allocation"
     OFFERED = "offered"
