@@ -30,6 +30,12 @@ start_services() {
   [ -x "$python" ] || die "no virtual environment: run 'make install' first"
   if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${DATABASE_URL:-}" ]; then
     bash "$here/stack.sh" up
+    if [ "${HUB_KAFKA_BROKERS:-1}" = 3 ]; then
+      # Three brokers, 100 ports apart (stack.sh); every topic replicated to all three.
+      local base=${HUB_KAFKA_PORT:-9092}
+      export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$base,127.0.0.1:$((base + 100)),127.0.0.1:$((base + 200))
+      export HUB_KAFKA_REPLICATION_FACTOR=${HUB_KAFKA_REPLICATION_FACTOR:-3}
+    fi
   else
     say "using KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL from the environment"
   fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local infrastructure without Docker: Apache Kafka (KRaft, single node) from Maven Central jars
+# Local infrastructure without Docker: Apache Kafka (KRaft, one node or, with HUB_KAFKA_BROKERS=3,
+# a replicated cluster of three) from Maven Central jars
 # and a PostgreSQL cluster from the operating system's packages, both on loopback, with all
 # state under <repo>/.local (git-ignored).
 #
@@ -8,6 +9,10 @@
 #   deploy/local/stack.sh status   say what is running
 #   deploy/local/stack.sh reset    stop both and delete their data
 #   deploy/local/stack.sh kafka-stop|kafka-start|pg-stop|pg-start   one component (outage tests)
+#   deploy/local/stack.sh broker-kill|broker-stop|broker-start N      one broker of a cluster
+#
+# HUB_KAFKA_BROKERS=3 (with every command) runs three brokers instead of one; HUB_KAFKA_PORT,
+# HUB_KAFKA_CONTROLLER_PORT, HUB_KAFKA_SASL_PORT and HUB_PG_PORT move the ports.
 #
 # Every command is idempotent: `up` on a running stack only checks it.
 set -euo pipefail
@@ -65,55 +70,104 @@ kafka_jars() {
   echo "$want" >"$stamp"
 }
 
-kafka_pid() { [ -f "$kafka_dir/kafka.pid" ] && kill -0 "$(cat "$kafka_dir/kafka.pid")" 2>/dev/null && cat "$kafka_dir/kafka.pid"; }
+# One broker by default (state in .local/kafka/data); with HUB_KAFKA_BROKERS=3 three brokers,
+# each also a controller, in .local/kafka/broker-N, broker N's ports 100*(N-1) above the
+# single broker's (9092, 9192, 9292; controllers 9093, 9193, 9293; SASL 9094, 9194, 9294).
+BROKERS=${HUB_KAFKA_BROKERS:-1}
+case "$BROKERS" in 1|3) ;; *) die "HUB_KAFKA_BROKERS must be 1 or 3, not '$BROKERS'" ;; esac
 
-kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$kafka_dir/kafka.log" 2>/dev/null; }
+broker_dir() { if [ "$BROKERS" = 1 ]; then echo "$kafka_dir"; else echo "$kafka_dir/broker-$1"; fi; }
+broker_port() { echo $(( $1 + 100 * ($2 - 1) )); } # broker_port BASE N
 
-wait_for_kafka() { # up to 90 s, but give up at once if the broker process died
+bootstrap_servers() {
+  local n servers=""
+  for n in $(seq 1 "$BROKERS"); do servers+="${servers:+,}127.0.0.1:$(broker_port "$KAFKA_PORT" "$n")"; done
+  echo "$servers"
+}
+
+quorum_line() {
+  if [ "$BROKERS" = 1 ]; then echo "controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT"; return; fi
+  local n voters=""
+  for n in $(seq 1 "$BROKERS"); do voters+="${voters:+,}$n@127.0.0.1:$(broker_port "$CONTROLLER_PORT" "$n")"; done
+  echo "controller.quorum.voters=$voters"
+}
+
+kafka_pid() { # kafka_pid [N]
+  local dir; dir=$(broker_dir "${1:-1}")
+  [ -f "$dir/kafka.pid" ] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null && cat "$dir/kafka.pid"
+}
+
+kafka_ready() { # kafka_ready N
+  port_open "$(broker_port "$KAFKA_PORT" "$1")" && grep -q "Kafka Server started" "$(broker_dir "$1")/kafka.log" 2>/dev/null
+}
+
+wait_for_kafka() { # wait_for_kafka N: up to 90 s, but give up at once if the broker process died
   for _ in $(seq 1 180); do
-    if kafka_ready; then say "Kafka is ready"; return 0; fi
-    kafka_pid >/dev/null || return 1
+    if kafka_ready "$1"; then say "Kafka broker $1 is ready"; return 0; fi
+    kafka_pid "$1" >/dev/null || return 1
     sleep 0.5
   done
   return 1
 }
 
-kafka_up() {
-  if kafka_pid >/dev/null; then say "Kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
-  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another program; stop it or set HUB_KAFKA_PORT"
-  require_java
-  kafka_jars
-  mkdir -p "$kafka_dir/data"
-  sed -e "s#@DATA_DIR@#$kafka_dir/data#" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
-      -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$SASL_PORT#g" "$here/kafka/server.properties" >"$kafka_dir/server.properties"
+broker_start() { # broker_start N: start broker N without waiting for it
+  local n=$1 dir port replicas min_isr
+  dir=$(broker_dir "$n"); port=$(broker_port "$KAFKA_PORT" "$n")
+  if kafka_pid "$n" >/dev/null; then say "Kafka broker $n already running on 127.0.0.1:$port"; return; fi
+  port_open "$port" && die "port $port is taken by another program; stop it or set HUB_KAFKA_PORT"
+  replicas=$BROKERS; min_isr=$(( BROKERS > 1 ? BROKERS - 1 : 1 ))
+  mkdir -p "$dir/data"
+  sed -e "s#@DATA_DIR@#$dir/data#" -e "s#@NODE_ID@#$n#" -e "s#@QUORUM@#$(quorum_line)#" \
+      -e "s#@KAFKA_PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$(broker_port "$CONTROLLER_PORT" "$n")#g" \
+      -e "s#@SASL_PORT@#$(broker_port "$SASL_PORT" "$n")#g" \
+      -e "s#@REPLICAS@#$replicas#g" -e "s#@MIN_ISR@#$min_isr#g" \
+      "$here/kafka/server.properties" >"$dir/server.properties"
   local cp="$kafka_dir/lib/*"
-  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null)
-    java -cp "$cp" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
-      -c "$kafka_dir/server.properties" >"$kafka_dir/format.log" 2>&1 ||
-      { cat "$kafka_dir/format.log" >&2; die "could not format Kafka storage"; }
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    # One cluster id for every broker of the cluster, kept so a re-format agrees with the rest.
+    [ -f "$kafka_dir/cluster.id" ] || java -cp "$cp" kafka.tools.StorageTool random-uuid >"$kafka_dir/cluster.id" 2>/dev/null
+    local mode=(--standalone); [ "$BROKERS" = 1 ] || mode=()
+    java -cp "$cp" kafka.tools.StorageTool format "${mode[@]}" -t "$(cat "$kafka_dir/cluster.id")" \
+      -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+      { cat "$dir/format.log" >&2; die "could not format Kafka storage of broker $n"; }
   fi
-  say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-  : >"$kafka_dir/kafka.log"
+  say "starting Kafka broker $n on 127.0.0.1:$port"
+  : >"$dir/kafka.log"
   # setsid: the broker outlives the make target that started it; `down` stops it by pid.
   setsid nohup java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.showDateTime=true \
-    -cp "$cp" kafka.Kafka "$kafka_dir/server.properties" >>"$kafka_dir/kafka.log" 2>&1 </dev/null &
-  echo $! >"$kafka_dir/kafka.pid"
-  wait_for_kafka ||
-    { tail -n 30 "$kafka_dir/kafka.log" >&2; die "Kafka did not start (log: $kafka_dir/kafka.log)"; }
+    -cp "$cp" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
+  echo $! >"$dir/kafka.pid"
 }
 
-kafka_down() {
+broker_wait() { # broker_wait N
+  wait_for_kafka "$1" ||
+    { tail -n 30 "$(broker_dir "$1")/kafka.log" >&2; die "Kafka broker $1 did not start (log: $(broker_dir "$1")/kafka.log)"; }
+}
+
+broker_stop() { # broker_stop N [SIGNAL]: SIGTERM (a clean shutdown) unless told KILL
   local pid
-  if pid=$(kafka_pid); then
-    say "stopping Kafka (pid $pid)"
-    kill "$pid"
+  if pid=$(kafka_pid "$1"); then
+    say "stopping Kafka broker $1 (pid $pid${2:+, SIG$2})"
+    kill -s "${2:-TERM}" "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$kafka_dir/kafka.pid"
+  rm -f "$(broker_dir "$1")/kafka.pid"
+}
+
+kafka_up() {
+  require_java
+  kafka_jars
+  local n
+  # A cluster's controllers need each other for a quorum: start all, then wait for each.
+  for n in $(seq 1 "$BROKERS"); do broker_start "$n"; done
+  for n in $(seq 1 "$BROKERS"); do broker_wait "$n"; done
+}
+
+kafka_down() {
+  local n
+  for n in $(seq 1 "$BROKERS"); do broker_stop "$n"; done
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -183,8 +237,12 @@ pg_down() {
 # ---------------------------------------------------------------- commands
 
 status() {
-  if kafka_pid >/dev/null; then say "Kafka: running (pid $(kafka_pid)) on 127.0.0.1:$KAFKA_PORT"
-  else say "Kafka: stopped"; fi
+  local n
+  for n in $(seq 1 "$BROKERS"); do
+    if kafka_pid "$n" >/dev/null; then
+      say "Kafka broker $n: running (pid $(kafka_pid "$n")) on 127.0.0.1:$(broker_port "$KAFKA_PORT" "$n")"
+    else say "Kafka broker $n: stopped"; fi
+  done
   if pg_bindir >/dev/null && [ -f "$pg_dir/data/postmaster.pid" ] && pg_ready; then
     say "PostgreSQL: running on 127.0.0.1:$PG_PORT"
   else say "PostgreSQL: stopped"; fi
@@ -196,15 +254,19 @@ case "${1:-}" in
     mkdir -p "$state"
     pg_up
     kafka_up
-    say "up in $(( $(date +%s) - start )) s: KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT DATABASE_URL=postgresql+asyncpg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"
+    say "up in $(( $(date +%s) - start )) s: KAFKA_BOOTSTRAP_SERVERS=$(bootstrap_servers) DATABASE_URL=postgresql+asyncpg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"
     ;;
   down) kafka_down; pg_down ;;
   status) status ;;
-  reset) kafka_down; pg_down; rm -rf "$kafka_dir/data" "$pg_dir"; say "local data deleted" ;;
+  reset) kafka_down; pg_down; rm -rf "$kafka_dir/data" "$kafka_dir"/broker-* "$kafka_dir/cluster.id" "$pg_dir"; say "local data deleted" ;;
   # One component at a time, for outage and chaos tests.
   kafka-stop) kafka_down ;;
   kafka-start) kafka_up ;;
   pg-stop) pg_down ;;
   pg-start) pg_up ;;
-  *) echo "usage: $0 up|down|status|reset|kafka-stop|kafka-start|pg-stop|pg-start" >&2; exit 2 ;;
+  # One broker of a cluster: broker-kill N (SIGKILL, a crash), broker-stop N, broker-start N.
+  broker-kill) broker_stop "${2:?broker number}" KILL ;;
+  broker-stop) broker_stop "${2:?broker number}" ;;
+  broker-start) require_java; kafka_jars; broker_start "${2:?broker number}"; broker_wait "$2" ;;
+  *) echo "usage: $0 up|down|status|reset|kafka-stop|kafka-start|pg-stop|pg-start|broker-kill N|broker-stop N|broker-start N" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub_common.jsonio import loads
+from hub_common.kafka_clients import bootstrap_list
 
 
 async def publish(
@@ -18,7 +19,7 @@ async def publish(
     key: str,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_list(bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
@@ -34,7 +35,10 @@ async def collect(
 ) -> list[dict[str, Any]]:
     """Read `topic` from the beginning until `until(values)` holds; fail with what was seen."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic,
+        bootstrap_servers=bootstrap_list(bootstrap),
+        auto_offset_reset="earliest",
+        group_id=None,
     )
     await consumer.start()
     values: list[dict[str, Any]] = []
@@ -56,7 +60,7 @@ async def collect(
 
 async def publish_many(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
     """Publish (key, value) pairs in order; per-key order holds since a key keeps its partition."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_list(bootstrap), linger_ms=5)
     await producer.start()
     try:
         sent = [await producer.send(topic, value, key=key.encode()) for key, value in messages]
@@ -74,7 +78,9 @@ async def publish_events(
     from hub_common.fhir_systems import FHIR_JSON
     from hub_common.jsonio import dumps
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_list(bootstrap), enable_idempotence=True
+    )
     await producer.start()
     ids = []
     try:
@@ -95,7 +101,10 @@ async def read_to_end(
     """Every (key, JSON value or None when it is not JSON) on `topic` now, up to the end of
     every partition, so a check sees extra messages as well as missing ones."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic,
+        bootstrap_servers=bootstrap_list(bootstrap),
+        auto_offset_reset="earliest",
+        group_id=None,
     )
     await consumer.start()
     records: list[tuple[bytes | None, dict[str, Any] | None]] = []

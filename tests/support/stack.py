@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from hub_cli.main import service_migrations
 from hub_common import migrations
 from hub_common.kafka import ensure_topics
+from hub_common.kafka_clients import bootstrap_list
 from hub_common.topics import Topics
 
 
@@ -67,17 +68,21 @@ def run_id() -> str:
     return secrets.token_hex(4)
 
 
-async def prepare(kafka: str, server_url: str, run: str, partitions: int = 3) -> IsolatedStack:
+async def prepare(
+    kafka: str, server_url: str, run: str, partitions: int = 3, replication_factor: int = 1
+) -> IsolatedStack:
     database_url = await create_database(server_url, f"hub_test_{run}")
     await migrate(database_url)
     stack = IsolatedStack(kafka, database_url, f"t{run}.")
-    await ensure_topics(kafka, stack.topics, partitions=partitions)
+    await ensure_topics(
+        kafka, stack.topics, partitions=partitions, replication_factor=replication_factor
+    )
     return stack
 
 
 async def drop_topics(kafka: str, topics: Topics) -> None:
     """Delete a finished run's topics, so a developer's broker does not collect them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -94,7 +94,7 @@ async def test_topics_ensure_passes_the_setting(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(cli, "ensure_topics", ensure_topics)
     await cli.topics_ensure(InfraSettings())
-    assert seen == {"agency_message_max_bytes": LIMIT}
+    assert seen["agency_message_max_bytes"] == LIMIT
 
 
 def test_the_default_limit_leaves_room_under_a_default_kafka_producer() -> None:

@@ -45,6 +45,8 @@ async def topics_ensure(settings: InfraSettings) -> None:
         aiokafka_options(settings),
         settings.topics,
         agency_message_max_bytes=settings.agency_message_max_bytes,
+        replication_factor=settings.kafka_replication_factor,
+        min_insync=settings.kafka_min_insync_replicas,
     )
     print(
         f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"

@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
+from hub_common.kafka_clients import bootstrap_list
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES
 from hub_common.topics import Topics
 
@@ -27,16 +28,36 @@ def max_record_bytes(agency_message_max_bytes: int) -> int:
     return agency_message_max_bytes + RECORD_ALLOWANCE
 
 
+def min_insync_replicas(replication_factor: int, configured: int | None = None) -> int:
+    """How many replicas must have a write before it counts: as configured, else one less than
+    the replication factor (2 of 3), so the loss of one broker stops no producer."""
+    wanted = configured if configured is not None else max(1, replication_factor - 1)
+    if wanted > replication_factor:
+        raise ValueError(
+            f"min.insync.replicas {wanted} is more than the replication factor {replication_factor}:"
+            " no write could ever succeed"
+        )
+    return wanted
+
+
 def topic_configs(
-    topics: Topics, name: str, agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES
+    topics: Topics,
+    name: str,
+    agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
+    *,
+    replication_factor: int = 1,
+    min_insync: int | None = None,
 ) -> dict[str, str]:
     """The configuration a hub topic is created with."""
+    configs: dict[str, str] = {}
+    if replication_factor > 1:
+        configs["min.insync.replicas"] = str(min_insync_replicas(replication_factor, min_insync))
     if topics.is_compacted(name):
-        return {"cleanup.policy": "compact"}
-    if topics.is_inbound(name):
+        configs["cleanup.policy"] = "compact"
+    elif topics.is_inbound(name):
         # Agencies' messages are as large on Kafka as over HTTP: one setting sizes both.
-        return {"max.message.bytes": str(max_record_bytes(agency_message_max_bytes))}
-    return {}
+        configs["max.message.bytes"] = str(max_record_bytes(agency_message_max_bytes))
+    return configs
 
 
 async def ensure_topics(
@@ -45,6 +66,8 @@ async def ensure_topics(
     *,
     agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
     partitions: int = DEFAULT_PARTITIONS,
+    replication_factor: int = 1,
+    min_insync: int | None = None,
     wait_seconds: float = 60.0,
 ) -> list[str]:
     """Create any missing hub topic; return the names created. Waits for the broker to answer.
@@ -52,7 +75,9 @@ async def ensure_topics(
     Topics that exist are left as they are: a changed `agency_message_max_bytes` reaches an
     existing inbound topic only by `kafka-configs --alter` (see services/intake/README.md).
     """
-    options = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+    options = (
+        {"bootstrap_servers": bootstrap_list(kafka)} if isinstance(kafka, str) else dict(kafka)
+    )
     admin = AIOKafkaAdminClient(**options)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     try:  # closed on every path, a start that never succeeded included
@@ -63,7 +88,7 @@ async def ensure_topics(
             except KafkaConnectionError:
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError(
-                        f"Kafka at {options['bootstrap_servers']} did not answer within {wait_seconds:.0f} s"
+                        f"Kafka at {','.join(options['bootstrap_servers'])} did not answer within {wait_seconds:.0f} s"
                     ) from None
                 await asyncio.sleep(1.0)
         existing = set(await admin.list_topics())
@@ -74,8 +99,14 @@ async def ensure_topics(
                     NewTopic(
                         name,
                         num_partitions=1 if topics.is_compacted(name) else partitions,
-                        replication_factor=1,
-                        topic_configs=topic_configs(topics, name, agency_message_max_bytes),
+                        replication_factor=replication_factor,
+                        topic_configs=topic_configs(
+                            topics,
+                            name,
+                            agency_message_max_bytes,
+                            replication_factor=replication_factor,
+                            min_insync=min_insync,
+                        ),
                     )
                     for name in missing
                 ]

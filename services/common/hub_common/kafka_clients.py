@@ -17,9 +17,20 @@ from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from hub_common.settings import InfraSettings
 
 
+def bootstrap_list(servers: str) -> list[str]:
+    """`host:port,host:port` as the list aiokafka wants: given one string, aiokafka takes it
+    for a single address, so a cluster's comma-separated brokers would never connect."""
+    hosts = [host.strip() for host in servers.split(",") if host.strip()]
+    if not hosts:
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS names no broker")
+    return hosts
+
+
 def aiokafka_options(settings: InfraSettings) -> dict[str, Any]:
     """Connection keyword arguments for aiokafka clients (producers, consumers, admin)."""
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_list(settings.kafka_bootstrap_servers)
+    }
     protocol = settings.kafka_security_protocol.upper()
     if protocol == "PLAINTEXT":
         return options
@@ -56,7 +67,7 @@ def _faststream_security(settings: InfraSettings) -> BaseSecurity | None:
 def make_broker(settings: InfraSettings, client_id: str) -> KafkaBroker:
     """The FastStream broker of a service."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        bootstrap_list(settings.kafka_bootstrap_servers),
         client_id=client_id,
         security=_faststream_security(settings),
         # Through the service's own log handler (one line a record, control characters

@@ -51,6 +51,21 @@ class InfraSettings(BaseSettings):
         "(plus room for the record's key, headers and framing) when topics are ensured",
     )
 
+    kafka_replication_factor: int = Field(
+        default=1,
+        alias="HUB_KAFKA_REPLICATION_FACTOR",
+        ge=1,
+        description="Replicas of every topic `topics ensure` creates: 1 on a single local broker, "
+        "3 on a cluster (deploy/local/stack.sh starts three brokers with HUB_KAFKA_BROKERS=3)",
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        default=None,
+        alias="HUB_KAFKA_MIN_INSYNC_REPLICAS",
+        ge=1,
+        description="min.insync.replicas of the topics `topics ensure` creates; by default one "
+        "less than the replication factor (2 of 3), so a write survives one broker's loss",
+    )
+
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
