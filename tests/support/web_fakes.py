@@ -73,6 +73,7 @@ class FakeHubApi:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting_entries: list[dict[str, Any]] = field(default_factory=list)
     alert_entries: list[dict[str, Any]] = field(default_factory=list)
+    worker_entries: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     refuse_next: ApiRefused | None = None
     intake_answer: dict[str, Any] = field(default_factory=lambda: {"results": []})
@@ -135,6 +136,9 @@ class FakeHubApi:
 
     async def alerts(self, token: str) -> list[dict[str, Any]]:
         return self.alert_entries
+
+    async def workers(self, token: str) -> list[dict[str, Any]]:
+        return self.worker_entries
 
     async def assign(self, token: str, task_id: str, worker: str) -> None:
         self._refusal()

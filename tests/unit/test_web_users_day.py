@@ -3,6 +3,7 @@ filtered, titled by who referred; languages by name; friendly error pages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -127,3 +128,59 @@ async def test_offers_filter_by_need_and_language(client: httpx.AsyncClient) -> 
 async def test_csrf_still_guards_the_inbox_forms(client: httpx.AsyncClient) -> None:
     await sign_in(client, "lw-1")
     assert csrf_of((await client.get("/worker")).text)
+
+
+async def test_the_coordinator_chooses_among_workers_by_name_with_load_and_why_not(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    def candidate(worker: str, name: str, **more: object) -> dict[str, object]:
+        return {
+            "id": worker,
+            "name": name,
+            "eligible": True,
+            "reason": None,
+            "setAside": [],
+            "openReferrals": 3,
+            "maxCaseload": 40,
+            "newToday": 1,
+            "maxNewPerDay": 12,
+            **more,
+        }
+
+    api.waiting_entries = [
+        {
+            "referralId": "r9",
+            "district": "SW19",
+            "borough": "Merton",
+            "language": "tw",
+            "decision": {"excluded": {"lw-full": "daily limit reached (12/12)"}},
+            "candidates": [
+                candidate("lw-twi", "Kwame Mensah"),
+                candidate("lw-far", "Jane Doe", setAside=["does not cover the person's area"]),
+                candidate(
+                    "lw-full",
+                    "Sam Full",
+                    eligible=False,
+                    reason="daily limit reached (12/12)",
+                    newToday=12,
+                ),
+            ],
+        }
+    ]
+    api.worker_entries = [{"id": "lw-twi", "name": "Kwame Mensah", "maxCaseload": 40}]
+    api.tasks["r1"] = task("r1", owner="lw-twi", status="accepted", step="allocated")
+    await sign_in(client, "co-1")
+    page = (await client.get("/coordinator")).text
+    assert "Twi" in page
+    options = re.findall(r"<option value=\"(lw-[a-z]+)\"( disabled)?>([^<]*)</option>", page)
+    assert [(worker, disabled) for worker, disabled, _ in options] == [
+        ("lw-twi", ""),
+        ("lw-far", ""),
+        ("lw-full", " disabled"),
+    ]
+    assert options[0][2] == "Kwame Mensah · 3 of 40 open, 1 of 12 new today"
+    assert "does not cover the person&#39;s area" in options[1][2]
+    assert "cannot take it: daily limit reached (12/12)" in options[2][2]
+    assert "Daily limit reached (12/12):</strong> Sam Full" in page  # exclusions by name
+    charts = (await client.get("/coordinator/charts")).text
+    assert "Kwame Mensah: 1 of 40" in charts and "lw-twi" not in charts
