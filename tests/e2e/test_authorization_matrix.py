@@ -61,6 +61,9 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("router", "GET", "/coordination/waiting", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
+    ("router", "GET", "/coordination/workers", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
     ("intake", "POST", "/referrals/community", {
         "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),

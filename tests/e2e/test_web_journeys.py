@@ -170,9 +170,12 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
             worker.wait_for_timeout(250)
             worker.reload()
         expect(offer).to_be_visible()
-        # What matters for taking it on: needs, language (an interpreter), risk, area.
+        # What matters for taking it on: needs, language (an interpreter), risk, area; who
+        # sent it, and by when to answer.
         expect(offer).to_contain_text("carer support")
-        expect(offer).to_contain_text("interpreter needed")
+        expect(offer).to_contain_text("Twi (interpreter needed)")
+        expect(offer.get_by_role("heading")).to_contain_text("Community referral from")
+        expect(offer).to_contain_text("Answer by")
         expect(offer).to_contain_text("CR7")
         checks.check(worker, "02-worker-inbox")
         sign_in(referrer, hub, "Croydon Voluntary Action")
@@ -281,9 +284,14 @@ def test_coordinator_assigns_a_referral_nobody_could_take(
         page.wait_for_timeout(250)
         page.reload()
     expect(waiting).to_contain_text("No link worker could take it")
+    # Workers by name, with their load, the best fit first; why each cannot take it.
     expect(waiting).to_contain_text(
-        "Does not cover the person's area: lw-cr-en, lw-cr-twi, lw-sm-pl"
+        "Does not cover the person's area: Jane Test, Kwame Test, Ola Test"
     )
+    choices = waiting.get_by_label("Offer to link worker").locator("option")
+    expect(choices.nth(1)).to_contain_text("open,")
+    expect(choices.nth(1)).to_contain_text("new today")
+    assert "lw-" not in waiting.get_by_label("Offer to link worker").inner_text()
     checks.check(page, "11-coordinator-waiting")
 
     waiting.get_by_label("Offer to link worker").select_option("lw-cr-en")
@@ -294,7 +302,7 @@ def test_coordinator_assigns_a_referral_nobody_could_take(
 
     page.goto(f"{hub.web.url}/coordinator/charts")
     caseload = page.get_by_role("img", name=re.compile("^Open referrals per link worker"))
-    expect(caseload).to_contain_text("lw-cr-en")
+    expect(caseload).to_contain_text("Jane Test")
     checks.check(page, "13-coordinator-charts")
 
     # A service level breach in Merton, as the router's sweep publishes it.

@@ -86,6 +86,7 @@ async def test_credentials_and_roles_are_checked(
     assert (await client.get("/fhir/Task", headers=agency)).status_code == 403
     worker = token(stack, "link_worker", "lw-a")
     assert (await client.get("/coordination/waiting", headers=worker)).status_code == 403
+    assert (await client.get("/coordination/workers", headers=worker)).status_code == 403
     assert (
         await client.post("/fhir/Task/x/$assign", json={"worker": "lw-a"}, headers=worker)
     ).status_code == 403
@@ -245,6 +246,19 @@ async def test_a_coordinator_sees_why_a_referral_waits_and_assigns_it(
     [item] = [w for w in waiting if w["referralId"] == "h3"]
     assert item["riskFlagged"] and item["decision"]["why"] == "no-eligible-worker"
     assert item["decision"]["excluded"]["lw-a"] == "not cleared for visits flagged as risky"
+    # Whom the coordinator may choose: by name, with load, and why not (nobody is cleared).
+    candidates = {c["id"]: c for c in item["candidates"]}
+    assert {"lw-a", "lw-b", "lw-full"} <= candidates.keys()
+    assert candidates["lw-a"]["name"] == "Worker lw-a"
+    assert candidates["lw-a"]["eligible"] is False
+    assert candidates["lw-a"]["reason"] == "not cleared for visits flagged as risky"
+    assert candidates["lw-b"]["maxCaseload"] == 30 and candidates["lw-b"]["setAside"] == []
+    assert item["workerNames"]["lw-a"] == "Worker lw-a"
+    workers = (await client.get("/coordination/workers", headers=croydon)).json()["workers"]
+    by_id = {w["id"]: w for w in workers}
+    assert by_id["lw-b"]["name"] == "Worker lw-b" and by_id["lw-b"]["maxCaseload"] == 30
+    assert by_id["lw-a"]["workingToday"] is True and by_id["lw-a"]["riskCleared"] is False
+    assert (await client.get("/coordination/workers", headers=sutton)).json()["workers"] == []
     assert (await client.get("/coordination/waiting", headers=sutton)).json()["referrals"] == []
     assert (await client.get("/fhir/Task/h3", headers=croydon)).status_code == 200
     assert (await client.get("/fhir/Task/h3", headers=sutton)).status_code == 404

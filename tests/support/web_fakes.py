@@ -28,6 +28,9 @@ def task(
     last_modified: str = "2026-11-20T10:05:00+00:00",
     outcomes: Outcomes | None = None,
     reason: str | None = None,
+    deadline: str | None = None,
+    requester: str | None = None,
+    inputs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Task snapshot shaped like the router's (its outputs from the shared contract)."""
     subject = {"type": "Patient", "identifier": {"system": "x", "value": f"ep-{referral_id}"}}
@@ -47,6 +50,12 @@ def task(
     }
     if owner:
         resource["owner"] = {"reference": f"PractitionerRole/{owner}"}
+    if deadline:
+        resource["restriction"] = {"period": {"end": deadline}}
+    if requester:
+        resource["requester"]["display"] = requester
+    if inputs:
+        resource["input"] = inputs
     if reason:
         resource["statusReason"] = {"text": reason}
     contained, output = task_output_parts(outcomes or Outcomes(), subject)
@@ -64,6 +73,7 @@ class FakeHubApi:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting_entries: list[dict[str, Any]] = field(default_factory=list)
     alert_entries: list[dict[str, Any]] = field(default_factory=list)
+    worker_entries: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     refuse_next: ApiRefused | None = None
     intake_answer: dict[str, Any] = field(default_factory=lambda: {"results": []})
@@ -126,6 +136,9 @@ class FakeHubApi:
 
     async def alerts(self, token: str) -> list[dict[str, Any]]:
         return self.alert_entries
+
+    async def workers(self, token: str) -> list[dict[str, Any]]:
+        return self.worker_entries
 
     async def assign(self, token: str, task_id: str, worker: str) -> None:
         self._refusal()

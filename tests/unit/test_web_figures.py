@@ -170,7 +170,7 @@ def test_the_waiting_page_groups_exclusions_and_keeps_the_decline_reason() -> No
         "inactive",
     ]
     assert referral.decline_reason == "On leave"
-    assert referral.candidates == ("lw-1", "lw-3")
+    assert [c.worker_id for c in referral.candidates] == ["lw-1", "lw-3"]
     assert referral.why.startswith("No link worker could take it")
 
 

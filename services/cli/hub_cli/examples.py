@@ -3,7 +3,7 @@ examples, with fixed ids and times so the files only change when the code does."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ def example_messages() -> dict[str, dict[str, Any]]:
         referrer_identifier=facts.referrer_identifier,
         authored_on=facts.authored_on,
         last_modified=AT,
+        offer_expires_at=AT + timedelta(days=2),
     )
     refused = loads(body)
     refused["consent"] = False

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import shlex
+import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -64,21 +65,40 @@ async def started(producer: AIOKafkaProducer) -> AsyncIterator[AIOKafkaProducer]
         await producer.stop()
 
 
-async def workers_load(settings: InfraSettings, path: Path) -> None:
+async def workers_load(
+    settings: InfraSettings, path: Path, *, check_only: bool = False, show_progress: bool = True
+) -> None:
+    """Check the whole roster, then publish each worker (with a progress bar on a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from hub_cli.roster import read_roster
     from hub_router.adapters.practitioner_role import to_practitioner_role
 
     entries = read_roster(path)
+    if check_only:
+        print(f"{path}: {len(entries)} link workers, no problems (nothing published)")
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        disable=not show_progress,
+    )
     async with started(make_producer(settings, enable_idempotence=True)) as producer:
-        for entry in entries:
-            role = to_practitioner_role(entry.worker, entry.name, entry.email)
-            envelope = Envelope.new("LinkWorkerPublished", FHIR_JSON)
-            await producer.send_and_wait(
-                settings.topics.directory,
-                dumps(role),
-                key=entry.worker.worker_id.encode(),
-                headers=envelope.to_headers(),
-            )
+        with progress:
+            publishing = progress.add_task("link workers", total=len(entries))
+            for entry in entries:
+                role = to_practitioner_role(entry.worker, entry.name, entry.email)
+                envelope = Envelope.new("LinkWorkerPublished", FHIR_JSON)
+                await producer.send_and_wait(
+                    settings.topics.directory,
+                    dumps(role),
+                    key=entry.worker.worker_id.encode(),
+                    headers=envelope.to_headers(),
+                )
+                progress.advance(publishing)
     print(f"published {len(entries)} link workers to {settings.topics.directory}")
 
 
@@ -122,9 +142,83 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     print(f"sent {path.name} to {topic}")
 
 
+ENVIRONMENT_HELP = """environment:
+  KAFKA_BOOTSTRAP_SERVERS   Kafka (default 127.0.0.1:9092); KAFKA_SECURITY_PROTOCOL,
+                            KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD for SASL
+  DATABASE_URL              PostgreSQL (db upgrade, referrals replay-rejected)
+  HUB_TOPIC_PREFIX          namespace of the hub's topics (default none)
+  HUB_AUTH_SECRET           signs credentials (credentials issue)"""
+
+CREDENTIALS_EXAMPLES = """examples:
+  referral-hub credentials issue --role coordinator --subject coord-south \\
+      --borough Croydon --borough Merton --name "South coordinator"
+  referral-hub credentials issue --role link_worker --subject lw-croydon-01
+  referral-hub credentials issue --role agency --subject cva --source community \\
+      --organisation 'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'
+  referral-hub credentials issue --role operator --subject ops --ttl-days 7
+
+environment:
+  HUB_AUTH_SECRET   the signing secret: the same value as the services'"""
+
+
+def roster_help() -> str:
+    """The roster's columns, the environment and an example, for `workers load --help`."""
+    from hub_cli.roster import COLUMN_HELP
+
+    width = max(map(len, COLUMN_HELP))
+    columns = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in COLUMN_HELP.items())
+    return (
+        f"columns (a header row; JSON rows use the same names):\n{columns}\n\n"
+        "example:\n  referral-hub workers load deploy/demo/linkworkers.csv\n"
+        "  referral-hub workers load roster.csv --check   # report problems, publish nothing\n\n"
+        + ENVIRONMENT_HELP
+    )
+
+
+MAX_TTL_DAYS = 366
+DEVELOPMENT_SECRET = InfraSettings.model_fields["auth_secret"].default
+
+
+def check_credential_arguments(args: argparse.Namespace) -> None:
+    """Refuse what would sign a token that cannot work, or works longer than anyone meant."""
+    from hub_common.service_area import BOROUGHS
+
+    if not 1 <= args.ttl_days <= MAX_TTL_DAYS:
+        raise ValueError(
+            f"--ttl-days {args.ttl_days}: a credential lasts 1 to {MAX_TTL_DAYS} days "
+            "(issue a new one when it ends)"
+        )
+    if args.organisation is not None:
+        system, _, value = args.organisation.partition("|")
+        if not system.strip() or not value.strip():
+            raise ValueError(
+                f"--organisation {args.organisation!r}: expected SYSTEM|VALUE, e.g. "
+                "'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'"
+            )
+        if args.role != "agency":
+            raise ValueError("--organisation is for agency credentials only")
+    if args.borough and args.role != "coordinator":
+        raise ValueError("--borough is for coordinator credentials only")
+    if args.source and args.role != "agency":
+        raise ValueError("--source is for agency credentials only")
+    unknown = [name for name in args.borough or () if name not in BOROUGHS]
+    if unknown:
+        raise ValueError(
+            f"unknown borough {', '.join(map(repr, unknown))}: "
+            f"the hub's boroughs are {', '.join(BOROUGHS)}"
+        )
+
+
 def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None:
     from hub_common.auth import Principal, issue_token
 
+    check_credential_arguments(args)
+    if settings.auth_secret == DEVELOPMENT_SECRET:
+        print(
+            "referral-hub: warning: HUB_AUTH_SECRET is the development default, so anyone "
+            "can sign tokens the hub accepts; set a long random value outside development",
+            file=sys.stderr,
+        )
     principal = Principal(
         role=args.role,
         subject=args.subject,
@@ -255,7 +349,12 @@ def schemas_write() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="referral-hub", description="Operate the referral hub.")
+    parser = argparse.ArgumentParser(
+        prog="referral-hub",
+        description="Operate the referral hub.",
+        epilog=ENVIRONMENT_HELP + "\n\nEach command has its own --help, with examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     db = commands.add_parser("db", help="database schemas").add_subparsers(
         dest="action", required=True
@@ -269,9 +368,19 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True
     )
     load = workers.add_parser(
-        "load", help="publish a roster (CSV or JSON) to linkworkers.directory"
+        "load",
+        help="publish a roster (CSV or JSON) to linkworkers.directory",
+        description="Check a link worker roster as a whole, then publish each worker to "
+        "linkworkers.directory (a FHIR PractitionerRole, keyed by worker id). A file with any "
+        "problem publishes nothing: every bad row and column is reported at once.",
+        epilog=roster_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    load.add_argument("file", type=Path)
+    load.add_argument("file", type=Path, help="the roster: a .csv file, or .json (a list of rows)")
+    load.add_argument(
+        "--check", action="store_true", help="check the file and report; publish nothing"
+    )
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
     directory = commands.add_parser(
         "directory", help="the community services directory"
     ).add_subparsers(dest="action", required=True)
@@ -306,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True
     )
     issue = credentials.add_parser(
-        "issue", help="print a signed bearer token for an agency, worker or coordinator"
+        "issue",
+        help="print a signed bearer token for an agency, worker or coordinator",
+        description="Print a bearer token signed with HUB_AUTH_SECRET for the hub's APIs and "
+        "the web app's sign-in. Warns when HUB_AUTH_SECRET is the development default.",
+        epilog=CREDENTIALS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     issue.add_argument(
         "--role", required=True, choices=["agency", "link_worker", "coordinator", "operator"]
@@ -322,7 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a borough a coordinator covers (required for coordinators; repeat for each)",
     )
     issue.add_argument("--name", help="display name")
-    issue.add_argument("--ttl-days", type=int, default=90)
+    issue.add_argument(
+        "--ttl-days",
+        type=int,
+        default=90,
+        help=f"days the token is valid, 1 to {MAX_TTL_DAYS} (default 90)",
+    )
     replay = referrals.add_parser(
         "replay-rejected",
         help="feed recorded rejections through intake again",
@@ -374,7 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "schemas":
             schemas_write()
         elif args.command == "workers":
-            asyncio.run(workers_load(settings, args.file))
+            asyncio.run(
+                workers_load(
+                    settings, args.file, check_only=args.check, show_progress=not args.quiet
+                )
+            )
         elif args.command == "directory":
             return asyncio.run(directory_import(settings, args))
     except KafkaConnectionError:
@@ -384,10 +507,51 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except FileNotFoundError as error:
+        print(f"referral-hub: {error.filename}: no such file", file=sys.stderr)
+        return 1
+    except (ConnectionError, TimeoutError, socket.gaierror) as error:
+        print(f"referral-hub: {unreachable(args, settings, error)}", file=sys.stderr)
+        return 1
     except (ValueError, RuntimeError, OSError) as error:
         print(f"referral-hub: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        if type(error).__module__.startswith("asyncpg"):
+            print(
+                f"referral-hub: PostgreSQL at {database_address(settings)}: {error}",
+                file=sys.stderr,
+            )
+            return 1
+        raise
     return 0
+
+
+def database_address(settings: InfraSettings) -> str:
+    """Host, port and database of DATABASE_URL, never its password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def unreachable(args: argparse.Namespace, settings: InfraSettings, error: Exception) -> str:
+    """Which component did not answer, where, and which setting says where it is."""
+    uses_database = args.command == "db" or (
+        args.command == "referrals" and args.action == "replay-rejected"
+    )
+    what = (
+        "refused the connection" if isinstance(error, ConnectionRefusedError) else "did not answer"
+    )
+    if uses_database:
+        return (
+            f"PostgreSQL at DATABASE_URL ({database_address(settings)}) {what}: "
+            "is it running, and is DATABASE_URL right?"
+        )
+    return (
+        f"Kafka at KAFKA_BOOTSTRAP_SERVERS ({settings.kafka_bootstrap_servers}) {what}: "
+        "is it running, and is KAFKA_BOOTSTRAP_SERVERS right?"
+    )
 
 
 if __name__ == "__main__":

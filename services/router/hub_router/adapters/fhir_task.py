@@ -28,9 +28,12 @@ def task_snapshot(
     last_modified: datetime,
     status_reason: str | None = None,
     outcomes: Outcomes | None = None,
+    offer_expires_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A Task that names people only by id: safe to publish and to notify. Its outcomes
-    (hub_common.task_outputs) are contained resources about the same episode identifier."""
+    (hub_common.task_outputs) are contained resources about the same episode identifier.
+    While an offer awaits its answer, `restriction.period.end` is its deadline: when the
+    offer passes to the next worker, so the worker can see how long they have."""
     subject = {"type": "Patient", "identifier": {"system": EPISODE_ID_SYSTEM, "value": episode_id}}
     task: dict[str, Any] = {
         "resourceType": "Task",
@@ -56,6 +59,8 @@ def task_snapshot(
         task["authoredOn"] = authored_on
     if owner:
         task["owner"] = {"reference": f"PractitionerRole/{owner}"}
+    if offer_expires_at is not None:
+        task["restriction"] = {"period": {"end": offer_expires_at.isoformat()}}
     if status_reason:
         task["statusReason"] = {"text": status_reason}
     if outcomes:

@@ -123,3 +123,9 @@ def from_practitioner_role(role: dict[str, Any]) -> LinkWorker:
         risk_cleared=bool((limits.get("riskCleared") or [False])[0]),
         active=bool(role.get("active", True)),
     )
+
+
+def practitioner_name(role: dict[str, Any]) -> str | None:
+    """The worker's name as the directory gives it (the contained Practitioner's display)."""
+    display = (role.get("practitioner") or {}).get("display")
+    return str(display) if display else None

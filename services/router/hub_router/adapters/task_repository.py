@@ -236,6 +236,7 @@ def snapshot_of(stored: StoredTask, now: datetime) -> dict[str, Any]:
         last_modified=now,
         status_reason=task.status_reason,
         outcomes=task.outputs,
+        offer_expires_at=task.offer_expires_at if task.offered_to else None,
     )
 
 

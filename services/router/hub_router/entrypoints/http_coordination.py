@@ -2,12 +2,16 @@
 
 - `GET /coordination/waiting` referrals nobody could be offered (awaiting-allocation), each with
   the router's latest decision record: who was excluded and why, who scored what
+- `GET /coordination/workers` the active link workers of their boroughs, by name, with today's
+  load against their limits: whom to choose from when assigning by hand
 - `POST /fhir/Task/<id>/$assign` offer a requested referral to a chosen worker
 - `POST /coordination/$rebalance` offer the whole waiting backlog at once, optimally
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -38,13 +42,38 @@ class RebalanceResult(BaseModel):
     offered: dict[str, str] = Field(description="Referral id -> the worker now offered it")
 
 
+class WorkerLoad(BaseModel):
+    """One link worker as a coordinator chooses among them."""
+
+    id: str
+    name: str
+    boroughs: list[str]
+    languages: list[str] = Field(description="BCP 47 codes the worker speaks")
+    riskCleared: bool = Field(description="Cleared for visits flagged as a risk")
+    workingToday: bool = Field(description="Works today and is not on leave")
+    openReferrals: int
+    maxCaseload: int
+    newToday: int = Field(description="Referrals offered to or taken by them today")
+    maxNewPerDay: int
+
+
+class WorkerLoads(BaseModel):
+    """The active link workers of the caller's boroughs, by name."""
+
+    workers: list[WorkerLoad]
+
+
 class WaitingReferrals(BaseModel):
     """Referrals waiting for a coordinator, oldest first, with why nobody was offered them."""
 
     referrals: list[dict[str, Any]]
 
 
-def coordination_router(views: TaskViews, routing: RoutingService) -> APIRouter:
+def coordination_router(
+    views: TaskViews,
+    routing: RoutingService,
+    clock: Callable[[], date] = lambda: datetime.now(UTC).date(),
+) -> APIRouter:
     router = APIRouter(tags=["coordination"])
 
     @router.get("/coordination/waiting", summary="Referrals waiting for a coordinator")
@@ -54,11 +83,23 @@ def coordination_router(views: TaskViews, routing: RoutingService) -> APIRouter:
         audit: AuditLogDep,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> WaitingReferrals:
-        """Awaiting-allocation referrals in your boroughs, with the latest decision record."""
-        referrals = await views.waiting(viewer_of(principal), limit)
+        """Awaiting-allocation referrals in your boroughs, with the latest decision record and
+        `candidates`: the link workers of your boroughs, best fit first, each with their load,
+        whether they can take it today (`reason` says why not) and what choosing them sets
+        aside (`setAside`: the area, an earlier offer); `workerNames` names every worker the
+        decision record and earlier offers mention."""
+        referrals = await views.waiting(viewer_of(principal), limit, clock())
         if referrals:  # each carries the person's needs, area and language
             await audit.read(request, principal, "Task", [r["referralId"] for r in referrals])
         return WaitingReferrals(referrals=referrals)
+
+    @router.get("/coordination/workers", summary="Link workers of your boroughs, with load")
+    async def workers(principal: Coordinator) -> WorkerLoads:
+        """Active link workers covering any of your boroughs: name, languages, risk clearance,
+        whether they work today, and open referrals and today's new ones against their limits.
+        Staff directory data, not personal data of the people referred: not audited."""
+        found = await views.workers(viewer_of(principal), clock())
+        return WorkerLoads(workers=[WorkerLoad.model_validate(w) for w in found])
 
     @router.post("/fhir/Task/{task_id}/$assign", summary="Assign by hand")
     async def assign(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, select
@@ -9,8 +10,12 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_router.adapters import orm
+from hub_router.adapters import task_repository as repo
 from hub_router.adapters.fhir_task import with_routing_inputs
+from hub_router.adapters.practitioner_role import from_practitioner_role, practitioner_name
 from hub_router.domain.access import Viewer
+from hub_router.domain.candidates import candidates
+from hub_router.domain.model import LinkWorker, Load
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
 
@@ -81,8 +86,11 @@ class TaskViews:
             raise TaskNotVisible(referral_id)
         return with_routing_inputs(row.task, (row.facts or {}).get("route"))
 
-    async def waiting(self, viewer: Viewer, limit: int = 200) -> list[dict[str, Any]]:
-        """Referrals waiting for a coordinator, oldest first, each with its latest decision."""
+    async def waiting(
+        self, viewer: Viewer, limit: int = 200, today: date | None = None
+    ) -> list[dict[str, Any]]:
+        """Referrals waiting for a coordinator, oldest first, each with its latest decision
+        and, given `today`, the workers of the caller's boroughs to choose from (candidates)."""
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -115,6 +123,7 @@ class TaskViews:
                     )
                 ).all()
             }
+            roster = await self._roster(session, viewer, today) if today and rows else None
         result = []
         for row in rows:
             route = row.facts["route"]
@@ -135,7 +144,58 @@ class TaskViews:
                     "task": row.task,
                 }
             )
+            if roster is not None and today is not None:
+                workers, names, loads = roster
+                named = {*row.offers, *((record or {}).get("excluded") or {})}
+                named |= set((record or {}).get("scores") or {})
+                result[-1]["workerNames"] = {w: names[w] for w in sorted(named) if w in names}
+                result[-1]["candidates"] = [
+                    c.to_json()
+                    for c in candidates(
+                        repo.route_from_json(route), row.offers, workers, names, loads, today
+                    )
+                ]
         return result
+
+    async def _roster(
+        self, session: AsyncSession, viewer: Viewer, today: date
+    ) -> tuple[list[LinkWorker], dict[str, str], dict[str, Load]]:
+        """The active workers covering any of the caller's boroughs, their names, today's loads."""
+        roles = (
+            await session.scalars(select(orm.link_workers.c.role).where(orm.link_workers.c.active))
+        ).all()
+        workers, names = [], {}
+        for role in roles:
+            worker = from_practitioner_role(role)
+            # Every name, for the workers a decision record names in other boroughs too.
+            names[worker.worker_id] = practitioner_name(role) or worker.worker_id
+            if worker.boroughs & viewer.boroughs:
+                workers.append(worker)
+        return workers, names, (await repo.loads_by_day(session, today, 1))[today]
+
+    async def workers(self, viewer: Viewer, today: date) -> list[dict[str, Any]]:
+        """The active link workers covering any of the coordinator's boroughs, by name, with
+        their load today against their limits: whom a coordinator may choose from."""
+        async with self._sessions() as session:
+            workers, names, loads = await self._roster(session, viewer, today)
+        result = []
+        for worker in workers:
+            load = loads.get(worker.worker_id, Load())
+            result.append(
+                {
+                    "id": worker.worker_id,
+                    "name": names[worker.worker_id],
+                    "boroughs": sorted(worker.boroughs),
+                    "languages": sorted(worker.languages),
+                    "riskCleared": worker.risk_cleared,
+                    "workingToday": worker.available_on(today),
+                    "openReferrals": load.active,
+                    "maxCaseload": worker.max_caseload,
+                    "newToday": load.new_today,
+                    "maxNewPerDay": worker.max_new_per_day,
+                }
+            )
+        return sorted(result, key=lambda w: (str(w["name"]), str(w["id"])))
 
 
 async def visible_task(

@@ -168,6 +168,11 @@ class HubApi:
         answer = await self._call("router", "GET", "/coordination/waiting", token)
         return list(answer.get("referrals") or [])
 
+    async def workers(self, token: str) -> list[dict[str, Any]]:
+        """The link workers of the coordinator's boroughs, by name, with load and limits."""
+        answer = await self._call("router", "GET", "/coordination/workers", token)
+        return list(answer.get("workers") or [])
+
     async def assign(self, token: str, task_id: str, worker: str) -> None:
         await self._call(
             "router", "POST", f"/fhir/Task/{task_id}/$assign", token, json={"worker": worker}

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
 from hub_common.wellbeing import Timepoint
+from hub_web.domain.naming import language_name, source_label
 
 REFERRER_REF_MARK = "/Id/referrer-ref/"
 REJECTION_SYSTEM_END = "/Id/rejection"
@@ -76,6 +77,10 @@ class RoutingFacts:
         return ", ".join(need.replace("-", " ") for need in self.needs) or "none given"
 
     @property
+    def language_label(self) -> str:
+        return language_name(self.language)
+
+    @property
     def area(self) -> str:
         return " · ".join(part for part in (self.district, self.borough) if part) or "unknown"
 
@@ -119,6 +124,14 @@ class TaskView:
     rejection_issues: tuple[RejectionIssue, ...]
     is_rejection: bool
     routing: RoutingFacts | None = None  # the router's `input`: for link workers and coordinators
+    requester_name: str | None = None  # the referring organisation, as it named itself
+    offer_deadline: datetime | None = None  # `restriction.period.end` while an offer is open
+
+    @property
+    def title(self) -> str:
+        """The card's title: the kind of referral and who sent it ("GP referral from ...")."""
+        kind = source_label(self.source)
+        return f"{kind} from {self.requester_name}" if self.requester_name else kind
 
     @property
     def status_label(self) -> str:
@@ -210,4 +223,8 @@ def task_view(task: dict[str, Any]) -> TaskView:
             str(i.get("system", "")).endswith(REJECTION_SYSTEM_END) for i in identifiers
         ),
         routing=_routing(task),
+        requester_name=(task.get("requester") or {}).get("display") or None,
+        offer_deadline=parse_instant(
+            ((task.get("restriction") or {}).get("period") or {}).get("end")
+        ),
     )

@@ -25,6 +25,61 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A link worker the coordinator may choose, or may not (and why), with their load."""
+
+    worker_id: str
+    name: str
+    eligible: bool
+    reason: str | None  # why they cannot take it today
+    set_aside: tuple[str, ...]  # what choosing them overrides (area, an earlier offer)
+    open_referrals: int | None = None
+    max_caseload: int | None = None
+    new_today: int | None = None
+    max_new_per_day: int | None = None
+
+    @property
+    def load(self) -> str:
+        """`3 of 40 open, 2 of 12 new today`; empty when the router gave no load."""
+        if self.open_referrals is None:
+            return ""
+        return (
+            f"{self.open_referrals} of {self.max_caseload} open, "
+            f"{self.new_today} of {self.max_new_per_day} new today"
+        )
+
+    @property
+    def label(self) -> str:
+        """How the choice reads in the list: name, load, and what stands in the way."""
+        parts = [self.name]
+        if self.load:
+            parts.append(self.load)
+        if self.reason:
+            parts.append(f"cannot take it: {self.reason}")
+        elif self.set_aside:
+            parts.append(" and ".join(self.set_aside))
+        return " · ".join(parts)
+
+
+def _candidate(entry: dict[str, Any]) -> Candidate:
+    def number(key: str) -> int | None:
+        value = entry.get(key)
+        return int(value) if isinstance(value, int | float) else None
+
+    return Candidate(
+        worker_id=str(entry.get("id") or ""),
+        name=str(entry.get("name") or entry.get("id") or ""),
+        eligible=bool(entry.get("eligible")),
+        reason=entry.get("reason") or None,
+        set_aside=tuple(str(x) for x in entry.get("setAside") or ()),
+        open_referrals=number("openReferrals"),
+        max_caseload=number("maxCaseload"),
+        new_today=number("newToday"),
+        max_new_per_day=number("maxNewPerDay"),
+    )
+
+
+@dataclass(frozen=True)
 class WaitingReferral:
     """A referral waiting for a coordinator, with what the page needs to explain and assign."""
 
@@ -41,8 +96,13 @@ class WaitingReferral:
     why: str
     exclusions: tuple[Exclusion, ...]
     decline_reason: str | None
-    candidates: tuple[str, ...]
-    """Every worker the decision record names: whom the coordinator can choose from."""
+    candidates: tuple[Candidate, ...]
+    """Whom the coordinator can choose from, best fit first (the router's order), with those
+    who cannot take it last, saying why."""
+    names: dict[str, str]  # worker id -> name, for the exclusions and earlier offers
+
+    def named(self, worker_ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.names.get(w, w) for w in worker_ids)
 
 
 def need_label(code: str) -> str:
@@ -60,7 +120,13 @@ def waiting_referral(entry: dict[str, Any]) -> WaitingReferral:
     for worker, reason in sorted(excluded.items()):
         by_reason[str(reason)].append(worker)
     trigger = decision.get("trigger") or {}
-    candidates = sorted({*excluded, *(decision.get("scores") or {})})
+    if "candidates" in entry:
+        candidates = tuple(_candidate(c) for c in entry.get("candidates") or ())
+    else:  # an older router: the workers its decision record names, by id; it judges the choice
+        candidates = tuple(
+            Candidate(worker, worker, True, None, ())
+            for worker in sorted({*excluded, *(decision.get("scores") or {})})
+        )
     return WaitingReferral(
         referral_id=str(entry.get("referralId") or ""),
         borough=entry.get("borough"),
@@ -78,5 +144,9 @@ def waiting_referral(entry: dict[str, Any]) -> WaitingReferral:
         ),
         # Decline reasons are kept for coordinators alone (never published): this is their page.
         decline_reason=trigger.get("reason") if trigger.get("event") == "offer declined" else None,
-        candidates=tuple(candidates),
+        candidates=candidates,
+        names={
+            **{str(k): str(v) for k, v in (entry.get("workerNames") or {}).items()},
+            **{c.worker_id: c.name for c in candidates},
+        },
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from hub_common.needs import NEED_DISPLAY, NeedCategory
@@ -21,7 +21,7 @@ from hub_web.service_layer.commands import (
     RecordFirstContact,
     RecordProgress,
 )
-from hub_web.service_layer.worker_desk import WorkerDesk
+from hub_web.service_layer.worker_desk import OFFER_SORTS, OfferFilter, WorkerDesk
 
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
 Viewer = Annotated[WebSession, Depends(viewer("link_worker"))]
@@ -38,15 +38,23 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
         return forms.answers(fields, INSTRUMENTS[desk.instrument])
 
     async def show_desk(
-        request: Request, session: WebSession, template: str, error: str | None = None
+        request: Request,
+        session: WebSession,
+        template: str,
+        error: str | None = None,
+        offer_filter: OfferFilter | None = None,
     ) -> HTMLResponse:
+        chosen = offer_filter or OfferFilter()
         return render(
             request,
             template,
             session,
             status_code=409 if error else 200,
             title="Offers" if template == "worker_inbox.html" else "Caseload",
-            desk=await desk.desk(session.caller),
+            desk=await desk.desk(session.caller, chosen),
+            offer_filter=chosen,
+            sorts=OFFER_SORTS,
+            need_labels_by_code={need.value: NEED_DISPLAY[need] for need in NeedCategory},
             error=error,
         )
 
@@ -72,9 +80,16 @@ def worker_router(desk: WorkerDesk) -> APIRouter:
         )
 
     @router.get("", response_class=HTMLResponse)
-    async def inbox(request: Request, session: Viewer) -> HTMLResponse:
-        """Offers waiting for your answer."""
-        return await show_desk(request, session, "worker_inbox.html")
+    async def inbox(
+        request: Request,
+        session: Viewer,
+        need: Annotated[str, Query(max_length=40)] = "",
+        language: Annotated[str, Query(max_length=20)] = "",
+        sort: Annotated[str, Query(max_length=20)] = "deadline",
+    ) -> HTMLResponse:
+        """Offers waiting for your answer, soonest deadline first, narrowed as you choose."""
+        chosen = OfferFilter(need, language, sort if sort in OFFER_SORTS else "deadline")
+        return await show_desk(request, session, "worker_inbox.html", offer_filter=chosen)
 
     @router.get("/caseload", response_class=HTMLResponse)
     async def caseload(request: Request, session: Viewer) -> HTMLResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from hub_common.needs import NEED_DISPLAY
 from hub_common.task_outputs import SUPPORT_DISPLAY
 from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
 from hub_web.domain.metrics import describe_duration
+from hub_web.domain.naming import language_name
 from hub_web.domain.tasks import STATUS_LABELS, STEP_LABELS
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.sessions import (
@@ -80,9 +81,25 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
 
 
+def time_left(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long until a deadline, in the largest whole unit: `in 2 days`, `in 5 hours`."""
+    if moment is None:
+        return "no deadline"
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    if seconds <= 0:
+        return "passed"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"in {count} {unit}{'s' if count != 1 else ''}"
+    return "in under a minute"
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["when"] = when
+    templates.env.filters["time_left"] = time_left
+    templates.env.filters["language"] = language_name
     templates.env.filters["duration"] = describe_duration
     templates.env.globals["status_labels"] = STATUS_LABELS
     templates.env.globals["step_labels"] = STEP_LABELS

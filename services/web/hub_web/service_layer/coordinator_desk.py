@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from hub_web.domain.alerts import OpenAlert, open_alert
@@ -49,19 +50,29 @@ class CoordinatorDesk:
         await self._api.assign(caller.token, command.referral_id, command.worker)
 
     async def dashboard(self, caller: Caller) -> Dashboard:
-        tasks = [task_view(t) for t in await self._api.router_tasks(caller.token)]
+        found, roster = await asyncio.gather(
+            self._api.router_tasks(caller.token), self._api.workers(caller.token)
+        )
+        tasks = [task_view(t) for t in found]
         loads = caseload_by_worker(tasks)
+        names = {str(w.get("id")): str(w.get("name") or w.get("id")) for w in roster}
+        limits = {str(w.get("id")): w.get("maxCaseload") for w in roster}
         sources, weeks = referrals_per_source_week(tasks)
         contact = time_to_first_contact(tasks)
         return Dashboard(
             caseload=bar_chart(
                 "Open referrals per link worker",
                 "referrals",
-                # No API gives a worker's limits: the rows carry none (see metrics.py).
-                [
-                    (worker, [counts[s] for s in CASELOAD_ORDER], None)
-                    for worker, counts in loads.items()
-                ],
+                # By name, against their caseload limit when the worker is one of the
+                # coordinator's boroughs (the router's /coordination/workers).
+                sorted(
+                    (
+                        (names.get(worker, worker), [counts[s] for s in CASELOAD_ORDER], limit)
+                        for worker, counts in loads.items()
+                        for limit in [limits.get(worker)]
+                    ),
+                    key=lambda row: row[0],
+                ),
                 ["Offered", "Accepted", "In progress", "On hold"],
                 "Link worker",
             ),

@@ -27,13 +27,50 @@ from hub_web.service_layer.ports import Caller, HubApiPort
 CASELOAD_STATUSES = ("accepted", "in-progress", "on-hold")
 
 
+OFFER_SORTS = {
+    "deadline": "Answer soonest first",
+    "newest": "Newest offer first",
+    "oldest": "Longest waiting first",
+}
+NEVER = datetime.max.replace(tzinfo=UTC)
+LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class OfferFilter:
+    """How the inbox is narrowed and ordered: by a need, by a language, by deadline or age."""
+
+    need: str = ""
+    language: str = ""
+    sort: str = "deadline"
+
+    def keeps(self, task: TaskView) -> bool:
+        routing = task.routing
+        if self.need and (routing is None or self.need not in routing.needs):
+            return False
+        return not self.language or (routing is not None and routing.language == self.language)
+
+    def ordered(self, offers: list[TaskView]) -> list[TaskView]:
+        if self.sort == "newest":
+            return sorted(offers, key=lambda t: t.last_modified or LONG_AGO, reverse=True)
+        if self.sort == "oldest":
+            return sorted(offers, key=lambda t: t.last_modified or LONG_AGO)
+        # The offer that passes to someone else first comes first; those without one last.
+        return sorted(
+            offers, key=lambda t: (t.offer_deadline or NEVER, t.last_modified or LONG_AGO)
+        )
+
+
 @dataclass(frozen=True)
 class Desk:
     """Everything the worker holds or is offered, sorted for the inbox and caseload pages."""
 
-    offers: list[TaskView]
+    offers: list[TaskView]  # those the filter keeps, in its order
     caseload: dict[str, list[TaskView]]  # status -> Tasks, in CASELOAD_STATUSES order
     closed: list[TaskView]
+    offer_count: int = 0  # every open offer, before filtering
+    needs_offered: tuple[str, ...] = ()  # the needs and languages among all open offers,
+    languages_offered: tuple[str, ...] = ()  # for the filter's choices
 
 
 @dataclass(frozen=True)
@@ -57,18 +94,21 @@ class WorkerDesk:
         self.instrument = instrument  # the region's wellbeing measure (HUB_WELLBEING_INSTRUMENT)
         self._clock = clock
 
-    async def desk(self, caller: Caller) -> Desk:
+    async def desk(self, caller: Caller, offer_filter: OfferFilter | None = None) -> Desk:
+        chosen = offer_filter or OfferFilter()
         tasks = [
             task_view(t)
             for t in await self._api.router_tasks(caller.token, owner=caller.principal.subject)
         ]
+        offers = [t for t in tasks if t.is_offer]
+        routings = [t.routing for t in offers if t.routing]
         return Desk(
-            offers=sorted(
-                (t for t in tasks if t.is_offer),
-                key=lambda t: t.last_modified or datetime.min.replace(tzinfo=UTC),
-            ),
+            offers=chosen.ordered([t for t in offers if chosen.keeps(t)]),
             caseload={s: [t for t in tasks if t.status == s] for s in CASELOAD_STATUSES},
             closed=[t for t in tasks if t.status not in (*CASELOAD_STATUSES, "requested")],
+            offer_count=len(offers),
+            needs_offered=tuple(sorted({n for r in routings for n in r.needs})),
+            languages_offered=tuple(sorted({r.language for r in routings if r.language})),
         )
 
     async def referral(self, caller: Caller, referral_id: str) -> ReferralPage:
