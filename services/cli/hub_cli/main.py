@@ -22,6 +22,7 @@ from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.kafka import ensure_topics, max_record_bytes
 from hub_common.kafka_clients import aiokafka_options, make_producer
+from hub_common.retention import RecordKind
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
 from hub_common.topics import INBOUND_SOURCES
 
@@ -45,9 +46,11 @@ async def topics_ensure(settings: InfraSettings) -> None:
         aiokafka_options(settings),
         settings.topics,
         agency_message_max_bytes=settings.agency_message_max_bytes,
+        retention=settings.retention_policy,
     )
     print(
         f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"
+        f"; events kept {settings.retention_policy.period(RecordKind.EVENT) or 'for ever'}"
     )
 
 
