@@ -1,7 +1,8 @@
 """The notifier's share of the retention schedule (hub_common.retention): the SQL that lets go.
 
-A referral's clock starts when its Task reaches an end state (its last change, as the router
-stamped it). Then everything the notifier holds about it goes: the ServiceRequest (the person),
+A referral's clock starts when its Task reaches an end state: its last change, as the router
+stamped it (`last_updated`, indexed; set on every row, the migration that adds the retention
+indexes fills it for any row that had none). Then everything the notifier holds about it goes: the ServiceRequest (the person),
 the Task and its history, the service level alerts, and the finished deliveries about it. A
 referral never routed (a ServiceRequest with no Task) counts from receipt. Refusals, finished
 deliveries, the daily digest records and applied event ids expire on their own clocks.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, func, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.retention import RecordKind, RetentionStep
@@ -27,11 +28,6 @@ sr = orm.service_requests
 d = orm.deliveries
 END_STATES = ("completed", "cancelled", "failed", "rejected", "entered-in-error")
 FINISHED = d.c.status != "pending"  # a delivery still trying is never swept
-
-
-def _closed_before(cutoff: datetime) -> ColumnElement[bool]:
-    """The Task's last change (its end, for a closed one) is before `cutoff`."""
-    return func.coalesce(t.c.last_updated, t.c.updated_at) < cutoff
 
 
 async def _forget(session: AsyncSession, ids: list[str]) -> None:
@@ -52,7 +48,7 @@ def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[Retentio
                 (
                     await session.execute(
                         select(t.c.referral_id)
-                        .where(t.c.status.in_(END_STATES), _closed_before(cutoff))
+                        .where(t.c.status.in_(END_STATES), t.c.last_updated < cutoff)
                         .limit(limit)
                         .with_for_update(skip_locked=True)
                     )
