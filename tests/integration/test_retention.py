@@ -4,6 +4,7 @@ anonymised), nothing else is touched, and the coordinators' figures come out the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -415,3 +416,25 @@ async def test_notifier_forgets_closed_referrals_and_keeps_the_audit_log(db: Db)
         "notifier.processed_events": 1,
     }
     assert set((await db.sweep(notifier_steps(db.sessions))).values()) == {0}
+
+
+async def test_replicas_sweeping_at_once_share_the_work(db: Db) -> None:
+    old = NOW - timedelta(days=90)
+    await db.add(
+        intake_orm.processed_events,
+        *({"consumer": "replicas", "event_id": f"e-{n}", "processed_at": old} for n in range(60)),
+        {"consumer": "replicas", "event_id": "e-new", "processed_at": NOW},
+    )
+
+    def sweep() -> RetentionSweep:
+        return RetentionSweep(POLICY, intake_steps(db.sessions), batch=5, clock=lambda: NOW)
+
+    results = await asyncio.gather(*(sweep().sweep() for _ in range(3)))
+
+    assert sum(r["intake.processed_events"] for r in results) == 60  # each row once
+    assert await db.column(intake_orm.processed_events, "event_id") >= {"e-new"}
+    async with db.engine.connect() as conn:
+        left = await conn.scalar(
+            text("select count(*) from intake.processed_events where consumer = 'replicas'")
+        )
+    assert left == 1

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub_cli import main as cli
 from hub_common.retention import (
     DEFAULTS,
     Duration,
@@ -135,3 +136,20 @@ async def test_the_sweep_drains_each_step_in_batches_with_its_own_cutoff() -> No
     eight_years_ago = datetime(2018, 12, 3, 12, 0, tzinfo=UTC)
     # 3 + 3 + 1: a short batch ends the step; `never` is not even asked.
     assert calls == [("referrals", eight_years_ago, 3)] * 3
+
+
+async def test_topics_ensure_gives_the_topics_the_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: dict[str, object] = {}
+
+    async def ensure_topics(kafka: object, topics: object, **options: object) -> list[str]:
+        seen.update(options)
+        return []
+
+    monkeypatch.setattr(cli, "ensure_topics", ensure_topics)
+    monkeypatch.setenv("HUB_RETENTION", "event=14d")
+    await cli.topics_ensure(InfraSettings())
+    retention = seen["retention"]
+    assert isinstance(retention, RetentionPolicy)
+    assert retention.topic_retention_ms() == 14 * 24 * 3600 * 1000
