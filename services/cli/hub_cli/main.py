@@ -265,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(
         dest="action", required=True
     )
-    topics.add_parser("ensure", help="create any missing hub topic")
+    topics.add_parser(
+        "ensure",
+        help="create any missing hub topic; bring existing ones to the retention schedule",
+    )
     workers = commands.add_parser("workers", help="the link worker directory").add_subparsers(
         dest="action", required=True
     )
