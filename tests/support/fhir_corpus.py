@@ -37,6 +37,7 @@ from hub_notifier.domain.notification import (
     status_bundle,
 )
 from hub_notifier.entrypoints.fhir_http import history_bundle, searchset
+from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.adapters.fhir_task import with_routing_inputs
 from hub_router.adapters.practitioner_role import to_practitioner_role
@@ -45,7 +46,7 @@ from hub_router.adapters.task_repository import StoredTask, route_to_json, snaps
 from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.offers import ReferralTask
-from hub_router.domain.task_status import BusinessStatus, TaskStatus
+from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 from hub_router.entrypoints.http_tasks import task_searchset
 from tests.support.fixtures import FIXTURES, inbound
 
@@ -169,6 +170,16 @@ def tasks() -> Iterator[Labelled]:
         snapshot = snapshot_of(stored, AT)
         yield f"Task/{label}", snapshot
         yield f"Task/{label}+inputs", with_routing_inputs(snapshot, stored.facts["route"])
+        if stored.task.status not in OPEN:
+            # Past its retention period the router keeps the Task anonymised for the figures.
+            rid = stored.task.referral_id
+            yield (
+                f"Task/{label}+anonymised",
+                with_routing_inputs(
+                    anonymised_task(snapshot, rid),
+                    anonymised_facts(stored.facts, rid)["route"],
+                ),
+            )
 
 
 def demo_practitioner_roles() -> Iterator[Labelled]:

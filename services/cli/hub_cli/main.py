@@ -23,6 +23,7 @@ from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.kafka import ensure_topics, max_record_bytes
 from hub_common.kafka_clients import aiokafka_options, make_producer
+from hub_common.retention import RecordKind
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
 from hub_common.topics import INBOUND_SOURCES
 
@@ -48,9 +49,11 @@ async def topics_ensure(settings: InfraSettings) -> None:
         agency_message_max_bytes=settings.agency_message_max_bytes,
         replication_factor=settings.kafka_replication_factor,
         min_insync=settings.kafka_min_insync_replicas,
+        retention=settings.retention_policy,
     )
     print(
         f"topics: {len(created)} created, {len(settings.topics.all()) - len(created)} already there"
+        f"; events kept {settings.retention_policy.period(RecordKind.EVENT) or 'for ever'}"
     )
 
 
@@ -363,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(
         dest="action", required=True
     )
-    topics.add_parser("ensure", help="create any missing hub topic")
+    topics.add_parser(
+        "ensure",
+        help="create any missing hub topic; bring existing ones to the retention schedule",
+    )
     workers = commands.add_parser("workers", help="the link worker directory").add_subparsers(
         dest="action", required=True
     )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     LargeBinary,
     MetaData,
     String,
@@ -128,7 +129,9 @@ def processed_events_table(metadata: MetaData) -> Table:
     """Ids of inbound events already applied: consumers are idempotent by checking here.
 
     Deduplication is on the event id (not the offset), since a relay may publish an event twice
-    and a failed offset commit redelivers.
+    and a failed offset commit redelivers. The retention sweep finds expired ids by
+    `processed_at` through a BRIN index: rows arrive in time order, so a few block ranges
+    cover them, at almost no cost to the insert every event makes.
     """
     return Table(
         "processed_events",
@@ -136,4 +139,5 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(200), primary_key=True),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_processed_events_processed_at", "processed_at", postgresql_using="brin"),
     )

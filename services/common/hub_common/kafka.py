@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError
 
 from hub_common.kafka_clients import bootstrap_list
+from hub_common.retention import RetentionPolicy
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES
 from hub_common.topics import Topics
 
@@ -44,17 +46,26 @@ def topic_configs(
     topics: Topics,
     name: str,
     agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
+    retention: RetentionPolicy | None = None,
     *,
     replication_factor: int = 1,
     min_insync: int | None = None,
 ) -> dict[str, str]:
-    """The configuration a hub topic is created with."""
+    """The configuration a hub topic is created with, and brought back to by `topics ensure`.
+
+    Every topic that is not compacted is deleted by time, after the schedule's `event` period
+    (hub_common.retention): Kafka is the hub's transport, not its record, and a topic holding a
+    person's referral must not keep it longer than the stores that answer for it. On a cluster,
+    `min.insync.replicas` says how many replicas must have each write."""
     configs: dict[str, str] = {}
     if replication_factor > 1:
         configs["min.insync.replicas"] = str(min_insync_replicas(replication_factor, min_insync))
     if topics.is_compacted(name):
         configs["cleanup.policy"] = "compact"
-    elif topics.is_inbound(name):
+        return configs
+    policy = retention or RetentionPolicy.parse(None)
+    configs["retention.ms"] = str(policy.topic_retention_ms())
+    if topics.is_inbound(name):
         # Agencies' messages are as large on Kafka as over HTTP: one setting sizes both.
         configs["max.message.bytes"] = str(max_record_bytes(agency_message_max_bytes))
     return configs
@@ -65,6 +76,7 @@ async def ensure_topics(
     topics: Topics,
     *,
     agency_message_max_bytes: int = DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
+    retention: RetentionPolicy | None = None,
     partitions: int = DEFAULT_PARTITIONS,
     replication_factor: int = 1,
     min_insync: int | None = None,
@@ -72,8 +84,11 @@ async def ensure_topics(
 ) -> list[str]:
     """Create any missing hub topic; return the names created. Waits for the broker to answer.
 
-    Topics that exist are left as they are: a changed `agency_message_max_bytes` reaches an
-    existing inbound topic only by `kafka-configs --alter` (see services/intake/README.md).
+    Topics that exist keep their partitions, but a topic deleted by time is brought back to
+    the hub's configuration (`topic_configs`): a changed retention schedule or
+    `agency_message_max_bytes` reaches it by running this again. The change replaces the
+    topic's own settings (Kafka's AlterConfigs): one set by hand on such a topic is undone.
+    Compacted topics are left as they are.
     """
     options = (
         {"bootstrap_servers": bootstrap_list(kafka)} if isinstance(kafka, str) else dict(kafka)
@@ -104,6 +119,7 @@ async def ensure_topics(
                             topics,
                             name,
                             agency_message_max_bytes,
+                            retention,
                             replication_factor=replication_factor,
                             min_insync=min_insync,
                         ),
@@ -112,6 +128,42 @@ async def ensure_topics(
                 ]
             )
             log.info("created %d topics", len(missing))
+        present = [
+            name for name in topics.all() if name in existing and not topics.is_compacted(name)
+        ]
+        if present:
+            await _configure(
+                admin,
+                {
+                    name: topic_configs(
+                        topics,
+                        name,
+                        agency_message_max_bytes,
+                        retention,
+                        replication_factor=replication_factor,
+                        min_insync=min_insync,
+                    )
+                    for name in present
+                },
+            )
         return missing
     finally:
         await admin.close()
+
+
+async def _configure(admin: AIOKafkaAdminClient, configs: Mapping[str, Mapping[str, str]]) -> None:
+    """Set existing topics' configuration; fails naming a topic the broker would not change."""
+    responses = await admin.alter_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(values))
+            for name, values in configs.items()
+        ]
+    )
+    refused = [
+        f"{resource[3]} ({resource[1] or resource[0]})"
+        for response in responses
+        for resource in response.resources
+        if resource[0] != 0
+    ]
+    if refused:
+        raise RuntimeError(f"Kafka refused the topic configuration of {', '.join(refused)}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub_common.retention import RetentionPolicy
 from hub_common.topics import Topics
 
 DEFAULT_AGENCY_MESSAGE_MAX_BYTES = 1_000_000
@@ -65,6 +66,36 @@ class InfraSettings(BaseSettings):
         description="min.insync.replicas of the topics `topics ensure` creates; by default one "
         "less than the replication factor (2 of 3), so a write survives one broker's loss",
     )
+
+    retention: str = Field(
+        default="",
+        alias="HUB_RETENTION",
+        description="How long each kind of record is kept, over the defaults: kind=duration "
+        "pairs, comma-separated (referral=8y,rejection=2y,routing-decision=2y,delivery=1y,"
+        "processed-event=60d,event=30d; d, w or y, or never). docs/data-protection.md says why",
+    )
+    retention_sweep_seconds: float = Field(
+        default=3600.0,
+        alias="HUB_RETENTION_SWEEP_SECONDS",
+        gt=0,
+        description="How often each service lets go of the records that have expired",
+    )
+    retention_batch: int = Field(
+        default=500,
+        alias="HUB_RETENTION_BATCH",
+        gt=0,
+        description="Most records one retention transaction deletes or anonymises",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_schedule(cls, value: str) -> str:
+        RetentionPolicy.parse(value)  # a bad schedule stops the service at start, named
+        return value
+
+    @property
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy.parse(self.retention)
 
     @property
     def topics(self) -> Topics:

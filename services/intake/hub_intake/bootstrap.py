@@ -8,10 +8,13 @@ from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
+from hub_common.periodic import Periodic
+from hub_common.retention import RetentionSweep
 from hub_common.service_app import service_app
 from hub_common.topics import INBOUND_SOURCES
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
+from hub_intake.adapters.retention_store import retention_steps
 from hub_intake.config import IntakeSettings
 from hub_intake.entrypoints.http_referrals import intake_router
 from hub_intake.entrypoints.kafka_consumers import declare_publications, register_consumers
@@ -41,6 +44,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     broker = make_broker(settings, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
+    retention = RetentionSweep(
+        settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
+    )
     app = service_app(
         title="intake",
         engine=engine,
@@ -50,6 +56,12 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         # The same setting sizes the inbound topics (hub_common.kafka.ensure_topics).
         max_body_bytes=settings.agency_message_max_bytes,
         too_large_advice=TOO_LARGE_ADVICE,
+        # Every replica sweeps; the stores claim rows with SKIP LOCKED.
+        background=[
+            Periodic(
+                "retention sweep", retention.sweep, settings.retention_sweep_seconds, 600.0
+            ).run
+        ],
     )
     app.include_router(intake_router(service, settings.agency_message_max_bytes))
     # Submissions stage their entries with the referrals; the log is here for the dependency.

@@ -12,11 +12,13 @@ from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
 from hub_common.periodic import Periodic
+from hub_common.retention import RetentionSweep
 from hub_common.service_app import service_app
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
+from hub_notifier.adapters.retention_store import retention_steps
 from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
 from hub_notifier.entrypoints.http_alerts import alerts_router
@@ -114,6 +116,12 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     )
     register_alert_consumer(broker, alerts, settings)
     declare_publications(broker, settings)
+    retention = RetentionSweep(
+        settings.retention_policy,
+        retention_steps(sessions),
+        batch=settings.retention_batch,
+        clock=clock,
+    )
     app = service_app(
         title="notifier",
         engine=engine,
@@ -128,6 +136,10 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
                 alerts.send_digests,
                 settings.alert_digest_check_seconds,
                 max_backoff=600.0,
+            ).run,
+            # Every replica sweeps; the stores claim rows with SKIP LOCKED.
+            Periodic(
+                "retention sweep", retention.sweep, settings.retention_sweep_seconds, 600.0
             ).run,
         ],
     )

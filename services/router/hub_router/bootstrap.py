@@ -9,8 +9,10 @@ from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
 from hub_common.periodic import Periodic, drained
+from hub_common.retention import RetentionSweep
 from hub_common.service_app import service_app
 from hub_router.adapters import orm
+from hub_router.adapters.retention_store import retention_steps
 from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
@@ -45,6 +47,9 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
     broker = make_broker(settings, client_id="referral-hub-router")
     register_consumers(broker, routing, settings)
+    retention = RetentionSweep(
+        settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
+    )
     app = service_app(
         title="router",
         engine=engine,
@@ -61,6 +66,9 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
             ).run,
             Periodic(
                 "service level sweep", drained(sla.sweep, 100), settings.sla_sweep_seconds
+            ).run,
+            Periodic(
+                "retention sweep", retention.sweep, settings.retention_sweep_seconds, 600.0
             ).run,
         ],
     )

@@ -45,6 +45,8 @@ referrals = Table(
         "received_at",
         postgresql_include=["episode_id"],
     ),
+    # The retention sweep's expired referrals (time-ordered rows: BRIN is enough).
+    Index("ix_referrals_received_brin", "received_at", postgresql_using="brin"),
 )
 
 rejections = Table(
@@ -58,6 +60,7 @@ rejections = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("event", JSONB, nullable=False),
     Column("replayed_at", DateTime(timezone=True)),
+    Index("ix_rejections_received_brin", "received_at", postgresql_using="brin"),
 )
 
 outbox = outbox_table(metadata)

@@ -36,6 +36,7 @@ service_requests = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Where the person lives, by borough only: what decides which coordinators may read it.
     Column("borough", String(40), nullable=True, index=True),
+    Index("ix_service_requests_received_brin", "received_at", postgresql_using="brin"),
 )
 
 tasks = Table(
@@ -68,6 +69,7 @@ rejections = Table(
     Column("source", String(32), nullable=False),
     Column("event", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_rejections_received_brin", "received_at", postgresql_using="brin"),
 )
 
 subscriptions = Table(
@@ -131,6 +133,8 @@ deliveries = Table(
         "seq",
         postgresql_where=text("status = 'pending' AND subscription_id IS NULL"),
     ),
+    # The retention sweep's finished deliveries, by age (rows arrive in time order).
+    Index("ix_deliveries_created_brin", "created_at", postgresql_using="brin"),
 )
 
 # Every read and change of personal data, from every service (hub.audit). Append-only: the

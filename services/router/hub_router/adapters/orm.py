@@ -42,6 +42,15 @@ OPEN_CASELOAD = text(
 )
 
 # Referrals no worker would take, waiting for a coordinator (written out for the same reason).
+# Closed referrals whose Task the retention sweep has not anonymised yet (adapters/anonymised.py
+# marks the facts it keeps): the sweep reads them oldest first from a partial index, so the
+# anonymised rows piling up over the years are never scanned again.
+CLOSED_NOT_ANONYMISED = text(
+    "status NOT IN ("
+    + ", ".join(f"'{status.value}'" for status in sorted(OPEN, key=lambda s: s.value))
+    + ") AND NOT (facts ? 'anonymised')"
+)
+
 AWAITING_ALLOCATION = text(
     f"status = '{TaskStatus.REQUESTED.value}'"
     f" AND business_status = '{BusinessStatus.AWAITING_ALLOCATION.value}'"
@@ -80,6 +89,8 @@ tasks = Table(
         "offer_expires_at",
         postgresql_where=text("offer_expires_at IS NOT NULL"),
     ),
+    # The retention sweep's closed referrals still to anonymise, by when they closed.
+    Index("ix_tasks_closed_to_anonymise", "updated_at", postgresql_where=CLOSED_NOT_ANONYMISED),
 )
 
 care_plans = Table(
@@ -102,6 +113,7 @@ decisions = Table(
     Column("referral_id", String(64), nullable=False, index=True),
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("record", JSONB, nullable=False),  # Decision.explain(): who was excluded and why
+    Index("ix_decisions_decided_brin", "decided_at", postgresql_using="brin"),  # retention
 )
 
 # Service level clocks of accepted referrals (domain/sla.py): one row from acceptance on.
