@@ -236,6 +236,7 @@ def snapshot_of(stored: StoredTask, now: datetime) -> dict[str, Any]:
         last_modified=now,
         status_reason=task.status_reason,
         outcomes=task.outputs,
+        referral_version=int(facts.get("referralVersion", 1)),
     )
 
 
@@ -251,6 +252,7 @@ def _columns(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
         "offers": list(task.offers),
         "failed_offers": task.failed_offers,
         "task": snapshot,
+        "facts": stored.facts,  # an amendment changes them
         "updated_at": func.now(),
     }
 
