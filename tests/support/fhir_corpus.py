@@ -296,9 +296,10 @@ def bars_messages() -> Iterator[Labelled]:
     offered = replace(offered, task=offered.task.offer(WORKER, AT + timedelta(days=2)))
     changes = ReferralChanges._changed
     after_amend, _ = changes(offered, amended, 2)
-    yield "Task/bars-amended", snapshot_of(after_amend, AT)
+    later = AT + timedelta(days=1)  # after the GP's authoredOn (Task inv-1)
+    yield "Task/bars-amended", snapshot_of(after_amend, later)
     after_cancel, _ = changes(after_amend, cancelled, 3)
-    yield "Task/bars-cancelled", snapshot_of(after_cancel, AT)
+    yield "Task/bars-cancelled", snapshot_of(after_cancel, later)
 
 
 def care_plans() -> Iterator[Labelled]:
