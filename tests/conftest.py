@@ -36,7 +36,7 @@ async def stack(infra: Infrastructure) -> AsyncIterator[IsolatedStack]:
 @pytest.fixture(scope="session")
 def fhir_validator() -> Iterator[FhirValidator]:
     """HAPI FHIR's validator with the hub's schemas/fhir loaded: one JVM for the whole run,
-    built with Maven on first use. Profiles whose package is not loaded (UK Core, the
-    Subscriptions Backport) are warnings until those packages are loaded."""
+    built with Maven on first use. Profiles whose package is not loaded (the Subscriptions
+    Backport; the hub claims no UK Core profile, docs/bars.md) are warnings until it is."""
     with running_validator(unknown_profiles="warning") as validator:
         yield validator

@@ -67,6 +67,11 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("intake", "POST", "/referrals/community", {
         "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
+    # BaRS messages: agencies allowed to send FHIR only (neither caller here may); an agency
+    # changing another's referral is refused as not found (tests/e2e/test_bars_messages.py).
+    ("intake", "POST", "/fhir/$process-message", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
     # Service level alerts: ids only, a coordinator's own boroughs (the scoping is checked with
     # real alerts in tests/integration/test_sla_alerts.py).
     ("notifier", "GET", "/coordination/alerts", {

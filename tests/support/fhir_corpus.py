@@ -20,8 +20,9 @@ from hub_common.needs import NeedCategory
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_intake.adapters.bars_acknowledgement import acknowledgement
 from hub_intake.adapters.fhir_mapping import to_service_request
-from hub_intake.adapters.formats import registered_formats
+from hub_intake.adapters.formats import bars, registered_formats
 from hub_intake.service_layer.intake import rejection_event
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_subscription import subscription_resource
@@ -48,6 +49,7 @@ from hub_router.domain.model import LinkWorker
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 from hub_router.entrypoints.http_tasks import task_searchset
+from hub_router.service_layer.referral_changes import ReferralChanges
 from tests.support.fixtures import FIXTURES, inbound
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,6 +286,33 @@ def input_fixtures() -> Iterator[Labelled]:
     yield "Bundle/gp-input", loads((FIXTURES / "inbound" / EXAMPLES["fhir"]).read_bytes())
 
 
+def bars_messages() -> Iterator[Labelled]:
+    """BaRS: the example referral message (an input meant to be valid FHIR), the hub's
+    acknowledgements of it (ok, and fatal-error with its OperationOutcome), a referral's
+    later ServiceRequest versions (amended, cancelled) and the Tasks they lead to."""
+    message = loads(inbound("bars-referral-message.json"))
+    yield "Bundle/bars-referral-input", message
+    header = bars.header_of(message)
+    yield "Bundle/bars-ack-ok", acknowledgement(header, "ok", operation_outcome([]), AT)
+    refused = operation_outcome(
+        [Issue("MessageHeader.definition", "this hub enforces another", code="not-supported")]
+    )
+    yield "Bundle/bars-ack-error", acknowledgement(header, "fatal-error", refused, AT)
+    request = dict(service_requests())["ServiceRequest/fhir-0"]
+    amended = {**request, "meta": {"versionId": "2"}}
+    cancelled = {**request, "status": "revoked", "meta": {"versionId": "3"}}
+    yield "ServiceRequest/bars-amended", amended
+    yield "ServiceRequest/bars-cancelled", cancelled
+    offered = _stored(request)
+    offered = replace(offered, task=offered.task.offer(WORKER, AT + timedelta(days=2)))
+    changes = ReferralChanges._changed
+    after_amend, _ = changes(offered, amended, 2)
+    later = AT + timedelta(days=1)  # after the GP's authoredOn (Task inv-1)
+    yield "Task/bars-amended", snapshot_of(after_amend, later)
+    after_cancel, _ = changes(after_amend, cancelled, 3)
+    yield "Task/bars-cancelled", snapshot_of(after_cancel, later)
+
+
 def care_plans() -> Iterator[Labelled]:
     """The personalised care and support plan: a full one, and one of only what matters."""
     full = CarePlan(
@@ -319,6 +348,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         capability,
         input_fixtures,
         care_plans,
+        bars_messages,
     ):
         for label, resource in part():
             assert label not in found, f"two resources labelled {label}"

@@ -16,6 +16,7 @@ from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.retention_store import retention_steps
 from hub_intake.config import IntakeSettings
+from hub_intake.entrypoints.http_bars import bars_router
 from hub_intake.entrypoints.http_referrals import intake_router
 from hub_intake.entrypoints.kafka_consumers import declare_publications, register_consumers
 from hub_intake.service_layer.intake import IntakeService
@@ -63,6 +64,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             ).run
         ],
     )
+    app.include_router(bars_router(service))
     app.include_router(intake_router(service, settings.agency_message_max_bytes))
     # Submissions stage their entries with the referrals; the log is here for the dependency.
     app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)

@@ -20,6 +20,7 @@ from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.service_layer.care_planning import CarePlanning
+from hub_router.service_layer.referral_changes import ReferralChanges
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.sla import SlaSweep
 from hub_router.service_layer.task_progress import TaskProgress
@@ -46,7 +47,8 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     views = TaskViews(sessions)
     sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
     broker = make_broker(settings, client_id="referral-hub-router")
-    register_consumers(broker, routing, settings)
+    changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
+    register_consumers(broker, routing, settings, changes)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )

@@ -205,13 +205,22 @@ def _reason_code(need: Need) -> dict[str, Any]:
     return concept
 
 
+def service_request_version(request: dict[str, Any]) -> int:
+    """The ServiceRequest's version (meta.versionId); 1 for those published before versions."""
+    value = (request.get("meta") or {}).get("versionId")
+    return int(value) if isinstance(value, str) and value.isdigit() else 1
+
+
 def to_service_request(referral: Referral, referral_id: str, episode_id: str) -> dict[str, Any]:
     """Build the ServiceRequest the hub publishes on `referrals.requested`."""
     reason_codes = [_reason_code(need) for need in referral.needs]
     request: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "id": referral_id,
-        "meta": {"profile": ["https://fhir.hl7.org.uk/StructureDefinition/UKCore-ServiceRequest"]},
+        # Version 1; a sender's amendment or cancellation (BaRS) publishes the next. No profile
+        # is claimed: UK Core cannot be checked here (docs/bars.md), and an unchecked claim
+        # would be trusted by readers who validate nothing themselves.
+        "meta": {"versionId": "1"},
         "contained": [_patient(referral), *_requester(referral), _consent(referral)],
         "extension": [
             {"url": sys.EPISODE_EXTENSION_URL, "valueString": episode_id},

@@ -24,3 +24,5 @@ class ReceiveReferrals:
     # referrer is not told twice (a replayed CSV row is rebuilt as a document of its own, so
     # its fingerprint differs from the first time's).
     replay_of: str | None = None
+    # POSTed to `$process-message`: the body must be a BaRS message Bundle (formats/bars.py).
+    process_message: bool = False

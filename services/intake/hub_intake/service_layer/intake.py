@@ -36,6 +36,7 @@ from hub_intake.adapters.formats.base import (
     ReferrerContact,
     UnreadableMessage,
 )
+from hub_intake.adapters.formats.fhir_bundle import read_process_message
 from hub_intake.adapters.known_referrals import (
     KnownReferrals,
     Recorded,
@@ -45,6 +46,7 @@ from hub_intake.adapters.known_referrals import (
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.referral_updates import apply_update
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +267,15 @@ class IntakeService:
         # Every message is read (parsed, checked, mapped) once, before any database work, so
         # what the batch must look up is looked up in two queries for all of it.
         read = [self._read_or_error(command) for command in commands]
+        if not savepoints and any(
+            reading.update
+            for readings in read
+            if isinstance(readings, list)
+            for reading in readings
+        ):
+            # An update finds its referral by a query, which would miss one the same batch
+            # adds (those are inserted at its end): take the batch with savepoints instead.
+            raise _NeedsSavepoints
         results: list[list[Outcome] | Exception] = []
         async with self._sessions.begin() as session:
             # Without savepoints nothing rolls back alone, so what the batch learns stays true
@@ -329,7 +340,12 @@ class IntakeService:
                 "takes; send a large housing file as several smaller ones"
             )
         try:
-            readings = self._formats[command.source].read(command.body, command.received_at)
+            read = (
+                read_process_message
+                if command.process_message
+                else self._formats[command.source].read
+            )
+            readings = read(command.body, command.received_at)
         except Exception as error:
             return error
         for reading in readings:
@@ -349,11 +365,27 @@ class IntakeService:
     ) -> list[Outcome]:
         outcomes = []
         for reading in readings:
-            if reading.accepted:
+            if reading.update is not None and not any(i.is_error for i in reading.issues):
+                outcomes.append(await self._update(session, command, reading, outbox))
+            elif reading.accepted:
                 outcomes.append(await self._accept(session, command, reading, known, outbox, rows))
             else:
                 outcomes.append(await self._reject(session, command, reading))
         return outcomes
+
+    async def _update(
+        self,
+        session: AsyncSession,
+        command: ReceiveReferrals,
+        reading: Reading,
+        outbox: list[OutgoingEvent],
+    ) -> Outcome:
+        """A sender's cancellation or amendment (referral_updates.py), or its refusal."""
+        referral_id = await apply_update(session, self._topics, command, reading, outbox)
+        if referral_id is None:
+            return await self._reject(session, command, reading)
+        warnings = operation_outcome([issue for issue in reading.issues if not issue.is_error])
+        return Outcome("accepted", referral_id, reading.referrer_reference, reading.item, warnings)
 
     async def _resent(
         self,

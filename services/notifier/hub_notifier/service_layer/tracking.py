@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +37,27 @@ from hub_notifier.domain.message_back import (
 from hub_notifier.service_layer.notifying import Announcer, Change
 
 log = logging.getLogger(__name__)
+
+
+async def _keep_later_versions(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """A referral its referrer amended or cancelled (a BaRS update: the same ServiceRequest,
+    `meta.versionId` higher) replaces the one kept, never an older version a later one."""
+    sr = orm.service_requests
+    for row in rows:
+        version = service_request_version(row["resource"])
+        if version <= 1:
+            continue
+        held = func.coalesce(sr.c.resource["meta"]["versionId"].astext.cast(Integer), 1)
+        await session.execute(
+            update(sr)
+            .where(sr.c.referral_id == row["referral_id"], held < version)
+            .values(resource=row["resource"], borough=row["borough"])
+        )
+
+
+def service_request_version(request: dict[str, Any]) -> int:
+    value = (request.get("meta") or {}).get("versionId")
+    return int(value) if isinstance(value, str) and value.isdigit() else 1
 
 
 class TrackingService:
@@ -87,6 +108,9 @@ class TrackingService:
                             [row for event_id, row in rows.items() if event_id in fresh],
                         )
                     ).scalars()
+                )
+                await _keep_later_versions(
+                    session, [row for event_id, row in rows.items() if event_id in fresh]
                 )
                 addresses = {
                     str(row["referral_id"]): (email, str(row["source"]))

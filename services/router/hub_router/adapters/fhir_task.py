@@ -29,6 +29,7 @@ def task_snapshot(
     status_reason: str | None = None,
     outcomes: Outcomes | None = None,
     offer_expires_at: datetime | None = None,
+    referral_version: int = 1,
 ) -> dict[str, Any]:
     """A Task that names people only by id: safe to publish and to notify. Its outcomes
     (hub_common.task_outputs) are contained resources about the same episode identifier.
@@ -63,6 +64,13 @@ def task_snapshot(
         task["restriction"] = {"period": {"end": offer_expires_at.isoformat()}}
     if status_reason:
         task["statusReason"] = {"text": status_reason}
+    if referral_version > 1:  # amended by its referrer: say so to whoever holds it
+        task["note"] = [
+            {
+                "text": f"The referrer amended the referral: ServiceRequest version "
+                f"{referral_version}"
+            }
+        ]
     if outcomes:
         contained, output = task_output_parts(outcomes, subject)
         if contained:  # FHIR forbids empty arrays

@@ -237,6 +237,7 @@ def snapshot_of(stored: StoredTask, now: datetime) -> dict[str, Any]:
         status_reason=task.status_reason,
         outcomes=task.outputs,
         offer_expires_at=task.offer_expires_at if task.offered_to else None,
+        referral_version=int(facts.get("referralVersion", 1)),
     )
 
 
@@ -252,6 +253,7 @@ def _columns(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
         "offers": list(task.offers),
         "failed_offers": task.failed_offers,
         "task": snapshot,
+        "facts": stored.facts,  # an amendment changes them
         "updated_at": func.now(),
     }
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from hub_common.task_outputs import Outcomes
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.task_status import (
+    OPEN,
     ROUTER_STEPS,
     STEPS,
     WORKER_STEPS,
@@ -168,6 +169,13 @@ class ReferralTask:
             status_reason=(reason or "").strip(),
             version=self.version + 1,
         )
+
+    def amend(self) -> ReferralTask:
+        """The referrer sent a new version of an open referral: the Task stays where it is,
+        with whoever holds it, and is published again so its holder sees the change."""
+        if self.status not in OPEN:
+            raise TransitionRefused(f"a {self.status} referral can no longer be amended")
+        return replace(self, version=self.version + 1)
 
     def change_status(
         self,

@@ -10,11 +10,15 @@ from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_router.config import RouterSettings
+from hub_router.service_layer.referral_changes import ReferralChanges, is_change
 from hub_router.service_layer.routing import RoutingService
 
 
 def register_consumers(
-    broker: KafkaBroker, service: RoutingService, settings: RouterSettings
+    broker: KafkaBroker,
+    service: RoutingService,
+    settings: RouterSettings,
+    changes: ReferralChanges | None = None,
 ) -> None:
     declare_publications(
         broker,
@@ -29,12 +33,25 @@ def register_consumers(
     )
 
     async def on_requested(request: Any, delivery: Delivery) -> None:
-        """Offer a new referral; idempotent on the event id and the referral id."""
+        """Offer a new referral; idempotent on the event id and the referral id. A later
+        version (cancelled or amended by its referrer) changes the Task instead."""
+        if changes is not None and is_change(request):
+            await changes.apply(request, delivery.event_id, delivery.traceparent)
+            return
         await service.route(request, delivery.event_id, delivery.traceparent)
 
     async def on_requested_batch(batch: list[tuple[Any, Delivery]]) -> None:
-        """Offer a batch of new referrals in one transaction (same idempotency as one by one)."""
-        await service.route_batch([(request, d.event_id, d.traceparent) for request, d in batch])
+        """Offer a batch of new referrals in one transaction (same idempotency as one by one),
+        then apply the batch's later versions in order: a referral's first version always
+        comes before its changes (same key, same partition), so routing the new ones first
+        keeps each referral's order."""
+        later = [(r, d) for r, d in batch if changes is not None and is_change(r)]
+        new = [(r, d) for r, d in batch if changes is None or not is_change(r)]
+        if new:
+            await service.route_batch([(request, d.event_id, d.traceparent) for request, d in new])
+        for request, delivery in later:
+            assert changes is not None
+            await changes.apply(request, delivery.event_id, delivery.traceparent)
 
     async def on_directory(role: Any, delivery: Delivery) -> None:
         """Keep the directory: the latest PractitionerRole per worker (upsert, so idempotent)."""

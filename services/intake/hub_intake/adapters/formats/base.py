@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hub_common.outcome import Issue
 from hub_intake.domain.referral import Referral, Referrer
@@ -36,6 +36,16 @@ class ReferrerContact:
         )
 
 
+@dataclass(frozen=True)
+class ReferralUpdate:
+    """A sender's change to a referral the hub holds (a BaRS update message, formats/bars.py):
+    `cancel` it, or `amend` it with the referral read again. `read_version` is the version of
+    the ServiceRequest the sender read before changing it, when it says."""
+
+    kind: Literal["cancel", "amend"]
+    read_version: int | None = None
+
+
 @dataclass
 class Reading:
     """One referral as read from a message: accepted (`referral` set) or not, with every issue.
@@ -49,6 +59,7 @@ class Reading:
     referral: Referral | None = None
     issues: list[Issue] = field(default_factory=list)
     item: str | None = None  # e.g. "row 3" in a CSV batch
+    update: ReferralUpdate | None = None  # set when it changes a referral instead of adding one
 
     @property
     def accepted(self) -> bool:

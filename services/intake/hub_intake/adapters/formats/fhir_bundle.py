@@ -14,6 +14,7 @@ from typing import Any, Literal
 from hub_common.fhir_systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
 from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_SNOMED, SNOMED_NEED, NeedCategory
 from hub_common.outcome import Issue
+from hub_intake.adapters.formats import bars
 from hub_intake.adapters.formats import fhir_resources as fr
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
 from hub_intake.adapters.formats.json_body import json_object
@@ -44,18 +45,37 @@ class FhirBundleFormat:
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
         document = json_object(body)
-        issues: list[Issue] = []
-        if document.get("resourceType") == "Bundle":
-            request, entries = _bundle_request(document, issues)
-            root = "Bundle.entry[ServiceRequest]"
-        elif document.get("resourceType") == "ServiceRequest":
-            request, entries, root = document, [], "ServiceRequest"
-        else:
-            raise UnreadableMessage("expected a FHIR Bundle or ServiceRequest resource")
-        if request is None:
-            return [Reading(None, document, ReferrerContact(), issues=issues)]
-        resources = fr.ResourceSet(entries, fr.objects(request.get("contained")))
-        return [_read_request(document, request, resources, root, issues, received_at)]
+        if bars.is_message(document):  # a BaRS message: its header first, then as below
+            return bars.read_message(document, received_at, _read_document)
+        return _read_document(document, received_at)
+
+
+def read_process_message(body: bytes, received_at: datetime) -> list[Reading]:
+    """A body POSTed to `$process-message`: only a BaRS message Bundle will do."""
+    document = json_object(body)
+    if document.get("resourceType") != "Bundle" or document.get("type") != "message":
+        raise UnreadableMessage(
+            "$process-message takes a FHIR Bundle of type message whose first entry is a "
+            "MessageHeader",
+            field="Bundle.type",
+        )
+    return bars.read_message(document, received_at, _read_document)
+
+
+def _read_document(document: dict[str, Any], received_at: datetime) -> list[Reading]:
+    """A Bundle or a lone ServiceRequest, as one Reading."""
+    issues: list[Issue] = []
+    if document.get("resourceType") == "Bundle":
+        request, entries = _bundle_request(document, issues)
+        root = "Bundle.entry[ServiceRequest]"
+    elif document.get("resourceType") == "ServiceRequest":
+        request, entries, root = document, [], "ServiceRequest"
+    else:
+        raise UnreadableMessage("expected a FHIR Bundle or ServiceRequest resource")
+    if request is None:
+        return [Reading(None, document, ReferrerContact(), issues=issues)]
+    resources = fr.ResourceSet(entries, fr.objects(request.get("contained")))
+    return [_read_request(document, request, resources, root, issues, received_at)]
 
 
 def _bundle_request(
