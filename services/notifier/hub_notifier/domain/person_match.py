@@ -92,6 +92,14 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
+def _full_date(value: Any) -> date | None:
+    """A full birth date; FHIR also allows a year or a year and month, which match nothing."""
+    try:
+        return date.fromisoformat(str(value)) if value and len(str(value)) == 10 else None
+    except ValueError:
+        return None
+
+
 def demographics_of(request: dict[str, Any]) -> Demographics:
     """The person of a hub ServiceRequest (its contained Patient), normalised."""
     patient = contained(request, request.get("subject", {}).get("reference"))
@@ -118,7 +126,7 @@ def demographics_of(request: dict[str, Any]) -> Demographics:
     )
     return Demographics(
         nhs_number=nhs,
-        birth_date=date.fromisoformat(born) if born else None,
+        birth_date=_full_date(born),
         family=fold(str(name.get("family", ""))),
         given=tuple(g for g in (fold(str(given)) for given in name.get("given", [])) if g),
         postcode=postcode.replace(" ", "").upper(),

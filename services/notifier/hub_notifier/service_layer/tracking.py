@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
+from hub_notifier.adapters.person_links import link_referral, lock_linking
 from hub_notifier.adapters.referral_locks import lock_referrals
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import (
@@ -34,6 +35,7 @@ from hub_notifier.domain.message_back import (
     message_back,
     moment_of,
 )
+from hub_notifier.domain.person_match import demographics_of
 from hub_notifier.service_layer.notifying import Announcer, Change
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,10 @@ class TrackingService:
                         )
                     ).scalars()
                 )
+                await self._link_people(
+                    session,
+                    [row for row in rows.values() if row["referral_id"] in inserted],
+                )
                 addresses = {
                     str(row["referral_id"]): (email, str(row["source"]))
                     for row in rows.values()
@@ -99,6 +105,20 @@ class TrackingService:
         if staged:
             self._on_commit()
             log.info("%d e-mails staged for changes recorded before their referral", staged)
+
+    async def _link_people(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        """Link each new referral to its person (the same person from several agencies)."""
+        if not rows:
+            return
+        await lock_linking(session)
+        reviews = 0
+        for row in rows:
+            linked = await link_referral(
+                session, row["referral_id"], demographics_of(row["resource"])
+            )
+            reviews += linked.reviews
+        if reviews:
+            log.info("%d possible same-person pairs for a coordinator to review", reviews)
 
     async def record_task(
         self, task: dict[str, Any], event_id: str, traceparent: str | None = None
