@@ -60,18 +60,27 @@ def token(stack: IsolatedStack, role: str, subject: str, **scope: Any) -> dict[s
     return bearer(issue_token(stack.auth_secret, principal))
 
 
-def accepted(referral_id: str, org: dict[str, str], source: str, owner: str) -> dict[str, Any]:
+def accepted(
+    referral_id: str,
+    org: dict[str, str],
+    source: str,
+    owner: str,
+    *,
+    version: int = 2,
+    status: str = "accepted",
+    step: str = "allocated",
+) -> dict[str, Any]:
     return task_snapshot(
         referral_id=referral_id,
         episode_id=f"episode-{referral_id}",
-        version=2,
-        status="accepted",
-        business_status="allocated",
+        version=version,
+        status=status,
+        business_status=step,
         owner=owner,
         requester={"type": "Organization", "identifier": org},
         referrer_identifier={"system": sys.referrer_reference_system(source), "value": "R"},
         authored_on=START.isoformat(),
-        last_modified=START + timedelta(minutes=2),
+        last_modified=START + timedelta(minutes=version),
     )
 
 
@@ -242,3 +251,55 @@ async def test_an_uncertain_pair_is_confirmed_or_split_by_a_coordinator_of_the_b
             .all()
         )
     assert sorted(decided) == ["co-croydon", "co-croydon"]
+
+
+async def test_a_practice_hears_of_the_acceptance_once_per_episode_the_open_referral(
+    world: tuple[IsolatedStack, httpx.AsyncClient, Any],
+) -> None:
+    """Two referrals from one GP practice while the first is open are one episode: the code
+    871731000000106 goes with the first contact of the first only. Once both are closed, a
+    new referral is a new episode, and the practice hears of its acceptance again."""
+    _, _, app = world
+    first, second, later = (str(uuid.uuid4()) for _ in range(3))
+    service = app.state.service
+
+    async def referral(referral_id: str) -> None:
+        request = service_request(
+            referral_id,
+            GP,
+            source="fhir",
+            reference=referral_id,
+            referrer_email="gp@example.nhs.uk",
+        )
+        await service.record_request(request, str(uuid.uuid4()))
+
+    async def move(referral_id: str, version: int, status: str, step: str) -> None:
+        task = accepted(
+            referral_id, GP, "fhir", "lw-ada", version=version, status=status, step=step
+        )
+        await service.record_task(task, str(uuid.uuid4()))
+
+    async def coded_emails(referral_id: str) -> int:
+        d = orm.deliveries
+        async with app.state.engine.connect() as connection:
+            bodies = (
+                await connection.execute(
+                    select(d.c.body).where(d.c.referral_id == referral_id, d.c.kind == "email")
+                )
+            ).scalars()
+            return sum(b"871731000000106" in body for body in bodies)
+
+    await referral(first)
+    await move(first, 2, "accepted", "allocated")
+    await move(first, 3, "in-progress", "first-contact-made")
+    await referral(second)  # the same person (NHS number), while the first is open
+    await move(second, 2, "accepted", "allocated")
+    await move(second, 3, "in-progress", "first-contact-made")
+    assert (await coded_emails(first), await coded_emails(second)) == (1, 0)
+
+    for referral_id in (first, second):
+        await move(referral_id, 4, "completed", "connected-to-services")
+    await referral(later)  # nothing open: a new episode
+    await move(later, 2, "accepted", "allocated")
+    await move(later, 3, "in-progress", "first-contact-made")
+    assert await coded_emails(later) == 1

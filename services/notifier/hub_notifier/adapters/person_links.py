@@ -156,3 +156,36 @@ async def link_referral(session: AsyncSession, referral_id: str, person: Demogra
             )
             opened += 1
     return Linked(person_id, basis, opened)
+
+
+async def accepted_in_open_episode(
+    session: AsyncSession, referrals: dict[str, str], contact_steps: frozenset[str]
+) -> set[str]:
+    """Of these referrals (id -> referring organisation), those whose person has another
+    *open* referral from the same organisation that already reached a contact step: that
+    organisation heard of the episode's acceptance already."""
+    if not referrals:
+        return set()
+    me, other = p.alias("me"), p.alias("other")
+    t, h = orm.tasks, orm.task_history
+    step = h.c.task["businessStatus"]["coding"][0]["code"].astext
+    found = set()
+    for referral_id, organisation in sorted(referrals.items()):
+        hit = await session.scalar(
+            select(other.c.referral_id)
+            .join(me, me.c.person_id == other.c.person_id)
+            .join(t, t.c.referral_id == other.c.referral_id)
+            .where(
+                me.c.referral_id == referral_id,
+                other.c.referral_id != referral_id,
+                t.c.requester_org == organisation,
+                t.c.status.not_in(CLOSED_STATUSES),
+                select(h.c.referral_id)
+                .where(h.c.referral_id == other.c.referral_id, step.in_(sorted(contact_steps)))
+                .exists(),
+            )
+            .limit(1)
+        )
+        if hit is not None:
+            found.add(referral_id)
+    return found

@@ -15,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
-from hub_notifier.adapters.person_links import link_referral, lock_linking
+from hub_notifier.adapters.person_links import (
+    accepted_in_open_episode,
+    link_referral,
+    lock_linking,
+)
 from hub_notifier.adapters.referral_locks import lock_referrals
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import (
@@ -152,17 +156,31 @@ class TrackingService:
                 (fact, trace) for version, (fact, _, trace) in first_seen.items() if version in new
             ]
             requests = await self._request_facts(session, {fact.referral_id for fact, _ in kept})
-            # The person took up support with the episode's first version at a contact step.
+            # The person took up support with the referral's first version at a contact step.
             first_contacts = await first_contact_versions(
                 session,
                 {fact.referral_id for fact, _ in kept if fact.business_status in CONTACT_STEPS},
+            )
+            # The episode is the person's open referral: a practice whose open referral of
+            # this person was taken up already heard of the acceptance (person_links.py).
+            heard = await accepted_in_open_episode(
+                session,
+                {
+                    fact.referral_id: fact.requester_org
+                    for fact, _ in kept
+                    if first_contacts.get(fact.referral_id) == fact.version
+                },
+                CONTACT_STEPS,
             )
             changes = []
             for fact, trace in kept:
                 email_to, source = requests.get(fact.referral_id, (None, None))
                 if fact.source == "unknown" and source:
                     fact = replace(fact, source=source)
-                first_contact = first_contacts.get(fact.referral_id) == fact.version
+                first_contact = (
+                    first_contacts.get(fact.referral_id) == fact.version
+                    and fact.referral_id not in heard
+                )
                 task = first_seen[(fact.referral_id, fact.version)][1]
                 changes.append(self._change(fact, email_to, trace, first_contact, task))
             staged = await self._announcer.announce_all(session, changes)
