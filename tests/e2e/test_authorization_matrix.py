@@ -77,6 +77,21 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "GET", "/coordination/alerts", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
+    # One person's other referrals: the owner once they accept (below), their borough's
+    # coordinators; the pairs to decide and the decisions: coordinators of both referrals'
+    # boroughs (real pairs in tests/integration/test_notifier_same_person.py).
+    ("notifier", "GET", "/people/referrals/{id}", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 404, "another link worker": 404,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403}),
+    ("notifier", "GET", "/coordination/people/reviews", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
+    ("notifier", "POST", "/coordination/people/reviews/no-such-review/$confirm", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 404, "coordinator, Sutton": 404, "operator": 403}),
+    ("notifier", "POST", "/coordination/people/reviews/no-such-review/$split", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 404, "coordinator, Sutton": 404, "operator": 403}),
     ("notifier", "GET", "/operator/dead-letters", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 200}),
@@ -167,4 +182,8 @@ async def test_authorization_matrix(
                 break
             await asyncio.sleep(0.2)  # the notifier hears of the acceptance from the Task
         other = await client.get(person, headers=headers(stack, "another link worker"))
+        same_person = f"{services['notifier'].url}/people/referrals/{referral_id}"
+        owner_people = await client.get(same_person, headers=headers(stack, "link worker (owner)"))
+        other_people = await client.get(same_person, headers=headers(stack, "another link worker"))
     assert (owner.status_code, other.status_code) == (200, 404)
+    assert (owner_people.status_code, other_people.status_code) == (200, 404)

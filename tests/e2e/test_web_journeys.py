@@ -334,6 +334,25 @@ def test_coordinator_assigns_a_referral_nobody_could_take(
     checks.check(page, "14-assigned-worker-inbox")
 
 
+def test_coordinator_decides_whether_two_referrals_are_one_person(
+    hub: Hub, page: Page, checks: PageChecks
+) -> None:
+    """The Merton referral is the journey's person with another postcode: alike enough to ask
+    (every other field agrees), not enough to link alone. The coordinator of both boroughs
+    sees them side by side and links them."""
+    sign_in(page, hub, "South coordinator")
+    page.goto(f"{hub.web.url}/coordinator/people")
+    reload_until(page, "main", "% alike")
+    pair = page.locator("li.card", has_text="% alike").first
+    expect(pair).to_contain_text("SW19")
+    expect(pair).to_contain_text("CR7")
+    checks.check(page, "13c-coordinator-same-person")
+    pair.get_by_role("button", name=re.compile("^Same person")).click()
+    expect(page.get_by_role("status")).to_contain_text("Linked")
+    checks.check(page, "13d-coordinator-same-person-linked")
+    sign_out(page)
+
+
 def test_referrer_corrects_and_resubmits_a_refused_referral(
     hub: Hub, page: Page, checks: PageChecks
 ) -> None:

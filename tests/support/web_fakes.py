@@ -81,6 +81,8 @@ class FakeHubApi:
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # CarePlans by referral id
     person_reads: list[str] = field(default_factory=list)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # earlier versions
+    same_people: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by referral id
+    review_entries: list[dict[str, Any]] = field(default_factory=list)
 
     def _refusal(self) -> None:
         if self.refuse_next is not None:
@@ -139,6 +141,16 @@ class FakeHubApi:
 
     async def workers(self, token: str) -> list[dict[str, Any]]:
         return self.worker_entries
+
+    async def same_person(self, token: str, referral_id: str) -> list[dict[str, Any]] | None:
+        return self.same_people.get(referral_id)
+
+    async def person_reviews(self, token: str) -> list[dict[str, Any]]:
+        return self.review_entries
+
+    async def decide_person_review(self, token: str, review_id: str, decision: str) -> None:
+        self._refusal()
+        self.calls.append(("person-review", review_id, decision))
 
     async def assign(self, token: str, task_id: str, worker: str) -> None:
         self._refusal()

@@ -470,3 +470,86 @@ async def test_the_referrers_timeline_times_each_milestone_from_the_task_history
     assert "time not recorded" not in detail
     for when in ("20 Nov 2026, 10:05", "20 Nov 2026, 14:30", "21 Nov 2026, 09:15"):
         assert when in detail
+
+
+async def test_the_worker_sees_the_persons_other_referrals_and_which_is_open(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    api.people["r2"] = service_request("r2")
+    api.same_people["r2"] = [
+        {
+            "referralId": "police-1",
+            "source": "police",
+            "receivedAt": "2026-11-20T10:00:00+00:00",
+            "status": "in-progress",
+            "businessStatus": "first-contact-made",
+            "open": True,
+            "episode": True,
+            "linkedBy": "demographics",
+        },
+        {
+            "referralId": "r2",
+            "source": "fhir",
+            "receivedAt": "2026-11-25T10:00:00+00:00",
+            "status": "accepted",
+            "open": True,
+            "episode": False,
+            "linkedBy": "nhs-number",
+        },
+    ]
+    await sign_in(client, "lw-1")
+    page = (await client.get("/worker/referrals/r2")).text
+    others = page[page.index('id="others-heading"') : page.index("</section>")]
+    assert "<strong>Police</strong>" in others and "the open referral of this episode" in others
+    assert "Same name, birth date and contact details" in others
+    assert "<code>police-1</code>" in others and "<code>r2</code>" not in others
+    api.same_people["r2"] = [api.same_people["r2"][1]]
+    alone = (await client.get("/worker/referrals/r2")).text
+    assert "None: no other agency has referred this person to the hub." in alone
+
+
+async def test_a_coordinator_decides_whether_two_referrals_are_one_person(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    csrf = await sign_in(client, "co-1")
+    assert "Nothing to decide" in (await client.get("/coordinator/people")).text
+    side = {"source": "police", "receivedAt": "2026-11-20T10:00:00+00:00", "family": "mensah"}
+    api.review_entries = [
+        {
+            "reviewId": "rev-1",
+            "score": 0.914,
+            "fields": {"birthDate": 1.0, "family": 1.0, "given": 0.6, "postcode": 1.0},
+            "swappedNames": False,
+            "referral": {
+                **side,
+                "referralId": "new-1",
+                "given": ["ann"],
+                "birthDate": "1958-07-14",
+            },
+            "other": {**side, "referralId": "old-1", "given": ["amy"], "nhsNumber": "9434765919"},
+        }
+    ]
+    page = (await client.get("/coordinator/people")).text
+    assert "91% alike" in page and "Ann Mensah" in page and "Amy Mensah" in page
+    assert '<th scope="row">Given name</th><td>60%</td>' in page
+    assert 'href="/coordinator/people" aria-current="page"' in page
+    answer = await client.post(
+        "/coordinator/people/rev-1/same", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert (answer.status_code, answer.headers["location"]) == (
+        303,
+        "/coordinator/people?done=same",
+    )
+    await client.post("/coordinator/people/rev-1/different", data={"csrf": csrf})
+    assert [c for c in api.calls if c[0] == "person-review"] == [
+        ("person-review", "rev-1", "confirm"),
+        ("person-review", "rev-1", "split"),
+    ]
+    api.refuse_next = ApiRefused(409, "this pair was decided already (split)")
+    again = await client.post("/coordinator/people/rev-1/same", data={"csrf": csrf})
+    assert again.status_code == 409 and "decided already" in again.text
+    forged = await client.post("/coordinator/people/rev-1/same", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    assert (
+        await client.post("/coordinator/people/rev-1/maybe", data={"csrf": csrf})
+    ).status_code == 400  # the app's answer to a malformed request

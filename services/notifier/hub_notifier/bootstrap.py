@@ -24,6 +24,7 @@ from hub_notifier.config import NotifierSettings
 from hub_notifier.entrypoints.http_alerts import alerts_router
 from hub_notifier.entrypoints.http_audit import audit_router
 from hub_notifier.entrypoints.http_operator import operator_router
+from hub_notifier.entrypoints.http_people import people_router
 from hub_notifier.entrypoints.http_read import read_router
 from hub_notifier.entrypoints.http_reports import report_router
 from hub_notifier.entrypoints.http_subscriptions import subscription_router
@@ -38,6 +39,7 @@ from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.dead_letters import DeadLetters
 from hub_notifier.service_layer.delivering import DeliveryWorker
 from hub_notifier.service_layer.notifying import Announcer
+from hub_notifier.service_layer.people import PeopleService
 from hub_notifier.service_layer.reading import ReadService
 from hub_notifier.service_layer.reporting import ReportService
 from hub_notifier.service_layer.subscribing import SubscriptionService
@@ -149,6 +151,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     app.include_router(operator_router(dead_letters))
     app.include_router(audit_router(trail))
     app.include_router(alerts_router(alerts))
+    app.include_router(people_router(PeopleService(sessions, settings.topics)))
     # Reads record who saw what through the notifier's own outbox, like every service.
     app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings

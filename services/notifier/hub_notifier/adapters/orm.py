@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -194,6 +196,45 @@ alert_digests = Table(
     Column("delivery_id", String(36), nullable=False),
     Column("open_alerts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Who each referral is about, for linking one person's referrals from several agencies
+# (domain/person_match.py): the normalised demographics the matching compares, indexed for
+# finding candidates, and the person the referral belongs to (the first referral's id).
+person_records = Table(
+    "person_records",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("person_id", String(64), nullable=False, index=True),
+    Column(
+        "link_basis", String(20), nullable=False
+    ),  # self | nhs-number | demographics | coordinator
+    Column("nhs_number", String(10), nullable=True, index=True),
+    Column("birth_date", Date, nullable=True, index=True),
+    Column("family", String(200), nullable=False),
+    Column("given", ARRAY(String(200)), nullable=False),
+    Column("postcode", String(10), nullable=False, index=True),
+    Column("phone", String(32), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Pairs the matching could not decide, for a coordinator of the person's borough: confirmed
+# (the two people become one) or split (never asked again). Scores and ids, no demographics.
+person_reviews = Table(
+    "person_reviews",
+    metadata,
+    Column("review_id", String(36), primary_key=True),
+    Column("referral_id", String(64), nullable=False),  # the newer referral
+    Column("other_referral_id", String(64), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("fields", JSONB, nullable=False),  # each field's similarity
+    Column("swapped_names", Boolean, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | confirmed | split
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("referral_id", "other_referral_id", name="uq_person_reviews_pair"),
+    Index("ix_person_reviews_pending", "created_at", postgresql_where=text("status = 'pending'")),
 )
 
 outbox = outbox_table(metadata)

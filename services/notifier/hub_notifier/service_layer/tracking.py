@@ -15,6 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
+from hub_notifier.adapters.person_links import (
+    accepted_in_open_episode,
+    link_referral,
+    lock_linking,
+)
 from hub_notifier.adapters.referral_locks import lock_referrals
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import (
@@ -34,6 +39,7 @@ from hub_notifier.domain.message_back import (
     message_back,
     moment_of,
 )
+from hub_notifier.domain.person_match import demographics_of
 from hub_notifier.service_layer.notifying import Announcer, Change
 
 log = logging.getLogger(__name__)
@@ -112,6 +118,10 @@ class TrackingService:
                 await _keep_later_versions(
                     session, [row for event_id, row in rows.items() if event_id in fresh]
                 )
+                await self._link_people(
+                    session,
+                    [row for row in rows.values() if row["referral_id"] in inserted],
+                )
                 addresses = {
                     str(row["referral_id"]): (email, str(row["source"]))
                     for row in rows.values()
@@ -123,6 +133,20 @@ class TrackingService:
         if staged:
             self._on_commit()
             log.info("%d e-mails staged for changes recorded before their referral", staged)
+
+    async def _link_people(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        """Link each new referral to its person (the same person from several agencies)."""
+        if not rows:
+            return
+        await lock_linking(session)
+        reviews = 0
+        for row in rows:
+            linked = await link_referral(
+                session, row["referral_id"], demographics_of(row["resource"])
+            )
+            reviews += linked.reviews
+        if reviews:
+            log.info("%d possible same-person pairs for a coordinator to review", reviews)
 
     async def record_task(
         self, task: dict[str, Any], event_id: str, traceparent: str | None = None
@@ -156,17 +180,31 @@ class TrackingService:
                 (fact, trace) for version, (fact, _, trace) in first_seen.items() if version in new
             ]
             requests = await self._request_facts(session, {fact.referral_id for fact, _ in kept})
-            # The person took up support with the episode's first version at a contact step.
+            # The person took up support with the referral's first version at a contact step.
             first_contacts = await first_contact_versions(
                 session,
                 {fact.referral_id for fact, _ in kept if fact.business_status in CONTACT_STEPS},
+            )
+            # The episode is the person's open referral: a practice whose open referral of
+            # this person was taken up already heard of the acceptance (person_links.py).
+            heard = await accepted_in_open_episode(
+                session,
+                {
+                    fact.referral_id: fact.requester_org
+                    for fact, _ in kept
+                    if first_contacts.get(fact.referral_id) == fact.version
+                },
+                CONTACT_STEPS,
             )
             changes = []
             for fact, trace in kept:
                 email_to, source = requests.get(fact.referral_id, (None, None))
                 if fact.source == "unknown" and source:
                     fact = replace(fact, source=source)
-                first_contact = first_contacts.get(fact.referral_id) == fact.version
+                first_contact = (
+                    first_contacts.get(fact.referral_id) == fact.version
+                    and fact.referral_id not in heard
+                )
                 task = first_seen[(fact.referral_id, fact.version)][1]
                 changes.append(self._change(fact, email_to, trace, first_contact, task))
             staged = await self._announcer.announce_all(session, changes)

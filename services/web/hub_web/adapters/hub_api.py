@@ -203,6 +203,19 @@ class HubApi:
         """The referral's ServiceRequest: the person, for the worker who accepted it."""
         return await self._found("notifier", f"/fhir/ServiceRequest/{task_id}", token)
 
+    async def same_person(self, token: str, referral_id: str) -> list[dict[str, Any]] | None:
+        """Every referral of the person this one is about (None: not the caller's)."""
+        found = await self._found("notifier", f"/people/referrals/{referral_id}", token)
+        return list(found.get("referrals") or []) if found else None
+
+    async def person_reviews(self, token: str) -> list[dict[str, Any]]:
+        answer = await self._call("notifier", "GET", "/coordination/people/reviews", token)
+        return list(answer.get("reviews") or [])
+
+    async def decide_person_review(self, token: str, review_id: str, decision: str) -> None:
+        path = f"/coordination/people/reviews/{review_id}/${decision}"
+        await self._call("notifier", "POST", path, token)
+
     # Notifier: what referrers (and coordinators) read.
 
     async def alerts(self, token: str) -> list[dict[str, Any]]:

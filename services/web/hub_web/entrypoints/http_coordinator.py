@@ -1,5 +1,5 @@
 """Coordinator pages: referrals waiting in their boroughs, assigning by hand, service level
-alerts, the charts."""
+alerts, pairs of referrals that may be one person ("Same person?"), the charts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from hub_web.service_layer.commands import AssignReferral
 from hub_web.service_layer.coordinator_desk import CoordinatorDesk
 
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
+ReviewId = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-]{1,64}$")]
 Viewer = Annotated[WebSession, Depends(viewer("coordinator"))]
 Poster = Annotated[WebSession, Depends(poster("coordinator"))]
 
@@ -73,6 +74,43 @@ def coordinator_router(desk: CoordinatorDesk) -> APIRouter:
             title="Service level alerts",
             escalations=escalations,
             breaches=breaches,
+        )
+
+    async def show_pairs(
+        request: Request, session: WebSession, error: str | None = None
+    ) -> HTMLResponse:
+        return render(
+            request,
+            "coordinator_people.html",
+            session,
+            status_code=409 if error else 200,
+            title="Same person?",
+            pairs=await desk.pairs_to_decide(session.caller),
+            error=error,
+            done=request.query_params.get("done"),
+        )
+
+    @router.get("/people", response_class=HTMLResponse)
+    async def people(request: Request, session: Viewer) -> HTMLResponse:
+        """Pairs of referrals in your boroughs that may be one person: confirm or split."""
+        return await show_pairs(request, session)
+
+    @router.post("/people/{review_id}/{decision}")
+    async def decide(
+        request: Request,
+        session: Poster,
+        review_id: ReviewId,
+        decision: Annotated[str, Path(pattern=r"^(same|different)$")],
+    ) -> Response:
+        """The same person (their referrals are linked) or two people (never asked again)."""
+
+        async def run() -> None:
+            await desk.decide_pair(session.caller, review_id, decision == "same")
+
+        return await act(
+            run,
+            f"/coordinator/people?done={decision}",
+            lambda message: show_pairs(request, session, message),
         )
 
     @router.get("/charts", response_class=HTMLResponse)

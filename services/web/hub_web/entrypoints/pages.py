@@ -68,6 +68,7 @@ NAVIGATION: dict[str, tuple[NavLink, ...]] = {
     "coordinator": (
         NavLink("/coordinator", "Waiting referrals"),
         NavLink("/coordinator/alerts", "Alerts"),
+        NavLink("/coordinator/people", "Same person?"),
         NavLink("/coordinator/charts", "Charts"),
     ),
     "agency": (NavLink("/referrer", "Our referrals"),),

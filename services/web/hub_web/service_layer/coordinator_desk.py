@@ -14,6 +14,7 @@ from hub_web.domain.metrics import (
     referrals_per_source_week,
     time_to_first_contact,
 )
+from hub_web.domain.same_person import PairToDecide, pair_to_decide
 from hub_web.domain.tasks import task_view
 from hub_web.domain.waiting import WaitingReferral, waiting_referral
 from hub_web.domain.wellbeing_change import CohortRow, change_by_cohort
@@ -45,6 +46,15 @@ class CoordinatorDesk:
     async def alerts(self, caller: Caller) -> list[OpenAlert]:
         """Open service level breaches and escalations in the caller's boroughs."""
         return [open_alert(entry) for entry in await self._api.alerts(caller.token)]
+
+    async def pairs_to_decide(self, caller: Caller) -> list[PairToDecide]:
+        """Pairs of referrals in the caller's boroughs that may be one person."""
+        return [pair_to_decide(entry) for entry in await self._api.person_reviews(caller.token)]
+
+    async def decide_pair(self, caller: Caller, review_id: str, same: bool) -> None:
+        await self._api.decide_person_review(
+            caller.token, review_id, "confirm" if same else "split"
+        )
 
     async def assign(self, caller: Caller, command: AssignReferral) -> None:
         await self._api.assign(caller.token, command.referral_id, command.worker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.care_plan import PlanView, plan_view
 from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.progress import Moves, moves_from
+from hub_web.domain.same_person import OtherReferral, other_referrals
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.service_layer.commands import (
     CloseReferral,
@@ -79,6 +80,7 @@ class ReferralPage:
     moves: Moves
     person: PersonView | None = None  # only once the worker has accepted the referral
     plan: PlanView | None = None
+    others: list[OtherReferral] = field(default_factory=list)  # the person's other referrals
 
 
 class WorkerDesk:
@@ -117,14 +119,16 @@ class WorkerDesk:
         page = ReferralPage(task, moves_from(task.status, task.step))
         if task.status not in CASELOAD_STATUSES:
             return page
-        request, plan = await asyncio.gather(
+        request, plan, same_person = await asyncio.gather(
             self._api.person(caller.token, referral_id),
             self._api.care_plan(caller.token, referral_id),
+            self._api.same_person(caller.token, referral_id),
         )
         return replace(
             page,
             person=person_view(request) if request else None,
             plan=plan_view(plan) if plan else None,
+            others=other_referrals(same_person or [], referral_id),
         )
 
     async def record_care_plan(self, caller: Caller, command: RecordCarePlan) -> None:
