@@ -215,6 +215,29 @@ async def test_the_referral_page_shows_the_recorded_measure(client: httpx.AsyncC
     assert "Overall, how anxious did you feel yesterday?</th><td>7</td>" in page
 
 
+async def test_the_referral_page_charts_the_persons_wellbeing_change(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    closing = WellbeingMeasure(
+        Instrument.ONS4,
+        Timepoint.CLOSURE,
+        datetime(2027, 1, 20, 10, 0, tzinfo=UTC),
+        (("satisfied", 7), ("worthwhile", 7), ("happy", 6), ("anxious", 3)),
+    )
+    api.tasks["r3"] = task(
+        "r3",
+        owner="lw-1",
+        status="completed",
+        step="connected-to-services",
+        outcomes=Outcomes(measures=(FIRST_ONS4, closing)),
+    )
+    await sign_in(client, "lw-1")
+    page = (await client.get("/worker/referrals/r3")).text
+    assert 'id="wellbeing-change"' in page
+    assert "Life satisfaction at first contact: 4 of 10" in page
+    assert "Life satisfaction at closure: 7 of 10" in page
+
+
 async def test_scores_outside_the_scale_are_explained_not_sent(
     client: httpx.AsyncClient, api: FakeHubApi
 ) -> None:
