@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from hub_web.domain.alerts import OpenAlert, open_alert
@@ -13,7 +14,9 @@ from hub_web.domain.metrics import (
     referrals_per_source_week,
     time_to_first_contact,
 )
-from hub_web.domain.tasks import task_view
+from hub_web.domain.person import PersonView, person_view
+from hub_web.domain.person_wellbeing import person_wellbeing_charts
+from hub_web.domain.tasks import TaskView, task_view
 from hub_web.domain.waiting import WaitingReferral, waiting_referral
 from hub_web.domain.wellbeing_change import CohortRow, change_by_cohort
 from hub_web.service_layer.commands import AssignReferral
@@ -32,6 +35,18 @@ class Dashboard:
     wellbeing: dict[str, list[CohortRow]]  # by source, need and borough
 
 
+@dataclass(frozen=True)
+class CoordinatorReferral:
+    """One referral of the coordinator's boroughs: the person, the Task, their wellbeing."""
+
+    task: TaskView
+    person: PersonView | None
+
+    @property
+    def wellbeing_charts(self) -> list[BarChart]:
+        return person_wellbeing_charts(self.task.outcomes)
+
+
 class CoordinatorDesk:
     """The coordinator's use cases, through the router with their token."""
 
@@ -44,6 +59,15 @@ class CoordinatorDesk:
     async def alerts(self, caller: Caller) -> list[OpenAlert]:
         """Open service level breaches and escalations in the caller's boroughs."""
         return [open_alert(entry) for entry in await self._api.alerts(caller.token)]
+
+    async def referral(self, caller: Caller, referral_id: str) -> CoordinatorReferral:
+        """The Task (router) and the person (notifier), each API applying its own borough
+        rule; the notifier records the read of the person."""
+        task, request = await asyncio.gather(
+            self._api.router_task(caller.token, referral_id),
+            self._api.person(caller.token, referral_id),
+        )
+        return CoordinatorReferral(task_view(task), person_view(request) if request else None)
 
     async def assign(self, caller: Caller, command: AssignReferral) -> None:
         await self._api.assign(caller.token, command.referral_id, command.worker)
