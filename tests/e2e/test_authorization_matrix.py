@@ -42,6 +42,11 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "GET", "/fhir/Task/{id}", {
         "agency A": 200, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403}),
+    # The message back document is the referring GP practice's alone; a community referral has
+    # none (the GP practice's own read is in tests/integration/test_notifier_message_back_document.py).
+    ("notifier", "GET", "/fhir/Bundle/{id}-accepted", {
+        "agency A": 404, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
     ("router", "GET", "/fhir/Task/{id}", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 200, "another link worker": 404,
         "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403}),

@@ -245,7 +245,23 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         )
         expect(worker.get_by_role("table", name=re.compile("at closure"))).to_contain_text("8")
         expect(worker.locator("table.support")).to_contain_text("Croydon Carers Centre")
+        # The person's own wellbeing change, drawn (and checked with axe) at phone width.
+        change = worker.locator("#wellbeing-change")
+        expect(change.locator("svg.chart-svg")).to_have_count(1)
+        expect(change).to_contain_text("Life satisfaction at first contact: 4 of 10")
+        expect(change).to_contain_text("Life satisfaction at closure: 7 of 10")
         checks.check(worker, "07-worker-referral-completed")
+        referral_id = worker.locator("dt:text-is('Hub referral id') + dd code").inner_text()
+        coordinator_context = phone_context(browser)
+        try:
+            coordinator = coordinator_context.new_page()
+            sign_in(coordinator, hub, "South coordinator")
+            coordinator.goto(f"{hub.web.url}/coordinator/referrals/{referral_id}")
+            expect(coordinator.locator("#person-heading")).to_be_visible()
+            expect(coordinator.locator("#wellbeing-change svg.chart-svg")).to_have_count(1)
+            checks.check(coordinator, "07b-coordinator-referral")
+        finally:
+            coordinator_context.close()
         worker.goto(f"{hub.web.url}/worker/caseload")
         expect(worker.locator("#status-closed")).to_be_visible()
         checks.check(worker, "08-worker-caseload")

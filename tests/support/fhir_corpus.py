@@ -29,7 +29,14 @@ from hub_notifier.adapters.fhir_subscription import subscription_resource
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import rejection_requester
 from hub_notifier.domain.coalescing import coalesce_notifications
-from hub_notifier.domain.message_back import message_back, message_back_parameter
+from hub_notifier.domain.message_back import (
+    Moment,
+    document_id,
+    message_back,
+    message_back_parameter,
+    version_of_moment,
+)
+from hub_notifier.domain.message_back_document import message_back_document
 from hub_notifier.domain.notification import (
     Event,
     NotificationType,
@@ -277,6 +284,32 @@ def served_bundles() -> Iterator[Labelled]:
     yield "Bundle/router-search-empty", task_searchset([], BASE_URL, self_url)
 
 
+def message_back_documents() -> Iterator[Labelled]:
+    """The message back to a GP practice as a document Bundle, at each moment, from a GP
+    referral's Task timeline (the lifecycle above; declined is its own branch)."""
+    from hub_notifier.adapters.task_facts import outcomes_of
+
+    request = dict(service_requests())["ServiceRequest/fhir-0"]
+    timeline = {label: snapshot_of(stored, AT) for label, stored in task_lifecycle()}
+    accepted_path = [timeline[k] for k in ("offered", "accepted", "in-progress", "completed")]
+    declined_path = [timeline[k] for k in ("offered", "accepted", "failed-declined")]
+    for moment, versions in (
+        (Moment.ACCEPTED, accepted_path),
+        (Moment.CLOSED, accepted_path),
+        (Moment.DECLINED, declined_path),
+    ):
+        found = version_of_moment(versions, moment)
+        assert found is not None, moment
+        task, first_contact = found
+        status = task["status"]
+        step = task["businessStatus"]["coding"][0]["code"]
+        outcomes = outcomes_of(task) if moment is Moment.CLOSED else None
+        message = message_back(status, step, first_contact=first_contact, outcomes=outcomes)
+        assert message is not None and message.moment is moment
+        name = document_id(str(request["id"]), moment)
+        yield f"Bundle/message-back-{moment}", message_back_document(request, task, message, name)
+
+
 def capability() -> Iterator[Labelled]:
     yield "CapabilityStatement/notifier", capability_statement(BASE_URL, "1.0.0")
 
@@ -349,6 +382,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         input_fixtures,
         care_plans,
         bars_messages,
+        message_back_documents,
     ):
         for label, resource in part():
             assert label not in found, f"two resources labelled {label}"

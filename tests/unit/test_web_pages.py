@@ -126,6 +126,7 @@ async def test_forms_without_the_sessions_csrf_token_change_nothing(
 async def test_a_page_of_another_role_is_refused(client: httpx.AsyncClient) -> None:
     await sign_in(client, "lw-1")
     assert (await client.get("/coordinator")).status_code == 403
+    assert (await client.get("/coordinator/referrals/r2")).status_code == 403
     assert (await client.get("/referrer")).status_code == 403
 
 
@@ -213,6 +214,41 @@ async def test_the_referral_page_shows_the_recorded_measure(client: httpx.AsyncC
     page = (await client.get("/worker/referrals/r2")).text
     assert "Wellbeing at first contact: ONS personal wellbeing (ONS4)" in page
     assert "Overall, how anxious did you feel yesterday?</th><td>7</td>" in page
+
+
+async def test_the_referral_page_charts_the_persons_wellbeing_change(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    closing = WellbeingMeasure(
+        Instrument.ONS4,
+        Timepoint.CLOSURE,
+        datetime(2027, 1, 20, 10, 0, tzinfo=UTC),
+        (("satisfied", 7), ("worthwhile", 7), ("happy", 6), ("anxious", 3)),
+    )
+    api.tasks["r3"] = task(
+        "r3",
+        owner="lw-1",
+        status="completed",
+        step="connected-to-services",
+        outcomes=Outcomes(measures=(FIRST_ONS4, closing)),
+    )
+    await sign_in(client, "lw-1")
+    page = (await client.get("/worker/referrals/r3")).text
+    assert 'id="wellbeing-change"' in page
+    assert "Life satisfaction at first contact: 4 of 10" in page
+    assert "Life satisfaction at closure: 7 of 10" in page
+
+
+async def test_the_coordinator_sees_one_persons_referral_and_wellbeing_change(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    api.people["r2"] = service_request("r2", language="tw", interpreter=True, risk="high")
+    await sign_in(client, "co-1")
+    page = (await client.get("/coordinator/referrals/r2")).text
+    assert api.person_reads == ["r2"]  # through the notifier, which audits it
+    assert 'id="person-heading"' in page and "interpreter needed" in page
+    assert "Life satisfaction at first contact: 4 of 10" in page
+    assert (await client.get("/coordinator/referrals/unknown")).status_code == 404
 
 
 async def test_scores_outside_the_scale_are_explained_not_sent(

@@ -41,6 +41,7 @@ def status_email(
     link: str,
     referrer_reference: str | None = None,
     message: MessageBack | None = None,
+    document_link: str | None = None,
 ) -> StatusEmail:
     words = STATUS_WORDS.get(status, status)
     yours = f" (your reference {referrer_reference})" if referrer_reference else ""
@@ -52,6 +53,8 @@ def status_email(
         lines.append(f"Code to record: SNOMED CT {message.code[0]} |{message.code[1]}|")
     if message is not None and message.outcomes is not None:
         lines += ["", *outcome_lines(message.outcomes)]
+    if document_link is not None:
+        lines += ["", f"To file in the person's record (FHIR document): {document_link}"]
     if status == "rejected":
         lines.append("The reasons are listed at the link below.")
     lines += ["", f"Details: {link}", "", "This message was sent by the referral hub."]

@@ -95,11 +95,14 @@ def message_back(
     )
 
 
-def message_back_parameter(message: MessageBack, event_number: int | None = None) -> dict[str, Any]:
+def message_back_parameter(
+    message: MessageBack, event_number: int | None = None, document_url: str | None = None
+) -> dict[str, Any]:
     """A Parameters.parameter named `message-back` carried beside the notification event.
 
     `event-number` names the event it belongs to: one notification can carry several events
-    (see coalescing.py), and so several message backs."""
+    (see coalescing.py), and so several message backs. `document` is the address of the same
+    message as a FHIR document Bundle the GP system files as one unit."""
     parts: list[dict[str, Any]] = []
     if event_number is not None:
         parts.append(event_number_part(event_number))
@@ -122,9 +125,46 @@ def message_back_parameter(message: MessageBack, event_number: int | None = None
         parts.append({"name": "business-status", "valueCode": message.business_status})
     if message.outcomes is not None:
         parts += outcome_parts(message.outcomes)
+    if document_url is not None:
+        parts.append({"name": "document", "valueUri": document_url})
     return {"name": "message-back", "part": parts}
 
 
 def event_number_part(event_number: int) -> dict[str, Any]:
     # A string, as the Backport's own `event-number` (R4 has no integer64).
     return {"name": "event-number", "valueString": str(event_number)}
+
+
+def document_id(referral_id: str, moment: Moment) -> str:
+    """The id of the document Bundle of one message back (`GET /fhir/Bundle/<id>`)."""
+    return f"{referral_id}-{moment.value}"
+
+
+def parse_document_id(value: str) -> tuple[str, Moment] | None:
+    """The referral and moment a document id names; None when it names none."""
+    referral_id, _, moment = value.rpartition("-")
+    if not referral_id or moment not in set(Moment):
+        return None
+    return referral_id, Moment(moment)
+
+
+def version_of_moment(
+    versions: list[dict[str, Any]], moment: Moment
+) -> tuple[dict[str, Any], bool] | None:
+    """The first Task version (oldest first in `versions`) that marked `moment`, and whether it
+    was the episode's first contact: the same reading the notifications made when it arrived."""
+    contacted = False
+    for task in versions:
+        status = str(task.get("status") or "")
+        step = step_of(task)
+        first_contact = step in CONTACT_STEPS and not contacted
+        contacted = contacted or first_contact
+        if moment_of(status, step, first_contact=first_contact) is moment:
+            return task, first_contact
+    return None
+
+
+def step_of(task: dict[str, Any]) -> str:
+    """A Task's step (its businessStatus code), "" when it has none."""
+    codings: list[dict[str, Any]] = (task.get("businessStatus") or {}).get("coding") or []
+    return str(codings[0].get("code") or "") if codings else ""

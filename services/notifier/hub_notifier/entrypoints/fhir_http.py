@@ -94,7 +94,13 @@ def _person_reader(
     return reader_of(principal)
 
 
+def _agency_reader(principal: Annotated[Principal, Depends(require("agency"))]) -> Reader:
+    return reader_of(principal)
+
+
 ReaderDep = Annotated[Reader, Depends(_reader)]
+# The message back document is for the referring GP practice alone: an agency credential.
+AgencyReaderDep = Annotated[Reader, Depends(_agency_reader)]
 # The ServiceRequest (the person) is also read by the link worker who owns the referral.
 PersonReaderDep = Annotated[Reader, Depends(_person_reader)]
 # The verified caller itself (FastAPI checks the token once per request), for audit entries.

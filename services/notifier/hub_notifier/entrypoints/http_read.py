@@ -10,7 +10,9 @@ from hub_common.audit import AuditLogDep, ids_of
 from hub_common.outcome import Issue
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_list
+from hub_notifier.domain.message_back import parse_document_id
 from hub_notifier.entrypoints.fhir_http import (
+    AgencyReaderDep,
     CallerDep,
     FhirResponse,
     PersonReaderDep,
@@ -82,6 +84,28 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
             return not_found("Task")
         await audit.read(request, caller, "Task", [task_id])
         return FhirResponse(history_bundle(task_id, versions, base_url))
+
+    @router.get("/Bundle/{document_id}", response_class=FhirResponse, responses=FHIR_RESPONSES)
+    async def read_message_back(
+        document_id: str,
+        reader: AgencyReaderDep,
+        request: Request,
+        caller: CallerDep,
+        audit: AuditLogDep,
+    ) -> FhirResponse:
+        """The message back to your practice as a FHIR document Bundle (`<referral>-accepted`,
+        `-declined` or `-closed`): one unit your GP system files, with the person, their needs,
+        the SNOMED CT code to record and, at closure, the support offered and the wellbeing
+        measures, coded. Only the GP practice that made the referral reads it."""
+        named = parse_document_id(document_id)
+        if named is None:
+            return not_found("Bundle")
+        referral_id, moment = named
+        bundle = await service.message_back_document(reader, referral_id, moment, document_id)
+        if bundle is None:
+            return not_found("Bundle")
+        await audit.read(request, caller, "Bundle", [referral_id])
+        return FhirResponse(bundle)
 
     @router.get("/Task", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def search_tasks(

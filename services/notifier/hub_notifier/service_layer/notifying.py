@@ -30,7 +30,7 @@ from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose
 from hub_notifier.domain.email_text import status_email
-from hub_notifier.domain.message_back import MessageBack, message_back_parameter
+from hub_notifier.domain.message_back import MessageBack, document_id, message_back_parameter
 from hub_notifier.domain.notification import (
     Event,
     NotificationType,
@@ -214,7 +214,11 @@ class Announcer:
             events_since_start=number,
             events=(Event(number, now, f"Task/{change.referral_id}"),),
             extra=(
-                (message_back_parameter(change.message_back, number),)
+                (
+                    message_back_parameter(
+                        change.message_back, number, self._document_url(change, change.message_back)
+                    ),
+                )
                 if change.message_back
                 else ()
             ),
@@ -224,6 +228,11 @@ class Announcer:
                 report, bundle_id=delivery_id, base_url=self._base_url, timestamp=now
             )
         )
+
+    def _document_url(self, change: Change, message: MessageBack) -> str:
+        """Where the GP practice reads this message back as a document Bundle."""
+        name = document_id(change.referral_id, message.moment)
+        return f"{self._base_url}/fhir/Bundle/{name}"
 
     def _email(self, change: Change) -> dict[str, Any] | None:
         """The e-mail delivery row for a referrer with no subscription, if they gave an address."""
@@ -237,6 +246,9 @@ class Announcer:
             link=f"{self._base_url}/fhir/Task/{change.referral_id}",
             referrer_reference=change.referrer_reference,
             message=change.message_back,
+            document_link=(
+                self._document_url(change, change.message_back) if change.message_back else None
+            ),
         )
         return {
             "delivery_id": delivery_id,

@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common.disclosure import for_referrer
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_search import InstantBound
+from hub_notifier.adapters.task_facts import outcomes_of
 from hub_notifier.domain.access import WORKING_STATUSES, Reader, owner_reference
+from hub_notifier.domain.message_back import (
+    Moment,
+    for_gp_practice,
+    message_back,
+    step_of,
+    version_of_moment,
+)
+from hub_notifier.domain.message_back_document import message_back_document
 
 t = orm.tasks
 sr = orm.service_requests
@@ -110,6 +119,50 @@ class ReadService:
                 )
             ).all()
         return [_as_seen_by(reader, version) for version in versions]
+
+    async def message_back_document(
+        self, reader: Reader, referral_id: str, moment: Moment, document: str
+    ) -> dict[str, Any] | None:
+        """The message back of `moment` as a document Bundle, for the GP practice that made
+        the referral only; None when the reader is not that practice or the moment has not
+        come (the same answer: nothing to tell them apart)."""
+        if reader.organisation is None:
+            return None
+        history = orm.task_history
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(sr.c.resource, sr.c.source, sr.c.requester_org).where(
+                        sr.c.referral_id == referral_id,
+                        sr.c.requester_org == reader.organisation,
+                    )
+                )
+            ).one_or_none()
+            if row is None or not for_gp_practice(row.source, row.requester_org):
+                return None
+            versions = list(
+                (
+                    await session.scalars(
+                        select(history.c.task)
+                        .where(history.c.referral_id == referral_id)
+                        .order_by(history.c.version)
+                    )
+                ).all()
+            )
+        found = version_of_moment(versions, moment)
+        if found is None:
+            return None
+        task, first_contact = found
+        outcomes = outcomes_of(task) if moment is Moment.CLOSED else None
+        message = message_back(
+            str(task.get("status")),
+            step_of(task),
+            first_contact=first_contact,
+            outcomes=outcomes,
+        )
+        if message is None:
+            return None
+        return message_back_document(row.resource, task, message, document)
 
     async def search_tasks(
         self, reader: Reader, search: TaskSearch

@@ -56,6 +56,11 @@ class BarChart:
     series: tuple[str, ...]
     row_heading: str = ""
     width: int = WIDTH
+    decimals: int = 0  # how figures are written: counts are whole, some scores are not
+
+    def figure(self, value: float) -> str:
+        """A figure as the chart writes it: whole numbers without decimals."""
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.{self.decimals}f}"
 
     @property
     def height(self) -> int:
@@ -72,6 +77,7 @@ def bar_chart(
     rows: Sequence[tuple[str, Sequence[float], float | None]],
     series: Sequence[str] = ("",),
     row_heading: str = "",
+    decimals: int = 0,
 ) -> BarChart:
     """`rows`: (label, one value per series, limit or None). Bars share one scale."""
     scale_max = max(
@@ -104,4 +110,4 @@ def bar_chart(
                 limit=limit,
             )
         )
-    return BarChart(title, unit, tuple(built), tuple(series), row_heading)
+    return BarChart(title, unit, tuple(built), tuple(series), row_heading, decimals=decimals)

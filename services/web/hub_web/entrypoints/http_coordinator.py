@@ -63,6 +63,18 @@ def coordinator_router(desk: CoordinatorDesk) -> APIRouter:
             lambda message: show_waiting(request, session, message),
         )
 
+    @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+    async def referral(request: Request, session: Viewer, referral_id: ReferralId) -> HTMLResponse:
+        """One referral of your boroughs: the person, where it stands, and how their wellbeing
+        changed between first contact and closure."""
+        return render(
+            request,
+            "coordinator_referral.html",
+            session,
+            title="Referral",
+            page=await desk.referral(session.caller, referral_id),
+        )
+
     @router.get("/alerts", response_class=HTMLResponse)
     async def alerts(request: Request, session: Viewer) -> HTMLResponse:
         """Referrals in your boroughs past a service level: escalations, then breaches."""

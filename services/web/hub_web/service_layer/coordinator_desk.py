@@ -14,8 +14,10 @@ from hub_web.domain.metrics import (
     referrals_per_source_week,
     time_to_first_contact,
 )
+from hub_web.domain.person import PersonView, person_view
+from hub_web.domain.person_wellbeing import person_wellbeing_charts
 from hub_web.domain.same_person import PairToDecide, pair_to_decide
-from hub_web.domain.tasks import task_view
+from hub_web.domain.tasks import TaskView, task_view
 from hub_web.domain.waiting import WaitingReferral, waiting_referral
 from hub_web.domain.wellbeing_change import CohortRow, change_by_cohort
 from hub_web.service_layer.commands import AssignReferral
@@ -32,6 +34,18 @@ class Dashboard:
     contact_times: ContactTimes
     tasks_read: int
     wellbeing: dict[str, list[CohortRow]]  # by source, need and borough
+
+
+@dataclass(frozen=True)
+class CoordinatorReferral:
+    """One referral of the coordinator's boroughs: the person, the Task, their wellbeing."""
+
+    task: TaskView
+    person: PersonView | None
+
+    @property
+    def wellbeing_charts(self) -> list[BarChart]:
+        return person_wellbeing_charts(self.task.outcomes)
 
 
 class CoordinatorDesk:
@@ -55,6 +69,15 @@ class CoordinatorDesk:
         await self._api.decide_person_review(
             caller.token, review_id, "confirm" if same else "split"
         )
+
+    async def referral(self, caller: Caller, referral_id: str) -> CoordinatorReferral:
+        """The Task (router) and the person (notifier), each API applying its own borough
+        rule; the notifier records the read of the person."""
+        task, request = await asyncio.gather(
+            self._api.router_task(caller.token, referral_id),
+            self._api.person(caller.token, referral_id),
+        )
+        return CoordinatorReferral(task_view(task), person_view(request) if request else None)
 
     async def assign(self, caller: Caller, command: AssignReferral) -> None:
         await self._api.assign(caller.token, command.referral_id, command.worker)

@@ -12,7 +12,9 @@ from hub_common.task_outputs import Outcomes
 from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.care_plan import PlanView, plan_view
+from hub_web.domain.charts import BarChart
 from hub_web.domain.person import PersonView, person_view
+from hub_web.domain.person_wellbeing import person_wellbeing_charts
 from hub_web.domain.progress import Moves, moves_from
 from hub_web.domain.same_person import OtherReferral, other_referrals
 from hub_web.domain.tasks import TaskView, task_view
@@ -81,6 +83,11 @@ class ReferralPage:
     person: PersonView | None = None  # only once the worker has accepted the referral
     plan: PlanView | None = None
     others: list[OtherReferral] = field(default_factory=list)  # the person's other referrals
+
+    @property
+    def wellbeing_charts(self) -> list[BarChart]:
+        """The person's wellbeing, first contact against closure, one chart per instrument."""
+        return person_wellbeing_charts(self.task.outcomes)
 
 
 class WorkerDesk:
