@@ -1,7 +1,7 @@
 """person links
 
 Revision ID: a7d3e90c5b21
-Revises: f6c2a8d4b913
+Revises: 2dbc11690297
 
 One person's referrals from several agencies: each referral's normalised demographics and
 the person it belongs to, and the uncertain pairs waiting for a coordinator. Referrals
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "a7d3e90c5b21"
-down_revision = "f6c2a8d4b913"
+down_revision = "2dbc11690297"
 branch_labels = None
 depends_on = None
 
