@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub_cli.directory.importer import publish, run_import
 from hub_common.auth import Principal, issue_token
@@ -220,6 +221,23 @@ async def test_free_text_days_age_and_price(
                     <= 70
                     <= age.get("high", {}).get("value", 200)
                 )
+    both = matches(
+        (
+            await client.get(
+                "/fhir/HealthcareService",
+                params={"category": "bereavement,hoarding", "_count": 200},
+                headers=worker,
+            )
+        ).json()
+    )
+    codes = [{c["code"] for cat in e["resource"]["category"] for c in cat["coding"]} for e in both]
+    assert all(c & {"bereavement", "hoarding"} for c in codes)
+    assert any("bereavement" in c for c in codes) and any("hoarding" in c for c in codes)
+    bad_need = await client.get(
+        "/fhir/HealthcareService", params={"category": "sadness"}, headers=worker
+    )
+    assert bad_need.status_code == 422
+    assert bad_need.json()["issue"][0]["expression"] == ["category"]
     bad_day = await client.get(
         "/fhir/HealthcareService", params={"open-on": "funday"}, headers=worker
     )
@@ -345,3 +363,65 @@ async def test_the_read_model_follows_the_topic_and_keeps_capacity(
     await wait_for(app, 389, within=60)
     gone = await client.get(f"/fhir/HealthcareService/{chosen['id']}", headers=worker)
     assert gone.status_code == 404
+
+
+# The onward referrals table as branch h-d creates it (only the columns read here, and its
+# NOT NULL ones): created if absent, so this test holds before and after it lands.
+ONWARD_TABLE = """
+CREATE TABLE IF NOT EXISTS router.onward_referrals (
+    onward_id varchar(64) PRIMARY KEY, referral_id varchar(64) NOT NULL,
+    organisation_id varchar(200) NOT NULL, status varchar(32) NOT NULL,
+    business_status varchar(40) NOT NULL, version integer NOT NULL, record jsonb NOT NULL,
+    request jsonb NOT NULL, task jsonb NOT NULL, next_check_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now())
+"""
+
+
+async def test_search_says_how_a_service_usually_answers(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, app, client = api
+    worker = token(stack, "link_worker", "lw-dir")
+    records = json.loads(DEMO.read_text())
+    service_id = records[7]["id"]
+    rows = [  # (status, step, days to answer, answered_at recorded)
+        ("accepted", "accepted-by-service", 2, False),
+        ("completed", "attended", 4, True),
+        ("completed", "attended", None, False),  # moved on since: when it answered is unknown
+        ("rejected", "declined-by-service", 6, False),
+        ("rejected", "no-response", 14, False),
+        ("requested", "awaiting-response", None, False),  # not decided: not counted
+    ]
+    async with app.state.directory._sessions.begin() as session:
+        await session.execute(text(ONWARD_TABLE))
+        for number, (status, step, days, recorded) in enumerate(rows):
+            record = {"service_id": service_id, "sent_at": "2026-11-02T09:00:00+00:00"}
+            if recorded:
+                record["answered_at"] = f"2026-11-{2 + days:02d}T09:00:00+00:00"
+            answered = f"2026-11-{2 + days:02d}T09:00:00+00:00" if days else "2026-11-30T09:00Z"
+            await session.execute(
+                text(
+                    "INSERT INTO router.onward_referrals (onward_id, referral_id,"
+                    " organisation_id, status, business_status, version, record, request, task,"
+                    " updated_at) VALUES (:id, 'dir-1', 'org', :status, :step, 2,"
+                    " CAST(:record AS jsonb), '{}', '{}', :at)"
+                ),
+                {
+                    "id": f"onward-usual-{number}",
+                    "status": status,
+                    "step": step,
+                    "record": json.dumps(record),
+                    "at": datetime.fromisoformat(
+                        "2026-11-30T09:00:00+00:00" if recorded else answered
+                    ),
+                },
+            )
+    read = (await client.get(f"/fhir/HealthcareService/{service_id}", headers=worker)).json()
+    [usual] = [e for e in read["extension"] if e["url"].endswith("/usual-response")]
+    parts = {p["url"]: next(v for k, v in p.items() if k != "url") for p in usual["extension"]}
+    # answered: 4 (the hub's no-response is not an answer); days known 2, 4, 6 -> median 4;
+    # accepted 3 of the 5 decided.
+    assert parts == {"answered": 4, "medianDaysToAnswer": 4.0, "shareAccepted": 0.6}
+    other = (await client.get(f"/fhir/HealthcareService/{records[8]['id']}", headers=worker)).json()
+    [none] = [e for e in other["extension"] if e["url"].endswith("/usual-response")]
+    assert none["extension"] == [{"url": "answered", "valueUnsignedInt": 0}]

@@ -278,6 +278,7 @@ def directory_searches() -> Iterator[Labelled]:
     from hub_common.directory import DirectoryService, to_bundle
     from hub_router.adapters.fhir_directory import searchset as directory_searchset
     from hub_router.domain.directory_search import (
+        Answer,
         Candidate,
         Capacity,
         CapacityKind,
@@ -309,7 +310,7 @@ def directory_searches() -> Iterator[Labelled]:
             text_rank=0.3,
         )
         results.append((candidate, bundle, ["Open on Saturday", "1.2 km from the centre of CR7"]))
-    usual = {results[0][0].id: usual_response([(2.0, True), (5.0, False)])}
+    usual = {results[0][0].id: usual_response([(2.0, Answer.ACCEPTED), (5.0, Answer.DECLINED)])}
     self_url = f"{BASE_URL}/fhir/HealthcareService?near=CR7"
     yield "Bundle/directory-search", directory_searchset(results, usual, BASE_URL, self_url)
     yield "Bundle/directory-search-empty", directory_searchset([], {}, BASE_URL, self_url)

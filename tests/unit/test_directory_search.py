@@ -14,12 +14,14 @@ from hub_common.district_centroids import centroid_of, distance_km
 from hub_common.needs import NeedCategory
 from hub_common.service_area import district_boroughs
 from hub_router.domain.directory_search import (
+    Answer,
     Availability,
     Candidate,
     Capacity,
     CapacityKind,
     CapacityRefused,
     SearchCriteria,
+    UsualResponse,
     new_capacity,
     parse_days,
     reasons,
@@ -93,10 +95,19 @@ def test_reasons_name_each_condition_asked_and_nothing_else() -> None:
     assert reasons(candidate(), SearchCriteria()) == []
 
 
-def test_usual_response_is_the_median_and_share_of_answered_referrals() -> None:
-    assert usual_response([]).answered == 0
-    usual = usual_response([(1.0, True), (3.0, False), (10.0, True)])
-    assert (usual.answered, usual.median_days_to_answer, usual.share_accepted) == (3, 3.0, 0.67)
+def test_usual_response_is_the_median_and_share_of_decided_referrals() -> None:
+    assert usual_response([]) == UsualResponse(0, None, None)
+    usual = usual_response(
+        [
+            (1.0, Answer.ACCEPTED),
+            (3.0, Answer.DECLINED),
+            (10.0, Answer.ACCEPTED),
+            (None, Answer.ACCEPTED),  # answered, moment not known: not in the median
+            (10.0, Answer.NO_RESPONSE),  # nobody answered: not an answer, not accepted
+        ]
+    )
+    assert usual == UsualResponse(answered=4, median_days_to_answer=3.0, share_accepted=0.6)
+    assert usual_response([(None, Answer.NO_RESPONSE)]) == UsualResponse(0, None, 0.0)
 
 
 def test_days_are_fhir_codes() -> None:

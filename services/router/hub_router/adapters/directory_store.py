@@ -6,10 +6,11 @@ Also the small functions other parts of the router call inside their own transac
   the service's free places is taken (in the caller's transaction, so the accept and the place
   commit or roll back together). Returns the places left, or None when the service counts no
   places (waiting list, never stated, or unknown id): nothing to take, and nothing refused.
-- `usual_responses(session, service_ids)`: how each service has answered onward referrals, read
-  from `router.onward_referrals` when that table exists (columns `service_id`, `sent_at`,
-  `answered_at`, `status`; an answered referral has `answered_at`, accepted ones the status
-  `accepted`, `in-progress`, `completed` or `failed` i.e. anything but `rejected`), else {}.
+- `usual_responses(session, service_ids)`: how each service has answered onward referrals,
+  read from `router.onward_referrals` (branch h-d: `status`, `business_status`, `record` with
+  `service_id`, `sent_at` and, when recorded, `answered_at`; `updated_at`) when that table
+  exists, else {}. Accepted: any decided status but `rejected`; `no-response` is the hub's
+  decline at the deadline, counted in the share accepted but not as an answer.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub_common.directory import DirectoryService, fhir_id
 from hub_router.adapters import orm
 from hub_router.domain.directory_search import (
+    Answer,
     Availability,
     Candidate,
     Capacity,
@@ -53,7 +55,20 @@ SERVICES = orm.directory_services
 LOCATIONS = orm.directory_locations
 EARTH_RADIUS_KM = 6371.0088
 TEXT_CONFIG = "english"
-ONWARD_COLUMNS = {"service_id", "sent_at", "answered_at", "status"}
+ONWARD_COLUMNS = {"status", "business_status", "record", "updated_at"}
+# Decided onward referrals of some services. The answer's moment is `record.answered_at` when
+# the onward referral recorded it; otherwise `updated_at` while the referral still rests on its
+# answer (accepted, or declined by the organisation); later steps moved it, so unknown.
+ONWARD_ANSWERS = text(
+    "SELECT record->>'service_id' AS service_id, status, business_status,"
+    " EXTRACT(EPOCH FROM COALESCE("
+    "   (record->>'answered_at')::timestamptz,"
+    "   CASE WHEN status IN ('accepted', 'rejected') AND business_status <> 'no-response'"
+    "        THEN updated_at END"
+    " ) - (record->>'sent_at')::timestamptz) / 86400.0 AS days"
+    " FROM router.onward_referrals"
+    " WHERE record->>'service_id' = ANY(:ids) AND status <> 'requested'"
+)
 
 
 def _array(values: Iterable[str], item: Any = None) -> Any:
@@ -259,7 +274,7 @@ async def take_place(session: AsyncSession, service_id: str) -> int | None:
 async def usual_responses(
     session: AsyncSession, service_ids: Sequence[str]
 ) -> dict[str, UsualResponse]:
-    """Per service id, how it answered the hub's onward referrals (answered ones only)."""
+    """Per service id, how it answered the hub's onward referrals (decided ones only)."""
     if not service_ids:
         return {}
     present = (
@@ -272,22 +287,18 @@ async def usual_responses(
     ).scalars()
     if not set(present) >= ONWARD_COLUMNS:
         return {}
-    rows = (
-        await session.execute(
-            text(
-                "SELECT service_id,"
-                " EXTRACT(EPOCH FROM answered_at - sent_at) / 86400.0 AS days,"
-                " status <> 'rejected' AS accepted"
-                " FROM router.onward_referrals"
-                " WHERE service_id = ANY(:ids) AND answered_at IS NOT NULL"
-            ),
-            {"ids": list(service_ids)},
-        )
-    ).all()
-    answers: dict[str, list[tuple[float, bool]]] = {}
+    rows = (await session.execute(ONWARD_ANSWERS, {"ids": list(service_ids)})).all()
+    decided: dict[str, list[tuple[float | None, Answer]]] = {}
     for row in rows:
-        answers.setdefault(row.service_id, []).append((float(row.days), bool(row.accepted)))
-    return {service_id: usual_response(found) for service_id, found in answers.items()}
+        if row.business_status == "no-response":
+            answer = Answer.NO_RESPONSE
+        elif row.status == "rejected":
+            answer = Answer.DECLINED
+        else:
+            answer = Answer.ACCEPTED
+        days = None if row.days is None else float(row.days)
+        decided.setdefault(row.service_id, []).append((days, answer))
+    return {service_id: usual_response(found) for service_id, found in decided.items()}
 
 
 def when(value: datetime | None) -> str | None:

@@ -96,23 +96,38 @@ class SearchCriteria:
     limit: int = 50
 
 
+class Answer(StrEnum):
+    """How an onward referral to a service was decided."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    NO_RESPONSE = "no-response"  # declined by the hub at the deadline: nobody answered
+
+
 @dataclass(frozen=True)
 class UsualResponse:
-    """How a service has answered the hub's onward referrals so far."""
+    """How a service has answered the hub's onward referrals so far: how many it answered,
+    the median days it took (over those whose answer time is known), and the share accepted
+    of all decided (a referral left unanswered to its deadline counts as not accepted)."""
 
     answered: int
     median_days_to_answer: float | None
     share_accepted: float | None
 
 
-def usual_response(answers: Iterable[tuple[float, bool]]) -> UsualResponse:
-    """From (days the organisation took to answer, whether it accepted) per answered referral."""
-    rows = list(answers)
+def usual_response(decided: Iterable[tuple[float | None, Answer]]) -> UsualResponse:
+    """From (days from sending to the answer, when known; the answer) per decided referral."""
+    rows = list(decided)
     if not rows:
         return UsualResponse(0, None, None)
-    days = statistics.median(d for d, _ in rows)
-    accepted = sum(1 for _, ok in rows if ok) / len(rows)
-    return UsualResponse(len(rows), round(days, 1), round(accepted, 2))
+    answered = [(days, answer) for days, answer in rows if answer is not Answer.NO_RESPONSE]
+    days = [d for d, _ in answered if d is not None]
+    accepted = sum(1 for _, answer in rows if answer is Answer.ACCEPTED)
+    return UsualResponse(
+        len(answered),
+        round(statistics.median(days), 1) if days else None,
+        round(accepted / len(rows), 2),
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ caller who may see that referral may name it (404 otherwise), and that read is a
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -40,6 +41,7 @@ from hub_router.service_layer.directory import (
     UnknownDistrict,
 )
 
+E = TypeVar("E", bound=StrEnum)
 Reader = Annotated[Principal, Depends(require("link_worker", "coordinator", "organisation"))]
 Organisation = Annotated[Principal, Depends(require("organisation"))]
 
@@ -63,6 +65,17 @@ class CapacityBody(BaseModel):
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _codes(values: list[str] | None, kind: type[E]) -> tuple[list[E], str]:
+    """Codes from repeated and comma-separated values, and the first one that is not a code."""
+    codes = []
+    for value in _split(values):
+        try:
+            codes.append(kind(value))
+        except ValueError:
+            return codes, value
+    return codes, ""
 
 
 def _one(found: Found) -> dict[str, object]:
@@ -108,7 +121,8 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
             Query(description="A referral you may see: distance from the person's district"),
         ] = None,
         category: Annotated[
-            list[NeedCategory] | None, Query(description="Hub need category (any of them)")
+            list[str] | None,
+            Query(description="Hub need category (any of them; repeat or separate with commas)"),
         ] = None,
         type_: Annotated[
             list[str] | None,
@@ -136,7 +150,7 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
         free: Annotated[bool | None, Query(description="Free of charge (true) or not")] = None,
         age: Annotated[int | None, Query(ge=0, le=130, description="The person's age")] = None,
         capacity: Annotated[
-            list[Availability] | None,
+            list[str] | None,
             Query(description="available, full, waiting-list, unknown (any of them)"),
         ] = None,
         count: Annotated[int, Query(alias="_count", ge=1, le=200)] = 50,
@@ -146,6 +160,13 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
             days = parse_days(open_on or [])
         except ValueError as error:
             return refusal(422, str(error), "value", "open-on")
+        needs, unknown = _codes(category, NeedCategory)
+        if unknown:
+            return refusal(422, f"not a hub need category: {unknown}", "value", "category")
+        states, unknown = _codes(capacity, Availability)
+        if unknown:
+            allowed = ", ".join(a.value for a in Availability)
+            return refusal(422, f"{unknown}: expected {allowed}", "value", "capacity")
         district = near.upper() if near else None
         if referral is not None and district is None:
             district = await directory.referral_district(viewer_of(principal), referral)
@@ -153,7 +174,7 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
         if distance is not None and district is None:
             return refusal(422, "distance needs `near` or `referral`", "required", "distance")
         criteria = SearchCriteria(
-            needs=frozenset(category or ()),
+            needs=frozenset(needs),
             terms=frozenset(_split(type_)),
             text=text.strip() if text and text.strip() else None,
             origin_district=district,
@@ -161,7 +182,7 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
             days=days,
             free=free,
             age=age,
-            availability=frozenset(capacity or ()),
+            availability=frozenset(states),
             limit=count,
         )
         found = await directory.search(criteria)
