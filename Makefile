@@ -4,13 +4,14 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 
-.PHONY: help install run up down status test lint typecheck unit bench soak schemas clean browser-deps
+.PHONY: help install run up down status test lint typecheck unit bench bench-directory soak schemas clean browser-deps
 
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
 	@echo "make up     the same, detached;  make down  stops everything;  make status"
 	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL"
 	@echo "make bench  the end-to-end benchmark"
+	@echo "make bench-directory  directory import time and search latency at 5,000 services"
 	@echo "make soak   ten minutes at 300 referrals/s: lag, memory and errors judged (SOAK_ARGS=...)"
 
 # uv comes from PyPI like everything else; the lock file makes the install reproducible.
@@ -61,6 +62,10 @@ schemas: install
 # The chart needs matplotlib, in the `bench` dependency group; flags: make bench BENCH_ARGS="--referrals 5000"
 bench: install
 	$(UV) run --frozen --quiet --group bench python -m benchmarks.run $(BENCH_ARGS)
+
+# The services directory at size (issue 14): import time and search p95; make bench-directory BENCH_ARGS="--services 5000"
+bench-directory: install
+	$(UV) run --frozen --quiet --group bench python -m benchmarks.directory $(BENCH_ARGS)
 
 # Long, so not part of `make test` (a 45-second version is): flags: make soak SOAK_ARGS="--rate 200 --minutes 30"
 soak: install

@@ -30,6 +30,8 @@ CALLERS = {
     "coordinator, Croydon": Principal("coordinator", "coord-croydon", boroughs=("Croydon",)),
     "coordinator, Sutton": Principal("coordinator", "coord-sutton", boroughs=("Sutton",)),
     "operator": Principal("operator", "ops"),
+    # A community organisation of the services directory (runs no service in this test).
+    "organisation": Principal("organisation", "org-user", organisation="org-none"),
 }
 ANONYMOUS, EXPIRED = "no credentials", "expired credentials"
 
@@ -69,6 +71,25 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("router", "GET", "/coordination/workers", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403}),
+    # The services directory (no personal data) for workers, coordinators and organisations;
+    # naming a referral reads the person's district, so only those who may see it may name it.
+    ("router", "GET", "/fhir/HealthcareService", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 200, "another link worker": 200,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 403,
+        "organisation": 200}),
+    ("router", "GET", "/fhir/HealthcareService?referral={id}", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 200, "another link worker": 404,
+        "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403,
+        "organisation": 404}),
+    ("router", "GET", "/fhir/HealthcareService/no-such-service", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 404, "another link worker": 404,
+        "coordinator, Croydon": 404, "coordinator, Sutton": 404, "operator": 403,
+        "organisation": 404}),
+    # Only an organisation states capacity, and only of its own services (checked with real
+    # services in tests/integration/test_directory_search.py).
+    ("router", "POST", "/fhir/HealthcareService/no-such-service/$capacity", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),
     ("intake", "POST", "/referrals/community", {
         "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403}),

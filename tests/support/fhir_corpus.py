@@ -311,7 +311,55 @@ def message_back_documents() -> Iterator[Labelled]:
 
 
 def capability() -> Iterator[Labelled]:
+    from hub_router.adapters.capability import capability_statement as router_capability
+
     yield "CapabilityStatement/notifier", capability_statement(BASE_URL, "1.0.0")
+    yield "CapabilityStatement/router", router_capability(BASE_URL, "1.0.0")
+
+
+def directory_searches() -> Iterator[Labelled]:
+    """`GET /fhir/HealthcareService` as the router answers it: demo services with every kind
+    of capacity, a usual response, reasons and distances; and an empty search."""
+    from hub_cli.directory.oruk import read_service
+    from hub_common.directory import DirectoryService, to_bundle
+    from hub_router.adapters.fhir_directory import searchset as directory_searchset
+    from hub_router.domain.directory_search import (
+        Answer,
+        Candidate,
+        Capacity,
+        CapacityKind,
+        usual_response,
+    )
+
+    records = loads((REPO / "deploy" / "demo" / "swl-services.oruk.json").read_bytes())[:4]
+    capacities = [
+        Capacity(CapacityKind.PLACES, 3, AT),
+        Capacity(CapacityKind.PLACES, 0, AT),
+        Capacity(CapacityKind.WAITING_LIST, None, AT),
+        Capacity(),
+    ]
+    results = []
+    for record, capacity in zip(records, capacities, strict=True):
+        service = read_service(record, "demo")
+        assert isinstance(service, DirectoryService)
+        bundle = to_bundle(service)
+        candidate = Candidate(
+            id=bundle["id"],
+            needs=frozenset(n.value for n in service.needs),
+            terms=frozenset(),
+            days=frozenset(),
+            free=service.free,
+            minimum_age=service.minimum_age,
+            maximum_age=service.maximum_age,
+            capacity=capacity,
+            distance_km=1.234,
+            text_rank=0.3,
+        )
+        results.append((candidate, bundle, ["Open on Saturday", "1.2 km from the centre of CR7"]))
+    usual = {results[0][0].id: usual_response([(2.0, Answer.ACCEPTED), (5.0, Answer.DECLINED)])}
+    self_url = f"{BASE_URL}/fhir/HealthcareService?near=CR7"
+    yield "Bundle/directory-search", directory_searchset(results, usual, BASE_URL, self_url)
+    yield "Bundle/directory-search-empty", directory_searchset([], {}, BASE_URL, self_url)
 
 
 def input_fixtures() -> Iterator[Labelled]:
@@ -379,6 +427,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         notifications,
         served_bundles,
         capability,
+        directory_searches,
         input_fixtures,
         care_plans,
         bars_messages,

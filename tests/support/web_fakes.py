@@ -83,6 +83,9 @@ class FakeHubApi:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # earlier versions
     same_people: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by referral id
     review_entries: list[dict[str, Any]] = field(default_factory=list)
+    directory_answer: dict[str, Any] = field(
+        default_factory=lambda: {"resourceType": "Bundle", "type": "searchset", "total": 0}
+    )
 
     def _refusal(self) -> None:
         if self.refuse_next is not None:
@@ -107,6 +110,10 @@ class FakeHubApi:
         if task_id not in self.tasks:
             raise ApiRefused(404, "no such Task")
         return self.tasks[task_id]
+
+    async def find_services(self, token: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        self.calls.append(("find-services", "", params))
+        return self.directory_answer
 
     async def accept(self, token: str, task_id: str) -> None:
         self._refusal()

@@ -46,7 +46,9 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
         Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
-        Grant("router", read, "topic", (topics.requested, topics.directory)),
+        Grant(
+            "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)
+        ),
         Grant("router", write, "topic", (topics.tasks, topics.alerts, topics.audit)),
         Grant("router", ("Read",), "group", (f"{group_prefix}router",), "prefixed"),
         Grant(

@@ -16,10 +16,12 @@ from hub_router.adapters.retention_store import retention_steps
 from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
+from hub_router.entrypoints.http_directory import directory_router, install_directory_errors
 from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.service_layer.care_planning import CarePlanning
+from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.referral_changes import ReferralChanges
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.sla import SlaSweep
@@ -46,9 +48,10 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     progress = TaskProgress(sessions, settings.topics, on_commit=relay.kick)
     views = TaskViews(sessions)
     sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
+    directory = DirectoryServices(sessions)
     broker = make_broker(settings, client_id="referral-hub-router")
     changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
-    register_consumers(broker, routing, settings, changes)
+    register_consumers(broker, routing, settings, directory, changes)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )
@@ -80,9 +83,12 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
         care_plan_router(CarePlanning(sessions, settings.topics, on_commit=relay.kick))
     )
     app.include_router(coordination_router(views, routing))
+    app.include_router(directory_router(directory))
     install_error_handlers(app)
+    install_directory_errors(app)
     install_care_plan_errors(app)
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing
+    app.state.directory = directory
     return app

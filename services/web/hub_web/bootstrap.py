@@ -14,12 +14,14 @@ from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
 from hub_web.entrypoints.http_referrer import referrer_router
 from hub_web.entrypoints.http_reports import report_router
+from hub_web.entrypoints.http_services import services_router
 from hub_web.entrypoints.http_session import session_router
 from hub_web.entrypoints.http_worker import worker_router
 from hub_web.entrypoints.pages import HERE, build_templates, install_page_handlers
 from hub_web.service_layer.coordinator_desk import CoordinatorDesk
 from hub_web.service_layer.ports import HubApiPort
 from hub_web.service_layer.referrer_desk import ReferrerDesk
+from hub_web.service_layer.service_finder import ServiceFinder
 from hub_web.service_layer.worker_desk import WorkerDesk
 
 
@@ -59,6 +61,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(session_router(settings, api))
     app.include_router(worker_router(WorkerDesk(api, settings.wellbeing_instrument)))
+    app.include_router(services_router(ServiceFinder(api)))
     app.include_router(coordinator_router(CoordinatorDesk(api)))
     app.include_router(referrer_router(ReferrerDesk(api)))
     app.include_router(report_router(api))

@@ -5,17 +5,21 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
+    Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 from hub_common.db import outbox_table, processed_events_table
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
@@ -134,6 +138,57 @@ sla_timers = Table(
         "next_due_at",
         postgresql_where=text("next_due_at IS NOT NULL"),
     ),
+)
+
+# The community services directory as the router reads it (a read model of the compacted
+# `directory.services` topic, hub_common.directory), for link workers to find services. The
+# directory columns are rewritten by every message; the capacity columns belong to the router
+# (organisations set them through the API) and survive directory updates.
+SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', coalesce(name, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(organisation_name, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(description, '')), 'C')"
+)
+directory_services = Table(
+    "directory_services",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the HealthcareService's FHIR id
+    Column("directory_id", String(200), nullable=False, unique=True),  # the topic's key
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("organisation_id", String(200), nullable=False),  # the directory organisation id
+    Column("organisation_name", Text, nullable=False),
+    Column("active", Boolean, nullable=False),  # false while temporarily closed
+    Column("needs", ARRAY(String(40)), nullable=False),  # hub need category codes
+    Column("terms", ARRAY(Text), nullable=False),  # taxonomy "system|code", and codes alone
+    Column("days", ARRAY(String(3)), nullable=False),  # FHIR days-of-week it opens on
+    Column("free", Boolean, nullable=False),
+    Column("minimum_age", Integer),
+    Column("maximum_age", Integer),
+    Column("bundle", JSONB, nullable=False),  # the directory's Bundle, as published
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("capacity", String(16)),  # 'places' | 'waiting-list' | null (not known)
+    Column("places_available", Integer),  # with 'places': how many are free now
+    Column("capacity_updated_at", DateTime(timezone=True)),
+    Column("search_vector", TSVECTOR, Computed(SEARCH_VECTOR, persisted=True)),
+    Index("ix_directory_services_search", "search_vector", postgresql_using="gin"),
+    Index("ix_directory_services_needs", "needs", postgresql_using="gin"),
+    Index("ix_directory_services_organisation", "organisation_id"),
+)
+
+# Where each service is delivered: distance searches take the nearest of them.
+directory_locations = Table(
+    "directory_locations",
+    metadata,
+    Column(
+        "service_id",
+        String(64),
+        ForeignKey("router.directory_services.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
 )
 
 outbox = outbox_table(metadata)

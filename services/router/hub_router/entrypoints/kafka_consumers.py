@@ -1,4 +1,5 @@
-"""Kafka entrypoints of the router: new referrals, and the link worker directory."""
+"""Kafka entrypoints of the router: new referrals, the link worker directory, and the
+community services directory."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_router.config import RouterSettings
+from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.referral_changes import ReferralChanges, is_change
 from hub_router.service_layer.routing import RoutingService
 
@@ -18,6 +20,7 @@ def register_consumers(
     broker: KafkaBroker,
     service: RoutingService,
     settings: RouterSettings,
+    directory: DirectoryServices,
     changes: ReferralChanges | None = None,
 ) -> None:
     declare_publications(
@@ -57,6 +60,10 @@ def register_consumers(
         """Keep the directory: the latest PractitionerRole per worker (upsert, so idempotent)."""
         await service.apply_directory_entry(delivery.key, role)
 
+    async def on_service(bundle: Any, delivery: Delivery) -> None:
+        """Keep the services directory: the latest Bundle per service; a tombstone withdraws."""
+        await directory.apply(delivery.key, bundle)
+
     subscribe_json(
         broker,
         topic=settings.topics.requested,
@@ -71,5 +78,14 @@ def register_consumers(
         group_id=settings.group_id("router-directory"),
         description="The link worker directory: a PractitionerRole per worker; a tombstone removes",
         apply=on_directory,
+        tombstones=True,
+    )
+    subscribe_json(
+        broker,
+        topic=settings.topics.directory_services,
+        group_id=settings.group_id("router-services"),
+        description="The community services directory: a FHIR Bundle (HealthcareService, "
+        "Organization, Locations) per service, for link workers to search; a tombstone withdraws",
+        apply=on_service,
         tombstones=True,
     )

@@ -32,6 +32,9 @@ def _scope(viewer: Viewer) -> ColumnElement[bool]:
     return in_boroughs
 
 
+scope_of = _scope  # the same scope, for other use cases reading a referral's facts
+
+
 def search_query(
     viewer: Viewer,
     owner: str | None = None,

@@ -87,7 +87,7 @@ class HubApi:
         path: str,
         token: str,
         *,
-        params: dict[str, Any] | None = None,
+        params: Any = None,
         json: Any = None,
         content: bytes | None = None,
         content_type: str | None = None,
@@ -163,6 +163,13 @@ class HubApi:
 
     async def update_status(self, token: str, task_id: str, body: dict[str, Any]) -> None:
         await self._call("router", "POST", f"/fhir/Task/{task_id}/$update-status", token, json=body)
+
+    async def find_services(self, token: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """The router's directory search (a searchset Bundle), with the worker's filters."""
+        result: dict[str, Any] = await self._call(
+            "router", "GET", "/fhir/HealthcareService", token, params=params
+        )
+        return result
 
     async def waiting(self, token: str) -> list[dict[str, Any]]:
         answer = await self._call("router", "GET", "/coordination/waiting", token)

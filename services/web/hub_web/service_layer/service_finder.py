@@ -1,0 +1,71 @@
+"""Find a service for a referral: the link worker's filters become one router search for
+that referral (the router measures distance from the person's district, so the page never
+handles the person's address)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub_web.domain.services_found import ServiceFound, services_found
+from hub_web.domain.tasks import TaskView, task_view
+from hub_web.service_layer.ports import Caller, HubApiPort
+
+DISTANCES_KM = (1, 2, 5, 10, 20)
+DAYS = (("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"),
+        ("sat", "Sat"), ("sun", "Sun"))  # fmt: skip
+CAPACITIES = (("available", "Places available"), ("waiting-list", "Waiting list"),
+              ("unknown", "Not stated"), ("full", "Full"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServiceFilters:
+    """What the worker asked for; empty values ask for nothing."""
+
+    needs: tuple[str, ...] = ()
+    text: str = ""
+    distance_km: int | None = None
+    days: tuple[str, ...] = ()
+    free_only: bool = False
+    age: int | None = None
+    capacities: tuple[str, ...] = ()
+
+    def params(self, referral_id: str) -> list[tuple[str, str]]:
+        params = [("referral", referral_id), ("_count", "30")]
+        params += [("category", need) for need in self.needs]
+        if self.text.strip():
+            params.append(("_text", self.text.strip()))
+        if self.distance_km:
+            params.append(("distance", str(self.distance_km)))
+        if self.days:
+            params.append(("open-on", ",".join(self.days)))
+        if self.free_only:
+            params.append(("free", "true"))
+        if self.age is not None:
+            params.append(("age", str(self.age)))
+        if self.capacities:
+            params.append(("capacity", ",".join(self.capacities)))
+        return params
+
+
+@dataclass(frozen=True)
+class FindPage:
+    task: TaskView
+    filters: ServiceFilters
+    services: list[ServiceFound]
+
+
+class ServiceFinder:
+    def __init__(self, api: HubApiPort) -> None:
+        self._api = api
+
+    async def find(
+        self, caller: Caller, referral_id: str, filters: ServiceFilters | None
+    ) -> FindPage:
+        """The referral (404 from the router if not the worker's) and the services found; on a
+        first visit, the referral's own needs are the filter."""
+        task = task_view(await self._api.router_task(caller.token, referral_id))
+        if filters is None:
+            needs = task.routing.needs if task.routing else ()
+            filters = ServiceFilters(needs=tuple(needs))
+        bundle = await self._api.find_services(caller.token, filters.params(referral_id))
+        return FindPage(task, filters, services_found(bundle))
