@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from hub_common import migrations
+from hub_common.auth import ROLES
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
@@ -133,6 +134,11 @@ def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None
     )
     if principal.role == "agency" and not principal.organisation:
         raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
+    if principal.role == "organisation" and not principal.organisation:
+        raise ValueError(
+            "an organisation credential needs --organisation ORG-ID (its id in the services "
+            "directory): it sees only the onward referrals sent to that organisation"
+        )
     if principal.role == "coordinator":
         check_coordinator_boroughs(principal.boroughs)
     print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
@@ -304,13 +310,17 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True
     )
     issue = credentials.add_parser(
-        "issue", help="print a signed bearer token for an agency, worker or coordinator"
+        "issue",
+        help="print a signed bearer token for an agency, worker, coordinator, operator or "
+        "community organisation",
     )
-    issue.add_argument(
-        "--role", required=True, choices=["agency", "link_worker", "coordinator", "operator"]
-    )
+    issue.add_argument("--role", required=True, choices=list(ROLES))
     issue.add_argument("--subject", required=True, help="agency id, worker id or user name")
-    issue.add_argument("--organisation", help="agency's identifier as SYSTEM|VALUE (agencies)")
+    issue.add_argument(
+        "--organisation",
+        help="agency's identifier as SYSTEM|VALUE (agencies); the directory organisation id "
+        "(organisations)",
+    )
     issue.add_argument(
         "--source", action="append", choices=INBOUND_SOURCES, help="formats an agency may send"
     )

@@ -11,6 +11,8 @@ Roles:
 - `link_worker`: `subject` is the worker id; sees only Tasks they own or are offered.
 - `coordinator`: `boroughs` they coordinate; sees referrals in those boroughs.
 - `operator`: runs the hub (replays, dead letters); sees no referral content through the API.
+- `organisation`: a community organisation of the services directory (`organisation` is its
+  directory organisation id); sees only the onward referrals sent to it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Annotated, Any, Literal
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 
-Role = Literal["agency", "link_worker", "coordinator", "operator"]
-ROLES: tuple[Role, ...] = ("agency", "link_worker", "coordinator", "operator")
+Role = Literal["agency", "link_worker", "coordinator", "operator", "organisation"]
+ROLES: tuple[Role, ...] = ("agency", "link_worker", "coordinator", "operator", "organisation")
 ISSUER = "referral-hub"
 ALGORITHM = "HS256"
 
@@ -85,6 +87,8 @@ def verify_token(secret: str, token: str) -> Principal:
         raise InvalidCredentials("the token names no known role")
     if role == "agency" and not claims.get("org"):
         raise InvalidCredentials("an agency token must name its organisation")
+    if role == "organisation" and not claims.get("org"):
+        raise InvalidCredentials("an organisation token must name its directory organisation id")
     return Principal(
         role=role,
         subject=str(claims["sub"]),

@@ -14,10 +14,12 @@ from hub_router.adapters import orm
 from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
+from hub_router.entrypoints.http_onward import install_onward_errors, onward_router
 from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.service_layer.care_planning import CarePlanning
+from hub_router.service_layer.onward import AnswerDeadlines, OnwardReferrals
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.sla import SlaSweep
 from hub_router.service_layer.task_progress import TaskProgress
@@ -43,8 +45,16 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     progress = TaskProgress(sessions, settings.topics, on_commit=relay.kick)
     views = TaskViews(sessions)
     sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
+    onward = OnwardReferrals(
+        sessions,
+        settings.topics,
+        deadlines=AnswerDeadlines(
+            settings.onward_answer_working_days, settings.onward_answer_working_days_by_service
+        ),
+        on_commit=relay.kick,
+    )
     broker = make_broker(settings, client_id="referral-hub-router")
-    register_consumers(broker, routing, settings)
+    register_consumers(broker, routing, settings, sessions)
     app = service_app(
         title="router",
         engine=engine,
@@ -62,9 +72,14 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
             Periodic(
                 "service level sweep", drained(sla.sweep, 100), settings.sla_sweep_seconds
             ).run,
+            # Nudges and declines unanswered onward referrals, each row under its locks.
+            Periodic(
+                "onward referral sweep", drained(onward.sweep, 100), settings.onward_sweep_seconds
+            ).run,
         ],
     )
-    app.include_router(task_router(views, routing, progress))
+    app.include_router(task_router(views, routing, progress, onward))
+    app.include_router(onward_router(onward))
     app.include_router(referrer_router(progress))
     app.include_router(
         care_plan_router(CarePlanning(sessions, settings.topics, on_commit=relay.kick))
@@ -72,6 +87,7 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     app.include_router(coordination_router(views, routing))
     install_error_handlers(app)
     install_care_plan_errors(app)
+    install_onward_errors(app)
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing
