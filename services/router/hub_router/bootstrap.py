@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import FastAPI
 
 from hub_common.audit import AuditLog
@@ -28,9 +31,12 @@ from hub_router.service_layer.views import TaskViews
 OUTBOX_LOCK_KEY = 0x7A0B0E  # advisory lock: one active outbox relay per service
 
 
-def build_app(settings: RouterSettings | None = None) -> FastAPI:
-    """The router: routing and directory consumers, the Task API, the offer and service level
-    sweepers, the relay."""
+def build_app(
+    settings: RouterSettings | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The router: routing and directory consumers, the Task API, the offer, service level and
+    onward referral sweepers, the relay. `clock` replaces the wall clock of onward referrals
+    (their deadlines and sweep), for tests."""
     settings = settings or RouterSettings()
     engine = make_engine(settings.database_url)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
@@ -52,6 +58,7 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
             settings.onward_answer_working_days, settings.onward_answer_working_days_by_service
         ),
         on_commit=relay.kick,
+        **({"clock": clock} if clock is not None else {}),
     )
     broker = make_broker(settings, client_id="referral-hub-router")
     register_consumers(broker, routing, settings, sessions)
@@ -91,4 +98,5 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing
+    app.state.onward = onward
     return app
