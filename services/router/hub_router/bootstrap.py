@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -58,7 +58,7 @@ def build_app(
             settings.onward_answer_working_days, settings.onward_answer_working_days_by_service
         ),
         on_commit=relay.kick,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or (lambda: datetime.now(UTC)),
     )
     broker = make_broker(settings, client_id="referral-hub-router")
     register_consumers(broker, routing, settings, sessions)
