@@ -46,14 +46,23 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
         Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
-        Grant("router", read, "topic", (topics.requested, topics.directory)),
-        Grant("router", write, "topic", (topics.tasks, topics.alerts, topics.audit)),
+        Grant(
+            "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)
+        ),
+        Grant("router", write, "topic", (topics.tasks, topics.onward, topics.alerts, topics.audit)),
         Grant("router", ("Read",), "group", (f"{group_prefix}router",), "prefixed"),
         Grant(
             "notifier",
             read,
             "topic",
-            (topics.requested, topics.tasks, topics.rejected, topics.audit, topics.alerts),
+            (
+                topics.requested,
+                topics.tasks,
+                topics.rejected,
+                topics.audit,
+                topics.alerts,
+                topics.onward,
+            ),
         ),
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),

@@ -171,7 +171,10 @@ def task_router(
         if principal.role == "organisation":
             assert principal.organisation  # an organisation token always names one
             tasks = await onward.search_for_organisation(
-                principal.organisation, status.value if status else None, count
+                principal.organisation,
+                status.value if status else None,
+                count,
+                part_of.removeprefix("Task/") if part_of else None,
             )
         elif part_of:
             tasks = await onward.of_referral(

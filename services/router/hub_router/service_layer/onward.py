@@ -241,11 +241,20 @@ class OnwardReferrals:
         return found
 
     async def search_for_organisation(
-        self, organisation_id: str, status: str | None, limit: int
+        self,
+        organisation_id: str,
+        status: str | None,
+        limit: int,
+        referral_id: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The onward Tasks sent to the organisation (of one referral, when given)."""
         async with self._sessions() as session:
             return await onward_store.search(
-                session, organisation_id=organisation_id, status=status, limit=limit
+                session,
+                organisation_id=organisation_id,
+                referral_id=referral_id,
+                status=status,
+                limit=limit,
             )
 
     # -- the link worker's and coordinators' view ------------------------------------------
