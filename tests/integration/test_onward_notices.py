@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -63,6 +64,7 @@ async def hub(
     try:
         async with httpx.AsyncClient(base_url=process.url, timeout=10.0) as client:
             yield {
+                "process": process,
                 "stack": stack,
                 "client": client,
                 "smtp": sink,
@@ -245,3 +247,62 @@ async def test_an_organisation_with_a_subscription_is_notified_like_an_agency(
         ("event-notification", "rest-hook"),
         ("event-notification", "rest-hook"),
     ]  # and no e-mail: the organisation has a system
+
+
+async def test_a_notifier_killed_mid_stream_notifies_each_event_once(hub: dict[str, Any]) -> None:
+    """Chaos: the notifier is SIGKILLed while it works through a burst of onward events (some
+    of them published twice with one event id), then restarted: Kafka redelivers what it had
+    not committed, and every event is notified exactly once."""
+    stack: IsolatedStack = hub["stack"]
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    ids = [f"onward-{uuid.uuid4()}" for _ in range(300)]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for number, onward_id in enumerate(ids):
+            envelope = Envelope.new(ONWARD_SENT, PLAIN_JSON)
+            value = dumps(event("sent", onward_id, org, "requested", "awaiting-response", 1))
+            for _ in range(2 if number % 10 == 0 else 1):
+                await producer.send(
+                    stack.topics.onward, value, key=b"ref-onward", headers=envelope.to_headers()
+                )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    async def staged() -> int:
+        async with hub["engine"].connect() as conn:
+            found = await conn.scalar(
+                text("select count(*) from notifier.deliveries where target = :t"),
+                {"t": f"{org}@example.org"},
+            )
+        return int(found or 0)
+
+    async def some() -> bool:
+        return await staged() >= 20
+
+    await eventually(some, "the notifier to start on the burst")
+    process = hub["process"]
+    process.kill()
+    assert await staged() < len(ids), "the burst was done before the kill: nothing was tested"
+    process.start()
+
+    async def all_staged() -> bool:
+        return await staged() >= len(ids)
+
+    await eventually(all_staged, "every onward event notified after the restart", timeout=90)
+    await asyncio.sleep(1.5)  # time for any duplicate to land
+    async with hub["engine"].connect() as conn:
+        per_event = (
+            await conn.execute(
+                text(
+                    "select referral_id, count(*) from notifier.deliveries"
+                    " where target = :t group by referral_id"
+                ),
+                {"t": f"{org}@example.org"},
+            )
+        ).all()
+    assert sorted(row[0] for row in per_event) == sorted(ids)
+    assert {row[1] for row in per_event} == {1}
