@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub_common.jsonio import dumps
 from hub_common.needs import NeedCategory
 from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_router.adapters.fhir_task import business_status_text
+from hub_common.topics import Topics
+from hub_notifier.adapters.task_facts import task_facts
+from hub_notifier.service_layer.notifying import Announcer, Change
+from hub_router.adapters.fhir_task import business_status_text, task_snapshot
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.onward import (
     MOVES,
@@ -184,3 +188,43 @@ def test_a_declined_or_unanswered_one_adds_nothing_and_a_closed_task_is_left_alo
     assert with_onward_support(worker_task(), onward().decline("full")) is None
     assert with_onward_support(worker_task(), onward().expire(onward().due_at)) is None
     assert with_onward_support(worker_task(S.COMPLETED), onward().accept()) is None
+
+
+def test_the_referrer_s_email_says_how_many_services_and_not_which() -> None:
+    parent = with_onward_support(worker_task(), onward().accept())
+    assert parent is not None
+    snapshot = task_snapshot(
+        referral_id="r1",
+        episode_id="e1",
+        version=parent.version,
+        status=parent.status,
+        business_status=parent.business_status,
+        owner="lw-1",
+        requester={"identifier": {"system": "https://example.org/agency", "value": "a1"}},
+        referrer_identifier={},
+        authored_on=None,
+        last_modified=MONDAY,
+        outcomes=parent.outputs,
+    )
+    facts = task_facts(snapshot)
+    assert (facts.business_status, facts.business_status_text) == (
+        "connected-to-services",
+        "connected to 1 service",
+    )
+    announcer = Announcer(Topics(), "https://hub.example.org", "hub@example.org", lambda: MONDAY)
+    change = Change(
+        referral_id="r1",
+        status=facts.status,
+        business_status=facts.business_status,
+        requester_org=facts.requester_org,
+        source="community",
+        referrer_reference=None,
+        message_back=None,
+        email_to="referrer@example.org",
+        business_status_text=facts.business_status_text,
+    )
+    row = announcer._email(change)
+    assert row is not None
+    body = row["body"] if isinstance(row["body"], bytes) else dumps(row["body"])
+    assert b"connected to 1 service" in body
+    assert b"lunch club" not in body.lower() and b"org-1" not in body

@@ -65,6 +65,7 @@ class Change:
     email_to: str | None  # the referrer's address, used only when they have no subscription
     traceparent: str | None = None
     email: StatusEmail | None = None  # the e-mail to send instead of the referrer's status one
+    business_status_text: str | None = None  # the step in words, e.g. "connected to 2 services"
 
 
 class Announcer:
@@ -234,7 +235,7 @@ class Announcer:
         email = change.email or status_email(
             referral_id=change.referral_id,
             status=change.status,
-            business_status=change.business_status,
+            business_status=change.business_status_text or change.business_status,
             link=f"{self._base_url}/fhir/Task/{change.referral_id}",
             referrer_reference=change.referrer_reference,
             message=change.message_back,
