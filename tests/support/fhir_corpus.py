@@ -47,6 +47,12 @@ from hub_notifier.domain.notification import (
 from hub_notifier.entrypoints.fhir_http import history_bundle, searchset
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 from hub_router.adapters.fhir_care_plan import to_care_plan
+from hub_router.adapters.fhir_onward import (
+    ConsentToShare,
+    PersonToShare,
+    onward_service_request,
+    onward_task,
+)
 from hub_router.adapters.fhir_task import with_routing_inputs
 from hub_router.adapters.practitioner_role import to_practitioner_role
 from hub_router.adapters.service_request import read_service_request
@@ -54,6 +60,7 @@ from hub_router.adapters.task_repository import StoredTask, route_to_json, snaps
 from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.offers import ReferralTask
+from hub_router.domain.onward import AnswerDeadline, OnwardReferral, with_onward_support
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 from hub_router.entrypoints.http_tasks import task_searchset
 from hub_router.service_layer.referral_changes import ReferralChanges
@@ -415,6 +422,48 @@ def care_plans() -> Iterator[Labelled]:
     yield "CarePlan/what-matters-only", to_care_plan(CarePlan("ref-1", "My garden"), "e-1", None)
 
 
+def onward_referrals() -> Iterator[Labelled]:
+    """An onward referral's ServiceRequest (the person as shared), and its Task through every
+    step, with the link worker's Task it connects (connected to N services)."""
+    deadline = AnswerDeadline(10)
+    sent = OnwardReferral(
+        onward_id="onward-1b2c",
+        referral_id="ref-1",
+        service_id="svc-42",
+        service_name="Thornton Heath lunch club",
+        organisation_id="org-7",
+        organisation_name="Thornton Heath Community Trust",
+        organisation_email="hello@example.org",
+        need=NeedCategory.LONELINESS_ISOLATION,
+        sent_by="lw-cr-01",
+        sent_at=AT,
+        due_at=deadline.due(AT),
+        nudge_at=deadline.nudge(AT),
+    )
+    person = PersonToShare("Ada Example", "020 7946 0000", "ada@example.org")
+    consent = ConsentToShare(AT, "verbal")
+    yield "ServiceRequest/onward", onward_service_request(sent, person, consent, "Prefers mornings")
+    yield (
+        "ServiceRequest/onward-phone-only",
+        onward_service_request(sent, PersonToShare("Bo", "07700 900000"), consent, None),
+    )
+    states = {
+        "sent": sent,
+        "accepted": sent.accept(),
+        "attended": sent.accept().start().attended(),
+        "did-not-attend": sent.accept().did_not_attend(None),
+        "declined": sent.decline("No places until March"),
+        "no-response": sent.expire(sent.due_at),
+    }
+    for label, state in states.items():
+        yield f"Task/onward-{label}", onward_task(state, "episode-1", AT)
+    parent = ReferralTask("ref-1", TaskStatus.ACCEPTED, BusinessStatus.ALLOCATED, "lw-cr-01", 2)
+    connected = with_onward_support(parent, states["accepted"])
+    assert connected is not None
+    stored = next(stored for _, stored in task_lifecycle())
+    yield "Task/connected-onward", snapshot_of(replace(stored, task=connected), AT)
+
+
 @cache
 def corpus() -> dict[str, dict[str, Any]]:
     """Every resource above, by label."""
@@ -432,6 +481,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         care_plans,
         bars_messages,
         message_back_documents,
+        onward_referrals,
     ):
         for label, resource in part():
             assert label not in found, f"two resources labelled {label}"

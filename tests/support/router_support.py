@@ -23,6 +23,8 @@ ROUTER_TABLES = (
     "processed_events",
     "link_workers",
     "sla_timers",
+    "onward_referrals",
+    "onward_services",
 )
 
 

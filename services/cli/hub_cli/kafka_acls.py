@@ -49,13 +49,20 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant(
             "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)
         ),
-        Grant("router", write, "topic", (topics.tasks, topics.alerts, topics.audit)),
+        Grant("router", write, "topic", (topics.tasks, topics.onward, topics.alerts, topics.audit)),
         Grant("router", ("Read",), "group", (f"{group_prefix}router",), "prefixed"),
         Grant(
             "notifier",
             read,
             "topic",
-            (topics.requested, topics.tasks, topics.rejected, topics.audit, topics.alerts),
+            (
+                topics.requested,
+                topics.tasks,
+                topics.rejected,
+                topics.audit,
+                topics.alerts,
+                topics.onward,
+            ),
         ),
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),

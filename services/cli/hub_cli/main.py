@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from hub_common import migrations
+from hub_common.auth import ROLES
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
@@ -192,14 +193,16 @@ def check_credential_arguments(args: argparse.Namespace) -> None:
             "(issue a new one when it ends)"
         )
     if args.organisation is not None:
+        if args.role not in ("agency", "organisation"):
+            raise ValueError("--organisation is for agency and organisation credentials only")
+        if not args.organisation.strip():
+            raise ValueError("--organisation is empty")
         system, _, value = args.organisation.partition("|")
-        if not system.strip() or not value.strip():
+        if args.role == "agency" and (not system.strip() or not value.strip()):
             raise ValueError(
                 f"--organisation {args.organisation!r}: expected SYSTEM|VALUE, e.g. "
                 "'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'"
             )
-        if args.role != "agency":
-            raise ValueError("--organisation is for agency credentials only")
     if args.borough and args.role != "coordinator":
         raise ValueError("--borough is for coordinator credentials only")
     if args.source and args.role != "agency":
@@ -232,6 +235,11 @@ def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None
     )
     if principal.role == "agency" and not principal.organisation:
         raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
+    if principal.role == "organisation" and not principal.organisation:
+        raise ValueError(
+            "an organisation credential needs --organisation ORG-ID (its id in the services "
+            "directory): it sees only the onward referrals sent to that organisation"
+        )
     if principal.role == "coordinator":
         check_coordinator_boroughs(principal.boroughs)
     print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
@@ -422,17 +430,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     issue = credentials.add_parser(
         "issue",
-        help="print a signed bearer token for an agency, worker or coordinator",
+        help="print a signed bearer token for an agency, worker, coordinator, operator or "
+        "community organisation",
         description="Print a bearer token signed with HUB_AUTH_SECRET for the hub's APIs and "
         "the web app's sign-in. Warns when HUB_AUTH_SECRET is the development default.",
         epilog=CREDENTIALS_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    issue.add_argument(
-        "--role", required=True, choices=["agency", "link_worker", "coordinator", "operator"]
-    )
+    issue.add_argument("--role", required=True, choices=list(ROLES))
     issue.add_argument("--subject", required=True, help="agency id, worker id or user name")
-    issue.add_argument("--organisation", help="agency's identifier as SYSTEM|VALUE (agencies)")
+    issue.add_argument(
+        "--organisation",
+        help="agency's identifier as SYSTEM|VALUE (agencies); the directory organisation id "
+        "(organisations)",
+    )
     issue.add_argument(
         "--source", action="append", choices=INBOUND_SOURCES, help="formats an agency may send"
     )

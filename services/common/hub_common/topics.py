@@ -53,6 +53,12 @@ class Topics:
         return self._name("directory.services")
 
     @property
+    def onward(self) -> str:
+        """Onward referrals from a link worker to a community organisation: every change of
+        one, keyed by the link worker's referral id (hub_common.onward)."""
+        return self._name("referrals.onward")
+
+    @property
     def alerts(self) -> str:
         """Operational alerts for coordinators (e.g. a referral nobody could take)."""
         return self._name("hub.alerts")
@@ -73,6 +79,7 @@ class Topics:
             *(self.status(source) for source in INBOUND_SOURCES),
             self.directory,
             self.directory_services,
+            self.onward,
             self.alerts,
             self.audit,
         ]

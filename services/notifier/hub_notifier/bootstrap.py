@@ -33,12 +33,14 @@ from hub_notifier.entrypoints.kafka_consumers import (
     register_alert_consumer,
     register_audit_consumer,
     register_consumers,
+    register_onward_consumer,
 )
 from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail
 from hub_notifier.service_layer.dead_letters import DeadLetters
 from hub_notifier.service_layer.delivering import DeliveryWorker
 from hub_notifier.service_layer.notifying import Announcer
+from hub_notifier.service_layer.onward_notices import OnwardNotices
 from hub_notifier.service_layer.people import PeopleService
 from hub_notifier.service_layer.reading import ReadService
 from hub_notifier.service_layer.reporting import ReportService
@@ -107,6 +109,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     register_consumers(broker, tracking, settings)
     trail = AuditTrail(sessions)
     register_audit_consumer(broker, trail, settings)
+    register_onward_consumer(
+        broker, OnwardNotices(sessions, announcer, settings.web_url, committed), settings
+    )
     alerts = AlertBook(
         sessions,
         digest_to=settings.alert_digest_to,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
 from hub_common.audit import AuditLog
@@ -17,11 +20,13 @@ from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
 from hub_router.entrypoints.http_directory import directory_router, install_directory_errors
+from hub_router.entrypoints.http_onward import install_onward_errors, onward_router
 from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.service_layer.care_planning import CarePlanning
 from hub_router.service_layer.directory import DirectoryServices
+from hub_router.service_layer.onward import AnswerDeadlines, OnwardReferrals
 from hub_router.service_layer.referral_changes import ReferralChanges
 from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.sla import SlaSweep
@@ -31,9 +36,12 @@ from hub_router.service_layer.views import TaskViews
 OUTBOX_LOCK_KEY = 0x7A0B0E  # advisory lock: one active outbox relay per service
 
 
-def build_app(settings: RouterSettings | None = None) -> FastAPI:
-    """The router: routing and directory consumers, the Task API, the offer and service level
-    sweepers, the relay."""
+def build_app(
+    settings: RouterSettings | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The router: routing and directory consumers, the Task API, the offer, service level and
+    onward referral sweepers, the relay. `clock` replaces the wall clock of onward referrals
+    (their deadlines and sweep), for tests."""
     settings = settings or RouterSettings()
     engine = make_engine(settings.database_url)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
@@ -49,9 +57,18 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     views = TaskViews(sessions)
     sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
     directory = DirectoryServices(sessions)
+    onward = OnwardReferrals(
+        sessions,
+        settings.topics,
+        deadlines=AnswerDeadlines(
+            settings.onward_answer_working_days, settings.onward_answer_working_days_by_service
+        ),
+        on_commit=relay.kick,
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
     broker = make_broker(settings, client_id="referral-hub-router")
     changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
-    register_consumers(broker, routing, settings, directory, changes)
+    register_consumers(broker, routing, settings, directory, sessions, changes)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )
@@ -75,9 +92,14 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
             Periodic(
                 "retention sweep", retention.sweep, settings.retention_sweep_seconds, 600.0
             ).run,
+            # Nudges and declines unanswered onward referrals, each row under its locks.
+            Periodic(
+                "onward referral sweep", drained(onward.sweep, 100), settings.onward_sweep_seconds
+            ).run,
         ],
     )
-    app.include_router(task_router(views, routing, progress))
+    app.include_router(task_router(views, routing, progress, onward))
+    app.include_router(onward_router(onward))
     app.include_router(referrer_router(progress))
     app.include_router(
         care_plan_router(CarePlanning(sessions, settings.topics, on_commit=relay.kick))
@@ -87,8 +109,10 @@ def build_app(settings: RouterSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_directory_errors(app)
     install_care_plan_errors(app)
+    install_onward_errors(app)
     app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
     app.state.service = routing
     app.state.directory = directory
+    app.state.onward = onward
     return app

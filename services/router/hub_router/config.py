@@ -68,6 +68,25 @@ class RouterSettings(InfraSettings):
         description="How often each replica looks for service level breaches",
     )
 
+    onward_answer_working_days: int = Field(
+        default=10,
+        ge=1,
+        alias="ROUTER_ONWARD_ANSWER_WORKING_DAYS",
+        description="Working days a community organisation has to answer an onward referral "
+        "(nudged at half of them, declined for it at the end)",
+    )
+    onward_answer_working_days_by_service: dict[str, int] = Field(
+        default_factory=dict,
+        alias="ROUTER_ONWARD_ANSWER_WORKING_DAYS_BY_SERVICE",
+        description='A service\'s own answer deadline, JSON: {"<directory service id>": 5}',
+    )
+    onward_sweep_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        alias="ROUTER_ONWARD_SWEEP_SECONDS",
+        description="How often each replica nudges and declines unanswered onward referrals",
+    )
+
     @property
     def sla_policy(self) -> SlaPolicy:
         return SlaPolicy(

@@ -25,6 +25,8 @@ class TaskFacts:
     source: str
     referrer_reference: str | None
     last_updated: datetime
+    # The step in words when the Task says more than its code ("connected to 2 services").
+    business_status_text: str | None = None
 
 
 def _instant(value: Any) -> datetime:
@@ -50,6 +52,7 @@ def task_facts(task: dict[str, Any]) -> TaskFacts:
     if not task.get("status"):
         raise ValueError("Task.status is required")
     business = (task.get("businessStatus", {}).get("coding") or [{}])[0].get("code", "")
+    words = task.get("businessStatus", {}).get("text")
     return TaskFacts(
         referral_id=str(task["id"]),
         version=version,
@@ -59,6 +62,7 @@ def task_facts(task: dict[str, Any]) -> TaskFacts:
         source=source_of(task),
         referrer_reference=referrer_reference(task),
         last_updated=_instant(task.get("meta", {}).get("lastUpdated") or task.get("lastModified")),
+        business_status_text=str(words) if words and words != business else None,
     )
 
 

@@ -59,3 +59,36 @@ def status_email(
         lines.append("The reasons are listed at the link below.")
     lines += ["", f"Details: {link}", "", "This message was sent by the referral hub."]
     return StatusEmail(subject=f"Referral {referral_id}: {status}", body="\n".join(lines) + "\n")
+
+
+ONWARD_SUBJECTS = {
+    "sent": "New referral {id} from the social prescribing hub",
+    "nudged": "Reminder: referral {id} is waiting for your answer",
+    "expired": "Referral {id} closed: no answer by its deadline",
+}
+
+
+def onward_email(
+    *, kind: str, onward_id: str, service_name: str, due: str, link: str
+) -> StatusEmail:
+    """What a community organisation without a system of its own is e-mailed about an onward
+    referral: that there is one, a reminder at half its deadline, that it lapsed. The person
+    is behind the link, never in the e-mail."""
+    lines = {
+        "sent": [
+            f"A link worker has referred someone to {service_name}.",
+            f"Please accept or decline it by {due}; unanswered, it is declined for you then.",
+        ],
+        "nudged": [
+            f"A referral to {service_name} is still waiting for your answer.",
+            f"Please accept or decline it by {due}; unanswered, it is declined for you then.",
+        ],
+        "expired": [
+            f"A referral to {service_name} was not answered by {due}.",
+            "It has been declined for you and returned to the link worker.",
+        ],
+    }[kind]
+    body = [*lines, "", f"Open it: {link}", "", "This message was sent by the referral hub."]
+    return StatusEmail(
+        subject=ONWARD_SUBJECTS[kind].format(id=onward_id), body="\n".join(body) + "\n"
+    )

@@ -1,19 +1,26 @@
-"""HTTP entrypoints of FHIR Subscriptions (R4 Backport): register, read, `$status`."""
+"""HTTP entrypoints of FHIR Subscriptions (R4 Backport): register, read, `$status`.
+
+Agencies subscribe to their referrals' Tasks; community organisations (`organisation` role) to
+the onward referrals sent to them, through the same machinery, under their directory
+organisation's identifier (`hub_common.onward.organisation_key`), rest-hook only.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from hub_common.auth import Principal, require
 from hub_common.jsonio import loads
+from hub_common.onward import organisation_key
 from hub_common.outcome import Issue
 from hub_notifier.adapters.endpoint_guard import PrivateEndpoint, check_public
 from hub_notifier.adapters.fhir_subscription import read_subscription, subscription_resource
 from hub_notifier.domain.notification import status_bundle
-from hub_notifier.domain.subscription import RefusedSubscription
+from hub_notifier.domain.subscription import Channel, RefusedSubscription
 from hub_notifier.entrypoints.fhir_http import (
-    AgencyDep,
     FhirResponse,
     not_found,
     outcome_response,
@@ -24,7 +31,9 @@ CREATE_RESPONSES: dict[int | str, dict[str, str]] = {
     201: {"description": "Created; the signing secret is in the extension, shown only now"},
     400: {"description": "Not a Subscription the hub can accept (OperationOutcome)"},
     401: {"description": "No valid credentials"},
-    403: {"description": "Not an agency, or a filter reaching beyond its own Tasks"},
+    403: {
+        "description": "Not an agency or organisation, or a filter reaching beyond its own Tasks"
+    },
 }
 READ_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid credentials"},
@@ -32,17 +41,32 @@ READ_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
+SubscriberDep = Annotated[Principal, Depends(require("agency", "organisation"))]
+
+
+def subscriber_key(principal: Principal) -> str:
+    """Whose Tasks a subscription follows: an agency's identifier, or an organisation's."""
+    assert principal.organisation  # both roles' tokens always name one (hub_common.auth)
+    if principal.role == "organisation":
+        return organisation_key(principal.organisation)
+    return principal.organisation
+
+
 def subscription_router(service: SubscriptionService, *, allow_http: bool) -> APIRouter:
     router = APIRouter(prefix="/fhir/Subscription", tags=["subscriptions"])
 
     @router.post("", status_code=201, response_class=FhirResponse, responses=CREATE_RESPONSES)
-    async def create_subscription(request: Request, agency: AgencyDep) -> FhirResponse:
-        """Subscribe to changes of your organisation's Tasks (rest-hook or Kafka, id-only)."""
-        assert agency.organisation  # an agency token always names one (hub_common.auth)
+    async def create_subscription(request: Request, agency: SubscriberDep) -> FhirResponse:
+        """Subscribe to changes of your organisation's Tasks (rest-hook or Kafka, id-only); a
+        community organisation, to its onward referrals (rest-hook)."""
         try:
             command = read_subscription(
-                loads(await request.body()), agency.organisation, allow_http=allow_http
+                loads(await request.body()), subscriber_key(agency), allow_http=allow_http
             )
+            if agency.role == "organisation" and command.channel is not Channel.REST_HOOK:
+                raise RefusedSubscription(
+                    "Subscription.channel.type", "an organisation subscribes with rest-hook"
+                )
             if command.endpoint and not allow_http:  # development allows loopback receivers
                 await check_public(command.endpoint)
             created = await service.create(command)
@@ -64,17 +88,15 @@ def subscription_router(service: SubscriptionService, *, allow_http: bool) -> AP
         )
 
     @router.get("/{subscription_id}", response_class=FhirResponse, responses=READ_RESPONSES)
-    async def get_subscription(subscription_id: str, agency: AgencyDep) -> FhirResponse:
+    async def get_subscription(subscription_id: str, agency: SubscriberDep) -> FhirResponse:
         """One of your subscriptions (without its secret)."""
-        assert agency.organisation
-        row = await service.find(subscription_id, agency.organisation)
+        row = await service.find(subscription_id, subscriber_key(agency))
         return FhirResponse(subscription_resource(row)) if row else not_found("Subscription")
 
     @router.get("/{subscription_id}/$status", response_class=FhirResponse, responses=READ_RESPONSES)
-    async def subscription_status(subscription_id: str, agency: AgencyDep) -> FhirResponse:
+    async def subscription_status(subscription_id: str, agency: SubscriberDep) -> FhirResponse:
         """Status, events so far, and any delivery being retried or dead-lettered."""
-        assert agency.organisation
-        report = await service.status_report(subscription_id, agency.organisation)
+        report = await service.status_report(subscription_id, subscriber_key(agency))
         if report is None:
             return not_found("Subscription")
         return FhirResponse(status_bundle(report, timestamp=datetime.now(UTC)))

@@ -14,6 +14,7 @@ from hub_common.topics import INBOUND_SOURCES
 from hub_notifier.config import NotifierSettings
 from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail
+from hub_notifier.service_layer.onward_notices import OnwardNotices
 from hub_notifier.service_layer.tracking import TrackingService
 
 
@@ -109,6 +110,25 @@ def register_audit_consumer(
         description="Every read and change of personal data in the hub, kept append-only",
         apply=on_entry,
         apply_batch=on_entries,
+    )
+
+
+def register_onward_consumer(
+    broker: KafkaBroker, notices: OnwardNotices, settings: NotifierSettings
+) -> None:
+    """Tell community organisations of their onward referrals. Idempotent on the event id; a
+    malformed event is set aside and the partition moves on."""
+
+    async def on_onward(value: Any, delivery: Delivery) -> None:
+        await notices.record(value, delivery.event_id, delivery.traceparent)
+
+    subscribe_json(
+        broker,
+        topic=settings.topics.onward,
+        group_id=settings.group_id("notifier-onward"),
+        description="Onward referrals: notify the organisation (its subscriptions, or e-mail "
+        "with a link to the web app for a new referral, a reminder or a lapse)",
+        apply=on_onward,
     )
 
 

@@ -29,7 +29,7 @@ from hub_common.topics import INBOUND_SOURCES, Topics
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose
-from hub_notifier.domain.email_text import status_email
+from hub_notifier.domain.email_text import StatusEmail, status_email
 from hub_notifier.domain.message_back import MessageBack, document_id, message_back_parameter
 from hub_notifier.domain.notification import (
     Event,
@@ -64,6 +64,8 @@ class Change:
     message_back: MessageBack | None
     email_to: str | None  # the referrer's address, used only when they have no subscription
     traceparent: str | None = None
+    email: StatusEmail | None = None  # the e-mail to send instead of the referrer's status one
+    business_status_text: str | None = None  # the step in words, e.g. "connected to 2 services"
 
 
 class Announcer:
@@ -239,10 +241,10 @@ class Announcer:
         if not change.email_to:
             return None
         delivery_id = str(uuid.uuid4())
-        email = status_email(
+        email = change.email or status_email(
             referral_id=change.referral_id,
             status=change.status,
-            business_status=change.business_status,
+            business_status=change.business_status_text or change.business_status,
             link=f"{self._base_url}/fhir/Task/{change.referral_id}",
             referrer_reference=change.referrer_reference,
             message=change.message_back,

@@ -389,4 +389,5 @@ class TrackingService:
             ),
             email_to=email_to,
             traceparent=traceparent,
+            business_status_text=facts.business_status_text,
         )

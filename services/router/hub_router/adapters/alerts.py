@@ -79,3 +79,31 @@ def sla_resolved_alert(
         "borough": borough,
         "raisedAt": resolved_at.isoformat(),
     }
+
+
+ONWARD_NO_RESPONSE = "onward-no-response"
+
+
+def onward_no_response_alert(
+    *,
+    referral_id: str,
+    onward_id: str,
+    service_id: str,
+    borough: str | None,
+    worker: str,
+    due_at: datetime,
+    raised_at: datetime,
+) -> dict[str, Any]:
+    """An onward referral nobody answered by its deadline was declined for the organisation:
+    back to the link worker who sent it, to find the person another service."""
+    return {
+        "alert": ONWARD_NO_RESPONSE,
+        "referralId": referral_id,
+        "task": f"Task/{referral_id}",
+        "onwardTask": f"Task/{onward_id}",
+        "serviceId": service_id,
+        "borough": borough,
+        "worker": worker,
+        "dueAt": due_at.isoformat(),
+        "raisedAt": raised_at.isoformat(),
+    }

@@ -8,6 +8,8 @@ from typing import Any
 from hub_common import fhir_systems as sys
 from hub_common.needs import NEED_CATEGORY_SYSTEM
 from hub_common.task_outputs import Outcomes, task_output_parts
+from hub_router.domain.onward import connected_services
+from hub_router.domain.task_status import BusinessStatus
 
 BUSINESS_STATUS_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/task-business-status"
 ROUTING_INPUT_SYSTEM = f"{sys.HUB_BASE}/CodeSystem/routing-input"
@@ -34,7 +36,10 @@ def task_snapshot(
     """A Task that names people only by id: safe to publish and to notify. Its outcomes
     (hub_common.task_outputs) are contained resources about the same episode identifier.
     While an offer awaits its answer, `restriction.period.end` is its deadline: when the
-    offer passes to the next worker, so the worker can see how long they have."""
+    offer passes to the next worker, so the worker can see how long they have.
+
+    A Task connected to services says how many in its businessStatus text ("connected to 2
+    services"): the referrer reads that, never which services or organisations."""
     subject = {"type": "Patient", "identifier": {"system": EPISODE_ID_SYSTEM, "value": episode_id}}
     task: dict[str, Any] = {
         "resourceType": "Task",
@@ -45,7 +50,7 @@ def task_snapshot(
         "status": status,
         "businessStatus": {
             "coding": [{"system": BUSINESS_STATUS_SYSTEM, "code": business_status}],
-            "text": business_status,
+            "text": business_status_text(business_status, outcomes),
         },
         "intent": "order",
         "code": {
@@ -78,6 +83,14 @@ def task_snapshot(
         if output:
             task["output"] = output
     return task
+
+
+def business_status_text(business_status: str, outcomes: Outcomes | None) -> str:
+    """The step in words: its code, or "connected to N services" once there are some."""
+    connected = connected_services(outcomes)
+    if business_status == BusinessStatus.CONNECTED_TO_SERVICES and connected:
+        return f"connected to {connected} service{'' if connected == 1 else 's'}"
+    return business_status
 
 
 def with_routing_inputs(task: dict[str, Any], route: dict[str, Any] | None) -> dict[str, Any]:

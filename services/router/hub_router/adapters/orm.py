@@ -191,5 +191,47 @@ directory_locations = Table(
     Column("longitude", Float, nullable=False),
 )
 
+# Onward referrals to community organisations (domain/onward.py). `request` is the onward
+# ServiceRequest: personal data (the person's name and contact, as the link worker chose to
+# share them), read through the API by the organisation alone, audited, and never published.
+onward_referrals = Table(
+    "onward_referrals",
+    metadata,
+    Column("onward_id", String(64), primary_key=True),
+    Column("referral_id", String(64), nullable=False),  # the link worker's Task it is part of
+    Column("organisation_id", String(200), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("business_status", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("record", JSONB, nullable=False),  # the domain object's fields (onward_store.py)
+    Column("request", JSONB, nullable=False),  # the onward ServiceRequest (personal data)
+    Column("task", JSONB, nullable=False),  # the onward Task's latest snapshot
+    # The next nudge or deadline of an unanswered one; null once answered, so the sweep reads
+    # only those still waiting (partial index).
+    Column("next_check_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_onward_referrals_referral", "referral_id"),
+    Index("ix_onward_referrals_organisation", "organisation_id", "updated_at"),
+    Index(
+        "ix_onward_referrals_next_check",
+        "next_check_at",
+        postgresql_where=text("next_check_at IS NOT NULL"),
+    ),
+)
+
+# What onward referral needs of the community services directory (`directory.services`): a
+# service's name and the organisation that runs it (adapters/service_lookup.py).
+onward_services = Table(
+    "onward_services",
+    metadata,
+    Column("service_id", String(200), primary_key=True),
+    Column("service_name", String(500), nullable=False),
+    Column("organisation_id", String(200), nullable=False),
+    Column("organisation_name", String(500), nullable=False),
+    Column("organisation_email", String(320)),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

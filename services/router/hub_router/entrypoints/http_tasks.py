@@ -7,7 +7,9 @@
   the router owns the Task and only these moves are allowed; each answers the new snapshot.
 
 A link worker sees and changes only Tasks they hold or are offered; a coordinator reads the
-Tasks of their boroughs. Anything else answers 404, as if it did not exist. Every Task read
+Tasks of their boroughs; a community organisation sees, accepts and declines only the onward
+referrals sent to it (`service_layer/onward.py`; `?part-of=Task/<id>` lists a referral's onward
+Tasks for those who may see the referral). Anything else answers 404, as if it did not exist. Every Task read
 (they carry routing facts about the person) and every change is in the audit log
 (hub_common.audit): a read's entry is committed before the answer, a change's with it.
 """
@@ -30,6 +32,7 @@ from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
 from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus, DeclineOffer
+from hub_router.service_layer.onward import ONWARD_PREFIX, OnwardReferrals
 from hub_router.service_layer.routing import RoutingService, UnknownWorker
 from hub_router.service_layer.task_progress import TaskProgress
 from hub_router.service_layer.views import TaskViews
@@ -38,7 +41,8 @@ FHIR_JSON_MEDIA = "application/fhir+json"
 OWNER_PREFIX = "PractitionerRole/"
 
 LinkWorker = Annotated[Principal, Depends(require("link_worker"))]
-Reader = Annotated[Principal, Depends(require("link_worker", "coordinator"))]
+Reader = Annotated[Principal, Depends(require("link_worker", "coordinator", "organisation"))]
+Answerer = Annotated[Principal, Depends(require("link_worker", "organisation"))]
 
 
 def viewer_of(principal: Principal) -> Viewer:
@@ -134,7 +138,9 @@ def task_searchset(tasks: list[dict[str, Any]], base_url: str, self_url: str) ->
     return bundle
 
 
-def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgress) -> APIRouter:
+def task_router(
+    views: TaskViews, routing: RoutingService, progress: TaskProgress, onward: OnwardReferrals
+) -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["tasks"])
 
     @router.get("/Task", summary="Search Tasks")
@@ -150,16 +156,38 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         business_status: Annotated[
             BusinessStatus | None, Query(alias="business-status", description="Task.businessStatus")
         ] = None,
+        part_of: Annotated[
+            str | None,
+            Query(
+                alias="part-of",
+                description="Task/<referral id>: its onward Tasks",
+                pattern="^Task/.+",
+            ),
+        ] = None,
         count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
     ) -> JSONResponse:
-        """Tasks you hold or are offered (link worker), or of your boroughs (coordinator)."""
-        tasks = await views.search(
-            viewer_of(principal),
-            owner=owner.removeprefix(OWNER_PREFIX) if owner else None,
-            status=status,
-            business_status=business_status,
-            limit=count,
-        )
+        """Tasks you hold or are offered (link worker), of your boroughs (coordinator), or the
+        onward referrals sent to your organisation (organisation)."""
+        if principal.role == "organisation":
+            assert principal.organisation  # an organisation token always names one
+            tasks = await onward.search_for_organisation(
+                principal.organisation,
+                status.value if status else None,
+                count,
+                part_of.removeprefix("Task/") if part_of else None,
+            )
+        elif part_of:
+            tasks = await onward.of_referral(
+                viewer_of(principal), part_of.removeprefix("Task/"), count
+            )
+        else:
+            tasks = await views.search(
+                viewer_of(principal),
+                owner=owner.removeprefix(OWNER_PREFIX) if owner else None,
+                status=status,
+                business_status=business_status,
+                limit=count,
+            )
         if tasks:  # an empty page discloses nothing about anyone
             await audit.read(request, principal, "Task", ids_of(tasks))
         return fhir(task_searchset(tasks, str(request.base_url), str(request.url)))
@@ -169,15 +197,34 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
         principal: Reader, task_id: str, request: Request, audit: AuditLogDep
     ) -> JSONResponse:
         """The Task's latest snapshot, if it is yours to see."""
-        task = await views.read(viewer_of(principal), task_id)
+        if principal.role == "organisation":
+            assert principal.organisation
+            task = await onward.read_for_organisation(task_id, principal.organisation)
+        elif task_id.startswith(ONWARD_PREFIX):
+            task = await onward.read_for_viewer(viewer_of(principal), task_id)
+        else:
+            task = await views.read(viewer_of(principal), task_id)
         await audit.read(request, principal, "Task", [task_id])
         return fhir(task)
 
     @router.post("/Task/{task_id}/$accept", summary="Accept an offer")
     async def accept_offer(
-        principal: LinkWorker, task_id: str, request: Request, audit: AuditLogDep
+        principal: Answerer, task_id: str, request: Request, audit: AuditLogDep
     ) -> JSONResponse:
-        """Take on a referral offered to you: status accepted, businessStatus allocated."""
+        """Take on a referral offered to you: status accepted, businessStatus allocated (a
+        link worker); or an onward referral sent to your organisation (an organisation)."""
+        if principal.role == "organisation":
+            assert principal.organisation
+            return fhir(
+                await onward.answer(
+                    task_id,
+                    principal.organisation,
+                    lambda o: o.accept(),
+                    "accepted",
+                    request.headers.get(TRACEPARENT),
+                    audit.entry(request, principal, "update", "Task", [task_id]),
+                )
+            )
         changed = await progress.accept(
             AcceptOffer(
                 task_id,
@@ -190,7 +237,7 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
 
     @router.post("/Task/{task_id}/$decline", summary="Decline an offer")
     async def decline_offer(
-        principal: LinkWorker,
+        principal: Answerer,
         task_id: str,
         body: DeclineBody,
         request: Request,
@@ -198,8 +245,22 @@ def task_router(views: TaskViews, routing: RoutingService, progress: TaskProgres
     ) -> JSONResponse:
         """Turn down a referral offered to you; it goes to the next best worker.
 
-        Answers 200 with an OperationOutcome: the Task is no longer yours to read.
+        Answers 200 with an OperationOutcome: the Task is no longer yours to read. An
+        organisation declining an onward referral sent to it gets the rejected Task back.
         """
+        if principal.role == "organisation":
+            assert principal.organisation
+            reason = body.reason
+            return fhir(
+                await onward.answer(
+                    task_id,
+                    principal.organisation,
+                    lambda o: o.decline(reason),
+                    "declined",
+                    request.headers.get(TRACEPARENT),
+                    audit.entry(request, principal, "update", "Task", [task_id]),
+                )
+            )
         await routing.decline(
             DeclineOffer(
                 task_id,

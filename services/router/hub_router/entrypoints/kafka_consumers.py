@@ -1,15 +1,18 @@
 """Kafka entrypoints of the router: new referrals, the link worker directory, and the
-community services directory."""
+community services directory (for search, and for which organisation runs each service)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
+from hub_common.onward import OnwardEvent
 from hub_common.subscriptions import Delivery, subscribe_json
+from hub_router.adapters.service_lookup import forget_service, remember_service
 from hub_router.config import RouterSettings
 from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.referral_changes import ReferralChanges, is_change
@@ -21,6 +24,7 @@ def register_consumers(
     service: RoutingService,
     settings: RouterSettings,
     directory: DirectoryServices,
+    sessions: async_sessionmaker[AsyncSession],
     changes: ReferralChanges | None = None,
 ) -> None:
     declare_publications(
@@ -30,9 +34,21 @@ def register_consumers(
             settings.topics.alerts: "JSON alert for coordinators, keyed by referral id: a "
             "referral awaiting allocation (nobody eligible, or too many offers declined or "
             "unanswered); a service level breach or escalation (sla-breach: first contact or "
-            "closure late), raised once; its resolution (sla-breach-resolved); ids and area only",
+            "closure late), raised once; its resolution (sla-breach-resolved); an onward "
+            "referral no organisation answered by its deadline, declined for it and back to the "
+            "link worker (onward-no-response); ids and area only",
             settings.topics.audit: AUDIT_PUBLICATION,
         },
+    )
+    broker.publisher(
+        settings.topics.onward,
+        title=f"publishes:{settings.topics.onward}",
+        description="Every change of an onward referral (a link worker sending the person to "
+        "a community organisation's service; the organisation accepting, declining, recording "
+        "attendance; the hub nudging it at half its deadline, declining it at the deadline), "
+        "keyed by the link worker's referral id; event types OnwardReferralSent, "
+        "OnwardReferralChanged, OnwardReferralNudged. Ids and codes only, no personal data",
+        schema=OnwardEvent,
     )
 
     async def on_requested(request: Any, delivery: Delivery) -> None:
@@ -64,6 +80,23 @@ def register_consumers(
         """Keep the services directory: the latest Bundle per service; a tombstone withdraws."""
         await directory.apply(delivery.key, bundle)
 
+    async def on_directory_service(bundle: Any, delivery: Delivery) -> None:
+        """Keep which organisation runs each directory service (upserts: idempotent)."""
+        async with sessions.begin() as session:
+            if bundle is None:
+                await forget_service(session, delivery.key)
+            else:
+                await remember_service(session, bundle)
+
+    subscribe_json(
+        broker,
+        topic=settings.topics.directory_services,
+        group_id=settings.group_id("router-onward-services"),
+        description="The community services directory: which organisation runs each service, "
+        "for onward referrals; a tombstone stops new ones to it",
+        apply=on_directory_service,
+        tombstones=True,
+    )
     subscribe_json(
         broker,
         topic=settings.topics.requested,
