@@ -130,7 +130,9 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     # services in tests/integration/test_directory_search.py).
     ("router", "POST", "/fhir/HealthcareService/no-such-service/$capacity", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
-        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_403}),
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403,
+        # an organisation may state capacity: the matrix body is not a capacity, so 422
+        "organisation A": 422, "organisation B": 422}),
     # BaRS messages: agencies allowed to send FHIR only (neither caller here may); an agency
     # changing another's referral is refused as not found (tests/e2e/test_bars_messages.py).
     ("intake", "POST", "/fhir/$process-message", {
