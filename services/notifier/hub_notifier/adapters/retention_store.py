@@ -3,7 +3,8 @@
 A referral's clock starts when its Task reaches an end state: its last change, as the router
 stamped it (`last_updated`, indexed; set on every row, the migration that adds the retention
 indexes fills it for any row that had none). Then everything the notifier holds about it goes: the ServiceRequest (the person),
-the Task and its history, the service level alerts, and the finished deliveries about it. A
+the Task and its history, the service level alerts, the finished deliveries about it, the
+demographics kept to link the person's referrals and any pending pair review naming it. A
 referral never routed (a ServiceRequest with no Task) counts from receipt. Refusals, finished
 deliveries, the daily digest records and applied event ids expire on their own clocks.
 
@@ -36,6 +37,15 @@ async def _forget(session: AsyncSession, ids: list[str]) -> None:
     await session.execute(delete(orm.task_history).where(orm.task_history.c.referral_id.in_(ids)))
     await session.execute(delete(orm.alerts).where(orm.alerts.c.referral_id.in_(ids)))
     await session.execute(delete(d).where(d.c.referral_id.in_(ids), FINISHED))
+    # The person's demographics kept for matching, and any pair review naming the referral:
+    # the person's other referrals keep their own records, so links among them survive.
+    await session.execute(
+        delete(orm.person_records).where(orm.person_records.c.referral_id.in_(ids))
+    )
+    reviews = orm.person_reviews
+    await session.execute(
+        delete(reviews).where(reviews.c.referral_id.in_(ids) | reviews.c.other_referral_id.in_(ids))
+    )
     await session.execute(delete(t).where(t.c.referral_id.in_(ids)))
 
 

@@ -2,7 +2,7 @@
 
 A referral's clock starts when its Task reaches an end state (completed, cancelled, failed,
 rejected, entered in error: the end of care, as the Records Management Code counts). Then its
-care plan, service level clock and routing explanations are deleted and its Task row is kept
+care plan, service level clock, routing explanations and onward referrals are deleted and its Task row is kept
 anonymised (adapters.anonymised), so the coordinators' charts and wellbeing figures, computed
 from Tasks, stay as they were. Routing explanations also expire on their own, shorter clock.
 """
@@ -20,7 +20,9 @@ from hub_router.adapters import orm
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 
 t = orm.tasks
-CASE_TABLES = (orm.care_plans, orm.sla_timers, orm.decisions)
+# Everything else about one referral; onward referrals carry the person (as shared with a
+# community organisation), so they go with the rest.
+CASE_TABLES = (orm.care_plans, orm.sla_timers, orm.decisions, orm.onward_referrals)
 
 
 def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[RetentionStep]:
