@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -210,6 +210,23 @@ async def test_router_anonymises_closed_referrals_and_the_figures_stay(
             for rid in ("r-old-1", "r-recent")
         ),
     )
+    await db.add(
+        router_orm.onward_referrals,
+        *(
+            {
+                "onward_id": f"onward-{rid}",
+                "referral_id": rid,
+                "organisation_id": "org-1",
+                "status": "completed",
+                "business_status": "connected",
+                "version": 1,
+                "record": {},
+                "request": {"resourceType": "ServiceRequest", "note": "Mary, 07700 900123"},
+                "task": {"resourceType": "Task"},
+            }
+            for rid in ("r-old-2", "r-recent")
+        ),
+    )
     await db.add(router_orm.processed_events, *processed("router", timedelta(days=61)))
     coordinator = Viewer(boroughs=frozenset({"Croydon"}))
     views = TaskViews(db.sessions)
@@ -235,6 +252,7 @@ async def test_router_anonymises_closed_referrals_and_the_figures_stay(
         assert "episode-r-old" not in kept and "Mary" not in kept and '"pl"' not in kept
     # Everything that named or linked the person went with the care plan and the explanations.
     assert await db.column(router_orm.care_plans, "referral_id") == {"r-recent"}
+    assert await db.column(router_orm.onward_referrals, "referral_id") == {"r-recent"}
     assert await db.column(router_orm.decisions, "referral_id") == {"r-open"}
     assert await db.column(router_orm.processed_events, "event_id") == {"router-new"}
     async with db.engine.connect() as conn:
@@ -299,6 +317,29 @@ async def test_notifier_forgets_closed_referrals_and_keeps_the_audit_log(db: Db)
             },
         )
 
+    def person(rid: str) -> dict[str, Any]:
+        return {
+            "referral_id": rid,
+            "person_id": "person-1",
+            "link_basis": "demographics",
+            "birth_date": date(1950, 1, 1),
+            "family": "Doe",
+            "given": ["Jane"],
+            "postcode": "CR78AB",
+            "phone": "07700900123",
+        }
+
+    def review(rid: str, other: str) -> dict[str, Any]:
+        return {
+            "review_id": f"review-{rid}-{other}",
+            "referral_id": rid,
+            "other_referral_id": other,
+            "score": 0.8,
+            "fields": {},
+            "swapped_names": False,
+            "status": "pending",
+        }
+
     await seed("n-old-1", "completed", EXPIRED_REFERRAL)
     await seed("n-old-2", "cancelled", EXPIRED_REFERRAL)
     await seed("n-old-3", "entered-in-error", EXPIRED_REFERRAL)
@@ -328,6 +369,12 @@ async def test_notifier_forgets_closed_referrals_and_keeps_the_audit_log(db: Db)
             "due_at": created,
         }
 
+    await db.add(notifier_orm.person_records, person("n-old-1"), person("n-recent"))
+    await db.add(
+        notifier_orm.person_reviews,
+        review("n-recent", "n-old-2"),  # names an expired referral: goes with it
+        review("n-open", "n-recent"),
+    )
     year_and_a_bit = NOW - timedelta(days=367)
     await db.add(
         notifier_orm.deliveries,
@@ -398,6 +445,8 @@ async def test_notifier_forgets_closed_referrals_and_keeps_the_audit_log(db: Db)
     assert await db.column(notifier_orm.service_requests, "referral_id") == survivors
     assert await db.column(notifier_orm.task_history, "referral_id") == survivors
     assert await db.column(notifier_orm.alerts, "referral_id") == survivors
+    assert await db.column(notifier_orm.person_records, "referral_id") == {"n-recent"}
+    assert await db.column(notifier_orm.person_reviews, "review_id") == {"review-n-open-n-recent"}
     assert await db.column(notifier_orm.deliveries, "delivery_id") == {
         "d-old-pending",
         "d-recent",

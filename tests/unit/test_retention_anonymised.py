@@ -1,11 +1,21 @@
-"""A closed referral's Task kept for the figures: the person is gone, the figures' inputs stay."""
+"""A closed referral's Task kept for the figures: the person is gone, the figures' inputs stay;
+and every table of every service has a retention decision."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import MetaData
+
 from hub_common.jsonio import dumps
 from hub_common.task_outputs import read_outputs
+from hub_intake.adapters import orm as intake_orm
+from hub_intake.adapters import retention_store as intake_retention
+from hub_notifier.adapters import orm as notifier_orm
+from hub_notifier.adapters import retention_store as notifier_retention
+from hub_router.adapters import orm as router_orm
+from hub_router.adapters import retention_store as router_retention
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 from hub_router.adapters.fhir_task import task_snapshot
 from hub_web.domain.tasks import task_view
@@ -88,3 +98,16 @@ def test_facts_keep_needs_and_borough_only() -> None:
     for trace in (EPISODE, "CR7", '"pl"', "MPS-OCC"):
         assert trace not in text
     assert kept["anonymised"] is True
+
+
+@pytest.mark.parametrize(
+    ("metadata", "tables"),
+    [
+        (intake_orm.metadata, intake_retention.TABLES),
+        (router_orm.metadata, router_retention.TABLES),
+        (notifier_orm.metadata, notifier_retention.TABLES),
+    ],
+)
+def test_every_table_has_a_retention_decision(metadata: MetaData, tables: dict[str, str]) -> None:
+    # A new table must say in its service's retention_store how long it keeps what it holds.
+    assert {table.name for table in metadata.tables.values()} == set(tables)

@@ -3,7 +3,8 @@
 A referral's clock starts when its Task reaches an end state: its last change, as the router
 stamped it (`last_updated`, indexed; set on every row, the migration that adds the retention
 indexes fills it for any row that had none). Then everything the notifier holds about it goes: the ServiceRequest (the person),
-the Task and its history, the service level alerts, and the finished deliveries about it. A
+the Task and its history, the service level alerts, the finished deliveries about it, the
+demographics kept to link the person's referrals and any pending pair review naming it. A
 referral never routed (a ServiceRequest with no Task) counts from receipt. Refusals, finished
 deliveries, the daily digest records and applied event ids expire on their own clocks.
 
@@ -36,7 +37,35 @@ async def _forget(session: AsyncSession, ids: list[str]) -> None:
     await session.execute(delete(orm.task_history).where(orm.task_history.c.referral_id.in_(ids)))
     await session.execute(delete(orm.alerts).where(orm.alerts.c.referral_id.in_(ids)))
     await session.execute(delete(d).where(d.c.referral_id.in_(ids), FINISHED))
+    # The person's demographics kept for matching, and any pair review naming the referral:
+    # the person's other referrals keep their own records, so links among them survive.
+    await session.execute(
+        delete(orm.person_records).where(orm.person_records.c.referral_id.in_(ids))
+    )
+    reviews = orm.person_reviews
+    await session.execute(
+        delete(reviews).where(reviews.c.referral_id.in_(ids) | reviews.c.other_referral_id.in_(ids))
+    )
     await session.execute(delete(t).where(t.c.referral_id.in_(ids)))
+
+
+# Every table of the schema and what the schedule does with it: a test holds this to the ORM,
+# so a new table cannot arrive without a decision about how long it keeps what it holds.
+TABLES = {
+    "service_requests": "referral, from closure (never routed: from receipt): deleted",
+    "tasks": "referral: deleted",
+    "task_history": "referral: deleted",
+    "alerts": "referral: deleted",
+    "person_records": "referral: deleted",
+    "person_reviews": "referral (either referral named): deleted",
+    "rejections": "rejection: deleted",
+    "deliveries": "delivery (finished ones), and referral: deleted",
+    "alert_digests": "delivery: deleted",
+    "processed_events": "processed-event: deleted",
+    "outbox": "deleted by the relay once Kafka has the event",
+    "subscriptions": "an agency's configuration, no person: kept while it exists",
+    "audit_log": "append-only, never swept (docs/data-protection.md, The audit log)",
+}
 
 
 def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[RetentionStep]:

@@ -2,7 +2,7 @@
 
 A referral's clock starts when its Task reaches an end state (completed, cancelled, failed,
 rejected, entered in error: the end of care, as the Records Management Code counts). Then its
-care plan, service level clock and routing explanations are deleted and its Task row is kept
+care plan, service level clock, routing explanations and onward referrals are deleted and its Task row is kept
 anonymised (adapters.anonymised), so the coordinators' charts and wellbeing figures, computed
 from Tasks, stay as they were. Routing explanations also expire on their own, shorter clock.
 """
@@ -20,7 +20,26 @@ from hub_router.adapters import orm
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 
 t = orm.tasks
-CASE_TABLES = (orm.care_plans, orm.sla_timers, orm.decisions)
+# Everything else about one referral; onward referrals carry the person (as shared with a
+# community organisation), so they go with the rest.
+CASE_TABLES = (orm.care_plans, orm.sla_timers, orm.decisions, orm.onward_referrals)
+
+
+# Every table of the schema and what the schedule does with it: a test holds this to the ORM,
+# so a new table cannot arrive without a decision about how long it keeps what it holds.
+TABLES = {
+    "tasks": "referral, from closure: anonymised",
+    "care_plans": "referral: deleted",
+    "sla_timers": "referral: deleted",
+    "onward_referrals": "referral: deleted",
+    "decisions": "routing-decision, and referral: deleted",
+    "processed_events": "processed-event: deleted",
+    "outbox": "deleted by the relay once Kafka has the event",
+    "link_workers": "the roster: kept while current, a directory tombstone removes it",
+    "directory_services": "organisations, not people: kept while in the directory",
+    "directory_locations": "organisations, not people: kept while in the directory",
+    "onward_services": "organisations, not people: kept while in the directory",
+}
 
 
 def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[RetentionStep]:
