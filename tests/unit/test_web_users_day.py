@@ -184,3 +184,55 @@ async def test_the_coordinator_chooses_among_workers_by_name_with_load_and_why_n
     assert "Daily limit reached (12/12):</strong> Sam Full" in page  # exclusions by name
     charts = (await client.get("/coordinator/charts")).text
     assert "Kwame Mensah: 1 of 40" in charts and "lw-twi" not in charts
+
+
+async def test_a_missing_page_is_a_friendly_page_that_keeps_the_way_back(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text and '{"detail"' not in missing.text
+    assert 'href="/login"' in missing.text  # signed out: the way in
+    await sign_in(client, "lw-1")
+    missing = await client.get("/worker/nothing-here")
+    assert 'href="/worker/caseload"' in missing.text and "Back to your start page" in missing.text
+    assert missing.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+async def test_opening_a_forms_address_leads_to_the_page_of_the_form(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, "lw-1")
+    for form, page in (
+        ("/worker/referrals/soon/accept", "/worker/referrals/soon"),
+        ("/worker/referrals/soon/decline", "/worker/referrals/soon"),
+        ("/coordinator/referrals/r9/assign", "/coordinator"),
+        ("/logout", "/"),
+    ):
+        answer = await client.get(form, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (303, page), form
+
+
+async def test_the_favicon_is_served(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert 'rel="icon"' in (await client.get("/login")).text
+
+
+async def test_a_fault_in_the_web_app_is_a_friendly_page(api: FakeHubApi) -> None:
+    class Broken(FakeHubApi):
+        async def router_tasks(self, token: str, **filters: object) -> list[dict[str, object]]:
+            raise KeyError("a bug")
+
+    settings = WebSettings.model_validate({"HUB_AUTH_SECRET": SECRET, "WEB_DEMO_USERS": USERS})
+    app = build_app(settings, Broken())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as broken:
+        await sign_in(broken, "lw-1")
+        answer = await broken.get("/worker")
+    assert answer.status_code == 500
+    assert "Something went wrong on our side" in answer.text and "a bug" not in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"

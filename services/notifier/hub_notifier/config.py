@@ -23,6 +23,12 @@ class NotifierSettings(InfraSettings):
         alias="NOTIFIER_PUBLIC_URL",
         description="Base URL referrers use to reach this API (links in notifications, e-mails)",
     )
+    web_url: str = Field(
+        default="http://127.0.0.1:8000",
+        alias="HUB_WEB_URL",
+        description="Base URL of the web app: the e-mail's Details link opens the referral "
+        "there (behind the referrer's sign-in), not this API",
+    )
     allow_http_endpoints: bool = Field(
         default=False,
         alias="NOTIFIER_ALLOW_HTTP_ENDPOINTS",
