@@ -16,7 +16,7 @@ from hub_web.config import WebSettings
 from hub_web.domain.naming import language_name, source_label
 from hub_web.domain.tasks import task_view
 from hub_web.entrypoints.pages import time_left
-from tests.support.web_fakes import SECRET, FakeHubApi, task
+from tests.support.web_fakes import CVA, SECRET, FakeHubApi, task
 from tests.unit.test_web_pages import USERS, csrf_of, sign_in
 
 SOON = (datetime.now(UTC) + timedelta(hours=5)).isoformat()
@@ -236,3 +236,47 @@ async def test_a_fault_in_the_web_app_is_a_friendly_page(api: FakeHubApi) -> Non
     assert answer.status_code == 500
     assert "Something went wrong on our side" in answer.text and "a bug" not in answer.text
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def rejection(referral_id: str, *issues: tuple[str, str]) -> dict[str, object]:
+    """A refusal as the notifier serves it: code and field path of each issue, no values."""
+    found = task(referral_id, status="rejected", step="", reference="CVA-R", owner=None)
+    found["identifier"].append(  # type: ignore[attr-defined]
+        {"system": "https://referral-hub.org/fhir/Id/rejection", "value": referral_id}
+    )
+    found["output"] = [
+        {
+            "type": {"text": "issue"},
+            "valueCodeableConcept": {"coding": [{"code": code}], "text": fields},
+        }
+        for code, fields in issues
+    ]
+    return found
+
+
+def test_refusal_reasons_read_as_words_with_the_field_path_kept_small() -> None:
+    from hub_web.domain.refusals import field_words, plain_problems
+
+    view = task_view(
+        rejection("x", ("required", "consent"), ("value", "Patient.birthDate, person.postcode"))
+    )
+    assert [(p.field, p.problem, p.path) for p in plain_problems(view.rejection_issues)] == [
+        ("Consent", "is missing", "consent"),
+        ("Date of birth", "has a value the hub cannot accept", "Patient.birthDate"),
+        ("Postcode", "has a value the hub cannot accept", "person.postcode"),
+    ]
+    assert field_words("(message)") == "The referral as a whole"
+    assert field_words("occupant.name") == "Occupant name"
+
+
+async def test_the_referrer_reads_why_a_referral_was_refused_in_words(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    api.tasks = {"rx": rejection("rx", ("structure", "(message)"), ("required", "consent"))}
+    await sign_in(client, CVA)
+    page = (await client.get("/referrer")).text
+    assert "<strong>The referral as a whole</strong> is not laid out as the hub expects." in page
+    assert "<strong>Consent</strong> is missing." in page
+    assert "(message)" not in page and ": structure" not in page
+    form = (await client.get("/referrer/resubmit", params={"rejection": "rx"})).text
+    assert "<strong>Consent</strong> is missing." in form

@@ -21,6 +21,7 @@ from hub_common.task_outputs import SUPPORT_DISPLAY
 from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
 from hub_web.domain.metrics import describe_duration
 from hub_web.domain.naming import language_name
+from hub_web.domain.refusals import plain_problems
 from hub_web.domain.tasks import STATUS_LABELS, STEP_LABELS
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.sessions import (
@@ -103,6 +104,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["when"] = when
     templates.env.filters["time_left"] = time_left
     templates.env.filters["language"] = language_name
+    templates.env.filters["plain_problems"] = plain_problems
     templates.env.filters["duration"] = describe_duration
     templates.env.globals["status_labels"] = STATUS_LABELS
     templates.env.globals["step_labels"] = STEP_LABELS
