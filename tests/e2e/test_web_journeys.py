@@ -172,7 +172,7 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         expect(offer).to_be_visible()
         # What matters for taking it on: needs, language (an interpreter), risk, area; who
         # sent it, and by when to answer.
-        expect(offer).to_contain_text("carer support")
+        expect(offer).to_contain_text("Carer support")
         expect(offer).to_contain_text("Twi (interpreter needed)")
         expect(offer.get_by_role("heading")).to_contain_text("Community referral from")
         expect(offer).to_contain_text("Answer by")

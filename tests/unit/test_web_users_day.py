@@ -207,7 +207,7 @@ async def test_opening_a_forms_address_leads_to_the_page_of_the_form(
     for form, page in (
         ("/worker/referrals/soon/accept", "/worker/referrals/soon"),
         ("/worker/referrals/soon/decline", "/worker/referrals/soon"),
-        ("/coordinator/referrals/r9/assign", "/coordinator"),
+        ("/coordinator/referrals/r9/assign", "/coordinator/referrals/r9"),
         ("/logout", "/"),
     ):
         answer = await client.get(form, follow_redirects=False)

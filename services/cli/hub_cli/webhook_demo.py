@@ -55,6 +55,7 @@ class Delivery:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return "unreadable", ""
         kind = next((p.get("valueCode") for p in params if p.get("name") == "type"), "?")
+        kind = {"event-notification": "change"}.get(str(kind), kind)
         events = []
         for param in params:
             if param.get("name") != "notification-event":
@@ -119,7 +120,8 @@ def _page(receiver: DemoReceiver) -> str:
 <style>
 body{{font-family:system-ui,sans-serif;margin:1rem;color:#1b1b1b;line-height:1.5}}
 table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.3rem .5rem;
-border-bottom:1px solid #6f777b;vertical-align:top;overflow-wrap:anywhere}}
+border-bottom:1px solid #6f777b;vertical-align:top;overflow-wrap:break-word}}
+td:first-child{{white-space:nowrap}}
 .ok{{color:#00703c}}.bad{{color:#b10e1e}}caption{{text-align:left;font-weight:bold}}
 </style></head>
 <body><main>
