@@ -115,7 +115,6 @@ def _page(receiver: DemoReceiver) -> str:
     return f"""<!doctype html>
 <html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="5">
 <title>Webhook deliveries · Referral hub demo</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:1rem;color:#1b1b1b;line-height:1.5}}
@@ -128,7 +127,7 @@ td:first-child{{white-space:nowrap}}
 <h1>Webhook deliveries</h1>
 <p>Subscription {subscription} of the demo agency. Each request's <code>X-Hub-Signature</code>
 is checked against the subscription's secret and its <code>X-Hub-Timestamp</code> (at most five
-minutes old). The page reloads every five seconds.</p>
+minutes old). <a href="/">Reload</a> to see new deliveries.</p>
 {table}
 </main></body></html>"""
 
