@@ -23,10 +23,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 run: install
-	@bash deploy/local/hub.sh run
+	@DEMO="$(DEMO)" bash deploy/local/hub.sh run
 
 up: install
-	@bash deploy/local/hub.sh up
+	@DEMO="$(DEMO)" bash deploy/local/hub.sh up
 
 down:
 	@bash deploy/local/hub.sh down

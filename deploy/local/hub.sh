@@ -6,6 +6,10 @@
 #   deploy/local/hub.sh run    the same, then wait; Ctrl-C stops the services
 #   deploy/local/hub.sh down   stop the services and the infrastructure
 #   deploy/local/hub.sh status
+#
+# DEMO=webhooks (make run DEMO=webhooks) also lets the notifier deliver to loopback and starts
+# `referral-hub demo webhooks`: a receiver on WEBHOOK_DEMO_PORT (8009) subscribed for the demo
+# agency, with a page showing each delivery and whether its signature checks out.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +24,13 @@ declare -A ports=([intake]=${INTAKE_HTTP_PORT:-8001} [router]=${ROUTER_HTTP_PORT
 export INTAKE_URL=${INTAKE_URL:-http://127.0.0.1:${ports[intake]}}
 export ROUTER_URL=${ROUTER_URL:-http://127.0.0.1:${ports[router]}}
 export NOTIFIER_URL=${NOTIFIER_URL:-http://127.0.0.1:${ports[notifier]}}
+demo=${DEMO:-}
+webhook_port=${WEBHOOK_DEMO_PORT:-8009}
+case "$demo" in
+  "") ;;
+  webhooks) export NOTIFIER_ALLOW_HTTP_ENDPOINTS=true ;;  # loopback receivers: demo only
+  *) printf '[hub] error: unknown DEMO=%s (the demos: webhooks)\n' "$demo" >&2; exit 2 ;;
+esac
 
 say() { printf '[hub] %s\n' "$*"; }
 die() { printf '[hub] error: %s\n' "$*" >&2; exit 1; }
@@ -59,8 +70,12 @@ start_services() {
   "$repo/.venv/bin/referral-hub" workers load "$repo/deploy/demo/linkworkers.csv"
   # Community services (Open Referral UK, invented): unchanged services are not published again.
   "$repo/.venv/bin/referral-hub" directory import "$repo/deploy/demo/swl-services.oruk.json"
-  local demo_logins
+  local demo_logins webhooks_line=""
   demo_logins=$("$python" -m hub_web.demo_logins | sed 's/^/              /')
+  if [ "$demo" = webhooks ]; then
+    start_webhook_demo
+    webhooks_line="    webhooks  http://127.0.0.1:$webhook_port    (every delivery to the demo agency, signature checked)"
+  fi
   cat <<MSG
 
   The referral hub is running.
@@ -69,6 +84,7 @@ start_services() {
     notifier  http://127.0.0.1:${ports[notifier]}
     web       http://127.0.0.1:${ports[web]}    (the web app; sign in as a demo user:)
 $demo_logins
+$webhooks_line
     Kafka     ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}    PostgreSQL ${DATABASE_URL:-postgresql://hub:hub@127.0.0.1:5432/referral_hub}
     logs      $log_dir/
 
@@ -79,8 +95,22 @@ $demo_logins
 MSG
 }
 
+start_webhook_demo() {
+  if service_pid webhooks >/dev/null; then say "webhook demo already running"; return; fi
+  setsid nohup "$repo/.venv/bin/referral-hub" demo webhooks --port "$webhook_port" \
+    --notifier "$NOTIFIER_URL" >>"$log_dir/webhooks.log" 2>&1 </dev/null &
+  echo $! >"$run_dir/webhooks.pid"
+  local waited=0
+  until grep -q "webhook demo: subscription" "$log_dir/webhooks.log" 2>/dev/null; do
+    service_pid webhooks >/dev/null || { tail -n 20 "$log_dir/webhooks.log" >&2; die "the webhook demo exited (log: $log_dir/webhooks.log)"; }
+    sleep 0.5; waited=$((waited + 1))
+    [ $waited -lt 60 ] || die "the webhook demo did not subscribe in 30 s (log: $log_dir/webhooks.log)"
+  done
+  say "webhook demo ready"
+}
+
 stop_services() {
-  for name in "${services[@]}"; do
+  for name in "${services[@]}" webhooks; do
     local pid
     if pid=$(service_pid "$name"); then
       say "stopping $name (pid $pid)"

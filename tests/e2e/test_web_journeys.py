@@ -172,7 +172,7 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         expect(offer).to_be_visible()
         # What matters for taking it on: needs, language (an interpreter), risk, area; who
         # sent it, and by when to answer.
-        expect(offer).to_contain_text("carer support")
+        expect(offer).to_contain_text("Carer support")
         expect(offer).to_contain_text("Twi (interpreter needed)")
         expect(offer.get_by_role("heading")).to_contain_text("Community referral from")
         expect(offer).to_contain_text("Answer by")
@@ -403,3 +403,20 @@ def test_pages_need_a_session_and_forms_need_their_csrf_token(hub: Hub) -> None:
         assert (
             client.post("/login", data={"csrf": "forged", "user": "lw-cr-twi"}).status_code == 403
         )
+
+
+def test_a_missing_page_and_a_forms_address_keep_the_way_back(
+    hub: Hub, page: Page, checks: PageChecks
+) -> None:
+    sign_in(page, hub, "Jane Test")
+    answer = page.goto(f"{hub.web.url}/worker/no-such-page")
+    assert answer is not None and answer.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    checks.check(page, "17-page-not-found")
+    page.get_by_role("main").get_by_role("link", name="Caseload").click()
+    expect(page).to_have_url(f"{hub.web.url}/worker/caseload")
+    # A form's address opened by GET (a reload after a refused post): the form's own page.
+    page.goto(f"{hub.web.url}/worker/referrals/some-referral/decline")
+    expect(page).to_have_url(f"{hub.web.url}/worker/referrals/some-referral")
+    icon = httpx.get(f"{hub.web.url}/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"

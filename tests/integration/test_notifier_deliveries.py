@@ -16,6 +16,7 @@ import pytest
 from hub_common.auth import Principal, issue_token
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
 from hub_common.jsonio import loads
+from hub_notifier.domain.email_text import STATUS_LABELS
 from hub_notifier.domain.notification import TASK_TOPIC
 from hub_notifier.domain.signature import verify
 from tests.support.credentials import bearer
@@ -24,6 +25,7 @@ from tests.support.kafka_io import collect, publish_events
 from tests.support.notifier_setup import (
     PERSONAL,
     STEPS,
+    WEB_URL,
     eventually,
     notifier_process,
     organisation,
@@ -605,14 +607,18 @@ async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -
         ),
         what="one e-mail per change",
     )
-    assert [m["Subject"] for m in mine] == [f"Referral {referral_id}: {t['status']}" for t in tasks]
+    assert [m["Subject"] for m in mine] == [
+        f"Referral {referral_id}: {STATUS_LABELS[t['status']]}" for t in tasks
+    ]
     for message in mine:
-        body = message.get_payload()
-        assert f"/fhir/Task/{referral_id}" in body
+        body = message.get_payload(decode=True).decode()
+        # The link opens the web app's page for the referral, not the notifier's API.
+        assert f"{WEB_URL}/referrer/referrals/{referral_id}" in body
+        assert "/fhir/Task/" not in body
         assert_nothing_personal(message.as_string())
     # The code to record comes with the step at which the person took up support, once.
     coded = [m for m in mine if "871731000000106" in m.get_payload()]
-    assert [m["Subject"] for m in coded] == [f"Referral {referral_id}: in-progress"]
+    assert [m["Subject"] for m in coded] == [f"Referral {referral_id}: in progress"]
     assert tasks[4]["businessStatus"]["coding"][0]["code"] == "first-contact-made"
     assert "871731000000106" in mine[4].get_payload()
     closing = mine[-1].get_payload(decode=True).decode()
@@ -635,7 +641,9 @@ async def test_a_referrer_with_no_system_is_told_by_email(hub: dict[str, Any]) -
     told = await eventually(
         lambda: [m for to, m in sink.messages if to == [rejecter]], what="the rejection e-mail"
     )
-    assert "not accepted" in told[0].get_payload()
+    body = told[0].get_payload(decode=True).decode()
+    assert "could not be accepted: something in it needs correcting" in body
+    assert f"{WEB_URL}/referrer/resubmit?rejection={rejection_id}" in body
     assert_nothing_personal(told[0].as_string())
 
 
@@ -687,7 +695,7 @@ async def test_changes_recorded_before_their_referral_are_still_emailed_in_order
     await eventually(lambda: len(mine()) >= len(tasks), what="one e-mail per change")
     await asyncio.sleep(1.0)  # time enough for a duplicate to show up
     assert [m["Subject"] for m in mine()] == [
-        f"Referral {referral_id}: {t['status']}" for t in tasks
+        f"Referral {referral_id}: {STATUS_LABELS[t['status']]}" for t in tasks
     ]
     for message in mine():
         assert_nothing_personal(message.as_string())

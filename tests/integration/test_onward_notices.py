@@ -57,7 +57,7 @@ async def hub(
     process = notifier_process(
         stack,
         tmp_path_factory.mktemp("onward-notices"),
-        {"NOTIFIER_SMTP_PORT": str(smtp_port), "NOTIFIER_WEB_URL": WEB_URL},
+        {"NOTIFIER_SMTP_PORT": str(smtp_port), "HUB_WEB_URL": WEB_URL},
     )
     process.start()
     engine = create_async_engine(stack.database_url, pool_size=2)

@@ -46,6 +46,9 @@ async def own_stack(infra: Infrastructure) -> tuple[IsolatedStack, Callable[[], 
     return stack, drop
 
 
+WEB_URL = "https://web.referral-hub.example"  # where e-mails' links lead (HUB_WEB_URL)
+
+
 def notifier_process(
     stack: IsolatedStack, log_dir: Path, extra_env: dict[str, str] | None = None
 ) -> ServiceProcess:
@@ -53,6 +56,7 @@ def notifier_process(
         "notifier", {**stack.env(), **FAST_RETRIES, **(extra_env or {})}, log_dir
     )
     process.env["NOTIFIER_PUBLIC_URL"] = process.url
+    process.env.setdefault("HUB_WEB_URL", WEB_URL)
     return process
 
 

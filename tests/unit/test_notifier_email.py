@@ -16,8 +16,8 @@ def test_the_email_says_the_status_and_links_to_the_task() -> None:
         link="https://hub.example/fhir/Task/ref-1",
         referrer_reference="CVA-1",
     )
-    assert email.subject == "Referral ref-1: in-progress"
-    assert "is now in progress" in email.body
+    assert email.subject == "Referral ref-1: in progress"
+    assert "Your referral ref-1 (your reference CVA-1) is in progress" in email.body
     assert "https://hub.example/fhir/Task/ref-1" in email.body
     assert "CVA-1" in email.body
 
@@ -57,3 +57,13 @@ def test_a_long_message_travels_in_crlf_lines_an_smtp_server_accepts() -> None:
     lines = raw.split(b"\r\n")
     assert all(b"\n" not in line and len(line) <= 998 for line in lines)
     assert "Support offered:" in message_from_bytes(raw).get_payload(decode=True).decode()
+
+
+def test_a_refusal_reads_as_a_person_would_write_it() -> None:
+    email = status_email(
+        referral_id="ref-2", status="rejected", business_status="", link="https://web/x"
+    )
+    assert email.subject == "Referral ref-2: needs correcting"
+    assert "could not be accepted: something in it needs correcting" in email.body
+    assert "not accepted." not in email.body and "is now" not in email.body
+    assert "correct and resend" in email.body

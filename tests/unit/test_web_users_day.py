@@ -16,7 +16,7 @@ from hub_web.config import WebSettings
 from hub_web.domain.naming import language_name, source_label
 from hub_web.domain.tasks import task_view
 from hub_web.entrypoints.pages import time_left
-from tests.support.web_fakes import SECRET, FakeHubApi, task
+from tests.support.web_fakes import CVA, SECRET, FakeHubApi, task
 from tests.unit.test_web_pages import USERS, csrf_of, sign_in
 
 SOON = (datetime.now(UTC) + timedelta(hours=5)).isoformat()
@@ -184,3 +184,99 @@ async def test_the_coordinator_chooses_among_workers_by_name_with_load_and_why_n
     assert "Daily limit reached (12/12):</strong> Sam Full" in page  # exclusions by name
     charts = (await client.get("/coordinator/charts")).text
     assert "Kwame Mensah: 1 of 40" in charts and "lw-twi" not in charts
+
+
+async def test_a_missing_page_is_a_friendly_page_that_keeps_the_way_back(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text and '{"detail"' not in missing.text
+    assert 'href="/login"' in missing.text  # signed out: the way in
+    await sign_in(client, "lw-1")
+    missing = await client.get("/worker/nothing-here")
+    assert 'href="/worker/caseload"' in missing.text and "Back to your start page" in missing.text
+    assert missing.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+async def test_opening_a_forms_address_leads_to_the_page_of_the_form(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, "lw-1")
+    for form, page in (
+        ("/worker/referrals/soon/accept", "/worker/referrals/soon"),
+        ("/worker/referrals/soon/decline", "/worker/referrals/soon"),
+        ("/coordinator/referrals/r9/assign", "/coordinator/referrals/r9"),
+        ("/logout", "/"),
+    ):
+        answer = await client.get(form, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (303, page), form
+
+
+async def test_the_favicon_is_served(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert 'rel="icon"' in (await client.get("/login")).text
+
+
+async def test_a_fault_in_the_web_app_is_a_friendly_page(api: FakeHubApi) -> None:
+    class Broken(FakeHubApi):
+        async def router_tasks(self, token: str, **filters: object) -> list[dict[str, object]]:
+            raise KeyError("a bug")
+
+    settings = WebSettings.model_validate({"HUB_AUTH_SECRET": SECRET, "WEB_DEMO_USERS": USERS})
+    app = build_app(settings, Broken())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as broken:
+        await sign_in(broken, "lw-1")
+        answer = await broken.get("/worker")
+    assert answer.status_code == 500
+    assert "Something went wrong on our side" in answer.text and "a bug" not in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+def rejection(referral_id: str, *issues: tuple[str, str]) -> dict[str, object]:
+    """A refusal as the notifier serves it: code and field path of each issue, no values."""
+    found = task(referral_id, status="rejected", step="", reference="CVA-R", owner=None)
+    found["identifier"].append(  # type: ignore[attr-defined]
+        {"system": "https://referral-hub.org/fhir/Id/rejection", "value": referral_id}
+    )
+    found["output"] = [
+        {
+            "type": {"text": "issue"},
+            "valueCodeableConcept": {"coding": [{"code": code}], "text": fields},
+        }
+        for code, fields in issues
+    ]
+    return found
+
+
+def test_refusal_reasons_read_as_words_with_the_field_path_kept_small() -> None:
+    from hub_web.domain.refusals import field_words, plain_problems
+
+    view = task_view(
+        rejection("x", ("required", "consent"), ("value", "Patient.birthDate, person.postcode"))
+    )
+    assert [(p.field, p.problem, p.path) for p in plain_problems(view.rejection_issues)] == [
+        ("Consent", "is missing", "consent"),
+        ("Date of birth", "has a value the hub cannot accept", "Patient.birthDate"),
+        ("Postcode", "has a value the hub cannot accept", "person.postcode"),
+    ]
+    assert field_words("(message)") == "The referral as a whole"
+    assert field_words("occupant.name") == "Occupant name"
+
+
+async def test_the_referrer_reads_why_a_referral_was_refused_in_words(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    api.tasks = {"rx": rejection("rx", ("structure", "(message)"), ("required", "consent"))}
+    await sign_in(client, CVA)
+    page = (await client.get("/referrer")).text
+    assert "<strong>The referral as a whole</strong> is not laid out as the hub expects." in page
+    assert "<strong>Consent</strong> is missing." in page
+    assert "(message)" not in page and ": structure" not in page
+    form = (await client.get("/referrer/resubmit", params={"rejection": "rx"})).text
+    assert "<strong>Consent</strong> is missing." in form

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shlex
 import socket
 import sys
@@ -180,6 +181,7 @@ def roster_help() -> str:
 
 
 MAX_TTL_DAYS = 366
+DEMO_AGENCY = "https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action"
 DEVELOPMENT_SECRET = InfraSettings.model_fields["auth_secret"].default
 
 
@@ -476,6 +478,32 @@ def main(argv: list[str] | None = None) -> int:
         choices=INBOUND_SOURCES,
         help="replay only this format's rejections (default: every format's)",
     )
+    demo = commands.add_parser("demo", help="demonstrations on a local hub").add_subparsers(
+        dest="action", required=True
+    )
+    webhooks = demo.add_parser(
+        "webhooks",
+        help="receive the demo agency's signed webhooks on loopback and show them on a page",
+        description="Subscribe the demo agency (Croydon Voluntary Action) to every change of "
+        "its referrals with a webhook on this machine, check each delivery's signature, and "
+        "list them at http://127.0.0.1:PORT/. The notifier must allow loopback endpoints "
+        "(NOTIFIER_ALLOW_HTTP_ENDPOINTS=true): `make run DEMO=webhooks` does all of it.",
+        epilog="environment:\n  HUB_AUTH_SECRET  signs the demo agency's token (the services' "
+        "value)\n  NOTIFIER_URL     the notifier (default http://127.0.0.1:8003)\n\n"
+        "example:\n  referral-hub demo webhooks --port 8009",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    webhooks.add_argument("--port", type=int, default=8009, help="where to listen (default 8009)")
+    webhooks.add_argument(
+        "--notifier",
+        default=os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003"),
+        help="the notifier's address (default NOTIFIER_URL, or http://127.0.0.1:8003)",
+    )
+    webhooks.add_argument(
+        "--organisation",
+        default=DEMO_AGENCY,
+        help="the subscribing agency as SYSTEM|VALUE (default the demo agency)",
+    )
     kafka = commands.add_parser("kafka", help="Kafka security").add_subparsers(
         dest="action", required=True
     )
@@ -502,6 +530,17 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(referrals_replay_rejected(args.source))
         elif args.command == "credentials":
             credentials_issue(settings, args)
+        elif args.command == "demo":
+            from hub_cli.webhook_demo import run_demo
+
+            asyncio.run(
+                run_demo(
+                    auth_secret=settings.auth_secret,
+                    notifier_url=args.notifier,
+                    organisation=args.organisation,
+                    port=args.port,
+                )
+            )
         elif args.command == "kafka":
             from hub_cli.kafka_acls import as_commands, service_grants
 

@@ -100,7 +100,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         relay.kick()
         worker.kick()
 
-    announcer = Announcer(settings.topics, settings.public_url, settings.smtp_sender, clock)
+    announcer = Announcer(
+        settings.topics, settings.public_url, settings.smtp_sender, clock, settings.web_url
+    )
     tracking = TrackingService(sessions, announcer, on_commit=committed)
     subscriptions = SubscriptionService(sessions, settings.public_url, clock, on_commit=committed)
     dead_letters = DeadLetters(sessions, clock, on_commit=committed)

@@ -25,8 +25,10 @@ class NotifierSettings(InfraSettings):
     )
     web_url: str = Field(
         default="http://127.0.0.1:8000",
-        alias="NOTIFIER_WEB_URL",
-        description="Base URL of the web app (links in e-mails to community organisations)",
+        alias="HUB_WEB_URL",
+        description="Base URL of the web app: the e-mail's Details link opens the referral "
+        "there (behind the referrer's sign-in), not this API; community organisations' e-mails "
+        "link to their inbox there",
     )
     allow_http_endpoints: bool = Field(
         default=False,

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
@@ -66,6 +67,11 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(referrer_router(ReferrerDesk(api)))
     app.include_router(report_router(api))
     install_page_handlers(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """Browsers ask for /favicon.ico whatever the page says: the same icon."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.middleware("http")
     async def remember_browser_address(

@@ -12,16 +12,27 @@ from dataclasses import dataclass
 from hub_notifier.domain.message_back import MessageBack
 from hub_notifier.domain.message_back_content import outcome_lines
 
-STATUS_WORDS = {
-    "requested": "received and waiting for a link worker",
-    "accepted": "accepted by a link worker",
+STATUS_SENTENCES = {
+    "requested": "has been received and is waiting for a link worker",
+    "accepted": "has been accepted by a link worker",
+    "in-progress": "is in progress: a link worker is working with the person",
+    "on-hold": "is on hold for now",
+    "completed": "has been completed",
+    "failed": "has been closed without being completed",
+    "cancelled": "has been cancelled",
+    "rejected": "could not be accepted: something in it needs correcting",
+    "entered-in-error": "has been withdrawn (it was entered in error)",
+}
+STATUS_LABELS = {
+    "requested": "received",
+    "accepted": "accepted",
     "in-progress": "in progress",
     "on-hold": "on hold",
     "completed": "completed",
-    "failed": "closed without completion",
+    "failed": "closed",
     "cancelled": "cancelled",
-    "rejected": "not accepted",
-    "entered-in-error": "withdrawn (entered in error)",
+    "rejected": "needs correcting",
+    "entered-in-error": "withdrawn",
 }
 
 
@@ -43,10 +54,10 @@ def status_email(
     message: MessageBack | None = None,
     document_link: str | None = None,
 ) -> StatusEmail:
-    words = STATUS_WORDS.get(status, status)
+    sentence = STATUS_SENTENCES.get(status, f"is now {status}")
     yours = f" (your reference {referrer_reference})" if referrer_reference else ""
     lines = [
-        f"Referral {referral_id}{yours} is now {words}.",
+        f"Your referral {referral_id}{yours} {sentence}.",
         f"Status: {status}" + (f" ({business_status})" if business_status else ""),
     ]
     if message is not None and message.code is not None:
@@ -56,9 +67,15 @@ def status_email(
     if document_link is not None:
         lines += ["", f"To file in the person's record (FHIR document): {document_link}"]
     if status == "rejected":
-        lines.append("The reasons are listed at the link below.")
-    lines += ["", f"Details: {link}", "", "This message was sent by the referral hub."]
-    return StatusEmail(subject=f"Referral {referral_id}: {status}", body="\n".join(lines) + "\n")
+        lines.append("The link below says what was wrong, and lets you correct and resend it.")
+    lines += [
+        "",
+        f"Details (sign in to see them): {link}",
+        "",
+        "This message was sent by the referral hub.",
+    ]
+    label = STATUS_LABELS.get(status, status)
+    return StatusEmail(subject=f"Referral {referral_id}: {label}", body="\n".join(lines) + "\n")
 
 
 ONWARD_SUBJECTS = {

@@ -72,10 +72,16 @@ class Announcer:
     """Writes the notifications of a change; the caller owns the transaction."""
 
     def __init__(
-        self, topics: Topics, base_url: str, smtp_sender: str, clock: Callable[[], datetime]
+        self,
+        topics: Topics,
+        base_url: str,
+        smtp_sender: str,
+        clock: Callable[[], datetime],
+        web_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self._topics = topics
         self._base_url = base_url.rstrip("/")
+        self._web_url = web_url.rstrip("/")  # where people read a referral (HUB_WEB_URL)
         self._sender = smtp_sender
         self._clock = clock
 
@@ -245,7 +251,12 @@ class Announcer:
             referral_id=change.referral_id,
             status=change.status,
             business_status=change.business_status_text or change.business_status,
-            link=f"{self._base_url}/fhir/Task/{change.referral_id}",
+            # A person opens the link: the web app's page, not the API (which answers 401).
+            link=(
+                f"{self._web_url}/referrer/resubmit?rejection={change.referral_id}"
+                if change.status == "rejected"
+                else f"{self._web_url}/referrer/referrals/{change.referral_id}"
+            ),
             referrer_reference=change.referrer_reference,
             message=change.message_back,
             document_link=(

@@ -10,6 +10,8 @@ from functools import cache
 
 from babel import Locale
 
+from hub_common.needs import NEED_DISPLAY, NeedCategory
+
 SOURCE_LABELS = {
     "fhir": "GP referral",
     "community": "Community referral",
@@ -38,3 +40,12 @@ def source_label(source: str | None) -> str:
     if not source:
         return "Referral"
     return SOURCE_LABELS.get(source, f"{source.capitalize()} referral")
+
+
+def need_name(code: str) -> str:
+    """A need category as people name it (`loneliness-isolation` -> Loneliness or social
+    isolation); an unknown code as given."""
+    try:
+        return NEED_DISPLAY[NeedCategory(code)]
+    except ValueError:
+        return code

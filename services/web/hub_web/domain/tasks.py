@@ -12,7 +12,7 @@ from typing import Any
 
 from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
 from hub_common.wellbeing import Timepoint
-from hub_web.domain.naming import language_name, source_label
+from hub_web.domain.naming import language_name, need_name, source_label
 
 REFERRER_REF_MARK = "/Id/referrer-ref/"
 REJECTION_SYSTEM_END = "/Id/rejection"
@@ -74,7 +74,7 @@ class RoutingFacts:
 
     @property
     def needs_label(self) -> str:
-        return ", ".join(need.replace("-", " ") for need in self.needs) or "none given"
+        return ", ".join(need_name(need) for need in self.needs) or "none given"
 
     @property
     def language_label(self) -> str:

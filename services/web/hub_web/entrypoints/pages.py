@@ -13,12 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from hub_common.needs import NEED_DISPLAY
 from hub_common.task_outputs import SUPPORT_DISPLAY
 from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
 from hub_web.domain.metrics import describe_duration
 from hub_web.domain.naming import language_name
+from hub_web.domain.refusals import plain_problems
 from hub_web.domain.tasks import STATUS_LABELS, STEP_LABELS
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.sessions import (
@@ -101,6 +104,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["when"] = when
     templates.env.filters["time_left"] = time_left
     templates.env.filters["language"] = language_name
+    templates.env.filters["plain_problems"] = plain_problems
     templates.env.filters["duration"] = describe_duration
     templates.env.globals["status_labels"] = STATUS_LABELS
     templates.env.globals["step_labels"] = STEP_LABELS
@@ -171,6 +175,23 @@ def error_page(request: Request, status_code: int, heading: str, message: str) -
     )
 
 
+def page_of_form(request: Request) -> str:
+    """The nearest address above a form's own that a GET can open: the page it was posted
+    from (`/worker/referrals/r1/accept` -> `/worker/referrals/r1`)."""
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET", "root_path": ""}
+        if any(
+            route.matches(scope)[0] is Match.FULL
+            for route in request.app.routes
+            if not isinstance(route, Mount)
+        ):
+            return candidate
+    return "/"
+
+
 def install_page_handlers(app: FastAPI) -> None:
     """Sign-in redirects, error pages instead of JSON, and the security headers."""
 
@@ -212,6 +233,34 @@ def install_page_handlers(app: FastAPI) -> None:
             request, 400, "That request was incomplete", "Go back and fill in every field."
         )
 
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 405 and request.method in ("GET", "HEAD"):
+            # A form's address opened by GET (a reload after a refused post, a bookmark, the
+            # history): the page the form belongs to, not a bare "Method Not Allowed".
+            return see_other(page_of_form(request))
+        if error.status_code == 404:
+            return error_page(
+                request,
+                404,
+                "Page not found",
+                "There is no page at this address. It may have moved, or the link was mistyped.",
+            )
+        return error_page(request, error.status_code, "That did not work", "Go back and try again.")
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        # Served by the outermost middleware, past the one that adds the headers: add them.
+        page = error_page(
+            request,
+            500,
+            "Something went wrong on our side",
+            "Nothing you did caused this, and it has been logged. Try again in a minute.",
+        )
+        page.headers.update(SECURITY_HEADERS)
+        return page
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
     app.add_exception_handler(SignInRequired, sign_in)
     app.add_exception_handler(WrongRole, wrong_role)
     app.add_exception_handler(CsrfRefused, csrf)
