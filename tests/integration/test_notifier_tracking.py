@@ -9,15 +9,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.db import make_engine, make_session_factory
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM
 from hub_common.topics import Topics
+from hub_notifier.adapters import orm
 from hub_notifier.service_layer.notifying import Announcer, Change
 from hub_notifier.service_layer.tracking import TrackingService
 from tests.support.infra import Infrastructure
-from tests.support.notifier_setup import STEPS, organisation, own_stack, task_versions
+from tests.support.notifier_setup import (
+    STEPS,
+    organisation,
+    own_stack,
+    service_request,
+    task_versions,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -80,3 +88,26 @@ async def test_a_duplicate_version_in_a_later_batch_is_not_announced(
     await service.record_tasks([(first, event_id, None)])  # redelivered: same event id
     await service.record_tasks([(first, str(uuid.uuid4()), None)])  # republished: new event id
     assert statuses(announcer.changes) == [(referral_id, "offered")]
+
+
+async def test_a_later_service_request_version_replaces_the_kept_one_never_the_reverse(
+    tracking: tuple[TrackingService, RecordingAnnouncer],
+) -> None:
+    """A referrer's amendment and cancellation (BaRS) are later versions of the ServiceRequest:
+    the notifier keeps the latest, and an older one arriving again changes nothing."""
+    service, _ = tracking
+    referral_id = str(uuid.uuid4())
+    first = service_request(referral_id, CVA)
+    amended = {**first, "meta": {"versionId": "2"}, "note": [{"text": "amended"}]}
+    cancelled = {**amended, "meta": {"versionId": "3"}, "status": "revoked"}
+    await service.record_requests([(first, str(uuid.uuid4()))])
+    await service.record_requests([(amended, str(uuid.uuid4()))])
+    await service.record_requests([(cancelled, str(uuid.uuid4()))])
+    await service.record_requests([(amended, str(uuid.uuid4()))])  # republished late
+    async with service._sessions() as session:
+        kept = await session.scalar(
+            select(orm.service_requests.c.resource).where(
+                orm.service_requests.c.referral_id == referral_id
+            )
+        )
+    assert (kept["meta"]["versionId"], kept["status"]) == ("3", "revoked")

@@ -150,6 +150,18 @@ async def test_the_inbox_lists_offers_and_accepting_redirects_to_the_referral(
     assert api.calls == [("accept", "r1", None)]
 
 
+async def test_the_worker_sees_that_the_referrer_amended_an_offer(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    note = "The referrer amended the referral: ServiceRequest version 2"
+    api.tasks["r1"] = {**task("r1", owner="lw-1", version=2), "note": [{"text": note}]}
+    await sign_in(client, "lw-1")
+    assert note in (await client.get("/worker")).text
+    assert note in (await client.get("/worker/referrals/r1")).text
+    api.tasks["r1"] = task("r1", owner="lw-1")
+    assert "amended" not in (await client.get("/worker")).text
+
+
 async def test_declining_needs_a_reason(client: httpx.AsyncClient, api: FakeHubApi) -> None:
     csrf = await sign_in(client, "lw-1")
     answer = await client.post("/worker/referrals/r1/decline", data={"csrf": csrf, "reason": " "})

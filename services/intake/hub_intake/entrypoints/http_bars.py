@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from hub_common.audit import AuditLogDep
+from hub_common.audit import AuditAction, AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
 from hub_common.jsonio import loads
@@ -86,13 +86,16 @@ def bars_router(service: IntakeService) -> APIRouter:
                 403,
             )
         body = await request.body()
+        header = _header(body)
+        # A cancellation or amendment changes a referral: audited as the update it is.
+        action: AuditAction = "update" if header.reason == "update" else "create"
         command = ReceiveReferrals(
             source=SOURCE,
             body=body,
             received_at=datetime.now(UTC),
             traceparent=request.headers.get(TRACEPARENT),
             agency=agency.organisation,
-            audit=audit.entry(request, agency, "create", "ServiceRequest"),
+            audit=audit.entry(request, agency, action, "ServiceRequest"),
             process_message=True,
         )
         try:
@@ -102,7 +105,6 @@ def bars_router(service: IntakeService) -> APIRouter:
                 operation_outcome([Issue(error.field or "(body)", str(error), code="structure")]),
                 400,
             )
-        header = _header(body)
         if header.message_id is None:  # nothing to answer: the outcome alone says why
             return _fhir(outcome.outcome, 400)
         refused = outcome.status == "rejected"

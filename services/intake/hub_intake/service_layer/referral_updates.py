@@ -62,8 +62,10 @@ async def apply_update(
             .with_for_update()
         )
     ).one_or_none()
-    # Another organisation's referral is answered as missing: its existence is not told.
-    if row is None or (command.agency and row.sending_agency not in (None, command.agency)):
+    # Another organisation's referral is answered as missing: its existence is not told. Over
+    # HTTP only the credential that sent it may change it (a referral whose sender was never
+    # verified, from Kafka without an ODS code, is changed on Kafka only, under its ACL).
+    if row is None or (command.agency and row.sending_agency != command.agency):
         reading.issues.append(
             Issue(
                 IDENTIFIER,

@@ -126,6 +126,8 @@ class TaskView:
     routing: RoutingFacts | None = None  # the router's `input`: for link workers and coordinators
     requester_name: str | None = None  # the referring organisation, as it named itself
     offer_deadline: datetime | None = None  # `restriction.period.end` while an offer is open
+    # The router's `note` when the referrer amended the referral (BaRS): shown to whoever holds it.
+    amended: str | None = None
 
     @property
     def title(self) -> str:
@@ -226,5 +228,13 @@ def task_view(task: dict[str, Any]) -> TaskView:
         requester_name=(task.get("requester") or {}).get("display") or None,
         offer_deadline=parse_instant(
             ((task.get("restriction") or {}).get("period") or {}).get("end")
+        ),
+        amended=next(
+            (
+                str(n["text"])
+                for n in task.get("note") or []
+                if isinstance(n, dict) and n.get("text")
+            ),
+            None,
         ),
     )
