@@ -303,3 +303,47 @@ async def test_a_practice_hears_of_the_acceptance_once_per_episode_the_open_refe
     await move(later, 2, "accepted", "allocated")
     await move(later, 3, "in-progress", "first-contact-made")
     assert await coded_emails(later) == 1
+
+
+async def test_a_referral_like_two_people_never_joins_people_held_apart(
+    world: tuple[IsolatedStack, httpx.AsyncClient, Any],
+) -> None:
+    """A referral certain on its own about two people who must stay two (split by a
+    coordinator, or with two NHS numbers) joins the stronger one and leaves the other to a
+    coordinator: a link never undoes a split."""
+    stack, client, app = world
+    amy, ann, both, nhs_one, nhs_two, neither = (str(uuid.uuid4()) for _ in range(6))
+    record = app.state.service.record_request
+    croydon = token(stack, "coordinator", "co-croydon", boroughs=("Croydon",))
+    await record(person_request(amy, GP, "fhir", nhs=False, given="Amy"), str(uuid.uuid4()))
+    await record(person_request(ann, POLICE, "police", nhs=False, given="Ann"), str(uuid.uuid4()))
+    [review] = (await client.get("/coordination/people/reviews", headers=croydon)).json()["reviews"]
+    split = f"/coordination/people/reviews/{review['reviewId']}/$split"
+    assert (await client.post(split, headers=croydon)).status_code == 200
+    # Known to one agency by both given names: certain of Amy and of Ann alike.
+    await record(
+        person_request(both, POLICE, "police", nhs=False, given="Amy Ann"), str(uuid.uuid4())
+    )
+
+    async def person_of(referral_id: str) -> set[str]:
+        answer = await client.get(f"/people/referrals/{referral_id}", headers=croydon)
+        return {r["referralId"] for r in answer.json()["referrals"]}
+
+    joined = await person_of(both)
+    assert joined in ({both, amy}, {both, ann})
+    pending = (await client.get("/coordination/people/reviews", headers=croydon)).json()["reviews"]
+    assert [(r["referral"]["referralId"], r["other"]["referralId"]) for r in pending] == [
+        (both, ({amy, ann} - joined).pop())
+    ]
+
+    # Two NHS numbers are two people; a referral without one, like both, joins only one.
+    for referral_id, number in ((nhs_one, "9434765919"), (nhs_two, "9434765870")):
+        request = person_request(referral_id, GP, "fhir", nhs=True, family="Osei", given="Kofi")
+        request["contained"][0]["identifier"][0]["value"] = number
+        await record(request, str(uuid.uuid4()))
+    await record(
+        person_request(neither, POLICE, "police", nhs=False, family="Osei", given="Kofi"),
+        str(uuid.uuid4()),
+    )
+    assert await person_of(nhs_one) != await person_of(nhs_two)
+    assert len(await person_of(neither)) == 2

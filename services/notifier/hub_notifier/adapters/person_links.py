@@ -89,6 +89,44 @@ async def _nhs_numbers(session: AsyncSession, person_ids: set[str]) -> dict[str,
     return numbers
 
 
+async def _split_apart(session: AsyncSession, these: set[str], those: set[str]) -> bool:
+    """Whether a coordinator split a pair with one referral in people `these`, one in `those`."""
+    a, b = p.alias("a"), p.alias("b")
+    hit = await session.scalar(
+        select(reviews.c.review_id)
+        .join(a, a.c.referral_id == reviews.c.referral_id)
+        .join(b, b.c.referral_id == reviews.c.other_referral_id)
+        .where(
+            reviews.c.status == "split",
+            or_(
+                a.c.person_id.in_(sorted(these)) & b.c.person_id.in_(sorted(those)),
+                a.c.person_id.in_(sorted(those)) & b.c.person_id.in_(sorted(these)),
+            ),
+        )
+        .limit(1)
+    )
+    return hit is not None
+
+
+async def _compatible(
+    session: AsyncSession, nhs_number: str | None, candidates: list[str]
+) -> set[str]:
+    """The people a referral may join, strongest first: never two NHS numbers in one person,
+    never two people a coordinator split."""
+    numbers = await _nhs_numbers(session, set(candidates)) if candidates else {}
+    held: set[str] = {nhs_number} if nhs_number else set()
+    joined: set[str] = set()
+    for pid in candidates:
+        theirs = numbers.get(pid, set())
+        if (held and theirs - held) or len(theirs) > 1:
+            continue
+        if joined and await _split_apart(session, joined, {pid}):
+            continue
+        joined.add(pid)
+        held |= theirs
+    return joined
+
+
 async def merge_people(session: AsyncSession, keep: str, others: set[str]) -> None:
     """The people `others` become `keep`."""
     if others - {keep}:
@@ -107,15 +145,19 @@ async def link_referral(session: AsyncSession, referral_id: str, person: Demogra
         held = best.get(row.person_id)
         if held is None or _strength(match) > _strength(held[0]):
             best[row.person_id] = (match, row)
-    linked = {pid for pid, (match, _) in best.items() if match.verdict is Verdict.LINK}
-    if linked and person.nhs_number:
-        # A person already holding another NHS number is someone else: ask, never link.
-        numbers = await _nhs_numbers(session, linked)
-        for pid in list(linked):
-            if numbers.get(pid, set()) - {person.nhs_number}:
-                linked.discard(pid)
-                match, row = best[pid]
-                best[pid] = (Match(Verdict.REVIEW, match.score, match.basis, match.fields), row)
+    linked = await _compatible(
+        session,
+        person.nhs_number,
+        sorted(
+            (pid for pid, (match, _) in best.items() if match.verdict is Verdict.LINK),
+            key=lambda pid: _strength(best[pid][0]),
+            reverse=True,
+        ),
+    )
+    for pid, (match, row) in list(best.items()):
+        if match.verdict is Verdict.LINK and pid not in linked:
+            # Certain on its own, but it would join people held apart: a coordinator decides.
+            best[pid] = (Match(Verdict.REVIEW, match.score, match.basis, match.fields), row)
     if linked:
         person_id = min(linked)  # any stable choice: the others merge into it
         await merge_people(session, person_id, linked)
