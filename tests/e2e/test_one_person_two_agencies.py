@@ -315,6 +315,12 @@ async def test_one_person_referred_by_their_gp_and_the_police(
                 refused = await client.get(f"{notifier}{link.path}", headers=stranger)
                 assert refused.status_code in (403, 404)
         closing_entries = [e["resource"]["resourceType"] for e in documents[1]["entry"]]
+        referral = next(
+            e["resource"] for e in documents[1]["entry"]
+            if e["resource"]["resourceType"] == "ServiceRequest"
+        )  # fmt: skip
+        reasons = {(c["system"], c["code"]) for r in referral["reasonCode"] for c in r["coding"]}
+        assert ("http://snomed.info/sct", "422650009") in reasons  # social isolation, mapped
         assert closing_entries.count("Observation") == 4
         assert closing_entries.count("ServiceRequest") == 1 + len(SUPPORT)
 

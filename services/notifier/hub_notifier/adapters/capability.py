@@ -34,6 +34,13 @@ def capability_statement(base_url: str, version: str) -> dict[str, Any]:
                         "interaction": [{"code": "read"}],
                     },
                     {
+                        "type": "Bundle",
+                        "interaction": [{"code": "read"}],
+                        "documentation": "The message back to the referring GP practice as a "
+                        "document Bundle, `<referral id>-<accepted|declined|closed>`; for that "
+                        "practice only.",
+                    },
+                    {
                         "type": "Task",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [

@@ -231,7 +231,10 @@ def message_back_document(
         _section("person", _person_lines(patient), [patient_urn]),
         _section(
             "needs-and-concerns",
-            [str(n.get("text") or n["coding"][0]["code"]) for n in needs],
+            [
+                str(n.get("text") or n["coding"][0].get("display") or n["coding"][0]["code"])
+                for n in needs
+            ],
             [referral_urn],
         ),
     ]
