@@ -32,6 +32,7 @@ JOURNEY_REF = f"CVA-2026-000187{TAG}"  # Croydon, Twi: goes to lw-cr-twi (see th
 MERTON_REF = f"CVA-2026-000187{TAG}-M"  # Merton: nobody in the roster covers it
 REFUSED_REF = f"CVA-2026-000187{TAG}-R"  # no consent: refused at intake
 
+DEMO_DIRECTORY = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "swl-services.oruk.json"
 DEMO_USERS = [
     {"role": "link_worker", "subject": "lw-cr-twi", "name": "Kwame Test"},
     {"role": "link_worker", "subject": "lw-cr-en", "name": "Jane Test"},
@@ -82,6 +83,9 @@ def hub(stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
             },
             logs,
         ).start()
+        # The demo services directory, for the worker to find a service in (the router loads
+        # it from directory.services while the rest starts).
+        run_cli(stack.env(), "directory", "import", str(DEMO_DIRECTORY))
         # While the browser starts: the referrals the tests follow, as their agency sends them.
         folder = tmp_path_factory.mktemp("referrals")
         send(stack, folder, "journey.json", example("community", TAG))
@@ -206,6 +210,22 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         worker.get_by_role("button", name="Save the plan").click()
         expect(worker.get_by_role("table", name="Goals")).to_contain_text("A morning a week")
         checks.check(worker, "04b-worker-care-plan")
+
+        # Finding a service: the referral's needs first, near the person's district.
+        worker.get_by_role("link", name="Find a service for this referral").click()
+        expect(worker.get_by_role("heading", name="Find a service")).to_be_visible()
+        expect(worker.locator("input[name=need][value=carer-support]")).to_be_checked()
+        reload_until(worker, "ul.cards li.card", "Why it matches", timeout=60)
+        first = worker.locator("ul.cards li.card").first
+        expect(first).to_contain_text("Meets the need: Carer support")
+        expect(first).to_contain_text("from the centre of CR7")
+        checks.check(worker, "04c-worker-find-a-service")
+        worker.get_by_label("Distance").select_option("2")
+        worker.get_by_label("Sat", exact=True).check()
+        worker.get_by_role("button", name="Search").click()
+        expect(worker.get_by_role("heading", name=re.compile("services? found"))).to_be_visible()
+        checks.check(worker, "04d-worker-find-a-service-filtered")
+        worker.get_by_role("link", name="Back to the referral").click()
 
         fill_ons4(worker, "fc", (4, 5, 3, 7))
         worker.get_by_label("Note (optional").fill("Met at the carers' drop-in.")

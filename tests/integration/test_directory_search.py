@@ -168,6 +168,10 @@ async def test_a_worker_finds_services_for_a_referral_by_need_and_distance(
         ).json()
     )
     assert len(wider) > len(found)
+    full_page = (
+        await client.get("/fhir/HealthcareService", params={"_count": 3}, headers=worker)
+    ).json()
+    assert len(matches(full_page)) == 3 and "total" not in full_page, "a count it never made"
     other = await client.get(
         "/fhir/HealthcareService",
         params={"referral": "dir-1"},

@@ -271,21 +271,32 @@ async def take_place(session: AsyncSession, service_id: str) -> int | None:
     return None if left is None else int(left)
 
 
+_onward_seen: set[str] = set()  # databases known to have it (once there, it stays)
+
+
+async def _onward_table_ready(session: AsyncSession) -> bool:
+    database = str(session.get_bind().engine.url)
+    if database not in _onward_seen:
+        present = (
+            await session.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = 'router' AND table_name = 'onward_referrals'"
+                )
+            )
+        ).scalars()
+        if set(present) >= ONWARD_COLUMNS:
+            _onward_seen.add(database)
+    return database in _onward_seen
+
+
 async def usual_responses(
     session: AsyncSession, service_ids: Sequence[str]
 ) -> dict[str, UsualResponse]:
     """Per service id, how it answered the hub's onward referrals (decided ones only)."""
     if not service_ids:
         return {}
-    present = (
-        await session.execute(
-            text(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = 'router' AND table_name = 'onward_referrals'"
-            )
-        )
-    ).scalars()
-    if not set(present) >= ONWARD_COLUMNS:
+    if not await _onward_table_ready(session):
         return {}
     rows = (await session.execute(ONWARD_ANSWERS, {"ids": list(service_ids)})).all()
     decided: dict[str, list[tuple[float | None, Answer]]] = {}

@@ -65,9 +65,13 @@ def searchset(
     usual: dict[str, UsualResponse],
     base_url: str,
     self_url: str,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """`GET /fhir/HealthcareService`: matches best first, each with its reasons (and distance),
-    then each Organization and Location they reference once (`search.mode: include`)."""
+    then each Organization and Location they reference once (`search.mode: include`).
+
+    `total` is given only when it is known: when fewer than `limit` matched (a full page may
+    have more behind it, which the hub does not count)."""
     base = base_url.rstrip("/")
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -111,12 +115,10 @@ def searchset(
                         "search": {"mode": "include"},
                     }
                 )
-    result: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(results),
-        "link": [{"relation": "self", "url": self_url}],
-    }
+    result: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if limit is None or len(results) < limit:
+        result["total"] = len(results)
+    result["link"] = [{"relation": "self", "url": self_url}]
     if entries:
         result["entry"] = entries + extras
     return result

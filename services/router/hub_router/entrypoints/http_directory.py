@@ -186,7 +186,9 @@ def directory_router(directory: DirectoryServices) -> APIRouter:
             limit=count,
         )
         found = await directory.search(criteria)
-        return fhir(searchset(found.results, found.usual, str(request.base_url), str(request.url)))
+        return fhir(
+            searchset(found.results, found.usual, str(request.base_url), str(request.url), count)
+        )
 
     @router.get("/HealthcareService/{service_id}", summary="Read a community service")
     async def read_service(principal: Reader, service_id: str) -> JSONResponse:
