@@ -117,7 +117,10 @@ ISSUE = ["credentials", "issue", "--subject", "s1"]
         (["--role", "agency", "--organisation", "sys|"], "expected SYSTEM|VALUE"),
         (["--role", "link_worker", "--borough", "Croydonn"], "--borough is for coordinator"),
         (["--role", "coordinator", "--borough", "Croydonn"], "unknown borough 'Croydonn'"),
-        (["--role", "link_worker", "--organisation", "a|b"], "for agency credentials only"),
+        (
+            ["--role", "link_worker", "--organisation", "a|b"],
+            "for agency and organisation credentials",
+        ),
     ],
 )
 def test_credentials_refuse_what_would_sign_a_useless_or_endless_token(
