@@ -26,6 +26,8 @@ CALLERS = {  # the role each service mostly serves, so requests get past authent
     ),
     "router": Principal("link_worker", "lw-cr-twi"),
     "notifier": Principal("agency", CVA, organisation=CVA),
+    # The router's organisation routes (onward referrals), past authentication too.
+    "router-organisation": Principal("organisation", "org-user", organisation="org-fuzz"),
 }
 
 intake_api = schemathesis.openapi.from_path(SCHEMAS / "intake.json")
@@ -42,9 +44,13 @@ def hub(
 
 
 def call(
-    case: schemathesis.Case, stack: IsolatedStack, hub: dict[str, ServiceProcess], service: str
+    case: schemathesis.Case,
+    stack: IsolatedStack,
+    hub: dict[str, ServiceProcess],
+    service: str,
+    caller: str | None = None,
 ) -> None:
-    token = issue_token(stack.auth_secret, CALLERS[service])
+    token = issue_token(stack.auth_secret, CALLERS[caller or service])
     case.call_and_validate(
         base_url=hub[service].url,
         headers={"Authorization": f"Bearer {token}"},
@@ -69,6 +75,14 @@ def test_router_never_answers_5xx(
     case: schemathesis.Case, stack: IsolatedStack, hub: dict[str, ServiceProcess]
 ) -> None:
     call(case, stack, hub, "router")
+
+
+@router_api.parametrize()
+@FUZZ
+def test_router_never_answers_5xx_to_an_organisation(
+    case: schemathesis.Case, stack: IsolatedStack, hub: dict[str, ServiceProcess]
+) -> None:
+    call(case, stack, hub, "router", "router-organisation")
 
 
 @notifier_api.parametrize()

@@ -107,12 +107,12 @@ async def hub(infra: Infrastructure) -> AsyncIterator[Hub]:
 
 
 async def wait_for_services(database_url: str, count: int) -> None:
-    """The router's directory consumer keeps which organisation runs each service."""
+    """The router's directory read model has the services (and who runs them)."""
     engine = create_async_engine(database_url)
     try:
         for _ in range(150):
             async with engine.connect() as conn:
-                found = await conn.scalar(text("select count(*) from router.onward_services"))
+                found = await conn.scalar(text("select count(*) from router.directory_services"))
             if found == count:
                 return
             await asyncio.sleep(0.2)
@@ -229,8 +229,10 @@ async def test_two_onward_referrals_one_attended_one_declined_for_no_answer(hub:
         f"/fhir/Task/{lunch_id}/$attendance", json={"attendance": "attended"}, headers=trust
     )
     assert too_soon.status_code == 409
+    await places(hub, "svc-lunch", 3)
     accepted = await client.post(f"/fhir/Task/{lunch_id}/$accept", headers=trust)
     assert accepted.status_code == 200, accepted.text
+    assert await places(hub, "svc-lunch") == 2  # accepting took one of the service's places
     assert accepted.json()["status"] == "accepted"
     parent = (await client.get(f"/fhir/Task/{referral}", headers=worker)).json()
     assert (parent["status"], parent["businessStatus"]) == (
@@ -340,6 +342,29 @@ async def test_two_onward_referrals_one_attended_one_declined_for_no_answer(hub:
         "lw-on",
         DUE_AT.isoformat(),
     )
+
+
+async def places(hub: Hub, directory_id: str, set_to: int | None = None) -> int:
+    """The service's free places in the router's directory read model (set them first)."""
+    engine = create_async_engine(hub.stack.database_url)
+    try:
+        async with engine.begin() as conn:
+            if set_to is not None:
+                await conn.execute(
+                    text(
+                        "update router.directory_services set capacity = 'places',"
+                        " places_available = :n where directory_id = :d"
+                    ),
+                    {"n": set_to, "d": directory_id},
+                )
+            left = await conn.scalar(
+                text("select places_available from router.directory_services"
+                     " where directory_id = :d"),
+                {"d": directory_id},
+            )  # fmt: skip
+        return int(left)
+    finally:
+        await engine.dispose()
 
 
 async def read_until(hub: Hub, enough: Any) -> list[tuple[bytes, dict[str, Any]]]:

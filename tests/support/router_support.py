@@ -24,7 +24,6 @@ ROUTER_TABLES = (
     "link_workers",
     "sla_timers",
     "onward_referrals",
-    "onward_services",
 )
 
 

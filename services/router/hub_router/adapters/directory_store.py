@@ -7,9 +7,9 @@ Also the small functions other parts of the router call inside their own transac
   commit or roll back together). Returns the places left, or None when the service counts no
   places (waiting list, never stated, or unknown id): nothing to take, and nothing refused.
 - `usual_responses(session, service_ids)`: how each service has answered onward referrals,
-  read from `router.onward_referrals` (branch h-d: `status`, `business_status`, `record` with
-  `service_id`, `sent_at` and, when recorded, `answered_at`; `updated_at`) when that table
-  exists, else {}. Accepted: any decided status but `rejected`; `no-response` is the hub's
+  read from `router.onward_referrals` (service_layer/onward.py: `status`, `business_status`,
+  `record` with `service_id`, `sent_at` and, when recorded, `answered_at`; `updated_at`) when
+  that table exists, else {}. Accepted: any decided status but `rejected`; `no-response` is the hub's
   decline at the deadline, counted in the share accepted but not as an answer.
 """
 

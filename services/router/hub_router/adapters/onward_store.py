@@ -26,7 +26,7 @@ from hub_router.adapters import orm
 from hub_router.domain.onward import OnwardReferral, OnwardStep
 from hub_router.domain.task_status import TaskStatus
 
-_TIMES = ("sent_at", "due_at", "nudge_at", "nudged_at")
+_TIMES = ("sent_at", "due_at", "nudge_at", "nudged_at", "answered_at")
 
 
 def _record(onward: OnwardReferral) -> dict[str, Any]:
@@ -69,6 +69,7 @@ def _from_row(row: Row[Any]) -> OnwardReferral:
         version=row.version,
         reason=record.get("reason"),
         nudged_at=times["nudged_at"],
+        answered_at=times["answered_at"],
     )
 
 

@@ -219,19 +219,5 @@ onward_referrals = Table(
     ),
 )
 
-# What onward referral needs of the community services directory (`directory.services`): a
-# service's name and the organisation that runs it (adapters/service_lookup.py).
-onward_services = Table(
-    "onward_services",
-    metadata,
-    Column("service_id", String(200), primary_key=True),
-    Column("service_name", String(500), nullable=False),
-    Column("organisation_id", String(200), nullable=False),
-    Column("organisation_name", String(500), nullable=False),
-    Column("organisation_email", String(320)),
-    Column("active", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

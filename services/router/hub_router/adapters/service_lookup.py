@@ -1,23 +1,22 @@
 """Which organisation runs a directory service: the one thing onward referral needs of the
 community services directory.
 
-`ServiceLookup` is the port. `TableServiceLookup` answers it from `router.onward_services`,
-which the router's `router-onward-services` consumer keeps from `directory.services`
-(`remember_service`, `forget_service`). When the router has a full read model of the
-directory (search and capacity), point the port at that instead: implement `find` over it in
-the caller's session, and drop the table and its consumer.
+`ServiceLookup` is the port; `ReadModelServiceLookup` answers it from the router's read model
+of the directory (`router.directory_services`, kept from `directory.services` by the
+`router-services` consumer: `adapters/directory_store.py`), by the service's directory id (the
+topic's key, which is also what `HealthcareService.identifier` carries). The organisation's
+e-mail comes from the Organization in the service's Bundle as published.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.directory import read_bundle
+from hub_common.directory import NotADirectoryEntry, read_bundle
 from hub_router.adapters import orm
 
 
@@ -25,7 +24,7 @@ from hub_router.adapters import orm
 class ServiceEntry:
     """A directory service as onward referral sees it."""
 
-    service_id: str
+    service_id: str  # its directory id
     service_name: str
     organisation_id: str
     organisation_name: str
@@ -39,51 +38,31 @@ class ServiceLookup(Protocol):
         ...
 
 
-class TableServiceLookup:
-    """`ServiceLookup` over `router.onward_services`."""
+class ReadModelServiceLookup:
+    """`ServiceLookup` over the router's directory read model (`router.directory_services`);
+    a service is found by its directory id, or by its HealthcareService id."""
 
     async def find(self, session: AsyncSession, service_id: str) -> ServiceEntry | None:
+        t = orm.directory_services
         row = (
             await session.execute(
-                select(orm.onward_services).where(orm.onward_services.c.service_id == service_id)
+                select(t.c.directory_id, t.c.name, t.c.organisation_id, t.c.organisation_name,
+                       t.c.active, t.c.bundle)
+                .where(or_(t.c.directory_id == service_id, t.c.id == service_id))
+                .limit(1)
             )
-        ).first()
+        ).first()  # fmt: skip
         if row is None:
             return None
+        try:
+            email = read_bundle(row.bundle).organisation.email
+        except (NotADirectoryEntry, KeyError, TypeError):
+            email = None  # the read model kept it, so it was readable; be lenient all the same
         return ServiceEntry(
-            row.service_id,
-            row.service_name,
+            row.directory_id,
+            row.name,
             row.organisation_id,
             row.organisation_name,
-            row.organisation_email,
+            email,
             row.active,
         )
-
-
-async def remember_service(session: AsyncSession, bundle: dict[str, Any]) -> None:
-    """Keep the latest entry of one `directory.services` message (an upsert: idempotent).
-    A temporarily closed service stays known but takes no new onward referral.
-    NotADirectoryEntry (a ValueError) for a value of another shape."""
-    service = read_bundle(bundle)
-    values = {
-        "service_name": service.name[:500],
-        "organisation_id": service.organisation.id,
-        "organisation_name": service.organisation.name[:500],
-        "organisation_email": service.organisation.email,
-        "active": not service.temporarily_closed,
-        "updated_at": func.now(),
-    }
-    await session.execute(
-        pg_insert(orm.onward_services)
-        .values(service_id=service.id, **values)
-        .on_conflict_do_update(index_elements=["service_id"], set_=values)
-    )
-
-
-async def forget_service(session: AsyncSession, service_id: str) -> None:
-    """A tombstone withdrew the service: no new onward referral to it (those sent stay)."""
-    await session.execute(
-        update(orm.onward_services)
-        .where(orm.onward_services.c.service_id == service_id)
-        .values(active=False, updated_at=func.now())
-    )

@@ -98,6 +98,7 @@ class OnwardReferral:
     version: int = 1
     reason: str | None = None
     nudged_at: datetime | None = None
+    answered_at: datetime | None = None  # when the organisation accepted or declined
 
     @property
     def next_check_at(self) -> datetime | None:

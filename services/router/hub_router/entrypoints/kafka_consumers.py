@@ -12,7 +12,6 @@ from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
 from hub_common.onward import OnwardEvent
 from hub_common.subscriptions import Delivery, subscribe_json
-from hub_router.adapters.service_lookup import forget_service, remember_service
 from hub_router.config import RouterSettings
 from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.referral_changes import ReferralChanges, is_change
@@ -80,23 +79,6 @@ def register_consumers(
         """Keep the services directory: the latest Bundle per service; a tombstone withdraws."""
         await directory.apply(delivery.key, bundle)
 
-    async def on_directory_service(bundle: Any, delivery: Delivery) -> None:
-        """Keep which organisation runs each directory service (upserts: idempotent)."""
-        async with sessions.begin() as session:
-            if bundle is None:
-                await forget_service(session, delivery.key)
-            else:
-                await remember_service(session, bundle)
-
-    subscribe_json(
-        broker,
-        topic=settings.topics.directory_services,
-        group_id=settings.group_id("router-onward-services"),
-        description="The community services directory: which organisation runs each service, "
-        "for onward referrals; a tombstone stops new ones to it",
-        apply=on_directory_service,
-        tombstones=True,
-    )
     subscribe_json(
         broker,
         topic=settings.topics.requested,

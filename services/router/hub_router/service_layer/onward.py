@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.audit import AuditEntry, stage_audit
+from hub_common.directory import fhir_id
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import PLAIN_JSON
 from hub_common.jsonio import dumps
@@ -28,7 +29,7 @@ from hub_common.needs import NeedCategory
 from hub_common.onward import OnwardKind
 from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.topics import Topics
-from hub_router.adapters import onward_store, orm
+from hub_router.adapters import directory_store, onward_store, orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.alerts import onward_no_response_alert
 from hub_router.adapters.fhir_onward import (
@@ -37,7 +38,7 @@ from hub_router.adapters.fhir_onward import (
     onward_service_request,
     onward_task,
 )
-from hub_router.adapters.service_lookup import ServiceLookup, TableServiceLookup
+from hub_router.adapters.service_lookup import ReadModelServiceLookup, ServiceLookup
 from hub_router.domain.access import Viewer
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.onward import (
@@ -104,7 +105,7 @@ class OnwardReferrals:
     ) -> None:
         self._sessions = sessions
         self._topics = topics
-        self._lookup = lookup or TableServiceLookup()
+        self._lookup = lookup or ReadModelServiceLookup()
         self._deadlines = deadlines or AnswerDeadlines()
         self._on_commit = on_commit
         self._clock = clock
@@ -218,6 +219,12 @@ class OnwardReferrals:
         if stored is None or onward is None:
             raise TaskNotVisible(onward_id)
         after = change(onward)
+        if kind in ("accepted", "declined") and after.answered_at is None:
+            after = replace(after, answered_at=now)  # how fast services answer (search)
+        if kind == "accepted":  # the organisation took the person on: one place fewer
+            await directory_store.take_place(
+                session, fhir_id("HealthcareService", after.service_id)
+            )
         task = onward_task(after, stored.episode_id, now)
         await onward_store.save(session, after, task)
         await onward_store.stage_event(session, self._topics, after, kind, now, traceparent)
