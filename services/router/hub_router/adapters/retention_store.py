@@ -38,7 +38,6 @@ TABLES = {
     "link_workers": "the roster: kept while current, a directory tombstone removes it",
     "directory_services": "organisations, not people: kept while in the directory",
     "directory_locations": "organisations, not people: kept while in the directory",
-    "onward_services": "organisations, not people: kept while in the directory",
 }
 
 
