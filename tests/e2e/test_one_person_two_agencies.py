@@ -66,9 +66,8 @@ def police_referral_of_the_gp_patient(tag: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def check_same_person(gp: dict[str, Any], police: dict[str, Any]) -> None:
-    """What makes the two referrals one person's: the same name, birth date and address. The
-    link between them (same-person linking, issue 13 item 8) is asserted here once it exists."""
+def same_demographics(gp: dict[str, Any], police: dict[str, Any]) -> None:
+    """The premise: the two referrals name one person (name, birth date, postcode)."""
     people = []
     for request in (gp, police):
         [patient] = [r for r in request["contained"] if r["resourceType"] == "Patient"]
@@ -78,6 +77,21 @@ def check_same_person(gp: dict[str, Any], police: dict[str, Any]) -> None:
              patient["address"][0]["postalCode"])
         )  # fmt: skip
     assert people[0] == people[1], people
+
+
+async def check_same_person(
+    client: httpx.AsyncClient, notifier: str, owner: dict[str, str], ids: dict[str, str]
+) -> None:
+    """The notifier links the two referrals as one person's (issue 13 item 8): the owner of the
+    police referral, while they hold it, sees the GP's referral beside it (closed by then)."""
+
+    async def linked() -> dict[str, Any] | None:
+        seen = await client.get(f"{notifier}/people/referrals/{ids['police']}", headers=owner)
+        return seen.json() if seen.status_code == 200 else None
+
+    people = await eventually(linked)
+    assert people is not None, "the owner reads no same-person view"
+    assert {r["referralId"] for r in people["referrals"]} == set(ids.values())
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +219,7 @@ async def test_one_person_referred_by_their_gp_and_the_police(
             if referrer_reference_system(source) in systems:
                 by_source[source] = request
     assert set(by_source) == {"fhir", "police"}
-    check_same_person(by_source["fhir"], by_source["police"])
+    same_demographics(by_source["fhir"], by_source["police"])
     ids = {source: request["id"] for source, request in by_source.items()}
     offered = await collect(
         stack.kafka_bootstrap_servers,
@@ -219,7 +233,8 @@ async def test_one_person_referred_by_their_gp_and_the_police(
 
     start = datetime.now(UTC).replace(microsecond=0)
     async with httpx.AsyncClient(timeout=15.0) as client:
-        for source, referral in ids.items():
+        for source in ("fhir", "police"):  # the GP's first: it is closed when the link is read
+            referral = ids[source]
             task = f"{router}/fhir/Task/{referral}"
             accepted = await client.post(f"{task}/$accept", headers=owner)
             assert accepted.status_code == 200, accepted.text
@@ -255,6 +270,8 @@ async def test_one_person_referred_by_their_gp_and_the_police(
             assert await eventually(owner_reads), f"{source}: the owner cannot read the person"
             assert (await client.get(person, headers=other)).status_code == 404
             assert (await client.get(task, headers=other)).status_code == 404
+            if source == "police":
+                await check_same_person(client, notifier, owner, ids)
 
             closed = await client.post(
                 f"{task}/$update-status",
