@@ -347,3 +347,35 @@ async def test_a_referral_like_two_people_never_joins_people_held_apart(
     )
     assert await person_of(nhs_one) != await person_of(nhs_two)
     assert len(await person_of(neither)) == 2
+
+
+async def test_one_persons_referrals_in_one_batch_meet_and_merge_people_found_apart(
+    world: tuple[IsolatedStack, httpx.AsyncClient, Any],
+) -> None:
+    """A batch is linked as if one by one: a later referral meets an earlier one of the same
+    batch. A referral certain of two people found apart (one knew her by a nickname, one by
+    her NHS number) makes them one."""
+    stack, _, app = world
+    gp, police, nickname, bridge = (str(uuid.uuid4()) for _ in range(4))
+    croydon = token(stack, "coordinator", "co-croydon", boroughs=("Croydon",))
+    await app.state.service.record_requests(
+        [
+            (person_request(gp, GP, "fhir", nhs=True), str(uuid.uuid4())),
+            (person_request(police, POLICE, "police", nhs=False), str(uuid.uuid4())),
+            # A short name: alike, but the given names too far apart to be certain.
+            (person_request(nickname, POLICE, "police", nhs=False, given="Ria"), str(uuid.uuid4())),
+        ]
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
+
+        async def person_of(referral_id: str) -> set[str]:
+            answer = await client.get(f"/people/referrals/{referral_id}", headers=croydon)
+            return {r["referralId"] for r in answer.json()["referrals"]}
+
+        assert await person_of(police) == {gp, police}
+        assert await person_of(nickname) == {nickname}
+        # Known by both given names: certain of Gloria (GP and police) and of Ria alike.
+        both = person_request(bridge, POLICE, "police", nhs=False, given="Gloria Ria")
+        await app.state.service.record_requests([(both, str(uuid.uuid4()))])
+        assert await person_of(nickname) == {gp, police, nickname, bridge}

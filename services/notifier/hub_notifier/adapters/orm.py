@@ -213,9 +213,12 @@ person_records = Table(
     Column("birth_date", Date, nullable=True, index=True),
     Column("family", String(200), nullable=False),
     Column("given", ARRAY(String(200)), nullable=False),
-    Column("postcode", String(10), nullable=False, index=True),
+    Column("postcode", String(10), nullable=False),
     Column("phone", String(32), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Candidates at one address share a family name too: a postcode alone (a care home, a
+    # block of flats, a generated load) made every referral there a candidate of every other.
+    Index("ix_person_records_postcode_family", "postcode", "family"),
 )
 
 # Pairs the matching could not decide, for a coordinator of the person's borough: confirmed

@@ -17,7 +17,7 @@ from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.person_links import (
     accepted_in_open_episode,
-    link_referral,
+    link_referrals,
     lock_linking,
 )
 from hub_notifier.adapters.referral_locks import lock_referrals
@@ -139,12 +139,9 @@ class TrackingService:
         if not rows:
             return
         await lock_linking(session)
-        reviews = 0
-        for row in rows:
-            linked = await link_referral(
-                session, row["referral_id"], demographics_of(row["resource"])
-            )
-            reviews += linked.reviews
+        reviews = await link_referrals(
+            session, [(row["referral_id"], demographics_of(row["resource"])) for row in rows]
+        )
         if reviews:
             log.info("%d possible same-person pairs for a coordinator to review", reviews)
 
