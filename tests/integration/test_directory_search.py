@@ -429,3 +429,41 @@ async def test_search_says_how_a_service_usually_answers(
     other = (await client.get(f"/fhir/HealthcareService/{records[8]['id']}", headers=worker)).json()
     [none] = [e for e in other["extension"] if e["url"].endswith("/usual-response")]
     assert none["extension"] == [{"url": "answered", "valueUnsignedInt": 0}]
+
+
+async def test_an_organisation_accepting_an_onward_referral_takes_a_place(
+    api: tuple[IsolatedStack, FastAPI, httpx.AsyncClient],
+) -> None:
+    stack, _, client = api
+    worker = token(stack, "link_worker", "lw-dir")
+    records = json.loads(DEMO.read_text())
+    chosen = records[11]
+    organisation = token(stack, "organisation", "org-user", organisation=chosen["organization_id"])
+    assert (await client.post("/fhir/Task/dir-1/$accept", headers=worker)).status_code == 200
+    assert (
+        await client.post(
+            f"/fhir/HealthcareService/{chosen['id']}/$capacity",
+            json={"capacity": "places", "placesAvailable": 2},
+            headers=organisation,
+        )
+    ).status_code == 200
+    body = {
+        "service": chosen["id"],
+        "need": "loneliness-isolation",
+        "person": {"name": "Ada Example", "phone": "020 7946 0000"},
+        "consent": {"given": True, "recordedAt": "2026-12-01T10:00:00+00:00", "method": "verbal"},
+    }
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:  # the onward consumer keeps its own list of services from the same topic
+        sent = await client.post("/fhir/Task/dir-1/$refer-onward", json=body, headers=worker)
+        if sent.status_code != 422 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert sent.status_code == 201, sent.text
+    accepted = await client.post(f"/fhir/Task/{sent.json()['id']}/$accept", headers=organisation)
+    assert accepted.status_code == 200, accepted.text
+    read = (await client.get(f"/fhir/HealthcareService/{chosen['id']}", headers=worker)).json()
+    assert capacity(read)["placesAvailable"] == 1, "accepting did not take a place"
+    [usual] = [e for e in read["extension"] if e["url"].endswith("/usual-response")]
+    parts = {p["url"]: next(v for k, v in p.items() if k != "url") for p in usual["extension"]}
+    assert parts["answered"] == 1 and parts["shareAccepted"] == 1.0

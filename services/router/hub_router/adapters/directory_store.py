@@ -60,14 +60,15 @@ ONWARD_COLUMNS = {"status", "business_status", "record", "updated_at"}
 # the onward referral recorded it; otherwise `updated_at` while the referral still rests on its
 # answer (accepted, or declined by the organisation); later steps moved it, so unknown.
 ONWARD_ANSWERS = text(
-    "SELECT record->>'service_id' AS service_id, status, business_status,"
+    "SELECT s.id AS service_id, o.status, o.business_status,"
     " EXTRACT(EPOCH FROM COALESCE("
-    "   (record->>'answered_at')::timestamptz,"
-    "   CASE WHEN status IN ('accepted', 'rejected') AND business_status <> 'no-response'"
-    "        THEN updated_at END"
-    " ) - (record->>'sent_at')::timestamptz) / 86400.0 AS days"
-    " FROM router.onward_referrals"
-    " WHERE record->>'service_id' = ANY(:ids) AND status <> 'requested'"
+    "   (o.record->>'answered_at')::timestamptz,"
+    "   CASE WHEN o.status IN ('accepted', 'rejected') AND o.business_status <> 'no-response'"
+    "        THEN o.updated_at END"
+    " ) - (o.record->>'sent_at')::timestamptz) / 86400.0 AS days"
+    " FROM router.onward_referrals o"
+    " JOIN router.directory_services s ON s.directory_id = o.record->>'service_id'"
+    " WHERE s.id = ANY(:ids) AND o.status <> 'requested'"
 )
 
 
