@@ -10,7 +10,7 @@ import aiohttp
 
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.endpoint_guard import PrivateEndpoint
-from hub_notifier.domain.signature import sign
+from hub_notifier.domain.signature import sign, standard_signature
 
 FHIR_JSON_MEDIA = "application/fhir+json"
 
@@ -18,19 +18,25 @@ FHIR_JSON_MEDIA = "application/fhir+json"
 def request_headers(
     extra: Sequence[str], *, secret: str, idempotency_key: str, timestamp: int, body: bytes
 ) -> dict[str, str]:
-    """The subscription's own headers first, then the hub's, which they can never override."""
+    """The subscription's own headers first, then the hub's, which they can never override:
+    Standard Webhooks' three (the idempotency key is the message id, the same on every retry)
+    and the hub's first signature scheme beside them."""
+    own = {
+        "Content-Type": FHIR_JSON_MEDIA,
+        "Idempotency-Key": idempotency_key,
+        "webhook-id": idempotency_key,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret, idempotency_key, timestamp, body),
+        "X-Hub-Timestamp": str(timestamp),
+        "X-Hub-Signature": sign(secret, timestamp, body),
+    }
+    reserved = {name.lower() for name in own}
     headers: dict[str, str] = {}
     for line in extra:
         name, _, value = line.partition(":")
-        headers[name.strip()] = value.strip()
-    headers.update(
-        {
-            "Content-Type": FHIR_JSON_MEDIA,
-            "Idempotency-Key": idempotency_key,
-            "X-Hub-Timestamp": str(timestamp),
-            "X-Hub-Signature": sign(secret, timestamp, body),
-        }
-    )
+        if name.strip().lower() not in reserved:  # in any letter case
+            headers[name.strip()] = value.strip()
+    headers.update(own)
     return headers
 
 
