@@ -83,20 +83,20 @@ def hub(stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
             },
             logs,
         ).start()
-        # The demo services directory, for the worker to find a service in (the router loads
-        # it from directory.services while the rest starts).
-        run_cli(stack.env(), "directory", "import", str(DEMO_DIRECTORY))
-        # While the browser starts: the referrals the tests follow, as their agency sends them.
-        folder = tmp_path_factory.mktemp("referrals")
-        send(stack, folder, "journey.json", example("community", TAG))
-        send(
-            stack,
-            folder,
-            "merton.json",
-            example("community", f"{TAG}-M").replace(b"CR7 8RS", b"SW19 2AB"),
-        )
-        send(stack, folder, "refused.json", without_consent("community", f"{TAG}-R"))
-        try:
+        try:  # from here on, a failure (a timeout, say) must still stop the web app
+            # The demo services directory, for the worker to find a service in (the router loads
+            # it from directory.services while the rest starts).
+            run_cli(stack.env(), "directory", "import", str(DEMO_DIRECTORY))
+            # While the browser starts: the referrals the tests follow, as their agency sends them.
+            folder = tmp_path_factory.mktemp("referrals")
+            send(stack, folder, "journey.json", example("community", TAG))
+            send(
+                stack,
+                folder,
+                "merton.json",
+                example("community", f"{TAG}-M").replace(b"CR7 8RS", b"SW19 2AB"),
+            )
+            send(stack, folder, "refused.json", without_consent("community", f"{TAG}-R"))
             yield Hub(services, web)
         finally:
             web.stop()

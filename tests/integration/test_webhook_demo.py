@@ -74,7 +74,7 @@ async def test_the_demo_shows_the_notifiers_signed_handshake_as_valid(
                     break
                 await asyncio.sleep(0.5)
         assert "handshake" in page, page or (tmp_path / "demo.log").read_text()
-        assert "✔ valid" in page
+        assert "✔ valid; Standard Webhooks: valid" in page
         assert "webhook demo: subscription" in (tmp_path / "demo.log").read_text()
     finally:
         demo.terminate()

@@ -95,3 +95,24 @@ def test_the_demo_subscribes_to_its_own_referrals_by_webhook() -> None:
     assert body["channel"]["type"] == "rest-hook"
     assert body["channel"]["endpoint"] == "http://127.0.0.1:8009/hook"
     assert body["_criteria"]["extension"][0]["valueString"] == "Task?requester=sys|cva"
+
+
+async def test_the_standard_webhooks_signature_is_checked_too(
+    client: httpx.AsyncClient,
+) -> None:
+    from hub_notifier.domain.signature import standard_signature
+
+    body = notification(1, "Task/r-1")
+    stamp = int(time.time())
+    headers = {
+        "X-Hub-Timestamp": str(stamp),
+        "X-Hub-Signature": sign(SECRET, stamp, body),
+        "webhook-id": "msg-1",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": standard_signature(SECRET, "msg-1", stamp, body),
+    }
+    await client.post("/hook", content=body, headers=headers)
+    await client.post("/hook", content=body, headers={**headers, "webhook-id": "msg-2"})
+    rows = (await client.get("/")).text.split("<tr>")[2:]
+    assert "✔ valid; Standard Webhooks: invalid" in rows[0]  # the id is signed too
+    assert "✔ valid; Standard Webhooks: valid" in rows[1]

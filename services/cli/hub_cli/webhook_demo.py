@@ -29,12 +29,17 @@ from fastapi.responses import HTMLResponse
 from hub_common.auth import Principal, issue_token
 from hub_notifier.adapters.fhir_subscription import SECRET_EXTENSION
 from hub_notifier.domain.notification import TASK_TOPIC
-from hub_notifier.domain.signature import verify
+from hub_notifier.domain.signature import verify, verify_standard
 
 FILTER_EXTENSION = (
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria"
 )
-KEPT = 200  # deliveries shown; older ones are forgotten
+KEPT = 200
+STANDARD_HEADERS = (
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+)  # deliveries shown; older ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Delivery:
     timestamp: str
     signature: str
     body: bytes
+    standard_headers: tuple[tuple[str, str], ...] = ()  # webhook-id, -timestamp, -signature
 
     def summary(self) -> tuple[str, str]:
         """The notification's type and the events it carries (`#3 Task/abc`), from its body."""
@@ -89,6 +95,15 @@ class DemoReceiver:
             return "valid"
         return "invalid: forged, altered or stale"
 
+    def check_standard(self, delivery: Delivery) -> str:
+        """The same judgement on the Standard Webhooks headers, when the request has them."""
+        if not delivery.standard_headers:
+            return "absent"
+        if self.secret is None:
+            return "not checked yet"
+        headers = dict(delivery.standard_headers)
+        return "valid" if verify_standard(self.secret, delivery.body, headers) else "invalid"
+
 
 def _page(receiver: DemoReceiver) -> str:
     rows = []
@@ -96,6 +111,9 @@ def _page(receiver: DemoReceiver) -> str:
         kind, events = delivery.summary()
         verdict = receiver.check(delivery)
         mark = "✔" if verdict == "valid" else "✘"
+        standard = receiver.check_standard(delivery)
+        if standard != "absent":
+            verdict += f"; Standard Webhooks: {standard}"
         rows.append(
             "<tr>"
             f"<td>{delivery.received_at:%H:%M:%S}</td>"
@@ -127,7 +145,7 @@ td:first-child{{white-space:nowrap}}
 <h1>Webhook deliveries</h1>
 <p>Subscription {subscription} of the demo agency. Each request's <code>X-Hub-Signature</code>
 is checked against the subscription's secret and its <code>X-Hub-Timestamp</code> (at most five
-minutes old). <a href="/">Reload</a> to see new deliveries.</p>
+minutes old), and so is its Standard Webhooks <code>webhook-signature</code>. <a href="/">Reload</a> to see new deliveries.</p>
 {table}
 </main></body></html>"""
 
@@ -143,6 +161,11 @@ def receiver_app(receiver: DemoReceiver) -> FastAPI:
                 request.headers.get("x-hub-timestamp", ""),
                 request.headers.get("x-hub-signature", ""),
                 await request.body(),
+                tuple(
+                    (name, request.headers[name])
+                    for name in STANDARD_HEADERS
+                    if name in request.headers
+                ),
             )
         )
         return Response(status_code=200)
