@@ -45,6 +45,7 @@ from hub_intake.adapters.known_referrals import (
 )
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
+from hub_intake.domain.resend import changed_fields
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.referral_updates import apply_update
 
@@ -62,6 +63,15 @@ class Outcome:
     referrer_reference: str | None
     item: str | None
     outcome: dict[str, Any]  # FHIR OperationOutcome (warnings too, for accepted ones)
+    resource: dict[str, Any] | None = None  # the ServiceRequest, accepted or resent
+
+    @property
+    def is_conflict(self) -> bool:
+        """Refused for clashing with what the hub holds (HTTP 409), not for its content."""
+        return self.status == "rejected" and any(
+            issue.get("code") in ("conflict", "duplicate")
+            for issue in self.outcome.get("issue", [])
+        )
 
 
 NUL_IN_JSON = b"\\u0000"
@@ -413,12 +423,30 @@ class IntakeService:
             )
             return await self._reject(session, command, reading)
         assert reading.referral is not None
+        if existing.service_request is not None:
+            resent = to_service_request(
+                reading.referral, existing.referral_id, existing.referral_id
+            )
+            if changed := changed_fields(existing.service_request, resent):
+                # See hub_intake.domain.resend: a changed resend is refused, never dropped.
+                reading.issues.extend(
+                    Issue(
+                        path,
+                        f"differs from referral {existing.referral_id}, received before under "
+                        "this reference; a resend cannot change a referral: tell its link "
+                        "worker, or send a new referral under a new reference",
+                        code="conflict",
+                    )
+                    for path in changed
+                )
+                return await self._reject(session, command, reading)
         return Outcome(
             "duplicate",
             existing.referral_id,
             reading.referral.referrer_reference,
             reading.item,
             warnings,
+            existing.service_request,
         )
 
     async def _accept(
@@ -488,7 +516,9 @@ class IntakeService:
             assert existing is not None  # the insert met it
             return await self._resent(session, command, reading, existing, agency, warnings)
         if known:
-            known.recorded(referral, Recorded(referral_id, agency), key, episode_id)
+            known.recorded(
+                referral, Recorded(referral_id, agency, service_request), key, episode_id
+            )
         outbox.append(
             OutgoingEvent(
                 topic=self._topics.requested,
@@ -498,7 +528,14 @@ class IntakeService:
             )
         )
         log.info("referral %s accepted from %s", referral_id, referral.source)
-        return Outcome("accepted", referral_id, referral.referrer_reference, reading.item, warnings)
+        return Outcome(
+            "accepted",
+            referral_id,
+            referral.referrer_reference,
+            reading.item,
+            warnings,
+            service_request,
+        )
 
     async def _reject(
         self, session: AsyncSession, command: ReceiveReferrals, reading: Reading
