@@ -46,7 +46,7 @@ from hub_intake.adapters.known_referrals import (
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.domain.resend import changed_fields
-from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.commands import InboundRecord, ReceiveReferrals
 from hub_intake.service_layer.referral_updates import apply_update
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,11 @@ def rejection_event(
     reading: Reading,
     rejection_id: str,
     sender: str | None = None,
+    inbound: InboundRecord | None = None,
 ) -> dict[str, Any]:
-    """The `referrals.rejected` value (contract): enough to tell the referrer and to replay."""
-    return {
+    """The `referrals.rejected` value (contract): enough to tell the referrer and to replay;
+    for a Kafka message, `inbound` names its topic, partition, offset and key."""
+    event: dict[str, Any] = {
         "rejectionId": rejection_id,
         "source": source,
         "receivedAt": received_at.isoformat(),
@@ -117,6 +119,30 @@ def rejection_event(
         "original": storable(reading.original),
         "outcome": operation_outcome(reading.issues),
     }
+    if inbound is not None:
+        event["inbound"] = inbound.as_json()
+    return event
+
+
+def warnings_event(
+    topics: Topics, command: ReceiveReferrals, reading: Reading, referral_id: str
+) -> OutgoingEvent:
+    """What an HTTP sender reads in its answer, for a Kafka sender: the warnings of a referral
+    accepted with some (an NHS number failing its check, say), as an OperationOutcome on its
+    source's status topic, keyed by referral id. Its first issue says which referral it is."""
+    reference = reading.referrer_reference
+    accepted = Issue(
+        "(reference)",
+        f"accepted as referral {referral_id} (your reference {reference}), with these warnings",
+        severity="information",
+        code="informational",
+    )
+    return OutgoingEvent(
+        topic=topics.status(command.source),
+        key=referral_id,
+        value=dumps(operation_outcome([accepted, *reading.issues])),
+        envelope=Envelope.new("ReferralAcceptedWithWarnings", FHIR_JSON, command.traceparent),
+    )
 
 
 def storable(original: Any) -> Any:
@@ -527,6 +553,8 @@ class IntakeService:
                 envelope=Envelope.new("ReferralRequested", FHIR_JSON, command.traceparent),
             )
         )
+        if command.inbound is not None and reading.issues:
+            outbox.append(warnings_event(self._topics, command, reading, referral_id))
         log.info("referral %s accepted from %s", referral_id, referral.source)
         return Outcome(
             "accepted",
@@ -545,7 +573,12 @@ class IntakeService:
         ).hexdigest()
         rejection_id = str(uuid.uuid4())
         event = rejection_event(
-            command.source, command.received_at, reading, rejection_id, command.agency
+            command.source,
+            command.received_at,
+            reading,
+            rejection_id,
+            command.agency,
+            command.inbound,
         )
         outcome = event["outcome"]
         if command.replay_of and outcome == await self._recorded_outcome(
