@@ -1,7 +1,7 @@
 """task pages by cursor
 
 Revision ID: 4f822c0f529d
-Revises: e7b41c9a2f58
+Revises: 5c8e2a91d4f7
 
 `GET /fhir/Task` pages with a cursor on (updated_at, referral_id): many Tasks share one
 updated_at (a batch is routed in one transaction), so the id breaks the tie. The task-list
@@ -11,7 +11,7 @@ indexes gain the id, so a page is still read from an index in order and stops at
 from alembic import op
 
 revision = "4f822c0f529d"
-down_revision = "e7b41c9a2f58"
+down_revision = "5c8e2a91d4f7"
 branch_labels = None
 depends_on = None
 
