@@ -71,6 +71,10 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("intake", "POST", "/referrals/community", {
         "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_403}),
+    # FHIR writes: agencies whose credential may send FHIR only (A and B send other formats).
+    ("intake", "POST", "/fhir/ServiceRequest", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_403}),
     # Service level alerts: ids only, a coordinator's own boroughs (the scoping is checked with
     # real alerts in tests/integration/test_sla_alerts.py).
     ("notifier", "GET", "/coordination/alerts", {
@@ -181,6 +185,9 @@ ONWARD_MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
 ]  # fmt: skip
 
 
+OPEN_METADATA = ("notifier", "router")
+
+
 @pytest.fixture(scope="module")
 def services(
     stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
@@ -222,6 +229,13 @@ async def test_authorization_matrix(
     checked, wrong = await check_matrix(stack, services, MATRIX, referral_id)
     print(f"\nauthorization matrix: {checked} cases checked")
     assert wrong == [], "\n".join(map(str, wrong))
+
+    # The CapabilityStatements are open to anyone: a client reads them before it has a token.
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for service in OPEN_METADATA:
+            answer = await client.get(f"{services[service].url}/fhir/metadata")
+            assert answer.status_code == 200, (service, answer.text)
+            assert answer.json()["resourceType"] == "CapabilityStatement"
 
     # Once the owner accepts, they (and only they, among link workers) read the person.
     async with httpx.AsyncClient(timeout=10.0) as client:

@@ -60,7 +60,9 @@ async def test_accepted_then_resent_answers_the_same_id_and_publishes_once(
     assert first.status_code == 202, first.text
     [result] = first.json()["results"]
     assert result["status"] == "accepted"
-    assert result["task"] == f"/fhir/Task?focus=ServiceRequest/{result['referral_id']}"
+    assert result["task"] == (
+        f"http://127.0.0.1:8003/fhir/Task?focus=ServiceRequest/{result['referral_id']}"
+    )  # absolute, at the notifier (INTAKE_NOTIFIER_URL)
 
     again = post(intake, "/referrals/community", community("HTTP-OK-1"), token)
     assert again.status_code == 202

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from hub_common.fhir_search import Cursor, Page, SearchQuery, searchset
 from hub_common.jsonio import dumps, loads
 from hub_common.needs import NeedCategory
 from hub_common.outcome import Issue, operation_outcome
@@ -44,7 +45,7 @@ from hub_notifier.domain.notification import (
     notification_bundle,
     status_bundle,
 )
-from hub_notifier.entrypoints.fhir_http import history_bundle, searchset
+from hub_notifier.entrypoints.fhir_http import history_bundle
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.adapters.fhir_onward import (
@@ -62,7 +63,6 @@ from hub_router.domain.model import LinkWorker
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.onward import AnswerDeadline, OnwardReferral, with_onward_support
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
-from hub_router.entrypoints.http_tasks import task_searchset
 from hub_router.service_layer.referral_changes import ReferralChanges
 from tests.support.fixtures import FIXTURES, inbound
 
@@ -283,12 +283,15 @@ def served_bundles() -> Iterator[Labelled]:
         snapshot_of(_stored(requests[label]), AT)
         for label in ("ServiceRequest/community-0", "ServiceRequest/fire-0")
     ]
-    self_url = f"{BASE_URL}/fhir/Task?_count=2"
-    yield "Bundle/notifier-search", searchset(latest, 2, BASE_URL, self_url)
-    yield "Bundle/notifier-search-empty", searchset([], 0, BASE_URL, self_url)
+    search = SearchQuery(filters={"status": ["requested"]}, count=2, sort_given=True)
+    middle = Page(latest, Cursor(True, AT, "b"), Cursor(False, AT, "a"))
+    yield "Bundle/notifier-search", searchset(latest, 7, BASE_URL, "/fhir/Task", search, middle)
+    yield "Bundle/notifier-search-empty", searchset([], 0, BASE_URL, "/fhir/Task", search)
     yield "Bundle/notifier-history", history_bundle("ref-police-0", history[::-1], BASE_URL)
-    yield "Bundle/router-search", task_searchset(latest, BASE_URL, self_url)
-    yield "Bundle/router-search-empty", task_searchset([], BASE_URL, self_url)
+    elements = replace(search, elements=("status", "focus"))
+    yield "Bundle/router-search", searchset(latest, 2, BASE_URL, "/fhir/Task", elements)
+    counted = replace(search, summary_count=True)
+    yield "Bundle/router-search-count", searchset(latest, 2, BASE_URL, "/fhir/Task", counted)
 
 
 def message_back_documents() -> Iterator[Labelled]:

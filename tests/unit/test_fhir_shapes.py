@@ -39,9 +39,9 @@ def test_a_worker_with_no_needs_languages_or_days_has_no_empty_arrays() -> None:
     assert "communication" not in role["contained"][0]
 
 
-def test_empty_search_pages_have_no_entry() -> None:
+def test_empty_search_pages_and_counts_have_no_entry() -> None:
     assert "entry" not in corpus()["Bundle/notifier-search-empty"]
-    assert "entry" not in corpus()["Bundle/router-search-empty"]
+    assert "entry" not in corpus()["Bundle/router-search-count"]
 
 
 def test_the_consent_names_its_policy_and_carries_its_source() -> None:

@@ -45,6 +45,8 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
     return [
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
+        # Warnings of referrals accepted from Kafka go to their sender's status topic.
+        Grant("intake", write, "topic", (status_prefix,), "prefixed"),
         Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
         Grant(
             "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub_common import fhir_http
 from hub_common.body_limit import BodySizeLimit, BodyTooLarge, too_large
 from hub_common.consumer import is_transient
 from hub_common.health import database_check, health_router
@@ -71,6 +72,7 @@ def service_app(
     # directly, and BodyTooLarge reaches its handler rather than another middleware's task.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, advice=too_large_advice)
     app.middleware("http")(refuse_nul_characters)
+    fhir_http.install(app)
 
     async def body_too_large(request: Request, error: Exception) -> Response:
         return too_large(max_body_bytes, too_large_advice)
@@ -100,6 +102,8 @@ async def invalid_request(request: Request, error: Exception) -> Response:
     the echo could carry personal data back, and an infinite number or a lone surrogate in it
     made FastAPI's own handler fail with a 500."""
     assert isinstance(error, RequestValidationError)
+    if fhir_http.is_fhir_path(request):
+        return fhir_http.invalid_input(error, _printable)
     detail = [
         {
             "type": _printable(problem.get("type", "")),
@@ -118,9 +122,12 @@ _FASTAPI_UNPARSEABLE = "There was an error parsing the body"
 
 async def unreadable_body(request: Request, error: Exception) -> Response:
     """A body FastAPI could not parse is refused with an OperationOutcome naming the body, like
-    every other refusal; any other HTTP error keeps FastAPI's own answer."""
+    every other refusal; any other HTTP error keeps FastAPI's own answer, except on `/fhir`
+    routes, where FHIR clients expect an OperationOutcome (hub_common.fhir_http)."""
     assert isinstance(error, StarletteHTTPException)
     if error.status_code != 400 or error.detail != _FASTAPI_UNPARSEABLE:
+        if fhir_http.is_fhir_path(request):
+            return fhir_http.http_error(request, error)
         return await http_exception_handler(request, error)
     outcome = operation_outcome(
         [

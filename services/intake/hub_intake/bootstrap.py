@@ -65,9 +65,12 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ],
     )
     app.include_router(bars_router(service))
-    app.include_router(intake_router(service, settings.agency_message_max_bytes))
+    app.include_router(
+        intake_router(service, settings.agency_message_max_bytes, settings.notifier_url)
+    )
     # Submissions stage their entries with the referrals; the log is here for the dependency.
     app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings
+    app.state.engine = engine  # for tests serving the app without its lifespan
     app.state.service = service
     return app

@@ -17,6 +17,12 @@ class IntakeSettings(InfraSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="INTAKE_HTTP_HOST")
     http_port: int = Field(default=8001, alias="INTAKE_HTTP_PORT")
+    notifier_url: str = Field(
+        default="http://127.0.0.1:8003",
+        alias="INTAKE_NOTIFIER_URL",
+        description="The notifier's public address: where intake's answers point an agency to "
+        "read its referral and follow its Task",
+    )
     batch_size: int = Field(
         default=200,
         alias="INTAKE_BATCH_SIZE",

@@ -105,7 +105,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     )
     tracking = TrackingService(sessions, announcer, on_commit=committed)
     subscriptions = SubscriptionService(sessions, settings.public_url, clock, on_commit=committed)
-    dead_letters = DeadLetters(sessions, clock, on_commit=committed)
+    dead_letters = DeadLetters(sessions, clock, on_commit=committed, topics=settings.topics)
 
     broker = make_broker(settings, client_id="referral-hub-notifier")
     register_consumers(broker, tracking, settings)

@@ -11,7 +11,7 @@ same batch is recognised as well. Use it only where nothing recorded can roll ba
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,9 @@ _PAIRS = (
     .table_valued("source", "referrer_reference")
     .render_derived("pair")
 )
-RECORDED = select(r.c.source, r.c.referrer_reference, r.c.referral_id, r.c.sending_agency).join(
+RECORDED = select(
+    r.c.source, r.c.referrer_reference, r.c.referral_id, r.c.sending_agency, r.c.service_request
+).join(
     _PAIRS,
     and_(
         r.c.source == _PAIRS.c.source,
@@ -58,6 +60,7 @@ class Recorded(NamedTuple):
 
     referral_id: str
     sending_agency: str | None  # None for referrals recorded before agencies were kept
+    service_request: dict[str, Any] | None = None  # as published, to compare a resend with
 
 
 class KnownReferrals:
@@ -99,7 +102,9 @@ async def find_recorded(
         },
     )
     return {
-        (row.source, row.referrer_reference): Recorded(row.referral_id, row.sending_agency)
+        (row.source, row.referrer_reference): Recorded(
+            row.referral_id, row.sending_agency, row.service_request
+        )
         for row in rows
     }
 

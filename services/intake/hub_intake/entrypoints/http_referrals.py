@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from hub_common.audit import AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
+from hub_common.fhir_http import FhirResponse
+from hub_common.jsonio import loads
 from hub_common.outcome import Issue, operation_outcome
 from hub_intake.adapters.formats.base import UnreadableMessage
+from hub_intake.entrypoints import fhir_writes
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService, Outcome
 
@@ -43,13 +46,13 @@ class IntakeAnswer(BaseModel):
     results: list[ReferralResult]
 
 
-def _result(outcome: Outcome) -> ReferralResult:
+def _result(outcome: Outcome, notifier_url: str) -> ReferralResult:
     return ReferralResult(
         status=outcome.status,
         referral_id=outcome.referral_id,
         referrer_reference=outcome.referrer_reference,
         item=outcome.item,
-        task=f"/fhir/Task?focus=ServiceRequest/{outcome.referral_id}"
+        task=fhir_writes.links(notifier_url, outcome.referral_id)[1]
         if outcome.referral_id
         else None,
         outcome=outcome.outcome,
@@ -60,12 +63,12 @@ def _outcome_response(code: int, issue: Issue) -> JSONResponse:
     return JSONResponse(operation_outcome([issue]), status_code=code, media_type=FHIR_JSON_MEDIA)
 
 
-def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
+def intake_router(service: IntakeService, max_body_bytes: int, notifier_url: str) -> APIRouter:
     router = APIRouter(tags=["referrals"])
 
-    async def receive(
+    async def outcomes_of(
         source: str, request: Request, agency: Principal, audit: AuditLogDep
-    ) -> JSONResponse:
+    ) -> list[Outcome] | JSONResponse:
         if not service.knows(source):
             return _outcome_response(
                 404, Issue("source", f"no referral format called {source!r}", code="not-found")
@@ -88,14 +91,21 @@ def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
             audit=audit.entry(request, agency, "create", "ServiceRequest"),
         )
         try:
-            outcomes = await service.receive(command)
+            return await service.receive(command)
         except UnreadableMessage as error:
             return _outcome_response(
                 400, Issue(error.field or "(body)", str(error), code="structure")
             )
-        answer = IntakeAnswer(results=[_result(o) for o in outcomes])
+
+    async def receive(
+        source: str, request: Request, agency: Principal, audit: AuditLogDep
+    ) -> JSONResponse:
+        outcomes = await outcomes_of(source, request, agency, audit)
+        if isinstance(outcomes, JSONResponse):
+            return outcomes
+        answer = IntakeAnswer(results=[_result(o, notifier_url) for o in outcomes])
         accepted = any(o.status != "rejected" for o in outcomes)
-        code = status.HTTP_202_ACCEPTED if accepted else status.HTTP_422_UNPROCESSABLE_CONTENT
+        code = status.HTTP_202_ACCEPTED if accepted else fhir_writes.refusal_status(outcomes)
         return JSONResponse(answer.model_dump(mode="json"), status_code=code)
 
     responses: dict[int | str, dict[str, Any]] = {
@@ -127,16 +137,47 @@ def intake_router(service: IntakeService, max_body_bytes: int) -> APIRouter:
         """Submit referrals in an agency format (JSON, or text/csv for housing)."""
         return await receive(source, request, agency, audit)
 
-    @router.post("/fhir/ServiceRequest", status_code=202, responses=responses)
-    async def post_service_request(
-        request: Request, agency: Agency, audit: AuditLogDep
-    ) -> JSONResponse:
-        """Submit a FHIR R4 ServiceRequest with its Patient contained (NHS systems)."""
-        return await receive("fhir", request, agency, audit)
+    fhir_responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "A resend of a referral already received: the same one"},
+        201: {"description": "Created: Location (at the notifier) and the ServiceRequest"},
+        400: responses[400],
+        401: responses[401],
+        403: responses[403],
+        409: {"description": "Clashes with a referral the hub holds (OperationOutcome)"},
+        413: responses[413],
+        422: {"description": "Refused: every issue names its field (OperationOutcome)"},
+    }
 
-    @router.post("/fhir", status_code=202, responses=responses)
-    async def post_bundle(request: Request, agency: Agency, audit: AuditLogDep) -> JSONResponse:
-        """Submit a FHIR R4 Bundle holding a ServiceRequest and its Patient (NHS systems)."""
-        return await receive("fhir", request, agency, audit)
+    @router.post("/fhir/ServiceRequest", status_code=201, responses=fhir_responses)
+    async def post_service_request(
+        request: Request,
+        agency: Agency,
+        audit: AuditLogDep,
+        prefer: Annotated[str | None, Header(description="return=minimal|OperationOutcome")] = None,
+    ) -> Response:
+        """Create a FHIR R4 ServiceRequest with its Patient contained (NHS systems)."""
+        outcomes = await outcomes_of("fhir", request, agency, audit)
+        if isinstance(outcomes, JSONResponse):
+            return outcomes
+        [outcome] = outcomes  # the fhir format reads one referral per message
+        return fhir_writes.created(outcome, notifier_url, prefer)
+
+    @router.post(
+        "/fhir",
+        status_code=200,
+        responses={**fhir_responses, 200: {"description": "A transaction-response Bundle"}},
+    )
+    async def post_bundle(request: Request, agency: Agency, audit: AuditLogDep) -> Response:
+        """Submit a FHIR R4 transaction Bundle holding a ServiceRequest and its Patient (NHS
+        systems): answered with a transaction-response Bundle."""
+        outcomes = await outcomes_of("fhir", request, agency, audit)
+        if isinstance(outcomes, JSONResponse):
+            return outcomes
+        [outcome] = outcomes
+        if outcome.status == "rejected" or not outcome.referral_id:
+            return FhirResponse(outcome.outcome, status_code=fhir_writes.refusal_status([outcome]))
+        # Read already (the format took it as JSON, tolerating a byte-order mark).
+        bundle = loads((await request.body()).removeprefix(b"\xef\xbb\xbf"))
+        return FhirResponse(fhir_writes.transaction_response(bundle, outcome, notifier_url))
 
     return router

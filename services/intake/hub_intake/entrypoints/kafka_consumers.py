@@ -16,8 +16,9 @@ from hub_common.envelope import TRACEPARENT, header_map
 from hub_common.kafka import max_record_bytes
 from hub_common.offsets import OffsetCommitter
 from hub_common.subscriptions import BATCH_POLL_MS
+from hub_common.topics import INBOUND_SOURCES
 from hub_intake.config import IntakeSettings
-from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.commands import InboundRecord, ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
 
 
@@ -28,6 +29,13 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
             settings.topics.requested: "Accepted referrals: one self-contained FHIR R4 ServiceRequest, keyed by referral id",
             settings.topics.rejected: "Refused referrals: source, referrer contact, original payload and OperationOutcome",
             settings.topics.audit: AUDIT_PUBLICATION,
+            **{
+                settings.topics.status(source): "Warnings of a referral accepted from this "
+                "source's Kafka topic (an NHS number failing its check, say): a FHIR "
+                "OperationOutcome keyed by referral id, event-type ReferralAcceptedWithWarnings; "
+                "its first issue names the referral and your reference"
+                for source in INBOUND_SOURCES
+            },
         },
     )
 
@@ -75,6 +83,12 @@ def register_consumers(
                 body=record.value or b"",
                 received_at=received_at,
                 traceparent=header_map(record.headers).get(TRACEPARENT),
+                inbound=InboundRecord(
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    record.key.decode("utf-8", "replace") if record.key is not None else None,
+                ),
             )
             for record in records
         ]

@@ -9,6 +9,25 @@ from hub_common.audit import AuditEntry
 
 
 @dataclass(frozen=True)
+class InboundRecord:
+    """Where a message came from on Kafka: told back with its rejection, so the agency can
+    match a refusal to what it sent even when nothing in the message could be read."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None  # the record's key, as text (undecodable bytes replaced)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+        }
+
+
+@dataclass(frozen=True)
 class ReceiveReferrals:
     """Accept a message in an agency's format (it may hold several referrals)."""
 
@@ -26,3 +45,4 @@ class ReceiveReferrals:
     replay_of: str | None = None
     # POSTed to `$process-message`: the body must be a BaRS message Bundle (formats/bars.py).
     process_message: bool = False
+    inbound: InboundRecord | None = None  # on Kafka: the record's topic, partition, offset, key

@@ -45,7 +45,8 @@ from hub_intake.adapters.known_referrals import (
 )
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
-from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.domain.resend import changed_fields
+from hub_intake.service_layer.commands import InboundRecord, ReceiveReferrals
 from hub_intake.service_layer.referral_updates import apply_update
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,15 @@ class Outcome:
     referrer_reference: str | None
     item: str | None
     outcome: dict[str, Any]  # FHIR OperationOutcome (warnings too, for accepted ones)
+    resource: dict[str, Any] | None = None  # the ServiceRequest, accepted or resent
+
+    @property
+    def is_conflict(self) -> bool:
+        """Refused for clashing with what the hub holds (HTTP 409), not for its content."""
+        return self.status == "rejected" and any(
+            issue.get("code") in ("conflict", "duplicate")
+            for issue in self.outcome.get("issue", [])
+        )
 
 
 NUL_IN_JSON = b"\\u0000"
@@ -88,9 +98,11 @@ def rejection_event(
     reading: Reading,
     rejection_id: str,
     sender: str | None = None,
+    inbound: InboundRecord | None = None,
 ) -> dict[str, Any]:
-    """The `referrals.rejected` value (contract): enough to tell the referrer and to replay."""
-    return {
+    """The `referrals.rejected` value (contract): enough to tell the referrer and to replay;
+    for a Kafka message, `inbound` names its topic, partition, offset and key."""
+    event: dict[str, Any] = {
         "rejectionId": rejection_id,
         "source": source,
         "receivedAt": received_at.isoformat(),
@@ -107,6 +119,30 @@ def rejection_event(
         "original": storable(reading.original),
         "outcome": operation_outcome(reading.issues),
     }
+    if inbound is not None:
+        event["inbound"] = inbound.as_json()
+    return event
+
+
+def warnings_event(
+    topics: Topics, command: ReceiveReferrals, reading: Reading, referral_id: str
+) -> OutgoingEvent:
+    """What an HTTP sender reads in its answer, for a Kafka sender: the warnings of a referral
+    accepted with some (an NHS number failing its check, say), as an OperationOutcome on its
+    source's status topic, keyed by referral id. Its first issue says which referral it is."""
+    reference = reading.referrer_reference
+    accepted = Issue(
+        "(reference)",
+        f"accepted as referral {referral_id} (your reference {reference}), with these warnings",
+        severity="information",
+        code="informational",
+    )
+    return OutgoingEvent(
+        topic=topics.status(command.source),
+        key=referral_id,
+        value=dumps(operation_outcome([accepted, *reading.issues])),
+        envelope=Envelope.new("ReferralAcceptedWithWarnings", FHIR_JSON, command.traceparent),
+    )
 
 
 def storable(original: Any) -> Any:
@@ -413,12 +449,30 @@ class IntakeService:
             )
             return await self._reject(session, command, reading)
         assert reading.referral is not None
+        if existing.service_request is not None:
+            resent = to_service_request(
+                reading.referral, existing.referral_id, existing.referral_id
+            )
+            if changed := changed_fields(existing.service_request, resent):
+                # See hub_intake.domain.resend: a changed resend is refused, never dropped.
+                reading.issues.extend(
+                    Issue(
+                        path,
+                        f"differs from referral {existing.referral_id}, received before under "
+                        "this reference; a resend cannot change a referral: tell its link "
+                        "worker, or send a new referral under a new reference",
+                        code="conflict",
+                    )
+                    for path in changed
+                )
+                return await self._reject(session, command, reading)
         return Outcome(
             "duplicate",
             existing.referral_id,
             reading.referral.referrer_reference,
             reading.item,
             warnings,
+            existing.service_request,
         )
 
     async def _accept(
@@ -488,7 +542,9 @@ class IntakeService:
             assert existing is not None  # the insert met it
             return await self._resent(session, command, reading, existing, agency, warnings)
         if known:
-            known.recorded(referral, Recorded(referral_id, agency), key, episode_id)
+            known.recorded(
+                referral, Recorded(referral_id, agency, service_request), key, episode_id
+            )
         outbox.append(
             OutgoingEvent(
                 topic=self._topics.requested,
@@ -497,8 +553,17 @@ class IntakeService:
                 envelope=Envelope.new("ReferralRequested", FHIR_JSON, command.traceparent),
             )
         )
+        if command.inbound is not None and reading.issues:
+            outbox.append(warnings_event(self._topics, command, reading, referral_id))
         log.info("referral %s accepted from %s", referral_id, referral.source)
-        return Outcome("accepted", referral_id, referral.referrer_reference, reading.item, warnings)
+        return Outcome(
+            "accepted",
+            referral_id,
+            referral.referrer_reference,
+            reading.item,
+            warnings,
+            service_request,
+        )
 
     async def _reject(
         self, session: AsyncSession, command: ReceiveReferrals, reading: Reading
@@ -508,7 +573,12 @@ class IntakeService:
         ).hexdigest()
         rejection_id = str(uuid.uuid4())
         event = rejection_event(
-            command.source, command.received_at, reading, rejection_id, command.agency
+            command.source,
+            command.received_at,
+            reading,
+            rejection_id,
+            command.agency,
+            command.inbound,
         )
         outcome = event["outcome"]
         if command.replay_of and outcome == await self._recorded_outcome(

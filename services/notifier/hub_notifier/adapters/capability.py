@@ -1,9 +1,14 @@
-"""The CapabilityStatement: what this FHIR facade answers, for a client to discover."""
+"""The CapabilityStatement: what this FHIR facade answers, for a client to discover.
+
+It must say what the routes do (clients build their queries from it): `requester` is
+searched as an identifier `system|value`, so it is a token, and a Task's versions are read
+at `_history`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hub_common.fhir_search import SEARCH_RESULT_PARAMETERS
 from hub_notifier.domain.notification import BACKPORT
 
 
@@ -42,13 +47,25 @@ def capability_statement(base_url: str, version: str) -> dict[str, Any]:
                     },
                     {
                         "type": "Task",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "history-instance"},
+                            {"code": "search-type"},
+                        ],
+                        "versioning": "versioned",
+                        "conditionalRead": "not-match",
                         "searchParam": [
+                            {"name": "_id", "type": "token"},
                             {"name": "focus", "type": "reference"},
-                            {"name": "requester", "type": "reference"},
+                            {
+                                "name": "requester",
+                                "type": "token",
+                                "documentation": "the referring organisation's identifier, "
+                                "system|value (also as requester:identifier)",
+                            },
                             {"name": "status", "type": "token"},
                             {"name": "_lastUpdated", "type": "date"},
-                            {"name": "_count", "type": "number"},
+                            *SEARCH_RESULT_PARAMETERS,
                         ],
                     },
                     {

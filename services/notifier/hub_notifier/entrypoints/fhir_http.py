@@ -1,4 +1,7 @@
-"""What every FHIR answer of the notifier shares: the media type, OperationOutcomes, Bundles."""
+"""What every FHIR answer of the notifier shares: OperationOutcomes, history Bundles, who reads.
+
+Searchsets, paging, error shapes and ETags are the hub's, in hub_common.fhir_search and
+hub_common.fhir_http."""
 
 from __future__ import annotations
 
@@ -6,19 +9,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
-from fastapi.responses import JSONResponse
 
 from hub_common.auth import Principal, principal_from_request, require
+from hub_common.fhir_http import FHIR_JSON_MEDIA, FhirResponse
 from hub_common.outcome import Issue, operation_outcome
 from hub_notifier.domain.access import Reader
 
-FHIR_JSON_MEDIA = "application/fhir+json"
-
-
-class FhirResponse(JSONResponse):
-    """JSON sent as `application/fhir+json`."""
-
-    media_type = FHIR_JSON_MEDIA
+__all__ = ["FHIR_JSON_MEDIA", "FhirResponse"]
 
 
 def outcome_response(code: int, issue: Issue) -> FhirResponse:
@@ -28,27 +25,6 @@ def outcome_response(code: int, issue: Issue) -> FhirResponse:
 def not_found(what: str) -> FhirResponse:
     """The same answer for "no such thing" and "not yours": nothing to tell them apart."""
     return outcome_response(404, Issue(what, f"no such {what}", code="not-found"))
-
-
-def searchset(
-    resources: Sequence[dict[str, Any]], total: int, base_url: str, self_url: str
-) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": [{"relation": "self", "url": self_url}],
-    }
-    if resources:  # FHIR JSON has no empty arrays: an empty page has no `entry`
-        bundle["entry"] = [
-            {
-                "fullUrl": f"{base_url.rstrip('/')}/fhir/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ]
-    return bundle
 
 
 def history_bundle(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from hub_notifier.entrypoints.fhir_http import OperatorDep
-from hub_notifier.service_layer.dead_letters import DeadLetters
+from hub_notifier.service_layer.dead_letters import DeadLetters, NoStatusTopic
 
 
 class DeadLetter(BaseModel):
@@ -29,7 +29,7 @@ class DeadLetter(BaseModel):
 
 
 class Retried(BaseModel):
-    """The dead letter is queued again."""
+    """The dead letter is queued again (pending), or published on Kafka (delivered)."""
 
     delivery_id: str
     status: str = "pending"
@@ -52,12 +52,21 @@ def operator_router(dead_letters: DeadLetters) -> APIRouter:
         "/{delivery_id}/retry",
         status_code=202,
         response_model=Retried,
-        responses={404: {"description": "No dead letter with this id"}},
+        responses={
+            404: {"description": "No dead letter with this id"},
+            409: {"description": "A Kafka delivery whose source still has no status topic"},
+        },
     )
     async def retry_dead_letter(delivery_id: str, _operator: OperatorDep) -> Retried:
-        """Send a dead letter again, with its original event number and a new retry window."""
-        if not await dead_letters.retry(delivery_id):
-            raise HTTPException(404, detail="no dead letter with this id")
-        return Retried(delivery_id=delivery_id)
+        """Send a dead letter again, with its original event number: a webhook or e-mail with
+        a new retry window (pending), a Kafka delivery published now (delivered)."""
+        try:
+            if not await dead_letters.retry(delivery_id):
+                raise HTTPException(404, detail="no dead letter with this id")
+        except NoStatusTopic as error:
+            raise HTTPException(
+                409, detail=f"no referrals.status topic for the source {error}"
+            ) from None
+        return Retried(delivery_id=delivery_id, status=await dead_letters.status(delivery_id))
 
     return router

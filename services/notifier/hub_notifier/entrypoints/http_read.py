@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from hub_common.audit import AuditLogDep, ids_of
+from hub_common.fhir_http import read_response
+from hub_common.fhir_search import is_strict, parse_search, searchset
 from hub_common.outcome import Issue
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_list
@@ -20,14 +22,17 @@ from hub_notifier.entrypoints.fhir_http import (
     history_bundle,
     not_found,
     outcome_response,
-    searchset,
 )
 from hub_notifier.service_layer.reading import MAX_COUNT, ReadService, TaskSearch
 
 FOCUS_PREFIX = "ServiceRequest/"
+SEARCH_PARAMETERS = ("focus", "requester", "requester:identifier", "status", "_lastUpdated")
 
 FHIR_RESPONSES: dict[int | str, dict[str, str]] = {
     200: {"description": "The resource (application/fhir+json)"},
+    304: {"description": "Not modified: If-None-Match names the current version"},
+    400: {"description": "A search parameter that is invalid, or unsupported under strict"},
+    406: {"description": "Accept or _format asks for something but FHIR JSON"},
     401: {"description": "No valid credentials"},
     403: {"description": "This role reads no referrals here"},
     404: {"description": "Unknown, or not yours: the same answer (OperationOutcome)"},
@@ -52,7 +57,7 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         request: Request,
         caller: CallerDep,
         audit: AuditLogDep,
-    ) -> FhirResponse:
+    ) -> Response:
         """One of your referrals, as the hub accepted it: the person, how to reach them, what
         matters to them and the referrer's words. Agencies read their own, coordinators their
         boroughs', a link worker those they have accepted and still work on."""
@@ -60,18 +65,19 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         if not resource:
             return not_found("ServiceRequest")
         await audit.read(request, caller, "ServiceRequest", [referral_id])
-        return FhirResponse(resource)
+        return read_response(request, resource)
 
     @router.get("/Task/{task_id}", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def read_task(
         task_id: str, reader: ReaderDep, request: Request, caller: CallerDep, audit: AuditLogDep
-    ) -> FhirResponse:
-        """The current Task of one of your referrals (or of one refused at intake)."""
+    ) -> Response:
+        """The current Task of one of your referrals (or of one refused at intake), with its
+        version as ETag; `If-None-Match` with that version answers 304."""
         task = await service.task(reader, task_id)
         if not task:
             return not_found("Task")
         await audit.read(request, caller, "Task", [task_id])
-        return FhirResponse(task)
+        return read_response(request, task)
 
     @router.get("/Task/{task_id}/_history", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def task_history(
@@ -122,9 +128,22 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
         last_updated: Annotated[
             list[str] | None, Query(alias="_lastUpdated", description="e.g. gt2026-01-01T00:00Z")
         ] = None,
-        count: Annotated[int, Query(alias="_count", ge=0, le=MAX_COUNT)] = 100,
+        count: Annotated[
+            str | None, Query(alias="_count", description=f"page size, at most {MAX_COUNT}")
+        ] = None,
+        prefer: Annotated[str | None, Header(description="handling=strict")] = None,
     ) -> FhirResponse:
-        """Search your Tasks: by referral, status, or change time (a searchset Bundle)."""
+        """Search your Tasks: by id, referral, status, or change time (a searchset Bundle,
+        paged with `next`/`previous` links; `_sort=-_lastUpdated` for newest first,
+        `_summary=count` for the total alone, `_elements` to cut each Task down). An unknown
+        parameter is ignored and left out of `self`, or refused under
+        `Prefer: handling=strict`."""
+        query = parse_search(
+            request.query_params.multi_items(),
+            SEARCH_PARAMETERS,
+            strict=is_strict(prefer),
+            max_count=MAX_COUNT,
+        )
         try:
             bounds = tuple(parse_instant_bound(value) for value in last_updated or ())
         except ValueError as error:
@@ -138,11 +157,11 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
             requester=requester_identifier or requester,
             statuses=parse_token_list(status),
             last_updated=bounds,
-            count=count,
+            ids=query.ids,
         )
-        tasks, total = await service.search_tasks(reader, search)
-        if tasks:  # an empty page discloses nothing about anyone
-            await audit.read(request, caller, "Task", ids_of(tasks))
-        return FhirResponse(searchset(tasks, total, base_url, str(request.url)))
+        page, total = await service.search_tasks(reader, search, query)
+        if page.rows:  # an empty page discloses nothing about anyone
+            await audit.read(request, caller, "Task", ids_of(page.rows))
+        return FhirResponse(searchset(page.rows, total, base_url, "/fhir/Task", query, page))
 
     return router

@@ -13,8 +13,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.envelope import Envelope
+from hub_common.fhir_systems import FHIR_JSON
+from hub_common.outbox import OutgoingEvent, add_to_outbox
+from hub_common.topics import INBOUND_SOURCES, Topics
 from hub_notifier.adapters import orm
-from hub_notifier.adapters.delivery_store import DEAD, PENDING, SENT_BY_WORKER
+from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING, SENT_BY_WORKER
+from hub_notifier.adapters.requester import source_of
 
 d = orm.deliveries
 
@@ -27,8 +32,10 @@ class DeadLetters:
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
+        topics: Topics | None = None,
     ) -> None:
         self._sessions = sessions
+        self._topics = topics
         self._clock = clock
         self._on_commit = on_commit
 
@@ -57,25 +64,75 @@ class DeadLetters:
             return list((await session.execute(query)).all())
 
     async def retry(self, delivery_id: str) -> bool:
-        """Put a dead delivery back in the queue, with a fresh retry window; False if none."""
+        """Send a dead delivery again; False if there is no such dead letter.
+
+        A webhook or e-mail goes back in the delivery worker's queue with a fresh retry
+        window. A Kafka (`message`) delivery that died had no status topic to go to: it is
+        published now on its referral's source's topic, through the outbox (NoStatusTopic when
+        the source is still unknown), so every dead letter the list shows can be retried."""
         async with self._sessions.begin() as session:
-            revived = await session.scalar(
-                update(d)
-                .where(
-                    d.c.delivery_id == delivery_id,
-                    d.c.status == DEAD,
-                    # Only what the delivery worker sends: a Kafka delivery that died had no
-                    # topic to go to, and would die again.
-                    d.c.channel.in_(SENT_BY_WORKER),
+            row = (
+                await session.execute(
+                    select(d.c.channel, d.c.referral_id, d.c.body).where(
+                        d.c.delivery_id == delivery_id, d.c.status == DEAD
+                    )
                 )
-                .values(
-                    status=PENDING,
-                    due_at=self._clock(),
-                    attempts=0,
-                    first_attempt_at=None,
+            ).first()
+            if row is None:
+                return False
+            if row.channel in SENT_BY_WORKER:
+                await session.execute(
+                    update(d)
+                    .where(d.c.delivery_id == delivery_id)
+                    .values(status=PENDING, due_at=self._clock(), attempts=0, first_attempt_at=None)
                 )
-                .returning(d.c.delivery_id)
+            else:
+                source = await source_of_referral(session, row.referral_id)
+                if source not in INBOUND_SOURCES or self._topics is None:
+                    raise NoStatusTopic(source)
+                await add_to_outbox(
+                    session,
+                    orm.outbox,
+                    [
+                        OutgoingEvent(
+                            topic=self._topics.status(source),
+                            key=row.referral_id,
+                            value=bytes(row.body),
+                            envelope=Envelope.new("ReferralStatusNotified", FHIR_JSON),
+                        )
+                    ],
+                )
+                await session.execute(
+                    update(d)
+                    .where(d.c.delivery_id == delivery_id)
+                    .values(status=DELIVERED, delivered_at=self._clock())
+                )
+        self._on_commit()
+        return True
+
+    async def status(self, delivery_id: str) -> str:
+        async with self._sessions() as session:
+            return str(
+                await session.scalar(select(d.c.status).where(d.c.delivery_id == delivery_id))
             )
-        if revived:
-            self._on_commit()
-        return revived is not None
+
+
+class NoStatusTopic(ValueError):
+    """A Kafka delivery whose referral's source has no `referrals.status.<source>` topic."""
+
+
+async def source_of_referral(session: AsyncSession, referral_id: str | None) -> str:
+    """The inbound source of a referral or rejection the notifier recorded ("unknown")."""
+    if referral_id is None:
+        return "unknown"
+    rejected = await session.scalar(
+        select(orm.rejections.c.source).where(orm.rejections.c.rejection_id == referral_id)
+    )
+    if rejected:
+        return str(rejected)
+    resource = await session.scalar(
+        select(orm.service_requests.c.resource).where(
+            orm.service_requests.c.referral_id == referral_id
+        )
+    )
+    return source_of(resource) if resource else "unknown"

@@ -7,12 +7,14 @@ caller may not read is indistinguishable from one that does not exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, select
+from sqlalchemy import ColumnElement, exists, false, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.disclosure import for_referrer
+from hub_common.fhir_search import Page, SearchQuery, keyset_page, page_of
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_search import InstantBound
 from hub_notifier.adapters.task_facts import outcomes_of
@@ -30,6 +32,9 @@ t = orm.tasks
 sr = orm.service_requests
 
 MAX_COUNT = 500
+# A Task recorded without a lastUpdated sorts first: paging needs a total order.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SORT_INSTANT = func.coalesce(t.c.last_updated, literal(_EPOCH))
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class TaskSearch:
     requester: str | None = None  # `system|value`
     statuses: tuple[str, ...] = ()
     last_updated: tuple[InstantBound, ...] = ()
-    count: int = 100
+    ids: tuple[str, ...] = ()
 
 
 def owned_by(worker: str, referral_column: Any) -> ColumnElement[bool]:
@@ -165,30 +170,34 @@ class ReadService:
         return message_back_document(row.resource, task, message, document)
 
     async def search_tasks(
-        self, reader: Reader, search: TaskSearch
-    ) -> tuple[list[dict[str, Any]], int]:
-        """The first `count` matches and how many there are in all. Oldest change first, so a
-        poller can page on with `_lastUpdated=gt<the last one seen>`."""
+        self, reader: Reader, search: TaskSearch, query: SearchQuery
+    ) -> tuple[Page, int]:
+        """One page of matches (oldest change first unless `_sort=-_lastUpdated`) and how
+        many there are in all; rows of the page are Tasks as this reader may see them."""
         matches = (
-            select(t.c.task, t.c.last_updated, t.c.referral_id)
+            select(t.c.task, SORT_INSTANT.label("instant"), t.c.referral_id)
             .select_from(t.outerjoin(sr, sr.c.referral_id == t.c.referral_id))
             .where(visible_to(reader, t.c.requester_org, sr.c.borough))
         )
         if search.focus is not None:
             matches = matches.where(t.c.referral_id == search.focus)
+        if search.ids:
+            matches = matches.where(t.c.referral_id.in_(search.ids))
         if search.requester is not None:
             matches = matches.where(t.c.requester_org == search.requester)
         if search.statuses:
             matches = matches.where(t.c.status.in_(search.statuses))
         for bound in search.last_updated:
             matches = matches.where(_bound(bound))
-        page = matches.order_by(t.c.last_updated, t.c.referral_id).limit(
-            max(0, min(search.count, MAX_COUNT))
-        )
         async with self._sessions() as session:
-            tasks = list((await session.scalars(page)).all())
             total = await session.scalar(select(func.count()).select_from(matches.subquery()))
-        return [_as_seen_by(reader, task) for task in tasks], int(total or 0)
+            if query.summary_count or query.count == 0:
+                return Page([], None, None), int(total or 0)
+            page_query, reversed_ = keyset_page(matches, query, SORT_INSTANT, t.c.referral_id)
+            rows = (await session.execute(page_query)).all()
+        page = page_of(rows, query, reversed_, lambda row: (row.instant, row.referral_id))
+        tasks = [_as_seen_by(reader, row.task) for row in page.rows]
+        return Page(tasks, page.next, page.previous), int(total or 0)
 
 
 def _as_seen_by(reader: Reader, task: dict[str, Any]) -> dict[str, Any]:

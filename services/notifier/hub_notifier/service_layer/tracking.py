@@ -217,7 +217,9 @@ class TrackingService:
         event = {**event, "rejectionId": event.get("rejectionId") or event_id}
         requester = rejection_requester(event)
         task = rejection_task(event, requester)
-        facts = task_facts(task)
+        # The source comes from the event: a message too broken to carry a reference (an
+        # unparseable body) still came from a source, whose status topic tells its sender.
+        facts = replace(task_facts(task), source=str(event["source"]))
         contact = event.get("referrerContact") or {}
         async with self._sessions.begin() as session:
             if not await first_delivery(

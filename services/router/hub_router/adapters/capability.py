@@ -1,11 +1,13 @@
-"""The router's CapabilityStatement: the FHIR it answers (the community services directory),
-for a client to discover. The Task API is the hub's own set of operations, documented in the
-router's README and OpenAPI, so only the directory is declared here."""
+"""The router's CapabilityStatement: the FHIR it answers, for a client to discover: the
+community services directory, Task read and search (versioned, `If-None-Match`, the hub's
+paging and result parameters) and the CarePlan with its `_history`. The Task operations are
+the hub's own, documented in the router's README and OpenAPI."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hub_common.fhir_search import SEARCH_RESULT_PARAMETERS
 from hub_common.fhir_systems import HUB_BASE
 
 CAPACITY_OPERATION = f"{HUB_BASE}/OperationDefinition/HealthcareService-capacity"
@@ -61,7 +63,28 @@ def capability_statement(base_url: str, version: str) -> dict[str, Any]:
                             {"name": "_count", "type": "number"},
                         ],
                         "operation": [{"name": "capacity", "definition": CAPACITY_OPERATION}],
-                    }
+                    },
+                    {
+                        "type": "Task",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "versioning": "versioned",
+                        "conditionalRead": "not-match",
+                        "searchParam": [
+                            {"name": "_id", "type": "token"},
+                            {"name": "owner", "type": "reference",
+                             "documentation": "PractitionerRole/<worker id>"},
+                            {"name": "status", "type": "token"},
+                            {"name": "business-status", "type": "token"},
+                            {"name": "part-of", "type": "reference",
+                             "documentation": "Task/<referral id>: its onward Tasks"},
+                            *SEARCH_RESULT_PARAMETERS,
+                        ],
+                    },
+                    {
+                        "type": "CarePlan",
+                        "interaction": [{"code": "read"}, {"code": "history-instance"}],
+                        "versioning": "versioned",
+                    },
                 ],
             }
         ],

@@ -76,9 +76,10 @@ tasks = Table(
     Column("facts", JSONB, nullable=False),  # routing facts and requester ids from the request
     Column("task", JSONB, nullable=False),  # the latest Task snapshot published
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # A worker's tasks, newest first; and everyone's, for a coordinator (views.search_query).
-    Index("ix_tasks_owner_updated", "owner", "updated_at"),
-    Index("ix_tasks_updated", "updated_at"),
+    # A worker's tasks, newest first; and everyone's, for a coordinator (views.search_query),
+    # paged by a cursor on (updated_at, referral_id).
+    Index("ix_tasks_owner_updated", "owner", "updated_at", "referral_id"),
+    Index("ix_tasks_updated", "updated_at", "referral_id"),
     Index("ix_tasks_episode", "episode_id"),
     # Every routing decision counts each worker's caseload: this keeps the count to the open
     # referrals, however many closed ones the years pile up.

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub_common.audit import AuditLogDep, ids_of
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
+from hub_common.fhir_http import read_response
+from hub_common.fhir_search import Page, is_strict, parse_search, searchset
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.stored_text import StorableText
 from hub_router.domain.access import Viewer
@@ -39,6 +41,8 @@ from hub_router.service_layer.views import TaskViews
 
 FHIR_JSON_MEDIA = "application/fhir+json"
 OWNER_PREFIX = "PractitionerRole/"
+MAX_COUNT = 500
+SEARCH_PARAMETERS = ("owner", "status", "business-status", "part-of")
 
 LinkWorker = Annotated[Principal, Depends(require("link_worker"))]
 Reader = Annotated[Principal, Depends(require("link_worker", "coordinator", "organisation"))]
@@ -117,27 +121,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownWorker, unknown_worker)
 
 
-def task_searchset(tasks: list[dict[str, Any]], base_url: str, self_url: str) -> dict[str, Any]:
-    """The searchset Bundle answering `GET /fhir/Task`: absolute fullUrls (FHIR requires
-    them), and no `entry` at all when nothing matched (FHIR JSON has no empty arrays)."""
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(tasks),
-        "link": [{"relation": "self", "url": self_url}],
-    }
-    if tasks:
-        bundle["entry"] = [
-            {
-                "fullUrl": f"{base_url.rstrip('/')}/fhir/Task/{task['id']}",
-                "resource": task,
-                "search": {"mode": "match"},
-            }
-            for task in tasks
-        ]
-    return bundle
-
-
 def task_router(
     views: TaskViews, routing: RoutingService, progress: TaskProgress, onward: OnwardReferrals
 ) -> APIRouter:
@@ -164,39 +147,60 @@ def task_router(
                 pattern="^Task/.+",
             ),
         ] = None,
-        count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+        count: Annotated[
+            str | None, Query(alias="_count", description=f"page size, at most {MAX_COUNT}")
+        ] = None,
+        prefer: Annotated[str | None, Header(description="handling=strict")] = None,
     ) -> JSONResponse:
         """Tasks you hold or are offered (link worker), of your boroughs (coordinator), or the
-        onward referrals sent to your organisation (organisation)."""
-        if principal.role == "organisation":
-            assert principal.organisation  # an organisation token always names one
-            tasks = await onward.search_for_organisation(
-                principal.organisation,
-                status.value if status else None,
-                count,
-                part_of.removeprefix("Task/") if part_of else None,
-            )
-        elif part_of:
-            tasks = await onward.of_referral(
-                viewer_of(principal), part_of.removeprefix("Task/"), count
-            )
+        onward referrals sent to your organisation (organisation). Newest first
+        (`_sort=_lastUpdated` for oldest first), paged with `next`/`previous` links; `_id`,
+        `_summary=count` and `_elements` as FHIR search defines them. An unknown parameter is
+        ignored and left out of `self`, or refused under `Prefer: handling=strict`. Onward
+        Tasks come as one page of at most `_count`."""
+        search = parse_search(
+            request.query_params.multi_items(),
+            SEARCH_PARAMETERS,
+            strict=is_strict(prefer),
+            max_count=MAX_COUNT,
+            descending_by_default=True,
+        )
+        if principal.role == "organisation" or part_of:
+            if principal.role == "organisation":
+                assert principal.organisation  # an organisation token always names one
+                tasks = await onward.search_for_organisation(
+                    principal.organisation,
+                    status.value if status else None,
+                    search.count,
+                    part_of.removeprefix("Task/") if part_of else None,
+                )
+            else:
+                assert part_of is not None
+                tasks = await onward.of_referral(
+                    viewer_of(principal), part_of.removeprefix("Task/"), search.count
+                )
+            if search.ids:
+                tasks = [task for task in tasks if task["id"] in search.ids]
+            page, total = Page(tasks, None, None), len(tasks)
         else:
-            tasks = await views.search(
+            page, total = await views.page(
                 viewer_of(principal),
+                search,
                 owner=owner.removeprefix(OWNER_PREFIX) if owner else None,
                 status=status,
                 business_status=business_status,
-                limit=count,
             )
-        if tasks:  # an empty page discloses nothing about anyone
-            await audit.read(request, principal, "Task", ids_of(tasks))
-        return fhir(task_searchset(tasks, str(request.base_url), str(request.url)))
+        if page.rows and not search.summary_count:  # an empty page discloses nothing
+            await audit.read(request, principal, "Task", ids_of(page.rows))
+        bundle = searchset(page.rows, total, str(request.base_url), "/fhir/Task", search, page)
+        return fhir(bundle)
 
     @router.get("/Task/{task_id}", summary="Read a Task")
     async def read_task(
         principal: Reader, task_id: str, request: Request, audit: AuditLogDep
-    ) -> JSONResponse:
-        """The Task's latest snapshot, if it is yours to see."""
+    ) -> Response:
+        """The Task's latest snapshot, if it is yours to see, with its version as ETag;
+        `If-None-Match` with that version answers 304."""
         if principal.role == "organisation":
             assert principal.organisation
             task = await onward.read_for_organisation(task_id, principal.organisation)
@@ -205,7 +209,7 @@ def task_router(
         else:
             task = await views.read(viewer_of(principal), task_id)
         await audit.read(request, principal, "Task", [task_id])
-        return fhir(task)
+        return read_response(request, task)
 
     @router.post("/Task/{task_id}/$accept", summary="Accept an offer")
     async def accept_offer(

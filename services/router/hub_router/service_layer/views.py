@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.fhir_search import Page, SearchQuery, keyset_page, page_of
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.fhir_task import with_routing_inputs
@@ -35,23 +36,37 @@ def _scope(viewer: Viewer) -> ColumnElement[bool]:
 scope_of = _scope  # the same scope, for other use cases reading a referral's facts
 
 
-def search_query(
+def matching(
     viewer: Viewer,
     owner: str | None = None,
     status: TaskStatus | None = None,
     business_status: BusinessStatus | None = None,
-    limit: int = 100,
+    ids: tuple[str, ...] = (),
 ) -> Select[Any]:
-    """Newest first, read in that order from an index (a worker's own, or all tasks by time)
-    rather than every task in scope sorted on each request."""
-    query = select(orm.tasks.c.task, orm.tasks.c.facts).where(_scope(viewer))
+    """The Tasks in the caller's scope that match the filters, unordered."""
+    query = select(
+        orm.tasks.c.task, orm.tasks.c.facts, orm.tasks.c.updated_at, orm.tasks.c.referral_id
+    ).where(_scope(viewer))
     if owner is not None:
         query = query.where(orm.tasks.c.owner == owner)
     if status is not None:
         query = query.where(orm.tasks.c.status == status.value)
     if business_status is not None:
         query = query.where(orm.tasks.c.business_status == business_status.value)
-    return query.order_by(orm.tasks.c.updated_at.desc()).limit(limit)
+    if ids:
+        query = query.where(orm.tasks.c.referral_id.in_(ids))
+    return query
+
+
+def search_query(viewer: Viewer, limit: int = 100, **filters: Any) -> Select[Any]:
+    """Newest first, read in that order from an index (a worker's own, or all tasks by time)
+    rather than every task in scope sorted on each request; paged by a cursor on
+    (updated_at, referral_id), which the indexes hold in that order."""
+    search = SearchQuery(filters={}, descending=True, count=limit)
+    query, _ = keyset_page(
+        matching(viewer, **filters), search, orm.tasks.c.updated_at, orm.tasks.c.referral_id
+    )
+    return query
 
 
 class TaskViews:
@@ -69,11 +84,37 @@ class TaskViews:
         business_status: BusinessStatus | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """The latest Task snapshots matching the filters, within the caller's scope."""
-        query = search_query(viewer, owner, status, business_status, limit)
+        """The latest Task snapshots matching the filters, within the caller's scope, newest
+        first (at most `limit`)."""
+        search = SearchQuery(filters={}, descending=True, count=limit)
+        page, _ = await self.page(
+            viewer, search, owner=owner, status=status, business_status=business_status
+        )
+        return page.rows
+
+    async def page(
+        self,
+        viewer: Viewer,
+        search: SearchQuery,
+        *,
+        owner: str | None = None,
+        status: TaskStatus | None = None,
+        business_status: BusinessStatus | None = None,
+    ) -> tuple[Page, int]:
+        """One page of the matching Task snapshots, in the order `search` asks, and how many
+        match in all."""
+        matches = matching(viewer, owner, status, business_status, search.ids)
         async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(matches.subquery()))
+            if search.summary_count or search.count == 0:
+                return Page([], None, None), int(total or 0)
+            query, reversed_ = keyset_page(
+                matches, search, orm.tasks.c.updated_at, orm.tasks.c.referral_id
+            )
             rows = (await session.execute(query)).all()
-        return [with_routing_inputs(row.task, (row.facts or {}).get("route")) for row in rows]
+        page = page_of(rows, search, reversed_, lambda row: (row.updated_at, row.referral_id))
+        tasks = [with_routing_inputs(row.task, (row.facts or {}).get("route")) for row in page.rows]
+        return Page(tasks, page.next, page.previous), int(total or 0)
 
     async def read(self, viewer: Viewer, referral_id: str) -> dict[str, Any]:
         """One Task's latest snapshot; TaskNotVisible when it is not the caller's to see."""

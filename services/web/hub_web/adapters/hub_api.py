@@ -272,7 +272,8 @@ class HubApi:
         self, token: str, source: str, body: bytes, content_type: str
     ) -> dict[str, Any]:
         """Post a referral as the agency; intake's answer, refusals included (its 422 names
-        every problem of every referral, which is what the page must show)."""
+        every problem of every referral, which is what the page must show; its 409 a resend
+        that clashes with a referral received before)."""
         response = await self._send(
             "intake",
             "POST",
@@ -281,7 +282,7 @@ class HubApi:
             content=body,
             content_type=content_type,
         )
-        if response.status_code in (202, 422):
+        if response.status_code in (202, 409, 422):
             answer: dict[str, Any] = response.json()
             return answer
         raise ApiRefused(response.status_code, _explanation(response))

@@ -14,6 +14,7 @@ from hub_intake.adapters.formats.base import Reading, ReferrerContact, Unreadabl
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
+from hub_intake.adapters.formats.text_encoding import utf8_text
 from hub_intake.adapters.formats.versions import SchemaVersions
 from hub_intake.domain.need_words import needs_in
 from hub_intake.domain.referral import Address, Consent, Need, Person, Referral
@@ -36,9 +37,9 @@ class HousingFormat:
         try:
             # utf-8-sig drops a byte-order mark; newline="" lets csv handle Windows line endings;
             # skipinitialspace reads `a, "b, c"` as two cells, as whoever typed it meant.
-            text = body.decode("utf-8-sig")
+            text = utf8_text(body, "CSV document")
             reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # pragma: no cover - utf8_text raises UnreadableMessage
             raise UnreadableMessage("the CSV document is not UTF-8 text") from None
         rows: list[tuple[int, list[str]]] = []
         line = 1
@@ -54,7 +55,16 @@ class HousingFormat:
         # Headers are matched liberally: `Landlord Ref ` names landlord_ref.
         header = [re.sub(r"[\s-]+", "_", name.strip().lower()) for name in rows[0][1]]
         if "landlord_ref" not in header:
-            raise UnreadableMessage("no header row: the first line must name the columns")
+            first_line = text.lstrip().split("\n", 1)[0]
+            if ";" in first_line and "landlord_ref" in first_line.lower().replace(" ", "_"):
+                raise UnreadableMessage(
+                    "the columns are separated by semicolons (;), as some spreadsheets save "
+                    "CSV; the hub expects commas (,) between columns: save as "
+                    "'CSV (comma delimited)'"
+                )
+            raise UnreadableMessage(
+                "no header row: the first line must name the columns (landlord_ref, ...)"
+            )
         if len(rows) == 1:
             raise UnreadableMessage("the CSV document has a header row but no referrals")
         return [(line, _keyed(header, cells)) for line, cells in rows[1:]]
