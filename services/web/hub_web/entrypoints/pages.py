@@ -45,6 +45,10 @@ NOTICES = {
     "first-contact": "First contact and wellbeing scores recorded.",
     "closed": "Referral completed with its outcomes.",
     "assigned": "Referral offered to the link worker you chose.",
+    "referred": "Onward referral sent: the service has been told and will answer here.",
+    "org-accepted": "Referral accepted: record whether the person comes.",
+    "org-declined": "Referral declined: the link worker has been told why.",
+    "attendance": "Attendance recorded: the link worker can see it.",
 }
 
 # Pages are personal to whoever is signed in: never cached, framed or given scripts.
@@ -75,6 +79,7 @@ NAVIGATION: dict[str, tuple[NavLink, ...]] = {
         NavLink("/coordinator/charts", "Charts"),
     ),
     "agency": (NavLink("/referrer", "Our referrals"),),
+    "organisation": (NavLink("/organisation", "Referrals to us"),),
 }
 
 
