@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hub_common.needs import NeedCategory
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings
@@ -228,3 +230,23 @@ async def test_the_routers_refusal_is_shown_on_the_page(
         },
     )
     assert answer.status_code == 409 and "no such service in the directory" in answer.text
+
+
+async def test_the_caseload_shows_services_taken_on_or_attended(
+    worker: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    support = (
+        SupportOffered(NeedCategory.CARER_SUPPORT, SupportKind.ATTENDED, "Carers' café", "svc-1"),
+        SupportOffered(NeedCategory.HOUSING, SupportKind.REFERRED, "Housing advice", "svc-2"),
+        SupportOffered(NeedCategory.HOUSING, SupportKind.SIGNPOSTED, "Leaflet"),  # by hand
+    )
+    api.tasks["r3"] = task(
+        "r3",
+        status="in-progress",
+        step="connected-to-services",
+        owner="lw-1",
+        outcomes=Outcomes(support=support),
+    )
+    text = words(await worker.get("/worker/caseload"))
+    assert "Onward: Carers' café (attended); Housing advice (accepted)" in text
+    assert "Leaflet" not in text
