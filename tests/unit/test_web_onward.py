@@ -93,7 +93,7 @@ async def test_the_inbox_lists_new_taken_on_and_finished_referrals(
     page = await organisation.get("/organisation")
     assert page.status_code == 200
     text = words(page)
-    assert "New: please answer (1)" in text and "answer by 8 Dec 2026" in text
+    assert "New: please answer (1)" in text and "answer by the end of 7 Dec 2026" in text
     assert "Taken on: say whether the person comes (1)" in text
     assert "Finished (2)" in text
     assert "Reason: No places until March" in text
@@ -165,6 +165,17 @@ async def test_a_post_without_the_sessions_csrf_token_changes_nothing(
 async def test_a_link_worker_cannot_open_the_inbox(worker: httpx.AsyncClient) -> None:
     page = await worker.get("/organisation")
     assert page.status_code == 403 and "Not for your role" in page.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/worker", "/worker/referrals/r2", "/worker/referrals/r2/services", "/coordinator"]
+)
+async def test_an_organisation_opens_no_other_roles_page(
+    organisation: httpx.AsyncClient, api: FakeHubApi, path: str
+) -> None:
+    page = await organisation.get(path)
+    assert page.status_code == 403 and "Not for your role" in page.text
+    assert api.person_reads == [] and not api.calls
 
 
 async def test_the_referral_page_shows_each_onward_referrals_status(
