@@ -49,7 +49,14 @@ DEMO_USERS = [
         "organisation": CVA,
         "sources": ["community"],
     },
+    {  # the community organisation of the demo directory that runs carers' services in CR7
+        "role": "organisation",
+        "subject": "org-croydon-mind",
+        "name": "Croydon Mind",
+        "organisation": "17d2deba-c6ea-5209-8a87-9589b2204a6a",
+    },
 ]
+ONWARD_SERVICE = "Time Out for Carers Thornton Heath"  # Croydon Mind's, in the demo directory
 
 
 @dataclass(frozen=True)
@@ -245,6 +252,48 @@ def test_referral_goes_from_agency_to_completed_and_its_referrer_sees_each_step(
         worker.get_by_role("button", name="Save progress").click()
         expect(worker.locator("#current-status")).to_contain_text("In progress")
         checks.check(worker, "06-worker-referral-in-progress")
+
+        # Onward: the worker refers the person to a carers' service, with their consent; the
+        # organisation answers in its inbox and says the person came; the worker sees each step.
+        referral_url = worker.url.split("?")[0]
+        worker.goto(f"{referral_url}/services?search=yes&need=carer-support&text=Time+Out+Carers")
+        card = worker.locator("ul.cards li.card", has_text=ONWARD_SERVICE).first
+        card.locator("summary").click()
+        card.get_by_label(re.compile("The person agreed")).check()
+        card.get_by_label("How they agreed").select_option("verbal")
+        card.get_by_label("The need it is for").select_option("carer-support")
+        card.get_by_label("A note for the service").fill("Prefers mornings.")
+        checks.check(worker, "06a-worker-refer-onward")
+        card.get_by_role("button", name="Send the referral").click()
+        expect(worker.get_by_role("status")).to_contain_text("Onward referral sent")
+        onward = worker.locator("section", has=worker.locator("#onward-heading"))
+        expect(onward).to_contain_text("Requested: waiting for the service to answer")
+        expect(onward).to_contain_text("Croydon Mind")
+        checks.check(worker, "06b-worker-onward-requested")
+
+        organisation_context = phone_context(browser)
+        organisation = organisation_context.new_page()
+        try:
+            sign_in(organisation, hub, "Croydon Mind")
+            new = organisation.locator("section", has=organisation.locator("#new-heading"))
+            expect(new).to_contain_text("Referral sent")
+            checks.check(organisation, "06c-organisation-inbox")
+            new.get_by_role("link").first.click()
+            expect(organisation.locator("dl.facts")).to_contain_text("Prefers mornings.")
+            expect(organisation.locator("dl.facts")).to_contain_text(ONWARD_SERVICE)
+            checks.check(organisation, "06d-organisation-referral")
+            organisation.get_by_role("button", name="Accept").click()
+            expect(organisation.get_by_role("status")).to_contain_text("Referral accepted")
+            organisation.get_by_label("Attended", exact=True).check()
+            organisation.get_by_role("button", name="Record attendance").click()
+            expect(organisation.get_by_role("status")).to_contain_text("Attendance recorded")
+            expect(organisation.locator("#onward-status")).to_contain_text("Attended")
+            checks.check(organisation, "06e-organisation-attended")
+        finally:
+            organisation_context.close()
+        worker.goto(referral_url)
+        expect(onward).to_contain_text("Attended")
+        checks.check(worker, "06f-worker-onward-attended")
 
         fill_ons4(worker, "cl", (7, 8, 6, 3))
         for row, (need, service, kind) in enumerate(

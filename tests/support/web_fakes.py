@@ -83,6 +83,9 @@ class FakeHubApi:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # earlier versions
     same_people: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by referral id
     review_entries: list[dict[str, Any]] = field(default_factory=list)
+    onward: dict[str, dict[str, Any]] = field(default_factory=dict)  # onward Tasks by id
+    onward_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # by onward id
+    onward_searches: list[tuple[str, str | None]] = field(default_factory=list)  # (who, part of)
     directory_answer: dict[str, Any] = field(
         default_factory=lambda: {"resourceType": "Bundle", "type": "searchset", "total": 0}
     )
@@ -107,7 +110,9 @@ class FakeHubApi:
         )
 
     async def router_task(self, token: str, task_id: str) -> dict[str, Any]:
-        if task_id not in self.tasks:
+        if task_id in self.onward and self._onward_visible(token, self.onward[task_id]):
+            return self.onward[task_id]
+        if task_id not in self.tasks or verify_token(SECRET, token).role == "organisation":
             raise ApiRefused(404, "no such Task")
         return self.tasks[task_id]
 
@@ -126,6 +131,43 @@ class FakeHubApi:
     async def update_status(self, token: str, task_id: str, body: dict[str, Any]) -> None:
         self._refusal()
         self.calls.append(("update-status", task_id, body))
+
+    def _onward_visible(self, token: str, onward: dict[str, Any]) -> bool:
+        """Like the router: an organisation sees only what was sent to it."""
+        principal = verify_token(SECRET, token)
+        if principal.role != "organisation":
+            return principal.role in ("link_worker", "coordinator")
+        owner = onward.get("owner", {}).get("identifier", {}).get("value")
+        return bool(owner == principal.organisation)
+
+    async def onward_tasks(self, token: str, *, part_of: str | None = None) -> list[dict[str, Any]]:
+        self.onward_searches.append((verify_token(SECRET, token).subject, part_of))
+        return [
+            t
+            for t in self.onward.values()
+            if self._onward_visible(token, t)
+            and (part_of is None or t["partOf"][0]["reference"] == f"Task/{part_of}")
+        ]
+
+    async def onward_request(self, token: str, onward_id: str) -> dict[str, Any]:
+        onward = self.onward.get(onward_id)
+        if onward is None or not self._onward_visible(token, onward):
+            raise ApiRefused(404, "no such ServiceRequest")
+        self.person_reads.append(onward_id)
+        return self.onward_requests[onward_id]
+
+    async def refer_onward(
+        self, token: str, referral_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._refusal()
+        self.calls.append(("refer-onward", referral_id, body))
+        return {"resourceType": "Task", "id": "onward-new"}
+
+    async def attendance(
+        self, token: str, onward_id: str, attendance: str, reason: str | None
+    ) -> None:
+        self._refusal()
+        self.calls.append(("attendance", onward_id, (attendance, reason)))
 
     async def waiting(self, token: str) -> list[dict[str, Any]]:
         return self.waiting_entries

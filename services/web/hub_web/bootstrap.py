@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
+from hub_web.entrypoints.http_organisation import organisation_router
 from hub_web.entrypoints.http_referrer import referrer_router
 from hub_web.entrypoints.http_reports import report_router
 from hub_web.entrypoints.http_services import services_router
@@ -20,6 +21,7 @@ from hub_web.entrypoints.http_session import session_router
 from hub_web.entrypoints.http_worker import worker_router
 from hub_web.entrypoints.pages import HERE, build_templates, install_page_handlers
 from hub_web.service_layer.coordinator_desk import CoordinatorDesk
+from hub_web.service_layer.organisation_desk import OrganisationDesk
 from hub_web.service_layer.ports import HubApiPort
 from hub_web.service_layer.referrer_desk import ReferrerDesk
 from hub_web.service_layer.service_finder import ServiceFinder
@@ -65,6 +67,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(services_router(ServiceFinder(api)))
     app.include_router(coordinator_router(CoordinatorDesk(api)))
     app.include_router(referrer_router(ReferrerDesk(api)))
+    app.include_router(organisation_router(OrganisationDesk(api)))
     app.include_router(report_router(api))
     install_page_handlers(app)
 

@@ -14,10 +14,13 @@ from hub_common.wellbeing import Instrument
 class DemoUser(BaseModel):
     """Someone the demo sign-in page offers: the claims of the token it issues."""
 
-    role: Literal["agency", "link_worker", "coordinator"]
+    role: Literal["agency", "link_worker", "coordinator", "organisation"]
     subject: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=100, description="Shown on the sign-in page")
-    organisation: str | None = Field(default=None, description="agency: `system|value`")
+    organisation: str | None = Field(
+        default=None,
+        description="agency: `system|value`; organisation: its directory organisation id",
+    )
     sources: list[str] = Field(default_factory=list, description="agency: formats it may send")
     boroughs: list[str] = Field(default_factory=list, description="coordinator: their boroughs")
 
@@ -38,6 +41,13 @@ DEFAULT_DEMO_USERS = [
         name="Croydon Voluntary Action",
         organisation=CVA,
         sources=["community"],
+    ),
+    # A community organisation of the demo directory (deploy/demo/swl-services.oruk.json).
+    DemoUser(
+        role="organisation",
+        subject="org-croydon-mind",
+        name="Croydon Mind",
+        organisation="17d2deba-c6ea-5209-8a87-9589b2204a6a",
     ),
 ]
 

@@ -10,6 +10,8 @@ def describe(user: DemoUser) -> str:
         return f"{user.name}: link worker {user.subject}"
     if user.role == "coordinator":
         return f"{user.name}: coordinator for {', '.join(user.boroughs)}"
+    if user.role == "organisation":
+        return f"{user.name}: community organisation {user.organisation}"
     return f"{user.name}: referrer {user.organisation}"
 
 

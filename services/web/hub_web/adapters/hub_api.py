@@ -171,6 +171,40 @@ class HubApi:
         )
         return result
 
+    # Router: onward referrals (a link worker's, or those sent to an organisation).
+
+    async def onward_tasks(self, token: str, *, part_of: str | None = None) -> list[dict[str, Any]]:
+        """Onward Tasks: those of one referral (`part_of`), or all the caller may see (an
+        organisation: those sent to it)."""
+        params: dict[str, Any] = {"_count": 500}
+        if part_of:
+            params["part-of"] = f"Task/{part_of}"
+        bundle = await self._call("router", "GET", "/fhir/Task", token, params=params)
+        return [entry["resource"] for entry in bundle.get("entry") or []]
+
+    async def onward_request(self, token: str, onward_id: str) -> dict[str, Any]:
+        """An onward ServiceRequest (the person as shared), for the organisation it went to."""
+        found: dict[str, Any] = await self._call(
+            "router", "GET", f"/fhir/ServiceRequest/{onward_id}", token
+        )
+        return found
+
+    async def refer_onward(
+        self, token: str, referral_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        task: dict[str, Any] = await self._call(
+            "router", "POST", f"/fhir/Task/{referral_id}/$refer-onward", token, json=body
+        )
+        return task
+
+    async def attendance(
+        self, token: str, onward_id: str, attendance: str, reason: str | None
+    ) -> None:
+        body: dict[str, Any] = {"attendance": attendance}
+        if reason:
+            body["reason"] = reason
+        await self._call("router", "POST", f"/fhir/Task/{onward_id}/$attendance", token, json=body)
+
     async def waiting(self, token: str) -> list[dict[str, Any]]:
         answer = await self._call("router", "GET", "/coordination/waiting", token)
         return list(answer.get("referrals") or [])

@@ -149,6 +149,13 @@ class TaskView:
         return tuple(dict.fromkeys(s.service for s in self.outcomes.support))
 
     @property
+    def onward_support(self) -> tuple[tuple[str, str], ...]:
+        """Directory services the person was referred on to through the hub, with how far it
+        went (`referred`: taken on; `attended`): the router writes these as the organisation
+        answers, so the caseload shows them without reading each onward Task."""
+        return tuple((s.service, s.kind.value) for s in self.outcomes.support if s.service_id)
+
+    @property
     def first_contact_measured_at(self) -> datetime | None:
         """When the first wellbeing measure at first contact was taken, if one was."""
         times = [m.taken_at for m in self.outcomes.measures if m.when is Timepoint.FIRST_CONTACT]

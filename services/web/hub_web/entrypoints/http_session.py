@@ -25,7 +25,12 @@ from hub_web.entrypoints.sessions import (
 )
 from hub_web.service_layer.ports import HubApiPort
 
-HOMES = {"link_worker": "/worker", "coordinator": "/coordinator", "agency": "/referrer"}
+HOMES = {
+    "link_worker": "/worker",
+    "coordinator": "/coordinator",
+    "agency": "/referrer",
+    "organisation": "/organisation",
+}
 LOGIN_FORM_SECONDS = 3600
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +45,10 @@ NOTICES = {
     "first-contact": "First contact and wellbeing scores recorded.",
     "closed": "Referral completed with its outcomes.",
     "assigned": "Referral offered to the link worker you chose.",
+    "referred": "Onward referral sent: the service has been told and will answer here.",
+    "org-accepted": "Referral accepted: record whether the person comes.",
+    "org-declined": "Referral declined: the link worker has been told why.",
+    "attendance": "Attendance recorded: the link worker can see it.",
 }
 
 # Pages are personal to whoever is signed in: never cached, framed or given scripts.
@@ -75,6 +79,7 @@ NAVIGATION: dict[str, tuple[NavLink, ...]] = {
         NavLink("/coordinator/charts", "Charts"),
     ),
     "agency": (NavLink("/referrer", "Our referrals"),),
+    "organisation": (NavLink("/organisation", "Referrals to us"),),
 }
 
 
@@ -83,6 +88,17 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return "time not known"
     return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+
+
+def answer_by(moment: datetime | None) -> str:
+    """A deadline at the end of a day (midnight in London, as the hub sets them) as that day,
+    so "18 Dec, 00:00" reads "the end of 17 Dec"; any other time as `when` writes it."""
+    if moment is None:
+        return "no deadline"
+    local = moment.astimezone(LONDON)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"the end of {(local - timedelta(days=1)).strftime('%-d %b %Y')}"
+    return when(moment)
 
 
 def time_left(moment: datetime | None, now: datetime | None = None) -> str:
@@ -103,6 +119,7 @@ def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["when"] = when
     templates.env.filters["time_left"] = time_left
+    templates.env.filters["answer_by"] = answer_by
     templates.env.filters["language"] = language_name
     templates.env.filters["plain_problems"] = plain_problems
     templates.env.filters["duration"] = describe_duration

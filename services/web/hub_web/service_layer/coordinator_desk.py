@@ -17,6 +17,7 @@ from hub_web.domain.metrics import (
 from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.person_wellbeing import person_wellbeing_charts
 from hub_web.domain.same_person import PairToDecide, pair_to_decide
+from hub_web.domain.service_outcomes import ServiceOutcome, attended_chart, outcomes_by_service
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.domain.waiting import WaitingReferral, waiting_referral
 from hub_web.domain.wellbeing_change import CohortRow, change_by_cohort
@@ -34,6 +35,8 @@ class Dashboard:
     contact_times: ContactTimes
     tasks_read: int
     wellbeing: dict[str, list[CohortRow]]  # by source, need and borough
+    services: list[ServiceOutcome]  # per community service: people, attended, wellbeing
+    attended_chart: BarChart
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class CoordinatorDesk:
         limits = {str(w.get("id")): w.get("maxCaseload") for w in roster}
         sources, weeks = referrals_per_source_week(tasks)
         contact = time_to_first_contact(tasks)
+        services = outcomes_by_service(tasks)
         return Dashboard(
             caseload=bar_chart(
                 "Open referrals per link worker",
@@ -126,4 +130,6 @@ class CoordinatorDesk:
             contact_times=contact,
             tasks_read=len(tasks),
             wellbeing={by: change_by_cohort(tasks, by) for by in ("source", "need", "borough")},
+            services=services,
+            attended_chart=attended_chart(services),
         )

@@ -5,7 +5,10 @@ handles the person's address)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.services_found import ServiceFound, services_found
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.service_layer.ports import Caller, HubApiPort
@@ -48,10 +51,46 @@ class ServiceFilters:
 
 
 @dataclass(frozen=True)
+class ReferOnward:
+    """Send the person to a service: with their consent (and how they gave it), only the
+    details the worker chose to share, the need it is for, and a note for the service."""
+
+    referral_id: str
+    service_id: str
+    need: str
+    name: str
+    phone: str | None
+    email: str | None
+    consent_method: str
+    note: str | None
+
+    def body(self, now: datetime) -> dict[str, Any]:
+        person: dict[str, Any] = {"name": self.name}
+        if self.phone:
+            person["phone"] = self.phone
+        if self.email:
+            person["email"] = self.email
+        body: dict[str, Any] = {
+            "service": self.service_id,
+            "need": self.need,
+            "person": person,
+            "consent": {
+                "given": True,
+                "recordedAt": now.isoformat(timespec="seconds"),
+                "method": self.consent_method,
+            },
+        }
+        if self.note:
+            body["note"] = self.note
+        return body
+
+
+@dataclass(frozen=True)
 class FindPage:
     task: TaskView
     filters: ServiceFilters
     services: list[ServiceFound]
+    person: PersonView | None = None  # to offer what to share, once the worker holds it
 
 
 class ServiceFinder:
@@ -68,4 +107,17 @@ class ServiceFinder:
             needs = task.routing.needs if task.routing else ()
             filters = ServiceFilters(needs=tuple(needs))
         bundle = await self._api.find_services(caller.token, filters.params(referral_id))
-        return FindPage(task, filters, services_found(bundle))
+        request = (
+            await self._api.person(caller.token, referral_id)
+            if task.status in ("accepted", "in-progress", "on-hold")
+            else None
+        )
+        person = person_view(request) if request else None
+        return FindPage(task, filters, services_found(bundle), person)
+
+    async def refer(self, caller: Caller, command: ReferOnward) -> None:
+        """The router refuses (with the field) anything it will not send; the consent's time
+        is now, when the worker ticks that the person agreed."""
+        await self._api.refer_onward(
+            caller.token, command.referral_id, command.body(datetime.now(UTC))
+        )

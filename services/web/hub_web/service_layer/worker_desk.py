@@ -13,6 +13,7 @@ from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.care_plan import PlanView, plan_view
 from hub_web.domain.charts import BarChart
+from hub_web.domain.onward import OnwardView, onward_view
 from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.person_wellbeing import person_wellbeing_charts
 from hub_web.domain.progress import Moves, moves_from
@@ -83,6 +84,7 @@ class ReferralPage:
     person: PersonView | None = None  # only once the worker has accepted the referral
     plan: PlanView | None = None
     others: list[OtherReferral] = field(default_factory=list)  # the person's other referrals
+    onward: list[OnwardView] = field(default_factory=list)  # where the worker sent the person
 
     @property
     def wellbeing_charts(self) -> list[BarChart]:
@@ -126,16 +128,18 @@ class WorkerDesk:
         page = ReferralPage(task, moves_from(task.status, task.step))
         if task.status not in CASELOAD_STATUSES:
             return page
-        request, plan, same_person = await asyncio.gather(
+        request, plan, same_person, onward = await asyncio.gather(
             self._api.person(caller.token, referral_id),
             self._api.care_plan(caller.token, referral_id),
             self._api.same_person(caller.token, referral_id),
+            self._api.onward_tasks(caller.token, part_of=referral_id),
         )
         return replace(
             page,
             person=person_view(request) if request else None,
             plan=plan_view(plan) if plan else None,
             others=other_referrals(same_person or [], referral_id),
+            onward=[onward_view(t) for t in onward],
         )
 
     async def record_care_plan(self, caller: Caller, command: RecordCarePlan) -> None:
