@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind
+from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
@@ -207,6 +207,37 @@ async def test_closing_keeps_the_first_contact_scores_beside_the_closing_ones(
     assert [(s.need, s.service, s.kind) for s in outcomes.support] == [
         (NeedCategory.CARER_SUPPORT, "Carers' café", SupportKind.ATTENDED),
         (NeedCategory.LONELINESS_ISOLATION, "Choir", SupportKind.SIGNPOSTED),
+    ]
+
+
+async def test_closing_keeps_the_services_taken_on_through_onward_referrals(
+    client: httpx.AsyncClient, api: FakeHubApi
+) -> None:
+    """The router records an onward referral a service took on as support offered, with the
+    directory id; outputs are replaced as a whole, so closing must send it back."""
+    onward = SupportOffered(
+        NeedCategory.FOOD_INSECURITY, SupportKind.ATTENDED, "Croydon food bank", "svc-food-1"
+    )
+    api.tasks["r2"] = task(
+        "r2",
+        owner="lw-1",
+        status="in-progress",
+        step="connected-to-services",
+        outcomes=Outcomes(measures=(FIRST_ONS4,), support=(onward,)),
+    )
+    csrf = await sign_in(client, "lw-1")
+    form = {"csrf": csrf, "satisfied": "7", "worthwhile": "8", "happy": "6", "anxious": "2"}
+    rows = {
+        "support-need": ["loneliness-isolation"],
+        "support-service": ["Choir"],
+        "support-kind": ["signposted"],
+    }
+    await client.post("/worker/referrals/r2/close", data={**form, **rows})
+    ((_, _, body),) = api.calls
+    outcomes = OutputsBody.model_validate(body["outputs"]).to_domain()
+    assert [(s.service, s.service_id) for s in outcomes.support] == [
+        ("Croydon food bank", "svc-food-1"),
+        ("Choir", None),
     ]
 
 

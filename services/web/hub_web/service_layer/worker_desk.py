@@ -182,18 +182,22 @@ class WorkerDesk:
         await self._api.update_status(caller.token, command.referral_id, body)
 
     async def close(self, caller: Caller, command: CloseReferral) -> None:
-        """Complete: the closing measure beside the first one, the support offered, a summary."""
+        """Complete: the closing measure beside the first one, the support offered, a summary.
+
+        Outputs are replaced as a whole, so the support the router recorded from onward
+        referrals (directory services, with their ids) is sent back beside the form's rows:
+        the message back and the per-service outcomes count them."""
         task = task_view(await self._api.router_task(caller.token, command.referral_id))
         closing = task.outcomes.with_measure(self._measure(Timepoint.CLOSURE, command.answers))
-        outcomes = Outcomes(command.summary or None, closing.measures, command.support)
+        onward = tuple(item for item in task.outcomes.support if item.service_id)
+        support = onward + tuple(item for item in command.support if item not in onward)
+        outcomes = Outcomes(command.summary or None, closing.measures, support)
         await self._api.update_status(
             caller.token,
             command.referral_id,
             {
                 "status": "completed",
-                "businessStatus": "connected-to-services"
-                if command.support
-                else "first-contact-made",
+                "businessStatus": "connected-to-services" if support else "first-contact-made",
                 "outputs": outputs_body(outcomes),
             },
         )
