@@ -97,6 +97,10 @@ def test_a_refused_document_becomes_fields_with_the_refused_ones_marked() -> Non
     # Refused but never sent: an empty input of its own.
     assert by_path["person.nhs_number"].value == "" and by_path["person.nhs_number"].problems
     assert by_path["needs[1]"].label == "Needs 2" and not by_path["needs[1]"].problems
+    # The refused first (no scrolling on a phone), each label telling its fields apart.
+    assert [f.path for f in form.fields][:3] == ["consent", "person.postcode", "person.nhs_number"]
+    assert by_path["person.nhs_number"].label == "Person NHS number"
+    assert by_path["referrer.email"].label == "Referrer e-mail address"
     # "person" is an object: its refusal is said above the fields, not as an input over it.
     assert "person" not in by_path
     assert [(p.field, p.problem) for p in form.general] == [("Person", "is missing")]

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
-from hub_web.domain.refusals import PlainProblem, field_words, plain_problems
+from hub_web.domain.refusals import FIELD_WORDS, PlainProblem, field_words, plain_problems
 from hub_web.domain.tasks import RejectionIssue
 
 Kind = Literal["text", "number", "yes-no", "long-text"]
@@ -105,7 +105,14 @@ def _shown(value: Any) -> str:
 
 
 def _label(path: str) -> str:
+    """Unique enough to tell apart: `person.email` and `referrer.email` are both "E-mail
+    address" in a refusal's sentence, but here "Person e-mail address" and "Referrer ..."."""
     words = field_words(path)
+    steps = [step for step in _steps(path) if isinstance(step, str)]
+    if len(steps) > 1 and steps[-1].lower() in FIELD_WORDS:
+        parent = field_words(steps[-2])
+        first = words.split()[0]
+        words = f"{parent} {words if first.isupper() else words[:1].lower() + words[1:]}"
     indexes = re.findall(r"\[(\d+)\]", path)
     return f"{words} {int(indexes[-1]) + 1}" if indexes else words
 
@@ -144,17 +151,20 @@ def correction_form(
             general.append(problem)
     for path in reasons:
         leaves.setdefault(path, None)  # a refused field not sent: an empty input for it
-    fields = tuple(
-        FormField(
-            path=path,
-            label=_label(path),
-            value=(entered or {}).get(path, _shown(value)),
-            kind=_kind(path, value),
-            problems=tuple(reasons.get(path, ())),
-        )
-        for path, value in leaves.items()
+    fields = sorted(
+        (
+            FormField(
+                path=path,
+                label=_label(path),
+                value=(entered or {}).get(path, _shown(value)),
+                kind=_kind(path, value),
+                problems=tuple(reasons.get(path, ())),
+            )
+            for path, value in leaves.items()
+        ),
+        key=lambda item: not item.problems,  # the refused first: on a phone, no scrolling
     )
-    return CorrectionForm(source, fields, tuple(general))
+    return CorrectionForm(source, tuple(fields), tuple(general))
 
 
 def _typed(text: str, kind: Kind, was: Any) -> Any:
