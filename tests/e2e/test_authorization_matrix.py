@@ -6,6 +6,7 @@ without valid credentials."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
@@ -52,6 +53,10 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("router", "GET", "/fhir/Task/{id}", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 200, "another link worker": 404,
         "coordinator, Croydon": 200, "coordinator, Sutton": 404, "operator": 403, **ORGS_404}),
+    # An accepted referral is no refusal: nothing to correct, even for its own agency.
+    ("notifier", "GET", "/fhir/Task/{id}/$refused-message", {
+        "agency A": 404, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_403}),
     ("router", "POST", "/fhir/Task/{id}/$decline", {
         "agency A": 403, "agency B": 403, "another link worker": 404,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_404}),
@@ -185,6 +190,15 @@ ONWARD_MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
 ]  # fmt: skip
 
 
+# A referral of agency A refused at intake: {id} is the rejection. What was sent (personal
+# data) goes back to the agency that sent it, to correct, and to nobody else.
+REFUSED_MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
+    ("notifier", "GET", "/fhir/Task/{id}/$refused-message", {
+        "agency A": 200, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_403}),
+]  # fmt: skip
+
+
 OPEN_METADATA = ("notifier", "router")
 
 
@@ -229,6 +243,13 @@ async def test_authorization_matrix(
     checked, wrong = await check_matrix(stack, services, MATRIX, referral_id)
     print(f"\nauthorization matrix: {checked} cases checked")
     assert wrong == [], "\n".join(map(str, wrong))
+
+    rejection_id = await refused_referral_of_agency_a(stack, services)
+    refused_checked, refused_wrong = await check_matrix(
+        stack, services, REFUSED_MATRIX, rejection_id
+    )
+    print(f"refused referral matrix: {refused_checked} cases checked")
+    assert refused_wrong == [], "\n".join(map(str, refused_wrong))
 
     # The CapabilityStatements are open to anyone: a client reads them before it has a token.
     async with httpx.AsyncClient(timeout=10.0) as client:
@@ -295,6 +316,38 @@ async def test_authorization_matrix(
     )
     print(f"onward authorization matrix: {onward_checked} cases checked")
     assert onward_wrong == [], "\n".join(map(str, onward_wrong))
+
+
+async def refused_referral_of_agency_a(
+    stack: IsolatedStack, services: dict[str, ServiceProcess]
+) -> str:
+    """Agency A sends a referral without consent; the rejection's id, once the notifier has it."""
+    document = json.loads(example("community", "-AUTHZ-REFUSED"))
+    document.pop("consent", None)
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        sent = await client.post(
+            f"{services['intake'].url}/referrals/community",
+            content=dumps(document),
+            headers={"Content-Type": "application/json", **headers(stack, "agency A")},
+        )
+        assert sent.json()["results"][0]["status"] == "rejected", sent.text
+        ours = lambda r: r.get("referrerReference") == document["form_id"]  # noqa: E731
+        refusals = await collect(
+            stack.kafka_bootstrap_servers,
+            stack.topics.rejected,
+            lambda seen: any(ours(r) for r in seen),
+        )
+        rejection_id = str(next(r for r in refusals if ours(r))["rejectionId"])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # until the notifier has recorded it
+            seen = await client.get(
+                f"{services['notifier'].url}/fhir/Task/{rejection_id}",
+                headers=headers(stack, "agency A"),
+            )
+            if seen.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+    return rejection_id
 
 
 async def check_matrix(

@@ -449,10 +449,17 @@ def test_referrer_corrects_and_resubmits_a_refused_referral(
 
     refused.get_by_role("link", name=re.compile("^Correct and resubmit")).click()
     expect(page.get_by_role("heading", name=re.compile("What was wrong"))).to_be_visible()
-    page.get_by_label("The corrected referral").fill(example("community", f"{TAG}-R").decode())
+    # What was sent, field by field, filled in; the refused field marked, with why in words.
+    expect(page.get_by_label("Person given name")).to_have_value("Gloria")
+    consent = page.get_by_label("Consent", exact=True)
+    expect(consent).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-consent-problem")).to_contain_text("Consent is missing.")
+    expect(page.get_by_label("Person given name")).not_to_have_attribute("aria-invalid", "true")
+    checks.check(page, "16-referrer-correction-form")
+    consent.select_option("yes")
     page.get_by_role("button", name="Send the corrected referral").click()
     expect(page.get_by_role("status")).to_contain_text("Accepted")
-    checks.check(page, "16-referrer-resubmitted")
+    checks.check(page, "16b-referrer-resubmitted")
     page.get_by_role("link", name="Follow its progress").click()
     reload_until(page, ".timeline", "Offered to a link worker")
 

@@ -86,6 +86,7 @@ class FakeHubApi:
     onward: dict[str, dict[str, Any]] = field(default_factory=dict)  # onward Tasks by id
     onward_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # by onward id
     onward_searches: list[tuple[str, str | None]] = field(default_factory=list)  # (who, part of)
+    refused: dict[str, dict[str, Any]] = field(default_factory=dict)  # refused messages by id
     directory_answer: dict[str, Any] = field(
         default_factory=lambda: {"resourceType": "Bundle", "type": "searchset", "total": 0}
     )
@@ -213,6 +214,12 @@ class FakeHubApi:
 
     async def notifier_task_history(self, token: str, task_id: str) -> list[dict[str, Any]]:
         return [*self.history.get(task_id, ()), await self.router_task(token, task_id)][::-1]
+
+    async def refused_message(self, token: str, rejection_id: str) -> dict[str, Any]:
+        if rejection_id not in self.refused:
+            raise ApiRefused(404, "no such Task")
+        self.calls.append(("refused-message", rejection_id, None))
+        return self.refused[rejection_id]
 
     async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
         self._refusal()

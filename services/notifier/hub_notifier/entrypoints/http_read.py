@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from hub_common.audit import AuditLogDep, ids_of
 from hub_common.fhir_http import read_response
@@ -90,6 +91,30 @@ def read_router(service: ReadService, base_url: str, version: str) -> APIRouter:
             return not_found("Task")
         await audit.read(request, caller, "Task", [task_id])
         return FhirResponse(history_bundle(task_id, versions, base_url))
+
+    @router.get(
+        "/Task/{task_id}/$refused-message",
+        responses={
+            200: {"description": "`{rejection, source, original}`: the message as received"},
+            **{k: v for k, v in FHIR_RESPONSES.items() if k not in (200, 304)},
+        },
+    )
+    async def refused_message(
+        task_id: str,
+        reader: AgencyReaderDep,
+        request: Request,
+        caller: CallerDep,
+        audit: AuditLogDep,
+    ) -> Response:
+        """What your organisation sent in a referral refused at intake (the rejection Task's
+        id), as intake received it: `original` is the JSON document, or the text (or base64)
+        of a body it could not read. For correcting and sending it again; only the referring
+        agency reads it, and every read is audited."""
+        message = await service.refused_message(reader, task_id)
+        if message is None:
+            return not_found("Task")
+        await audit.read(request, caller, "Task", [task_id])
+        return JSONResponse(message)
 
     @router.get("/Bundle/{document_id}", response_class=FhirResponse, responses=FHIR_RESPONSES)
     async def read_message_back(

@@ -110,6 +110,28 @@ class ReadService:
             )
         return _as_seen_by(reader, task) if task else None
 
+    async def refused_message(self, reader: Reader, rejection_id: str) -> dict[str, Any] | None:
+        """What the agency sent in a referral refused at intake (`source` and `original`, as
+        `referrals.rejected` carried it), so its referrer can correct it; None when it is not
+        theirs, not a refusal, or already deleted by retention."""
+        if reader.organisation is None:
+            return None
+        rejections = orm.rejections
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(rejections.c.source, rejections.c.event["original"])
+                    .join(t, t.c.referral_id == rejections.c.rejection_id)
+                    .where(
+                        rejections.c.rejection_id == rejection_id,
+                        t.c.requester_org == reader.organisation,
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return {"rejection": rejection_id, "source": row[0], "original": row[1]}
+
     async def task_history(self, reader: Reader, task_id: str) -> list[dict[str, Any]] | None:
         """Every version of a Task the reader may see, newest first; None when they may not."""
         if await self.task(reader, task_id) is None:

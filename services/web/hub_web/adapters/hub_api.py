@@ -281,6 +281,13 @@ class HubApi:
         bundle = await self._call("notifier", "GET", f"/fhir/Task/{task_id}/_history", token)
         return [entry["resource"] for entry in bundle.get("entry") or []]
 
+    async def refused_message(self, token: str, rejection_id: str) -> dict[str, Any]:
+        """What the agency sent in a refused referral: `{rejection, source, original}`."""
+        message: dict[str, Any] = await self._call(
+            "notifier", "GET", f"/fhir/Task/{rejection_id}/$refused-message", token
+        )
+        return message
+
     async def referrals_csv(self, token: str) -> AsyncIterator[bytes]:
         """The notifier's referrals report, streamed as it comes (never held whole here).
         Refusals and failures raise before the first byte, so the page can still explain."""

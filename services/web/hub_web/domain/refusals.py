@@ -35,6 +35,7 @@ FIELD_WORDS = {
     "nhsnumber": "NHS number",
     "birthdate": "Date of birth",
     "birth_date": "Date of birth",
+    "date_of_birth": "Date of birth",
     "dob": "Date of birth",
     "postcode": "Postcode",
     "postalcode": "Postcode",

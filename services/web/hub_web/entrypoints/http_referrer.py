@@ -13,12 +13,14 @@ from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.pages import render
 from hub_web.entrypoints.sessions import WebSession, poster, viewer
 from hub_web.service_layer.commands import ResubmitReferral
-from hub_web.service_layer.referrer_desk import ReferrerDesk
+from hub_web.service_layer.referrer_desk import Correction, ReferrerDesk
 
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,64}$")]
 Viewer = Annotated[WebSession, Depends(viewer("agency"))]
 Poster = Annotated[WebSession, Depends(poster("agency"))]
 MAX_BODY_CHARS = 1_000_000  # intake's own limit on a referral's size
+FIELD_PREFIX = "f."  # a correction form's inputs are named `f.<path in the document>`
+MAX_FIELD_CHARS = 10_000
 
 
 def referrer_router(desk: ReferrerDesk) -> APIRouter:
@@ -35,7 +37,30 @@ def referrer_router(desk: ReferrerDesk) -> APIRouter:
         results: list[object] | None = None,
         status_code: int = 200,
     ) -> HTMLResponse:
-        refused = (await desk.referral(session.caller, rejection))[0] if rejection else None
+        correction = await desk.correction(session.caller, rejection) if rejection else None
+        return render_form(
+            request,
+            session,
+            correction,
+            body=body or (correction.text if correction else ""),
+            source=source,
+            error=error,
+            results=results,
+            status_code=status_code,
+        )
+
+    def render_form(
+        request: Request,
+        session: WebSession,
+        correction: Correction | None,
+        *,
+        body: str = "",
+        source: str | None = None,
+        error: str | None = None,
+        results: list[object] | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        refused = correction.rejection if correction else None
         return render(
             request,
             "referrer_resubmit.html",
@@ -43,9 +68,10 @@ def referrer_router(desk: ReferrerDesk) -> APIRouter:
             status_code=status_code,
             title="Correct and resubmit",
             rejection=refused,
+            form=correction.form if correction else None,
             # An agency token naming no formats may send any (intake's rule).
             sources=session.caller.principal.sources or INBOUND_SOURCES,
-            source=source or (refused.source if refused else None),
+            source=source or (correction.source if correction else None),
             body=body,
             error=error,
             results=results,
@@ -117,6 +143,50 @@ def referrer_router(desk: ReferrerDesk) -> APIRouter:
         # Shown in place, not redirected: the answer exists only now, and nothing is stored.
         return await show_form(
             request, session, rejection, body=body, source=source, results=list(results)
+        )
+
+    @router.post("/resubmit/form", response_class=HTMLResponse)
+    async def resubmit_form_fields(
+        request: Request,
+        session: Poster,
+        rejection: Annotated[str, Form(pattern=r"^[A-Za-z0-9.\-]{1,64}$")],
+    ) -> Response:
+        """Send the refused referral again with the form's corrections, as its own format.
+        Refused again: the form again, with what was typed and the new reasons marked."""
+        posted = await request.form()
+        entered = {
+            name.removeprefix(FIELD_PREFIX): value[:MAX_FIELD_CHARS]
+            for name, value in posted.multi_items()
+            if name.startswith(FIELD_PREFIX) and isinstance(value, str)
+        }
+        try:
+            results, correction = await desk.resubmit_corrected(session.caller, rejection, entered)
+        except ApiRefused as problem:
+            if problem.status == 401:
+                raise
+            return render_form(
+                request,
+                session,
+                await desk.correction(session.caller, rejection, entered),
+                error=problem.message,
+                status_code=422,
+            )
+        except LookupError:
+            return await show_form(
+                request,
+                session,
+                rejection,
+                error="This referral can no longer be filled in for you: paste it below",
+                status_code=422,
+            )
+        refused = any(result.status == "rejected" for result in results)
+        # Shown in place, not redirected: the answer exists only now, and nothing is stored.
+        return render_form(
+            request,
+            session,
+            correction,
+            results=list(results),
+            status_code=422 if refused else 200,
         )
 
     return router
