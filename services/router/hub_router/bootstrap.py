@@ -68,7 +68,7 @@ def build_app(
     )
     broker = make_broker(settings, client_id="referral-hub-router")
     changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
-    register_consumers(broker, routing, settings, directory, sessions, changes)
+    register_consumers(broker, routing, settings, directory, changes)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
@@ -23,8 +22,7 @@ def register_consumers(
     service: RoutingService,
     settings: RouterSettings,
     directory: DirectoryServices,
-    sessions: async_sessionmaker[AsyncSession],
-    changes: ReferralChanges | None = None,
+    changes: ReferralChanges,
 ) -> None:
     declare_publications(
         broker,
@@ -53,7 +51,7 @@ def register_consumers(
     async def on_requested(request: Any, delivery: Delivery) -> None:
         """Offer a new referral; idempotent on the event id and the referral id. A later
         version (cancelled or amended by its referrer) changes the Task instead."""
-        if changes is not None and is_change(request):
+        if is_change(request):
             await changes.apply(request, delivery.event_id, delivery.traceparent)
             return
         await service.route(request, delivery.event_id, delivery.traceparent)
@@ -63,12 +61,11 @@ def register_consumers(
         then apply the batch's later versions in order: a referral's first version always
         comes before its changes (same key, same partition), so routing the new ones first
         keeps each referral's order."""
-        later = [(r, d) for r, d in batch if changes is not None and is_change(r)]
-        new = [(r, d) for r, d in batch if changes is None or not is_change(r)]
+        later = [(r, d) for r, d in batch if is_change(r)]
+        new = [(r, d) for r, d in batch if not is_change(r)]
         if new:
             await service.route_batch([(request, d.event_id, d.traceparent) for request, d in new])
         for request, delivery in later:
-            assert changes is not None
             await changes.apply(request, delivery.event_id, delivery.traceparent)
 
     async def on_directory(role: Any, delivery: Delivery) -> None:
