@@ -23,7 +23,6 @@ ONWARD_STEP_LABELS = {
     "declined-by-service": "Declined by the service",
     "no-response": "No answer by the deadline",
 }
-FINISHED_STEPS = frozenset({"attended", "did-not-attend", "declined-by-service", "no-response"})
 CONSENT_METHODS = (
     ("verbal", "Said so (verbal)"),
     ("written", "In writing"),
@@ -58,10 +57,6 @@ class OnwardView:
     @property
     def can_record_attendance(self) -> bool:
         return self.status in ("accepted", "in-progress")
-
-    @property
-    def finished(self) -> bool:
-        return self.step in FINISHED_STEPS
 
 
 def onward_view(task: dict[str, Any]) -> OnwardView:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
+from hub_web.domain.naming import need_name
 from hub_web.domain.tasks import parse_instant
 
 WHY_LABELS = {
@@ -105,13 +105,6 @@ class WaitingReferral:
         return tuple(self.names.get(w, w) for w in worker_ids)
 
 
-def need_label(code: str) -> str:
-    try:
-        return NEED_DISPLAY[NeedCategory(code)]
-    except ValueError:
-        return code
-
-
 def waiting_referral(entry: dict[str, Any]) -> WaitingReferral:
     """Read one entry of the router's `GET /coordination/waiting`."""
     decision: dict[str, Any] = entry.get("decision") or {}
@@ -131,7 +124,7 @@ def waiting_referral(entry: dict[str, Any]) -> WaitingReferral:
         referral_id=str(entry.get("referralId") or ""),
         borough=entry.get("borough"),
         district=entry.get("district"),
-        needs=tuple(need_label(str(n)) for n in entry.get("needs") or ()),
+        needs=tuple(need_name(str(n)) for n in entry.get("needs") or ()),
         language=entry.get("language"),
         interpreter_needed=bool(entry.get("interpreterNeeded")),
         risk_flagged=bool(entry.get("riskFlagged")),

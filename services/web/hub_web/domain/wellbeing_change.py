@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import fmean
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
 from hub_common.wellbeing import Instrument, Timepoint
+from hub_web.domain.naming import need_name
 from hub_web.domain.tasks import TaskView
 
 MIN_PEOPLE = 5
@@ -80,14 +80,7 @@ def _cohorts_of(task: TaskView, by: str) -> tuple[str, ...]:
     if by == "borough":
         return ((task.routing.borough if task.routing else None) or "unknown",)
     needs = task.routing.needs if task.routing else ()
-    return tuple(_need_words(n) for n in needs) or ("no need recorded",)
-
-
-def _need_words(code: str) -> str:
-    try:
-        return NEED_DISPLAY[NeedCategory(code)]
-    except ValueError:
-        return code
+    return tuple(need_name(n) for n in needs) or ("no need recorded",)
 
 
 def _figure(found: list[Change], pick: Callable[[Change], float | None]) -> float | None:

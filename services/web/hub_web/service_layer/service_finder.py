@@ -4,6 +4,7 @@ handles the person's address)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,12 +107,13 @@ class ServiceFinder:
         if filters is None:
             needs = task.routing.needs if task.routing else ()
             filters = ServiceFilters(needs=tuple(needs))
-        bundle = await self._api.find_services(caller.token, filters.params(referral_id))
-        request = (
-            await self._api.person(caller.token, referral_id)
-            if task.status in ("accepted", "in-progress", "on-hold")
-            else None
-        )
+        search = self._api.find_services(caller.token, filters.params(referral_id))
+        if task.status in ("accepted", "in-progress", "on-hold"):  # the person, to share
+            bundle, request = await asyncio.gather(
+                search, self._api.person(caller.token, referral_id)
+            )
+        else:
+            bundle, request = await search, None
         person = person_view(request) if request else None
         return FindPage(task, filters, services_found(bundle), person)
 
