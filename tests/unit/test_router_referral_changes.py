@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from hub_common.fhir_refs import resource_version
 from hub_router.adapters.task_repository import StoredTask, snapshot_of
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import TaskStatus as S
 from hub_router.domain.task_status import TransitionRefused
-from hub_router.service_layer.referral_changes import ReferralChanges, is_change, version_of
+from hub_router.service_layer.referral_changes import ReferralChanges, is_change
 from tests.support.fhir_corpus import _stored, service_requests
 
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -24,10 +25,10 @@ def offered() -> tuple[dict[str, Any], StoredTask]:
 
 def test_only_later_versions_and_revocations_are_changes() -> None:
     request, _ = offered()
-    assert version_of(request) == 1 and not is_change(request)
+    assert resource_version(request) == 1 and not is_change(request)
     assert is_change({**request, "meta": {"versionId": "2"}})
     assert is_change({**request, "status": "revoked"})
-    assert version_of({**request, "meta": {}}) == 1  # published before versions
+    assert resource_version({**request, "meta": {}}) == 1  # published before versions
     assert not is_change("not a resource")
 
 

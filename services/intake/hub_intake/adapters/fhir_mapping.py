@@ -205,12 +205,6 @@ def _reason_code(need: Need) -> dict[str, Any]:
     return concept
 
 
-def service_request_version(request: dict[str, Any]) -> int:
-    """The ServiceRequest's version (meta.versionId); 1 for those published before versions."""
-    value = (request.get("meta") or {}).get("versionId")
-    return int(value) if isinstance(value, str) and value.isdigit() else 1
-
-
 def to_service_request(referral: Referral, referral_id: str, episode_id: str) -> dict[str, Any]:
     """Build the ServiceRequest the hub publishes on `referrals.requested`."""
     reason_codes = [_reason_code(need) for need in referral.needs]

@@ -9,7 +9,7 @@ MessageHeader has no id to answer, gets a plain OperationOutcome with 400.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from hub_common.audit import AuditAction, AuditLogDep
 from hub_common.auth import Principal, require
 from hub_common.envelope import TRACEPARENT
+from hub_common.fhir_http import FhirResponse
 from hub_common.jsonio import loads
 from hub_common.outcome import Issue, operation_outcome
 from hub_intake.adapters.bars_acknowledgement import acknowledgement
@@ -25,14 +26,9 @@ from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
 
-FHIR_JSON_MEDIA = "application/fhir+json"
 SOURCE = "fhir"
 
 Agency = Annotated[Principal, Depends(require("agency"))]
-
-
-def _fhir(body: dict[str, Any], code: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=code, media_type=FHIR_JSON_MEDIA, headers=headers)
 
 
 def _header(body: bytes) -> bars.Header:
@@ -73,7 +69,7 @@ def bars_router(service: IntakeService) -> APIRouter:
         """Process a BaRS referral message: a new referral, or a cancellation or amendment
         (MessageHeader.reason update) of one you sent."""
         if agency.sources and SOURCE not in agency.sources:
-            return _fhir(
+            return FhirResponse(
                 operation_outcome(
                     [
                         Issue(
@@ -101,12 +97,12 @@ def bars_router(service: IntakeService) -> APIRouter:
         try:
             [outcome] = await service.receive(command)
         except UnreadableMessage as error:
-            return _fhir(
+            return FhirResponse(
                 operation_outcome([Issue(error.field or "(body)", str(error), code="structure")]),
                 400,
             )
         if header.message_id is None:  # nothing to answer: the outcome alone says why
-            return _fhir(outcome.outcome, 400)
+            return FhirResponse(outcome.outcome, 400)
         refused = outcome.status == "rejected"
         details = outcome.outcome
         headers = {}
@@ -115,6 +111,6 @@ def bars_router(service: IntakeService) -> APIRouter:
         answer = acknowledgement(
             header, "fatal-error" if refused else "ok", details, command.received_at
         )
-        return _fhir(answer, 422 if refused else 200, headers)
+        return FhirResponse(answer, 422 if refused else 200, headers)
 
     return router

@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.envelope import Envelope
+from hub_common.fhir_refs import resource_version
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue
 from hub_common.topics import Topics
 from hub_intake.adapters import orm
-from hub_intake.adapters.fhir_mapping import service_request_version, to_service_request
+from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.service_layer.commands import ReceiveReferrals
 
@@ -75,7 +76,7 @@ async def apply_update(
         )
         return None
     current: dict[str, Any] = row.service_request
-    version = service_request_version(current)
+    version = resource_version(current)
     if current.get("status") != "active":
         reading.issues.append(
             Issue(

@@ -12,6 +12,7 @@ from sqlalchemy import Integer, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.fhir_refs import resource_version
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
@@ -50,7 +51,7 @@ async def _keep_later_versions(session: AsyncSession, rows: list[dict[str, Any]]
     `meta.versionId` higher) replaces the one kept, never an older version a later one."""
     sr = orm.service_requests
     for row in rows:
-        version = service_request_version(row["resource"])
+        version = resource_version(row["resource"])
         if version <= 1:
             continue
         held = func.coalesce(sr.c.resource["meta"]["versionId"].astext.cast(Integer), 1)
@@ -59,11 +60,6 @@ async def _keep_later_versions(session: AsyncSession, rows: list[dict[str, Any]]
             .where(sr.c.referral_id == row["referral_id"], held < version)
             .values(resource=row["resource"], borough=row["borough"])
         )
-
-
-def service_request_version(request: dict[str, Any]) -> int:
-    value = (request.get("meta") or {}).get("versionId")
-    return int(value) if isinstance(value, str) and value.isdigit() else 1
 
 
 class TrackingService:

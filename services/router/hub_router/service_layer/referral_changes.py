@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.fhir_refs import resource_version
 from hub_common.inbox import first_delivery
 from hub_common.topics import Topics
 from hub_router.adapters import orm
@@ -37,16 +38,10 @@ log = logging.getLogger(__name__)
 CANCELLED_BY_REFERRER = "cancelled by the referrer (BaRS update message)"
 
 
-def version_of(request: dict[str, Any]) -> int:
-    """The ServiceRequest's version; 1 when it has none (published before versions)."""
-    value = (request.get("meta") or {}).get("versionId")
-    return int(value) if isinstance(value, str) and value.isdigit() else 1
-
-
 def is_change(request: Any) -> bool:
     """A later version of a referral (an amendment or a cancellation), not a new referral."""
     return isinstance(request, dict) and (
-        version_of(request) > 1 or request.get("status") == "revoked"
+        resource_version(request) > 1 or request.get("status") == "revoked"
     )
 
 
@@ -68,7 +63,7 @@ class ReferralChanges:
     async def apply(self, request: dict[str, Any], event_id: str, traceparent: str | None) -> bool:
         """Apply one changed ServiceRequest; True when a new Task version was published."""
         referral_id = str(request.get("id") or "")
-        version = version_of(request)
+        version = resource_version(request)
         async with self._sessions.begin() as session:
             if not await first_delivery(
                 session, orm.processed_events, "router.requested", event_id

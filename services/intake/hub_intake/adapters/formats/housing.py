@@ -34,13 +34,11 @@ class HousingFormat:
     @staticmethod
     def _rows(body: bytes) -> list[tuple[int, dict[str, object]]]:
         """(line number, row keyed by column) for every non-blank row; the header is line 1."""
-        try:
-            # utf-8-sig drops a byte-order mark; newline="" lets csv handle Windows line endings;
-            # skipinitialspace reads `a, "b, c"` as two cells, as whoever typed it meant.
-            text = utf8_text(body, "CSV document")
-            reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-        except UnicodeDecodeError:  # pragma: no cover - utf8_text raises UnreadableMessage
-            raise UnreadableMessage("the CSV document is not UTF-8 text") from None
+        # utf8_text drops a byte-order mark and names what is not UTF-8; newline="" lets csv
+        # handle Windows line endings; skipinitialspace reads `a, "b, c"` as two cells, as
+        # whoever typed it meant.
+        text = utf8_text(body, "CSV document")
+        reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
         rows: list[tuple[int, list[str]]] = []
         line = 1
         try:
