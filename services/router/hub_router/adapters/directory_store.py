@@ -16,7 +16,6 @@ Also the small functions other parts of the router call inside their own transac
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.directory import DirectoryService, fhir_id
+from hub_common.district_centroids import EARTH_RADIUS_KM
 from hub_router.adapters import orm
 from hub_router.domain.directory_search import (
     Answer,
@@ -53,9 +53,7 @@ from hub_router.domain.directory_search import (
 
 SERVICES = orm.directory_services
 LOCATIONS = orm.directory_locations
-EARTH_RADIUS_KM = 6371.0088
 TEXT_CONFIG = "english"
-ONWARD_COLUMNS = {"status", "business_status", "record", "updated_at"}
 # Decided onward referrals of some services. The answer's moment is `record.answered_at` when
 # the onward referral recorded it; otherwise `updated_at` while the referral still rests on its
 # answer (accepted, or declined by the organisation); later steps moved it, so unknown.
@@ -272,32 +270,11 @@ async def take_place(session: AsyncSession, service_id: str) -> int | None:
     return None if left is None else int(left)
 
 
-_onward_seen: set[str] = set()  # databases known to have it (once there, it stays)
-
-
-async def _onward_table_ready(session: AsyncSession) -> bool:
-    database = str(session.get_bind().engine.url)
-    if database not in _onward_seen:
-        present = (
-            await session.execute(
-                text(
-                    "SELECT column_name FROM information_schema.columns"
-                    " WHERE table_schema = 'router' AND table_name = 'onward_referrals'"
-                )
-            )
-        ).scalars()
-        if set(present) >= ONWARD_COLUMNS:
-            _onward_seen.add(database)
-    return database in _onward_seen
-
-
 async def usual_responses(
     session: AsyncSession, service_ids: Sequence[str]
 ) -> dict[str, UsualResponse]:
     """Per service id, how it answered the hub's onward referrals (decided ones only)."""
     if not service_ids:
-        return {}
-    if not await _onward_table_ready(session):
         return {}
     rows = (await session.execute(ONWARD_ANSWERS, {"ids": list(service_ids)})).all()
     decided: dict[str, list[tuple[float | None, Answer]]] = {}
@@ -311,7 +288,3 @@ async def usual_responses(
         days = None if row.days is None else float(row.days)
         decided.setdefault(row.service_id, []).append((days, answer))
     return {service_id: usual_response(found) for service_id, found in decided.items()}
-
-
-def when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
