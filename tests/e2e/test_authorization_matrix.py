@@ -162,6 +162,19 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "POST", "/coordination/people/reviews/no-such-review/$split", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 404, "coordinator, Sutton": 404, "operator": 403, **ORGS_403}),
+    # Subscriptions are their subscriber's alone: another's or an unknown one is not found,
+    # and an update is read (400 for the matrix's empty body) before anything is looked up
+    # (real subscriptions in tests/integration/test_subscription_lifecycle.py).
+    ("notifier", "GET", "/fhir/Subscription/no-such-subscription", {
+        "agency A": 404, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_404}),
+    ("notifier", "PUT", "/fhir/Subscription/no-such-subscription", {
+        "agency A": 400, "agency B": 400, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403,
+        "organisation A": 400, "organisation B": 400}),
+    ("notifier", "POST", "/fhir/Subscription/no-such-subscription/$rotate-secret", {
+        "agency A": 404, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_404}),
 ]  # fmt: skip
 
 # Once the owner has referred the person on to organisation A's service: {id} is the onward

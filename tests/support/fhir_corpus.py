@@ -78,7 +78,7 @@ EXAMPLES = {
 }
 WORKER = "lw-croydon-01"
 # Delivery ids are uuid4s in the notifier: fixed ones here, so failures are reproducible.
-DELIVERY_IDS = [f"6f1d7c52-93a4-4c1e-9d3b-2f0c8e5a7b1{n}" for n in range(4)]
+DELIVERY_IDS = [f"6f1d7c52-93a4-4c1e-9d3b-2f0c8e5a7b1{n}" for n in range(5)]
 
 Labelled = tuple[str, dict[str, Any]]
 
@@ -271,8 +271,14 @@ def notifications() -> Iterator[Labelled]:
         endpoint="https://agency.example/hook",
         headers=["Authorization: Bearer abc"],
         filter_criteria="Task?requester=https://fhir.nhs.uk/Id/ods-organization-code|H85001",
+        heartbeat_seconds=300,
     )
     yield "Subscription/created", subscription_resource(row, secret="s3cret")
+    heartbeat = StatusReport(url, "active", NotificationType.HEARTBEAT, 2)
+    yield (
+        "Bundle/heartbeat",
+        notification_bundle(heartbeat, bundle_id=DELIVERY_IDS[4], base_url=BASE_URL, timestamp=AT),
+    )
 
 
 def served_bundles() -> Iterator[Labelled]:

@@ -102,3 +102,18 @@ def test_subscription_headers_cannot_forge_standard_ones_in_any_case() -> None:
     assert names.count("webhook-signature") == names.count("webhook-id") == 1
     assert names.count("x-hub-signature") == 1
     assert headers["webhook-signature"] == standard_signature(SECRET, "delivery-9", 1000, BODY)
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
+    headers = request_headers(
+        [],
+        secret="new-secret",
+        previous_secret=SECRET,
+        idempotency_key="delivery-10",
+        timestamp=int(time.time()),
+        body=BODY,
+    )
+    assert headers["webhook-signature"].count("v1,") == 2
+    assert verify_standard("new-secret", BODY, headers)
+    assert verify_standard(SECRET, BODY, headers)
+    assert not verify_standard("a-third-secret", BODY, headers)

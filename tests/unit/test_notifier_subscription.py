@@ -6,6 +6,7 @@ import pytest
 
 from hub_notifier.adapters.fhir_subscription import (
     FILTER_CRITERIA,
+    HEARTBEAT_PERIOD,
     PAYLOAD_CONTENT,
     read_subscription,
     subscription_resource,
@@ -132,8 +133,46 @@ def test_the_secret_is_shown_only_when_asked_and_header_values_never() -> None:
         endpoint="https://agency.example/hook",
         headers=["Authorization: Bearer abc"],
         filter_criteria=f"Task?requester={ORG}",
+        heartbeat_seconds=None,
     )
     shown = subscription_resource(row)
     assert "extension" not in shown
     assert shown["channel"]["header"] == ["Authorization: ***"]
     assert subscription_resource(row, secret="s3cret")["extension"][0]["valueString"] == "s3cret"
+
+
+def with_heartbeat(resource: dict, period: object) -> dict:
+    channel = {
+        **resource["channel"],
+        "extension": [{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": period}],
+    }
+    return {**resource, "channel": channel}
+
+
+def test_a_heartbeat_period_is_read_within_its_bounds_and_for_rest_hooks_only() -> None:
+    resource = backport("https://agency.example/hook")
+    assert read_subscription(resource, ORG, allow_http=False).heartbeat_seconds is None
+    command = read_subscription(with_heartbeat(resource, 300), ORG, allow_http=False)
+    assert command.heartbeat_seconds == 300
+    for period in (59, 86_401, "300", True):
+        with pytest.raises(RefusedSubscription) as refused:
+            read_subscription(with_heartbeat(resource, period), ORG, allow_http=False)
+        assert refused.value.field == "Subscription.channel.extension(heartbeatPeriod)"
+    kafka = with_heartbeat({**resource, "channel": {"type": "message"}}, 300)
+    with pytest.raises(RefusedSubscription, match="rest-hook"):
+        read_subscription(kafka, ORG, allow_http=False)
+
+
+def test_the_heartbeat_period_is_shown_back() -> None:
+    row = SimpleNamespace(
+        subscription_id="s1",
+        status="active",
+        reason="r",
+        channel="rest-hook",
+        endpoint="https://agency.example/hook",
+        headers=[],
+        filter_criteria=f"Task?requester={ORG}",
+        heartbeat_seconds=120,
+    )
+    channel = subscription_resource(row)["channel"]
+    assert channel["extension"] == [{"url": HEARTBEAT_PERIOD, "valueUnsignedInt": 120}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
@@ -104,7 +104,13 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         settings.topics, settings.public_url, settings.smtp_sender, clock, settings.web_url
     )
     tracking = TrackingService(sessions, announcer, on_commit=committed)
-    subscriptions = SubscriptionService(sessions, settings.public_url, clock, on_commit=committed)
+    subscriptions = SubscriptionService(
+        sessions,
+        settings.public_url,
+        clock,
+        on_commit=committed,
+        rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
+    )
     dead_letters = DeadLetters(sessions, clock, on_commit=committed, topics=settings.topics)
 
     broker = make_broker(settings, client_id="referral-hub-notifier")
@@ -146,6 +152,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
                 settings.alert_digest_check_seconds,
                 max_backoff=600.0,
             ).run,
+            Periodic(
+                "heartbeats", subscriptions.send_heartbeats, settings.heartbeat_check_seconds
+            ).run,
             # Every replica sweeps; the stores claim rows with SKIP LOCKED.
             Periodic(
                 "retention sweep", retention.sweep, settings.retention_sweep_seconds, 600.0
@@ -154,7 +163,13 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     )
     app.include_router(read_router(ReadService(sessions), settings.public_url, app.version))
     app.include_router(report_router(ReportService(sessions)))
-    app.include_router(subscription_router(subscriptions, allow_http=settings.allow_http_endpoints))
+    app.include_router(
+        subscription_router(
+            subscriptions,
+            allow_http=settings.allow_http_endpoints,
+            shortest_heartbeat=settings.shortest_heartbeat_seconds,
+        )
+    )
     app.include_router(operator_router(dead_letters))
     app.include_router(audit_router(trail))
     app.include_router(alerts_router(alerts))

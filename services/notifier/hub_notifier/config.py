@@ -80,6 +80,24 @@ class NotifierSettings(InfraSettings):
         description="How long after its first attempt a delivery is retried before it is "
         "dead-lettered (at least 24 hours in production)",
     )
+    secret_rotation_grace_hours: float = Field(
+        default=24.0,
+        gt=0,
+        alias="NOTIFIER_SECRET_ROTATION_GRACE_HOURS",
+        description="How long a rotated-out signing secret keeps signing beside the new one",
+    )
+    heartbeat_check_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        alias="NOTIFIER_HEARTBEAT_CHECK_SECONDS",
+        description="How often each replica looks for subscriptions due a heartbeat",
+    )
+    shortest_heartbeat_seconds: int = Field(
+        default=60,
+        ge=1,
+        alias="NOTIFIER_SHORTEST_HEARTBEAT_SECONDS",
+        description="The shortest heartbeatPeriod a subscription may ask for",
+    )
     smtp_host: str = Field(default="127.0.0.1", alias="NOTIFIER_SMTP_HOST")
     smtp_port: int = Field(default=25, alias="NOTIFIER_SMTP_PORT")
     smtp_sender: str = Field(default="referral-hub@localhost", alias="NOTIFIER_SMTP_SENDER")

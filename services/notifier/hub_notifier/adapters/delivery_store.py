@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -51,6 +51,9 @@ SENT_BY_WORKER = ("rest-hook", "email")  # Kafka deliveries go through the outbo
 # planned each claim afresh instead (1.3 ms of planning a claim) to keep the custom plan.
 IS_PENDING = literal_column(f"'{PENDING}'", String)
 EVENT_NOTIFICATION = NotificationType.EVENT_NOTIFICATION.value
+OFF = SubscriptionStatus.OFF.value
+PARKED_UNTIL = datetime(9999, 12, 31, tzinfo=UTC)
+"""The due time of a turned-off subscription's pending deliveries: never, until turned on."""
 
 d = orm.deliveries
 s = orm.subscriptions
@@ -84,6 +87,7 @@ class Claimed:
     endpoint: str | None = None
     headers: tuple[str, ...] = ()
     secret: str = ""
+    previous_secret: str | None = None  # during a rotation's grace period only
     # The subscription's next event notifications, sent in the same request as this one.
     coalesced: tuple[Claimed, ...] = ()
 
@@ -125,15 +129,28 @@ class DeliveryStore:
                 if ids
                 else {}
             )
+            off = [
+                seq
+                for row in rows
+                if (sub := subscriptions.get(row.subscription_id)) is not None and sub.status == OFF
+                for seq in (row.seq, *(f.seq for f in followers.get(row.seq, ())))
+            ]
+            if off:
+                # Turned off since they were queued (or while in flight): parked, not sent,
+                # until the subscription is turned on again (subscription_store.py).
+                await conn.execute(_PARK, {"seqs": off})
         claimed = []
         for row in rows:
             sub = subscriptions.get(row.subscription_id)
+            if sub is not None and sub.status == OFF:
+                continue
             claimed.append(
                 _claimed(
                     row,
                     endpoint=sub.endpoint if sub else None,
                     headers=tuple(sub.headers or ()) if sub else (),
                     secret=sub.secret if sub else "",
+                    previous_secret=_previous_secret(sub, now),
                     coalesced=tuple(_claimed(f) for f in followers.get(row.seq, ())),
                 )
             )
@@ -343,10 +360,29 @@ _LEASED = {
     "last_attempt_at": bindparam("now", type_=d.c.due_at.type),
 }
 _CLAIM_DUE = _claim_due()
-
-_ENDPOINTS = select(s.c.subscription_id, s.c.endpoint, s.c.headers, s.c.secret).where(
-    s.c.subscription_id == any_(array_parameter("ids"))
+_PARK = (
+    update(d)
+    .where(d.c.seq == any_(array_parameter("seqs", BigInteger)))
+    .values(due_at=PARKED_UNTIL)
 )
+
+_ENDPOINTS = select(
+    s.c.subscription_id,
+    s.c.endpoint,
+    s.c.headers,
+    s.c.secret,
+    s.c.previous_secret,
+    s.c.previous_secret_until,
+    s.c.status,
+).where(s.c.subscription_id == any_(array_parameter("ids")))
+
+
+def _previous_secret(subscription: Any, now: datetime) -> str | None:
+    """The rotated-out secret while its grace period lasts, else None."""
+    if subscription is None or subscription.previous_secret is None:
+        return None
+    until = subscription.previous_secret_until
+    return subscription.previous_secret if until is not None and until > now else None
 
 
 def _following() -> Any:

@@ -13,9 +13,11 @@ from hub_notifier.domain.subscription import Channel, RefusedSubscription
 
 FILTER_CRITERIA = f"{BACKPORT}/StructureDefinition/backport-filter-criteria"
 PAYLOAD_CONTENT = f"{BACKPORT}/StructureDefinition/backport-payload-content"
+HEARTBEAT_PERIOD = f"{BACKPORT}/StructureDefinition/backport-heartbeat-period"
 SECRET_EXTENSION = f"{HUB_BASE}/StructureDefinition/subscription-signing-secret"
 MAX_HEADERS = 5
 MAX_HEADER_LENGTH = 1000
+MAX_HEARTBEAT_SECONDS = 86_400
 
 
 def _extension_value(element: Any, url: str) -> Any:
@@ -61,7 +63,26 @@ def _headers(channel: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(h) for h in headers)
 
 
-def read_subscription(resource: Any, organisation: str, *, allow_http: bool) -> CreateSubscription:
+def _heartbeat(channel: dict[str, Any], rest_hook: bool, shortest: int) -> int | None:
+    """The Backport's `heartbeatPeriod`, in seconds, within the bounds the hub serves."""
+    period = _extension_value(channel, HEARTBEAT_PERIOD)
+    if period is None:
+        return None
+    where = "Subscription.channel.extension(heartbeatPeriod)"
+    if not rest_hook:
+        raise RefusedSubscription(where, "heartbeats are sent to rest-hook endpoints only")
+    if isinstance(period, bool) or not isinstance(period, int):
+        raise RefusedSubscription(where, "an unsignedInt number of seconds")
+    if not shortest <= period <= MAX_HEARTBEAT_SECONDS:
+        raise RefusedSubscription(
+            where, f"between {shortest} and {MAX_HEARTBEAT_SECONDS} seconds, not {period}"
+        )
+    return period
+
+
+def read_subscription(
+    resource: Any, organisation: str, *, allow_http: bool, shortest_heartbeat: int = 60
+) -> CreateSubscription:
     """Raises RefusedSubscription naming the element at fault."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Subscription":
         raise RefusedSubscription("resourceType", "expected a Subscription")
@@ -95,6 +116,7 @@ def read_subscription(resource: Any, organisation: str, *, allow_http: bool) -> 
         headers=_headers(channel) if rest_hook else (),
         filter_criteria=str(filter_criteria) if filter_criteria else None,
         reason=str(resource.get("reason") or "referral status updates")[:500],
+        heartbeat_seconds=_heartbeat(channel, rest_hook, shortest_heartbeat),
     )
 
 
@@ -107,6 +129,10 @@ def subscription_resource(row: Any, *, secret: str | None = None) -> dict[str, A
     }
     if row.endpoint:
         channel["endpoint"] = row.endpoint
+    if row.heartbeat_seconds:
+        channel["extension"] = [
+            {"url": HEARTBEAT_PERIOD, "valueUnsignedInt": row.heartbeat_seconds}
+        ]
     if row.headers:
         # Headers can hold the referrer's own credentials: say that they are set, not what.
         channel["header"] = [f"{str(h).partition(':')[0]}: ***" for h in row.headers]

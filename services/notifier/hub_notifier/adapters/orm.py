@@ -85,6 +85,13 @@ subscriptions = Table(
     Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     # Kept as is, not hashed: the hub must sign with it. Shown to the agency once, at creation.
     Column("secret", String(100), nullable=False),
+    # After a rotation the old secret signs beside the new one until `previous_secret_until`.
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
+    # The Backport's heartbeatPeriod (rest-hook only); None asks for no heartbeats.
+    Column("heartbeat_seconds", Integer, nullable=True),
+    # When the hub last queued a notification for it: the heartbeat sweep's clock.
+    Column("last_notified_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("filter_criteria", String(500), nullable=False),
     Column("reason", String(500), nullable=False),
     # The last event number given out; the row is locked while the next one is taken.

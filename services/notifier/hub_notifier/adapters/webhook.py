@@ -16,7 +16,13 @@ FHIR_JSON_MEDIA = "application/fhir+json"
 
 
 def request_headers(
-    extra: Sequence[str], *, secret: str, idempotency_key: str, timestamp: int, body: bytes
+    extra: Sequence[str],
+    *,
+    secret: str,
+    idempotency_key: str,
+    timestamp: int,
+    body: bytes,
+    previous_secret: str | None = None,
 ) -> dict[str, str]:
     """The subscription's own headers first, then the hub's, which they can never override:
     Standard Webhooks' three (the idempotency key is the message id, the same on every retry)
@@ -26,7 +32,9 @@ def request_headers(
         "Idempotency-Key": idempotency_key,
         "webhook-id": idempotency_key,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(secret, idempotency_key, timestamp, body),
+        "webhook-signature": standard_signature(
+            secret, idempotency_key, timestamp, body, previous_secret=previous_secret
+        ),
         "X-Hub-Timestamp": str(timestamp),
         "X-Hub-Signature": sign(secret, timestamp, body),
     }
@@ -67,10 +75,12 @@ class WebhookSender:
         secret: str,
         idempotency_key: str,
         body: bytes,
+        previous_secret: str | None = None,
     ) -> Attempt:
         headers = request_headers(
             extra_headers,
             secret=secret,
+            previous_secret=previous_secret,
             idempotency_key=idempotency_key,
             timestamp=int(self._clock()),
             body=body,

@@ -17,3 +17,4 @@ class CreateSubscription:
     headers: tuple[str, ...]
     filter_criteria: str | None
     reason: str
+    heartbeat_seconds: int | None = None  # the Backport's heartbeatPeriod; rest-hook only

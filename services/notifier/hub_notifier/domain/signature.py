@@ -7,6 +7,10 @@ Two signatures of the same request, with the subscription's secret:
 - the hub's first scheme (`X-Hub-Timestamp`, `X-Hub-Signature: sha256=<hex>` over
   `"<timestamp>.<body>"`), kept for receivers built against it.
 
+During a rotation (`$rotate-secret`) the Standard Webhooks header carries a signature with the
+old secret too, until the rotation's grace period ends; `X-Hub-Signature` has room for one, so
+it is always the new secret's.
+
 Either way a receiver that checks the timestamp is recent refuses a replayed request, and one
 that checks the signature refuses a forged or altered one.
 """
@@ -56,10 +60,25 @@ def standard_webhook(secret: str) -> Webhook:
     return Webhook(secret.encode())
 
 
-def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value, `v1,<base64 HMAC-SHA256>` of `"<id>.<timestamp>.<body>"`."""
+def standard_signature(
+    secret: str,
+    message_id: str,
+    timestamp: int,
+    body: bytes,
+    *,
+    previous_secret: str | None = None,
+) -> str:
+    """The `webhook-signature` value, `v1,<base64 HMAC-SHA256>` of `"<id>.<timestamp>.<body>"`.
+
+    During a secret rotation the old secret signs too, and the value lists both, space
+    separated, the new one first: Standard Webhooks receivers accept a request when any listed
+    signature matches, so a receiver still holding the old secret keeps working until it
+    switches."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    return standard_webhook(secret).sign(message_id, moment, body.decode())
+    signatures = [standard_webhook(secret).sign(message_id, moment, body.decode())]
+    if previous_secret:
+        signatures.append(standard_webhook(previous_secret).sign(message_id, moment, body.decode()))
+    return " ".join(signatures)
 
 
 def verify_standard(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:

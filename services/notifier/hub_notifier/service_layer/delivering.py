@@ -31,6 +31,7 @@ class Webhook(Protocol):
         secret: str,
         idempotency_key: str,
         body: bytes,
+        previous_secret: str | None = None,
     ) -> Attempt: ...
 
 
@@ -158,6 +159,7 @@ class DeliveryWorker:
             delivery.endpoint,
             delivery.headers,
             secret=delivery.secret,
+            previous_secret=delivery.previous_secret,
             idempotency_key=key,
             body=body,
         )

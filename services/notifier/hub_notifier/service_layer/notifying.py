@@ -134,15 +134,16 @@ class Announcer:
                 if event is not None:
                     outgoing.append(event)
         numbered = [
-            {"sid": sub.subscription_id, "counter": counters[sub.subscription_id]}
+            {"sid": sub.subscription_id, "counter": counters[sub.subscription_id], "at": now}
             for sub in live
             if counters[sub.subscription_id] != sub.events_since_start
         ]
         if numbered:
+            # `last_notified_at` restarts the heartbeat clock (subscription_store.py).
             await session.execute(
                 update(s)
                 .where(s.c.subscription_id == bindparam("sid"))
-                .values(events_since_start=bindparam("counter")),
+                .values(events_since_start=bindparam("counter"), last_notified_at=bindparam("at")),
                 numbered,
             )
         if rows:
