@@ -1,9 +1,10 @@
 """Header and log injection against the running hub: CR, LF, ANSI escapes and other control
 characters in every spot an attacker controls that may reach a log line or a response header
 (path ids, the source name, query values, headers the services read, fields of bodies, Kafka
-message keys and headers). Afterwards every line of every service's log must start with the
-time and the service's name (no forged lines, no terminal escapes), and no response header may
-hold a line break from the input. `-s` prints how many hostile inputs were tried.
+message keys and headers). Afterwards every line of every service's log must be one JSON
+record of that service (no forged lines), with no terminal escape in the line or in any value
+it decodes to, and no response header may hold a line break from the input. `-s` prints how
+many hostile inputs were tried. (The text format's one-line rule: tests/unit/test_log_lines.py.)
 """
 
 from __future__ import annotations
@@ -41,10 +42,30 @@ HOSTILE = [
     f"x\x0b\x0c{FORGED}",
     "x\x08\x08\x08\x7f",
 ]
-LINE = re.compile(
-    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (intake|router|notifier) "
-    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) "
-)
+SERVICES = {"intake", "router", "notifier"}
+LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def genuine(line: str) -> bool:
+    """A JSON record written by a service's log handler, none of its values able to move the
+    cursor or start a line when printed (`jq -r .message`)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return (
+        isinstance(record, dict)
+        and record.get("service") in SERVICES
+        and record.get("level") in LEVELS
+        and bool(TIME.match(str(record.get("time", ""))))
+        and not any(
+            TERMINAL_CONTROLS.search(value) for value in record.values() if isinstance(value, str)
+        )
+    )
+
+
 CALLERS = {
     "agency": Principal("agency", CVA, organisation=CVA, sources=tuple(EXAMPLES)),
     "link_worker": Principal("link_worker", "lw-croydon-01"),
@@ -181,8 +202,8 @@ async def test_no_input_forges_a_log_line_or_a_response_header(
         if line
     ]
     assert len(lines) > 50, "the services logged almost nothing: is the test reading the logs?"
-    forged = [(name, line[:200]) for name, line in lines if not LINE.match(line)]
-    assert forged == [], f"{len(forged)} lines without the prefix: {forged[:5]}"
+    forged = [(name, line[:200]) for name, line in lines if not genuine(line)]
+    assert forged == [], f"{len(forged)} lines that are not a service's record: {forged[:5]}"
     escapes = [(name, line[:200]) for name, line in lines if "\x1b" in line or "\x07" in line]
     assert escapes == [], escapes[:5]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Span
 from sqlalchemy import (
     BigInteger,
     Insert,
@@ -36,8 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from hub_common import tracing
 from hub_common.db import array_parameter
-from hub_common.envelope import Envelope
+from hub_common.envelope import EVENT_ID, TRACEPARENT, Envelope
 from hub_common.jsonio import dumps
 
 log = logging.getLogger(__name__)
@@ -205,21 +207,38 @@ class OutboxRelay:
         self._acknowledged = []
         if not rows:
             return 0
-        sent = [
-            await producer.send(
-                row.topic,
-                value=row.value,
-                key=row.key.encode(),
-                headers=[(name, value.encode()) for name, value in row.headers.items()],
+        # A producer span per event, child of the span that staged it (its row's traceparent),
+        # and the parent of whatever consumes it (the header now names the producer span).
+        spans = [
+            tracing.start_producer_span(
+                row.topic, row.headers.get(TRACEPARENT), row.headers.get(EVENT_ID)
             )
             for row in rows
         ]
-        await asyncio.gather(*sent)
+        with tracing.spans_ended(spans):
+            sent = [
+                await producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[
+                        (name, value.encode()) for name, value in _traced(row.headers, span).items()
+                    ],
+                )
+                for row, span in zip(rows, spans, strict=True)
+            ]
+            await asyncio.gather(*sent)
         # Delete exactly what was read, next round: a row with a lower seq may still be
         # committing, and is read then.
         self._acknowledged = [row.seq for row in rows]
         self.published += len(rows)
         return len(rows)
+
+
+def _traced(headers: dict[str, str], span: Span) -> dict[str, str]:
+    """The row's headers, its traceparent naming the producer span (when spans are on)."""
+    traceparent = tracing.traceparent_of(span)
+    return {**headers, TRACEPARENT: traceparent} if traceparent else headers
 
 
 @functools.cache

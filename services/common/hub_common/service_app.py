@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub_common import fhir_http
+from hub_common import fhir_http, tracing
 from hub_common.body_limit import BodySizeLimit, BodyTooLarge, too_large
 from hub_common.consumer import is_transient
 from hub_common.health import database_check, health_router
@@ -89,6 +89,7 @@ def service_app(
         return await broker.ping(timeout=2.0)
 
     app.include_router(health_router({"database": database_check(engine), "kafka": kafka_ready}))
+    tracing.instrument_app(app)
     return app
 
 

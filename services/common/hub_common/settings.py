@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,6 +45,12 @@ class InfraSettings(BaseSettings):
         description="Secret that signs API tokens; set a long random value outside development",
     )
     log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        alias="HUB_LOG_FORMAT",
+        description="json: one JSON object a line, for log collectors; text: for people at a "
+        "terminal. Either way a line carries the trace id when there is one",
+    )
     agency_message_max_bytes: int = Field(
         default=DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
         alias="HUB_AGENCY_MESSAGE_MAX_BYTES",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import Span
 
+from hub_common import tracing
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import EVENT_ID, TRACEPARENT, header_map
 from hub_common.jsonio import loads
@@ -110,11 +112,18 @@ def subscribe_json(
             return
         decoded: list[tuple[Any, Delivery]] = []
         undecodable = []
+        spans = []  # one per message applied together, none current: each has its own trace
         for record in records:
             try:
-                decoded.append((loads(record.value), delivery_of(record)))
+                value = loads(record.value)
             except (TypeError, ValueError):
                 undecodable.append(record)
+                continue
+            delivery = delivery_of(record)
+            span = _consumer_span(record, delivery)
+            spans.append(span)
+            traceparent = tracing.traceparent_of(span) or delivery.traceparent
+            decoded.append((value, replace(delivery, traceparent=traceparent)))
         for record in undecodable:
             await _apply_one(record, apply, topic, tombstones)  # sets it aside, naming its id
         batch_apply = apply_batch
@@ -128,14 +137,39 @@ def subscribe_json(
                     await _apply_one(record, apply, topic, tombstones)
 
         if decoded:
-            await process_durably(together, one_by_one, what=f"batch on {topic}")
+            with tracing.spans_ended(spans):
+                await process_durably(together, one_by_one, what=f"batch on {topic}")
 
 
 async def _apply_one(
     record: ConsumerRecord[Any, Any], apply: Apply, topic: str, tombstones: bool
 ) -> None:
     delivery = delivery_of(record)
+    with tracing.consuming(
+        record.topic,
+        delivery.traceparent,
+        partition=record.partition,
+        offset=record.offset,
+        event_id=delivery.event_id,
+    ) as traceparent:
+        await _apply_traced(
+            record, apply, topic, tombstones, replace(delivery, traceparent=traceparent)
+        )
 
+
+def _consumer_span(record: ConsumerRecord[Any, Any], delivery: Delivery) -> Span:
+    return tracing.start_consumer_span(
+        record.topic,
+        delivery.traceparent,
+        partition=record.partition,
+        offset=record.offset,
+        event_id=delivery.event_id,
+    )
+
+
+async def _apply_traced(
+    record: ConsumerRecord[Any, Any], apply: Apply, topic: str, tombstones: bool, delivery: Delivery
+) -> None:
     async def work() -> None:
         if not record.value:
             if not tombstones:

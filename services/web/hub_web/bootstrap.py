@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from hub_common import tracing
 from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
@@ -35,6 +36,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     """
     settings = settings or WebSettings()
     client = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
+    tracing.instrument_httpx(client)  # the APIs' spans join the page's trace
     if api is None:
         api = HubApi(
             client,
@@ -70,6 +72,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(organisation_router(OrganisationDesk(api)))
     app.include_router(report_router(api))
     install_page_handlers(app)
+    tracing.instrument_app(app)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

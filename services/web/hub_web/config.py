@@ -95,3 +95,9 @@ class WebSettings(BaseSettings):
         "ons4 or swemwbs",
     )
     log_level: str = Field(default="INFO", alias="HUB_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        alias="HUB_LOG_FORMAT",
+        description="json: one JSON object a line, for log collectors; text: for people at a "
+        "terminal. Either way a line carries the trace id when there is one",
+    )

@@ -9,7 +9,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from hub_common import contract
+from hub_common import contract, tracing
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
@@ -77,12 +77,24 @@ def register_consumers(
             else (message.raw_message,)
         )
         received_at = datetime.now(UTC)
+        # A span per message, continuing the agency's trace when it sent one: the referral's
+        # events (staged together for the whole batch) each continue their own message's.
+        spans = [
+            tracing.start_consumer_span(
+                record.topic,
+                header_map(record.headers).get(TRACEPARENT),
+                partition=record.partition,
+                offset=record.offset,
+            )
+            for record in records
+        ]
         commands = [
             ReceiveReferrals(
                 source=source_of[record.topic],
                 body=record.value or b"",
                 received_at=received_at,
-                traceparent=header_map(record.headers).get(TRACEPARENT),
+                traceparent=tracing.traceparent_of(span)
+                or header_map(record.headers).get(TRACEPARENT),
                 inbound=InboundRecord(
                     record.topic,
                     record.partition,
@@ -90,7 +102,7 @@ def register_consumers(
                     record.key.decode("utf-8", "replace") if record.key is not None else None,
                 ),
             )
-            for record in records
+            for record, span in zip(records, spans, strict=True)
         ]
 
         async def work() -> None:
@@ -106,7 +118,8 @@ def register_consumers(
                     what=f"inbound {command.source} message",
                 )
 
-        await process_durably(work, one_by_one, what="inbound batch")
+        with tracing.spans_ended(spans):
+            await process_durably(work, one_by_one, what="inbound batch")
         await offsets.processed(message.consumer, records)
 
     offsets = OffsetCommitter("intake.inbound")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common import tracing
 from hub_common.audit import AuditEntry, stage_audit
 from hub_common.consumer import is_transient
 from hub_common.envelope import Envelope
@@ -313,7 +314,7 @@ class IntakeService:
             # adds (those are inserted at its end): take the batch with savepoints instead.
             raise _NeedsSavepoints
         results: list[list[Outcome] | Exception] = []
-        async with self._sessions.begin() as session:
+        async with self._sessions.begin() as session, tracing.PerMessage() as each:
             # Without savepoints nothing rolls back alone, so what the batch learns stays true
             # and its events can be staged together at the end; with them, neither holds.
             known = (
@@ -333,6 +334,7 @@ class IntakeService:
             staged: list[OutgoingEvent] = []
             rows: list[dict[str, Any]] = []  # accepted referrals, inserted together at the end
             for command, readings in zip(commands, read, strict=True):
+                each.enter(command.traceparent)  # its log lines carry its trace id
                 try:
                     async with session.begin_nested() if savepoints else contextlib.nullcontext():
                         if isinstance(readings, Exception):

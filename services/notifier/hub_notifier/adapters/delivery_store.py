@@ -67,6 +67,7 @@ CLAIMED = (
     d.c.body,
     d.c.attempts,
     d.c.first_attempt_at,
+    d.c.traceparent,
 )
 """What a claim returns of each delivery it leased."""
 
@@ -90,6 +91,7 @@ class Claimed:
     previous_secret: str | None = None  # during a rotation's grace period only
     # The subscription's next event notifications, sent in the same request as this one.
     coalesced: tuple[Claimed, ...] = ()
+    traceparent: str | None = None  # the change's trace, which the request continues
 
     @property
     def members(self) -> tuple[Claimed, ...]:
@@ -292,6 +294,7 @@ def _claimed(row: Any, **subscription: Any) -> Claimed:
         body=row.body,
         attempts=row.attempts,
         first_attempt_at=row.first_attempt_at,
+        traceparent=row.traceparent,
         **subscription,
     )
 

@@ -126,6 +126,8 @@ deliveries = Table(
     Column("last_error", String(200), nullable=True),  # e.g. `HTTP 503`; never response text
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The change's W3C trace context: the worker's POST continues its trace (hub_common.tracing).
+    Column("traceparent", String(64), nullable=True),
     UniqueConstraint("subscription_id", "event_number", name="uq_deliveries_event_number"),
     Index("ix_deliveries_pending_due", "due_at", postgresql_where=text("status = 'pending'")),
     Index(

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import aiohttp
 
+from hub_common import tracing
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.endpoint_guard import PrivateEndpoint
 from hub_notifier.domain.signature import sign, standard_signature
@@ -131,6 +132,8 @@ class HttpClient:
                 connector=aiohttp.TCPConnector(limit=self._concurrency),
                 # Nothing from one endpoint's answers may reach the next request.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # A client span per POST, its `traceparent` sent with it (the referral's trace).
+                trace_configs=[tracing.aiohttp_trace_config()],
             )
         # Redirects are not followed: the endpoint the agency registered is the only one.
         async with self._session.post(

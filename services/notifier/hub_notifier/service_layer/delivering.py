@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
+from hub_common import tracing
 from hub_common.jsonio import dumps, loads
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
@@ -118,6 +119,11 @@ class DeliveryWorker:
                 await waits[0]
 
     async def _deliver(self, delivery: Claimed) -> None:
+        # Within the referral's trace: the webhook POST's span (and these log lines) join it.
+        with tracing.resuming("notification deliver", delivery.traceparent):
+            await self._deliver_traced(delivery)
+
+    async def _deliver_traced(self, delivery: Claimed) -> None:
         try:
             attempt = await self._send(delivery)
             status = await self._settler.settle(delivery, attempt)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.envelope import Envelope
+from hub_common.envelope import Envelope, event_traceparent
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.outbox import OutgoingEvent, add_to_outbox
@@ -47,6 +47,7 @@ DELIVERY_ROW: dict[str, Any] = {
     "target": None,
     "delivered_at": None,
     "last_error": None,
+    "traceparent": None,
 }
 """The columns a delivery row may leave out, so rows of every kind share one INSERT."""
 
@@ -197,6 +198,7 @@ class Announcer:
             "referral_id": change.referral_id,
             "body": body,
             "status": PENDING,
+            "traceparent": event_traceparent(change.traceparent),
         }
         if subscription.channel != Channel.MESSAGE.value:
             return row, None
@@ -272,4 +274,5 @@ class Announcer:
             "referral_id": change.referral_id,
             "body": compose(self._sender, change.email_to, email, delivery_id),
             "status": PENDING,
+            "traceparent": event_traceparent(change.traceparent),
         }

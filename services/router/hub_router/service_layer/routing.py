@@ -19,6 +19,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common import tracing
 from hub_common.audit import stage_audit
 from hub_common.inbox import first_delivery
 from hub_common.topics import Topics
@@ -146,7 +147,7 @@ class RoutingService:
     ) -> int:
         now = self._clock()
         done = 0
-        async with self._sessions.begin() as session:
+        async with self._sessions.begin() as session, tracing.PerMessage() as each:
             await repo.lock_assignments(session)
             view = _BatchView(
                 await self._roster.active(session),
@@ -168,6 +169,7 @@ class RoutingService:
             for (service_request, event_id, traceparent), facts in zip(
                 requests, parsed, strict=True
             ):
+                each.enter(traceparent)  # its log lines carry its trace id
                 try:
                     async with session.begin_nested() if savepoints else contextlib.nullcontext():
                         changed = await self._route_in(
