@@ -18,6 +18,7 @@ from hub_common.db import make_session_factory
 from hub_common.jsonio import loads
 from hub_common.needs import NeedCategory as N
 from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered, read_outputs
+from hub_router.adapters import task_repository as repo
 from hub_router.adapters import worker_roster
 from hub_router.domain.access import Viewer
 from hub_router.domain.model import WEEKDAYS, LinkWorker
@@ -378,3 +379,18 @@ async def test_the_cached_roster_follows_every_directory_change_and_parses_only_
     assert await active() == {}
     await add_workers(router.routing, lw("lw-b"))
     assert set(await active()) == {"lw-b"}
+
+
+async def test_changes_about_other_workers_do_not_wait_for_each_other(router: Router) -> None:
+    """The assignment locks are per worker: while a transaction holds Croydon's worker, a
+    Sutton referral is routed at once, and a Croydon one waits until that transaction ends."""
+    sutton = lw("s", boroughs=frozenset({"Sutton"}), postcode_districts=frozenset({"SM1"}))
+    await add_workers(router.routing, lw("c"), sutton)
+    sessions = make_session_factory(router.engine)
+    async with sessions.begin() as holder:
+        await repo.lock_workers(holder, ["c"])
+        assert await asyncio.wait_for(router.route("in-sutton", postcode="SM1 1AA"), 10) == "s"
+        croydon = asyncio.create_task(router.route("in-croydon"))
+        await asyncio.sleep(1.0)
+        assert not croydon.done(), "a Croydon referral did not wait for Croydon's worker"
+    assert await asyncio.wait_for(croydon, 10) == "c"

@@ -9,6 +9,7 @@ from hub_router.domain.model import WEEKDAYS, LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import (
     AREA,
     WAIVABLE,
+    could_take,
     earliest_day,
     exclusion_reason,
     load_score,
@@ -85,3 +86,14 @@ def test_the_score_is_the_match_plus_the_load() -> None:
     assert match_score(WORKER, person, "a") == 100 + 10 + 40
     assert load_score(WORKER, 5) == 10.0
     assert score(WORKER, person, Load(active=5), None) == 60.0
+
+
+def test_the_workers_a_change_locks_are_those_covering_its_referrals_areas() -> None:
+    croydon = replace(WORKER, worker_id="c", boroughs=frozenset({"Croydon"}))
+    by_district = replace(
+        WORKER, worker_id="d", boroughs=frozenset(), postcode_districts=frozenset({"CR7"})
+    )
+    assert could_take([WORKER, croydon, by_district], [CROYDON]) == {"c", "d"}
+    sutton = replace(CROYDON, district="SM1", borough="Sutton")
+    assert could_take([WORKER, croydon, by_district], [CROYDON, sutton]) == {"a", "c", "d"}
+    assert could_take([WORKER], []) == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.db import array_parameter
 from hub_common.needs import NeedCategory
 from hub_common.task_outputs import Outcomes, read_outputs
 from hub_router.adapters import orm
@@ -18,12 +20,18 @@ from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 
-# Every change that chooses a worker (routing, re-offering, assigning by hand) holds this
-# transaction-level advisory lock from before it reads the loads until it commits: capacity
-# checks and the offers they allow must not interleave, or two replicas could both give a
-# worker their last free place. Taken after any row lock the change needs (never before), so
-# lock order is always rows -> assignment lock and transactions cannot deadlock on it.
-ASSIGNMENT_LOCK_KEY = 0x7A5C
+WORKER_LOCK_CLASS = 0x7A5C
+"""The first key of each link worker's assignment lock (two-key advisory locks: a key space
+apart from the one-key outbox lock). See `lock_workers`."""
+
+# Taken in key order in one statement (the ordered subquery is evaluated, and so locked, in
+# that order), so two transactions wanting overlapping workers never deadlock on them. Two
+# workers whose ids hash alike share a lock: their changes wait for each other, nothing worse.
+_LOCK_WORKERS_IN_ORDER = text(
+    "select pg_advisory_xact_lock(:lock_class, key) from ("
+    " select distinct hashtext(worker_id) as key from unnest(:worker_ids) as worker_id"
+    " order by key) as keys"
+).bindparams(array_parameter("worker_ids"))
 
 
 @dataclass(frozen=True)
@@ -97,9 +105,28 @@ def _from_row(row: Row[Any]) -> StoredTask:
     )
 
 
-async def lock_assignments(session: AsyncSession) -> None:
-    """Serialise every worker-choosing change across replicas until this transaction ends."""
-    await session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": ASSIGNMENT_LOCK_KEY})
+async def lock_workers(session: AsyncSession, worker_ids: Iterable[str]) -> None:
+    """Hold the assignment lock of each of these link workers until this transaction ends.
+
+    Why this keeps every capacity limit across replicas: a worker's load only ever grows by an
+    offer to that worker (accepting, amending and later steps keep the owner; everything else
+    lowers the load). Every change that offers (routing, re-offering after a decline or a
+    deadline, assigning by hand, rebalancing) takes, before it reads any load, the lock of
+    every worker it could offer to, and offers to nobody else; PostgreSQL releases the locks
+    only after the commit is visible. So whoever reads a worker's load next, under the same
+    lock, sees every offer made to them: two changes can never both give a worker their last
+    free place. Changes about workers with nothing in common (other boroughs, say) do not wait
+    for each other, on any replica.
+
+    Deadlock-free: all of a transaction's worker locks are taken at once, in key order, after
+    any Task row lock it needs (never before one), and nothing holding worker locks waits for
+    a Task row lock.
+    """
+    ids = sorted(set(worker_ids))
+    if ids:
+        await session.execute(
+            _LOCK_WORKERS_IN_ORDER, {"lock_class": WORKER_LOCK_CLASS, "worker_ids": ids}
+        )
 
 
 async def exists(session: AsyncSession, referral_id: str) -> bool:

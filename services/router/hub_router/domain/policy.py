@@ -75,6 +75,18 @@ def exclusion_reason(
     return None
 
 
+def could_take(workers: Sequence[LinkWorker], referrals: Sequence[ReferralToRoute]) -> set[str]:
+    """The workers who cover the area of at least one of `referrals`: every worker routing them
+    could offer one to (covering the area is the first hard constraint; only a coordinator,
+    by hand, sets it aside). A change about these referrals locks exactly these workers."""
+    areas = {(r.district, r.borough) for r in referrals}  # a batch has few distinct areas
+    return {
+        worker.worker_id
+        for worker in workers
+        if any(worker.covers(district, borough) for district, borough in areas)
+    }
+
+
 def _language_matches(worker: LinkWorker, language: str | None) -> bool:
     if not language:
         return False

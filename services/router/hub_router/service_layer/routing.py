@@ -1,9 +1,12 @@
 """Routing use cases: keep the directory, and every change that chooses a link worker.
 
-Offering a new referral, re-offering a declined or unanswered one, and assigning one by hand
-all read worker loads and then add to one: each holds the assignment lock
-(`task_repository.lock_assignments`) from before it reads the loads until it commits, so no
-two of them, on any replica, can both give a worker their last free place.
+Offering a new referral, re-offering a declined or unanswered one, assigning one by hand and
+rebalancing all read worker loads and then add to one: each holds the assignment lock of every
+worker it could offer to (`task_repository.lock_workers`, the workers covering the referrals'
+areas, or the coordinator's choice) from before it reads the loads until it commits, and
+offers only to workers it read with those locks held. So no two of them, on any replica, can
+both give a worker their last free place, while changes about different workers (other
+boroughs) decide in parallel. Why that is enough is in `lock_workers`'s docstring.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from hub_router.domain.policy import (
     WAIVABLE,
     Decision,
     choose_worker,
+    could_take,
     earliest_day,
     match_score,
     score,
@@ -106,10 +110,11 @@ class RoutingService:
         holds, changes nothing (the first publishes version 1, nothing else ever does).
         """
         now = self._clock()
+        facts = read_service_request(service_request)
         async with self._sessions.begin() as session:
-            await repo.lock_assignments(session)
+            workers = await self._lock_for(session, [facts.route])
             changed = await self._route_in(
-                session, service_request, event_id, traceparent, now, None
+                session, service_request, event_id, traceparent, now, None, facts, workers
             )
         if changed is None:
             return None
@@ -123,7 +128,8 @@ class RoutingService:
         return changed.stored.task.owner
 
     async def route_batch(self, requests: Sequence[tuple[dict[str, Any], str, str | None]]) -> int:
-        """Offer many new referrals in ONE transaction under one hold of the assignment lock.
+        """Offer many new referrals in ONE transaction, holding the assignment locks of every
+        worker who could take one of them.
 
         The directory and the loads are read once, and the loads are kept up to date in memory
         as offers are made, instead of being aggregated again for every referral. A referral
@@ -147,19 +153,17 @@ class RoutingService:
     ) -> int:
         now = self._clock()
         done = 0
+        parsed: list[ReferralFacts | None] = [None] * len(requests)
+        if not savepoints:
+            # Each ServiceRequest read once; what the batch must look up, looked up for all.
+            try:
+                parsed = [read_service_request(request) for request, _, _ in requests]
+            except ValueError as error:
+                raise _NeedsSavepoints from error
         async with self._sessions.begin() as session, tracing.PerMessage() as each:
-            await repo.lock_assignments(session)
-            view = _BatchView(
-                await self._roster.active(session),
-                await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS),
-            )
-            parsed: list[ReferralFacts | None] = [None] * len(requests)
+            workers = await self._lock_for(session, _routes_of(requests, parsed))
+            view = _BatchView(workers, await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS))
             if not savepoints:
-                # Each ServiceRequest read once; what the batch must look up, looked up for all.
-                try:
-                    parsed = [read_service_request(request) for request, _, _ in requests]
-                except ValueError as error:
-                    raise _NeedsSavepoints from error
                 view.lookups = await BatchLookups.load(
                     session,
                     [facts.route for facts in parsed if facts],
@@ -202,10 +206,13 @@ class RoutingService:
         now: datetime,
         view: _BatchView | None,
         facts: ReferralFacts | None = None,
+        workers: Sequence[LinkWorker] | None = None,
     ) -> TaskChanged | None:
         """Create and offer one new referral; None when it is a redelivery or already held.
-        The caller holds the assignment lock: two replicas given the same referral during a
-        rebalance cannot both create it."""
+        The caller holds the locks of the workers covering its area: two replicas given the
+        same referral during a consumer group rebalance wait for each other, so cannot both
+        create it (and were the directory to change between them, the second's insert of the
+        same Task fails and its batch is retried, finding the referral held)."""
         facts = facts or read_service_request(service_request)
         referral = facts.route
         if view and view.lookups:
@@ -226,7 +233,7 @@ class RoutingService:
             },
         )
         return await self._offer_or_wait(
-            session, None, new, now, traceparent, {"event": "referral received"}, view
+            session, None, new, now, traceparent, {"event": "referral received"}, view, workers
         )
 
     async def decline(self, command: DeclineOffer) -> TaskChanged:
@@ -237,7 +244,7 @@ class RoutingService:
             if stored is None:
                 raise TaskNotVisible(command.referral_id)
             given_back = stored.task.give_back(command.worker_id, command.reason)
-            await repo.lock_assignments(session)
+            workers = await self._lock_for(session, [stored.route])
             changed = await self._offer_or_wait(
                 session,
                 stored,
@@ -246,6 +253,7 @@ class RoutingService:
                 command.traceparent,
                 # The reason is for coordinators (decision records); it is never logged.
                 {"event": "offer declined", "worker": command.worker_id, "reason": command.reason},
+                workers=workers,
             )
             if command.audit is not None:
                 await stage_audit(session, orm.outbox, self._topics, command.audit)
@@ -269,7 +277,7 @@ class RoutingService:
             overdue = await repo.lock_overdue_offers(session, now, limit)
             if not overdue:
                 return 0
-            await repo.lock_assignments(session)
+            workers = await self._lock_for(session, [stored.route for stored in overdue])
             for stored in overdue:
                 worker_id = stored.task.owner or ""
                 given_back = stored.task.give_back(worker_id, NO_ANSWER)
@@ -280,6 +288,7 @@ class RoutingService:
                     now,
                     None,
                     {"event": "offer expired", "worker": worker_id},
+                    workers=workers,
                 )
         self._on_commit()
         log.info("%d offers expired unanswered and moved on", len(overdue))
@@ -299,7 +308,8 @@ class RoutingService:
             if stored.task.offered_to == command.worker_id:
                 raise TransitionRefused(f"the referral is already offered to {command.worker_id}")
             withdrawn = stored.task.withdraw_offer()
-            await repo.lock_assignments(session)
+            # Only their choice can be offered it, whatever their area: only their lock.
+            await repo.lock_workers(session, [command.worker_id])
             worker = next(
                 (w for w in await repo.active_workers(session) if w.worker_id == command.worker_id),
                 None,
@@ -347,8 +357,7 @@ class RoutingService:
             waiting = await repo.lock_waiting(session, command.scope.boroughs, command.limit)
             if not waiting:
                 return {}
-            await repo.lock_assignments(session)
-            workers = await repo.active_workers(session)
+            workers = await self._lock_for(session, [stored.route for stored in waiting])
             loads = (await repo.loads_by_day(session, today, 1))[today]
             routes = [
                 replace(stored.route, excluded_workers=frozenset(stored.task.offers))
@@ -406,10 +415,16 @@ class RoutingService:
         traceparent: str | None,
         trigger: dict[str, Any],
         view: _BatchView | None = None,
+        workers: Sequence[LinkWorker] | None = None,
     ) -> TaskChanged:
-        """Offer `stored` to the best worker not offered it yet, or make it wait (and alert)."""
+        """Offer `stored` to the best worker not offered it yet, or make it wait (and alert).
+
+        `workers` (or the view's) must be the list `_lock_for` returned for this referral:
+        only workers read with their locks held may be offered it."""
         route = replace(stored.route, excluded_workers=frozenset(stored.task.offers))
-        workers = view.workers if view else await repo.active_workers(session)
+        workers = view.workers if view else workers
+        if workers is None:
+            raise AssertionError("an offer needs the workers read under their locks")
         continuity = (
             view.lookups.continuity_worker(route)
             if view and view.lookups
@@ -479,6 +494,16 @@ class RoutingService:
         # Nobody on any day: the record explains today, when the referral arrived.
         return first, today
 
+    async def _lock_for(
+        self, session: AsyncSession, routes: Sequence[ReferralToRoute]
+    ) -> list[LinkWorker]:
+        """The active workers, with the assignment lock held of each who could take one of
+        `routes` (the only ones the caller may then offer them to). Taken before any load is
+        read, after any Task row lock."""
+        workers = await self._roster.active(session)
+        await repo.lock_workers(session, could_take(workers, routes))
+        return workers
+
     def _record(
         self,
         decision: Decision,
@@ -501,13 +526,31 @@ class RoutingService:
         }
 
 
+def _routes_of(
+    requests: Sequence[tuple[dict[str, Any], str, str | None]],
+    parsed: Sequence[ReferralFacts | None],
+) -> list[ReferralToRoute]:
+    """The routing facts of every request that can be read (one that cannot is refused
+    later, in its own savepoint, and needs no worker)."""
+    routes = []
+    for (request, _, _), facts in zip(requests, parsed, strict=True):
+        if facts is None:
+            try:
+                facts = read_service_request(request)
+            except ValueError:
+                continue
+        routes.append(facts.route)
+    return routes
+
+
 class _NeedsSavepoints(Exception):
     """A referral was refused part-way through a batch routed without savepoints."""
 
 
 class _BatchView:
     """The directory and the loads as one batch of routing sees them, kept current in memory
-    while the batch holds the assignment lock (nobody else can change the loads meanwhile)."""
+    while the batch holds the locks of every worker it may offer to (nobody else can add to
+    their loads meanwhile; other workers' loads may move, but the batch never offers to them)."""
 
     def __init__(self, workers: list[LinkWorker], loads: dict[date, dict[str, Load]]) -> None:
         self.workers = workers
