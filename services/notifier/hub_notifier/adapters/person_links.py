@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.task_status import CLOSED
 from hub_notifier.adapters import orm
 from hub_notifier.domain.person_match import Demographics, Match, Verdict, compare
 
@@ -32,7 +33,7 @@ LINKING_LOCK = 0x4E0716_0001
 MAX_CANDIDATES = 500
 """Blocking keeps a person's candidates to those sharing a field; this bounds a crowded one
 (a care home's postcode)."""
-CLOSED_STATUSES = ("completed", "cancelled", "failed", "rejected", "entered-in-error")
+CLOSED_STATUSES = tuple(sorted(CLOSED))
 """Task statuses that end a referral: the others (or no Task yet) are open."""
 
 

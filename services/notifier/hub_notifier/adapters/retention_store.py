@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.retention import RecordKind, RetentionStep
 from hub_common.retention_sql import deleting_step
+from hub_common.task_status import CLOSED
 from hub_notifier.adapters import orm
 
 t = orm.tasks
 sr = orm.service_requests
 d = orm.deliveries
-END_STATES = ("completed", "cancelled", "failed", "rejected", "entered-in-error")
+END_STATES = tuple(sorted(CLOSED))
 FINISHED = d.c.status != "pending"  # a delivery still trying is never swept
 
 

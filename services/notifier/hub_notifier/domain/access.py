@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WORKING_STATUSES = ("accepted", "in-progress", "on-hold")
+from hub_common.task_status import WORKING
+
+WORKING_STATUSES = tuple(sorted(WORKING))
 """Task statuses in which the owning link worker is working with the person."""
 
 

@@ -9,30 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub_common.task_status import TaskStatus as S
 from hub_notifier.domain.message_back import MessageBack
 from hub_notifier.domain.message_back_content import outcome_lines
 
-STATUS_SENTENCES = {
-    "requested": "has been received and is waiting for a link worker",
-    "accepted": "has been accepted by a link worker",
-    "in-progress": "is in progress: a link worker is working with the person",
-    "on-hold": "is on hold for now",
-    "completed": "has been completed",
-    "failed": "has been closed without being completed",
-    "cancelled": "has been cancelled",
-    "rejected": "could not be accepted: something in it needs correcting",
-    "entered-in-error": "has been withdrawn (it was entered in error)",
+STATUS_SENTENCES: dict[str, str] = {
+    S.REQUESTED: "has been received and is waiting for a link worker",
+    S.ACCEPTED: "has been accepted by a link worker",
+    S.IN_PROGRESS: "is in progress: a link worker is working with the person",
+    S.ON_HOLD: "is on hold for now",
+    S.COMPLETED: "has been completed",
+    S.FAILED: "has been closed without being completed",
+    S.CANCELLED: "has been cancelled",
+    S.REJECTED: "could not be accepted: something in it needs correcting",
+    S.ENTERED_IN_ERROR: "has been withdrawn (it was entered in error)",
 }
-STATUS_LABELS = {
-    "requested": "received",
-    "accepted": "accepted",
-    "in-progress": "in progress",
-    "on-hold": "on hold",
-    "completed": "completed",
-    "failed": "closed",
-    "cancelled": "cancelled",
-    "rejected": "needs correcting",
-    "entered-in-error": "withdrawn",
+STATUS_LABELS: dict[str, str] = {
+    S.REQUESTED: "received",
+    S.ACCEPTED: "accepted",
+    S.IN_PROGRESS: "in progress",
+    S.ON_HOLD: "on hold",
+    S.COMPLETED: "completed",
+    S.FAILED: "closed",
+    S.CANCELLED: "cancelled",
+    S.REJECTED: "needs correcting",
+    S.ENTERED_IN_ERROR: "withdrawn",
 }
 
 
@@ -66,7 +67,7 @@ def status_email(
         lines += ["", *outcome_lines(message.outcomes)]
     if document_link is not None:
         lines += ["", f"To file in the person's record (FHIR document): {document_link}"]
-    if status == "rejected":
+    if status == S.REJECTED:
         lines.append("The link below says what was wrong, and lets you correct and resend it.")
     lines += [
         "",

@@ -23,15 +23,18 @@ from typing import Any
 
 from hub_common.fhir_systems import ODS_SYSTEM
 from hub_common.task_outputs import Outcomes
+from hub_common.task_status import CONTACT_MADE
+from hub_common.task_status import BusinessStatus as B
+from hub_common.task_status import TaskStatus as S
 from hub_notifier.domain.message_back_content import outcome_parts
 
 SNOMED = "http://snomed.info/sct"
 REFERRED = ("871731000000106", "Referral to social prescribing service")
 DECLINED = ("871711000000103", "Social prescribing declined")
 
-ENDED = frozenset({"completed", "failed", "cancelled"})
-DECLINED_STATUSES = frozenset({"declined-by-person"})
-CONTACT_STEPS = frozenset({"first-contact-made", "connected-to-services"})
+ENDED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+DECLINED_STATUSES = frozenset({B.DECLINED_BY_PERSON})
+CONTACT_STEPS = CONTACT_MADE
 """Steps that mean the person and the link worker have met: the person took up support."""
 GP_SOURCE = "fhir"
 """GP practices send through the FHIR source, identified by their ODS code."""
@@ -66,7 +69,7 @@ def moment_of(status: str, business_status: str, *, first_contact: bool) -> Mome
     version at a contact step."""
     if business_status in DECLINED_STATUSES and status in ENDED:
         return Moment.DECLINED
-    if status == "completed":
+    if status == S.COMPLETED:
         return Moment.CLOSED
     if first_contact and business_status in CONTACT_STEPS and status not in ENDED:
         return Moment.ACCEPTED

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 from hub_common.db import outbox_table, processed_events_table
-from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
+from hub_common.task_status import OPEN, BusinessStatus, TaskStatus, sql_in
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
@@ -39,20 +39,14 @@ link_workers = Table(
 # A worker's caseload: the open referrals they own. Written out, not bound: PostgreSQL uses a
 # partial index only where it can prove the query implies the index's condition, which it
 # cannot from parameters of a prepared statement.
-OPEN_CASELOAD = text(
-    "owner IS NOT NULL AND status IN ("
-    + ", ".join(f"'{status.value}'" for status in sorted(OPEN, key=lambda s: s.value))
-    + ")"
-)
+OPEN_CASELOAD = text("owner IS NOT NULL AND " + sql_in("status", OPEN))
 
 # Referrals no worker would take, waiting for a coordinator (written out for the same reason).
 # Closed referrals whose Task the retention sweep has not anonymised yet (adapters/anonymised.py
 # marks the facts it keeps): the sweep reads them oldest first from a partial index, so the
 # anonymised rows piling up over the years are never scanned again.
 CLOSED_NOT_ANONYMISED = text(
-    "status NOT IN ("
-    + ", ".join(f"'{status.value}'" for status in sorted(OPEN, key=lambda s: s.value))
-    + ") AND NOT (facts ? 'anonymised')"
+    sql_in("status", OPEN, negate=True) + " AND NOT (facts ? 'anonymised')"
 )
 
 AWAITING_ALLOCATION = text(

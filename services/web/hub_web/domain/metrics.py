@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub_common.task_status import BusinessStatus as B
 from hub_web.domain.progress import OPEN_STATUSES
 from hub_web.domain.tasks import TaskView
 
@@ -54,7 +55,7 @@ def first_contact_at(task: TaskView) -> datetime | None:
     taken then, else its last change while first contact is its current step."""
     if (measured := task.first_contact_measured_at) is not None:
         return measured
-    if task.step == "first-contact-made":
+    if task.step == B.FIRST_CONTACT_MADE:
         return task.last_modified
     return None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub_common.task_status import TaskStatus as S
 from hub_web.domain.tasks import parse_instant
 
 ONWARD_STEP_LABELS = {
@@ -52,11 +53,11 @@ class OnwardView:
     @property
     def awaiting(self) -> bool:
         """The organisation has not answered yet: it may accept or decline."""
-        return self.status == "requested"
+        return self.status == S.REQUESTED
 
     @property
     def can_record_attendance(self) -> bool:
-        return self.status in ("accepted", "in-progress")
+        return self.status in (S.ACCEPTED, S.IN_PROGRESS)
 
 
 def onward_view(task: dict[str, Any]) -> OnwardView:

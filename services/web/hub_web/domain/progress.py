@@ -8,26 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub_common import task_status as vocabulary
+from hub_common.task_status import TaskStatus as S
+
 NEXT_STATUSES: dict[str, tuple[str, ...]] = {
-    "accepted": ("in-progress", "on-hold", "failed", "cancelled"),
-    "in-progress": ("on-hold", "failed", "cancelled"),
-    "on-hold": ("in-progress", "failed", "cancelled"),
+    status: vocabulary.in_order(vocabulary.ALLOWED[status] - {S.COMPLETED})
+    for status in vocabulary.WORKING
 }
 """Moves offered by the generic form; completing has its own form, since it needs outcomes."""
 
-WORKER_STEPS = (
-    "allocated",
-    "contact-attempted",
-    "first-contact-made",
-    "connected-to-services",
-    "unable-to-contact",
-    "declined-by-person",
-)
+WORKER_STEPS = vocabulary.in_order(vocabulary.WORKER_STEPS)
 
-NEEDS_NOTE = frozenset({"on-hold", "failed", "cancelled"})
+NEEDS_NOTE = vocabulary.NEEDS_REASON
 """Statuses the router accepts only with a reason (`statusReason.text`)."""
 
-OPEN_STATUSES = ("requested", "accepted", "in-progress", "on-hold")
+OPEN_STATUSES = vocabulary.in_order(vocabulary.OPEN)
 """Statuses that count towards a link worker's caseload (the router's rule)."""
 
 
@@ -47,8 +42,6 @@ def moves_from(status: str, step: str) -> Moves:
     return Moves(
         statuses=NEXT_STATUSES.get(status, ()),
         steps=WORKER_STEPS if open_after_acceptance else (),
-        can_record_first_contact=open_after_acceptance
-        and step not in ("first-contact-made", "connected-to-services"),
-        can_complete=open_after_acceptance
-        and step in ("first-contact-made", "connected-to-services"),
+        can_record_first_contact=open_after_acceptance and step not in vocabulary.CONTACT_MADE,
+        can_complete=open_after_acceptance and step in vocabulary.CONTACT_MADE,
     )

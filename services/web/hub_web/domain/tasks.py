@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
+from hub_common.task_status import BusinessStatus as B
+from hub_common.task_status import TaskStatus as S
 from hub_common.wellbeing import Timepoint
 from hub_web.domain.naming import language_name, need_name, source_label
 
@@ -18,27 +20,27 @@ REFERRER_REF_MARK = "/Id/referrer-ref/"
 REJECTION_SYSTEM_END = "/Id/rejection"
 OWNER_PREFIX = "PractitionerRole/"
 
-STATUS_LABELS = {
-    "requested": "Requested",
-    "accepted": "Accepted",
-    "in-progress": "In progress",
-    "on-hold": "On hold",
-    "completed": "Completed",
-    "failed": "Closed without success",
-    "cancelled": "Cancelled",
-    "rejected": "Refused",
-    "entered-in-error": "Entered in error",
+STATUS_LABELS: dict[str, str] = {
+    S.REQUESTED: "Requested",
+    S.ACCEPTED: "Accepted",
+    S.IN_PROGRESS: "In progress",
+    S.ON_HOLD: "On hold",
+    S.COMPLETED: "Completed",
+    S.FAILED: "Closed without success",
+    S.CANCELLED: "Cancelled",
+    S.REJECTED: "Refused",
+    S.ENTERED_IN_ERROR: "Entered in error",
 }
 
-STEP_LABELS = {
-    "awaiting-allocation": "Waiting for a coordinator",
-    "offered": "Offered to a link worker",
-    "allocated": "Allocated",
-    "contact-attempted": "Contact attempted",
-    "first-contact-made": "First contact made",
-    "connected-to-services": "Connected to services",
-    "unable-to-contact": "Unable to contact",
-    "declined-by-person": "Declined by the person",
+STEP_LABELS: dict[str, str] = {
+    B.AWAITING_ALLOCATION: "Waiting for a coordinator",
+    B.OFFERED: "Offered to a link worker",
+    B.ALLOCATED: "Allocated",
+    B.CONTACT_ATTEMPTED: "Contact attempted",
+    B.FIRST_CONTACT_MADE: "First contact made",
+    B.CONNECTED_TO_SERVICES: "Connected to services",
+    B.UNABLE_TO_CONTACT: "Unable to contact",
+    B.DECLINED_BY_PERSON: "Declined by the person",
 }
 
 
@@ -163,7 +165,7 @@ class TaskView:
 
     @property
     def is_offer(self) -> bool:
-        return self.status == "requested" and self.step == "offered"
+        return self.status == S.REQUESTED and self.step == B.OFFERED
 
 
 def _coding_code(concept: dict[str, Any] | None) -> str:

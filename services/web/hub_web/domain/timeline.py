@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub_common.task_status import CLOSED, CONTACT_MADE
+from hub_common.task_status import BusinessStatus as B
+from hub_common.task_status import TaskStatus as S
 from hub_web.domain.tasks import TaskView
 
-AFTER_ACCEPTANCE = frozenset({"accepted", "in-progress", "on-hold", "completed", "failed"})
-CONTACT_STEPS = frozenset({"first-contact-made", "connected-to-services"})
+CONTACT_STEPS = CONTACT_MADE
+ENDED = CLOSED - {S.REJECTED}
+"""Closed after acceptance at intake (a refusal at intake has a page of its own)."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,9 @@ class Milestone:
 
 
 def _current_milestone(task: TaskView) -> str:
-    if task.status == "requested":
-        return "waiting" if task.step == "awaiting-allocation" else "offered"
-    if task.status in ("completed", "failed", "cancelled", "entered-in-error"):
+    if task.status == S.REQUESTED:
+        return "waiting" if task.step == B.AWAITING_ALLOCATION else "offered"
+    if task.status in ENDED:
         return "closed"
     if task.step in CONTACT_STEPS:
         return "contact"
@@ -40,12 +44,13 @@ def _current_milestone(task: TaskView) -> str:
 
 
 def _closing_label(task: TaskView) -> str:
-    return {
-        "completed": "Completed",
-        "failed": "Closed without success",
-        "cancelled": "Cancelled",
-        "entered-in-error": "Withdrawn (entered in error)",
-    }.get(task.status, "Completed")
+    labels: dict[str, str] = {
+        S.COMPLETED: "Completed",
+        S.FAILED: "Closed without success",
+        S.CANCELLED: "Cancelled",
+        S.ENTERED_IN_ERROR: "Withdrawn (entered in error)",
+    }
+    return labels.get(task.status, "Completed")
 
 
 ORDER = ("received", "offered", "accepted", "contact", "closed")
@@ -62,7 +67,7 @@ def _reached_at(history: Sequence[TaskView]) -> dict[str, datetime]:
         current = _current_milestone(version)
         position = ORDER.index("offered" if current == "waiting" else current)
         for key in ORDER[1 : position + 1]:
-            contact = version.step in CONTACT_STEPS or version.status == "completed"
+            contact = version.step in CONTACT_STEPS or version.status == S.COMPLETED
             if key != "contact" or contact:
                 reached.setdefault(key, at)
     return reached
@@ -76,7 +81,7 @@ def timeline(task: TaskView, history: Sequence[TaskView] = ()) -> list[Milestone
     order = list(ORDER)
     position = order.index(current)
     reached_at = _reached_at(history)
-    contact_made = task.step in CONTACT_STEPS or task.status == "completed"
+    contact_made = task.step in CONTACT_STEPS or task.status == S.COMPLETED
     first_contact = task.first_contact_measured_at
     labels = {
         "received": "Referral received by the hub",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub_common.task_status import WORKING
 from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.services_found import ServiceFound, services_found
 from hub_web.domain.tasks import TaskView, task_view
@@ -108,7 +109,7 @@ class ServiceFinder:
             needs = task.routing.needs if task.routing else ()
             filters = ServiceFilters(needs=tuple(needs))
         search = self._api.find_services(caller.token, filters.params(referral_id))
-        if task.status in ("accepted", "in-progress", "on-hold"):  # the person, to share
+        if task.status in WORKING:  # the person, to share
             bundle, request = await asyncio.gather(
                 search, self._api.person(caller.token, referral_id)
             )

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub_common.task_outputs import Outcomes
+from hub_common.task_status import OPEN, WORKING, in_order
+from hub_common.task_status import BusinessStatus as B
+from hub_common.task_status import TaskStatus as S
 from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.care_plan import PlanView, plan_view
@@ -28,7 +31,7 @@ from hub_web.service_layer.commands import (
 )
 from hub_web.service_layer.ports import Caller, HubApiPort
 
-CASELOAD_STATUSES = ("accepted", "in-progress", "on-hold")
+CASELOAD_STATUSES = in_order(WORKING)
 
 
 OFFER_SORTS = {
@@ -116,7 +119,7 @@ class WorkerDesk:
         return Desk(
             offers=chosen.ordered([t for t in offers if chosen.keeps(t)]),
             caseload={s: [t for t in tasks if t.status == s] for s in CASELOAD_STATUSES},
-            closed=[t for t in tasks if t.status not in (*CASELOAD_STATUSES, "requested")],
+            closed=[t for t in tasks if t.status not in OPEN],
             offer_count=len(offers),
             needs_offered=tuple(sorted({n for r in routings for n in r.needs})),
             languages_offered=tuple(sorted({r.language for r in routings if r.language})),
@@ -172,11 +175,11 @@ class WorkerDesk:
         task = task_view(await self._api.router_task(caller.token, command.referral_id))
         measure = self._measure(Timepoint.FIRST_CONTACT, command.answers)
         body: dict[str, Any] = {
-            "businessStatus": "first-contact-made",
+            "businessStatus": B.FIRST_CONTACT_MADE,
             "outputs": outputs_body(task.outcomes.with_measure(measure)),
         }
-        if task.status != "in-progress":
-            body["status"] = "in-progress"
+        if task.status != S.IN_PROGRESS:
+            body["status"] = S.IN_PROGRESS
         if command.note:
             body["reason"] = command.note
         await self._api.update_status(caller.token, command.referral_id, body)
@@ -196,8 +199,8 @@ class WorkerDesk:
             caller.token,
             command.referral_id,
             {
-                "status": "completed",
-                "businessStatus": "connected-to-services" if support else "first-contact-made",
+                "status": S.COMPLETED,
+                "businessStatus": B.CONNECTED_TO_SERVICES if support else B.FIRST_CONTACT_MADE,
                 "outputs": outputs_body(outcomes),
             },
         )

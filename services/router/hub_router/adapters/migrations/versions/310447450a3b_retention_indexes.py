@@ -12,16 +12,15 @@ written in time order, get BRIN indexes (next to nothing per insert).
 import sqlalchemy as sa
 from alembic import op
 
+from hub_common.task_status import OPEN, sql_in
+
 revision = "310447450a3b"
 down_revision = "d3a9c6e1f7b2"
 branch_labels = None
 depends_on = None
 
-# The router's open statuses, as in adapters/orm.py (CLOSED_NOT_ANONYMISED) at this revision.
-CLOSED_NOT_ANONYMISED = (
-    "status NOT IN ('accepted', 'in-progress', 'on-hold', 'requested')"
-    " AND NOT (facts ? 'anonymised')"
-)
+# As in adapters/orm.py (CLOSED_NOT_ANONYMISED), from the shared status vocabulary.
+CLOSED_NOT_ANONYMISED = sql_in("status", OPEN, negate=True) + " AND NOT (facts ? 'anonymised')"
 
 
 def upgrade() -> None:

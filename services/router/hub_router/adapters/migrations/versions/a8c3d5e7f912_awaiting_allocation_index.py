@@ -6,11 +6,13 @@ Revises: f41a7c9d2e10
 A coordinator's waiting list and a rebalance read the referrals awaiting allocation, oldest
 first. Through ix_tasks_owner_status that read every task ever made with status `requested`
 and no owner's index order to help; this index holds only those waiting, in the order wanted.
-(The statuses are written out as they were when this revision was made.)
+(The statuses come from the shared vocabulary, hub_common/task_status.py.)
 """
 
 import sqlalchemy as sa
 from alembic import op
+
+from hub_common.task_status import BusinessStatus, TaskStatus
 
 revision = "a8c3d5e7f912"
 down_revision = "f41a7c9d2e10"
@@ -26,7 +28,8 @@ def upgrade() -> None:
         unique=False,
         schema="router",
         postgresql_where=sa.text(
-            "status = 'requested' AND business_status = 'awaiting-allocation'"
+            f"status = '{TaskStatus.REQUESTED.value}'"
+            f" AND business_status = '{BusinessStatus.AWAITING_ALLOCATION.value}'"
         ),
     )
 

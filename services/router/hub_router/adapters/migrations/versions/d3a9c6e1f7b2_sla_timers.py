@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from hub_common.task_status import CONTACT_MADE, WORKING, sql_in
+
 revision = "d3a9c6e1f7b2"
 down_revision = "d2a7c41e9b06"
 branch_labels = None
@@ -46,12 +48,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("next_due_at IS NOT NULL"),
     )
     op.execute(
-        "insert into router.sla_timers"
+        "insert into router.sla_timers"  # noqa: S608 (the vocabulary's constants only)
         " (referral_id, borough, accepted_at, first_contact_at, next_due_at)"
         " select referral_id, facts->'route'->>'borough', updated_at,"
-        " case when business_status in ('first-contact-made', 'connected-to-services')"
+        f" case when {sql_in('business_status', CONTACT_MADE)}"
         " then updated_at end, updated_at"
-        " from router.tasks where status in ('accepted', 'in-progress', 'on-hold')"
+        f" from router.tasks where {sql_in('status', WORKING)}"
     )
 
 

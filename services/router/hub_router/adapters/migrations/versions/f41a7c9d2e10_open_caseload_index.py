@@ -12,6 +12,8 @@ the caseloads. (The statuses are written out: the ones open when this revision w
 import sqlalchemy as sa
 from alembic import op
 
+from hub_common.task_status import OPEN, sql_in
+
 revision = "f41a7c9d2e10"
 down_revision = "c784e6c2370d"
 branch_labels = None
@@ -25,9 +27,7 @@ def upgrade() -> None:
         ["owner"],
         unique=False,
         schema="router",
-        postgresql_where=sa.text(
-            "owner IS NOT NULL AND status IN ('accepted', 'in-progress', 'on-hold', 'requested')"
-        ),
+        postgresql_where=sa.text("owner IS NOT NULL AND " + sql_in("status", OPEN)),
     )
 
 
