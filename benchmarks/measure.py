@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
 import orjson
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -426,6 +427,61 @@ def _vm_hwm_mb(pid: int) -> float | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+@dataclass
+class DatabaseWork:
+    """What PostgreSQL did for a phase in the run's database (None: not measured)."""
+
+    statements: int | None  # every statement but BEGIN, COMMIT and ROLLBACK
+    transactions: int | None  # COMMITs and ROLLBACKs
+
+
+# Transaction control told apart from the work by the first word of pg_stat_statements' text.
+_COUNTS = """
+with counted as (
+    select calls, upper(split_part(ltrim(query), ' ', 1)) as verb from pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database()))
+select coalesce(sum(calls) filter (
+           where verb not in ('BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK')), 0),
+       coalesce(sum(calls) filter (where verb in ('COMMIT', 'END', 'ROLLBACK')), 0)
+from counted"""
+
+
+class DatabaseCounter:
+    """Counts the statements and transactions of one database between `begin()` and `end()`,
+    from pg_stat_statements (counted as they run, unlike pg_stat_database's, which idle
+    backends report up to ten seconds late). `deploy/local/stack.sh` preloads it; on a server
+    without it both are None. The harness runs nothing in that database during a phase, so
+    every statement counted is the services' (or the relay's)."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._start: tuple[int, int] | None = None
+
+    async def _query(self) -> tuple[int, int] | None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            loaded = await conn.fetchval(
+                "select 'pg_stat_statements' = any(string_to_array("
+                "current_setting('shared_preload_libraries'), ', '))"
+            )
+            if not loaded:
+                return None
+            await conn.execute("create extension if not exists pg_stat_statements")
+            statements, transactions = await conn.fetchrow(_COUNTS)
+        finally:
+            await conn.close()
+        return int(statements), int(transactions)
+
+    async def begin(self) -> None:
+        self._start = await self._query()
+
+    async def end(self) -> DatabaseWork:
+        now = await self._query()
+        if now is None or self._start is None:
+            return DatabaseWork(None, None)
+        return DatabaseWork(now[0] - self._start[0], now[1] - self._start[1])
 
 
 class Progress:

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.load import Inbound
-from benchmarks.measure import HubObserver, Observer, ProcessSampler, Progress, Usage, publish
+from benchmarks.measure import (
+    DatabaseCounter,
+    DatabaseWork,
+    HubObserver,
+    Observer,
+    ProcessSampler,
+    Progress,
+    Usage,
+    publish,
+)
 
 
 @dataclass
@@ -25,6 +34,7 @@ class Phase:
     seconds: float = 0.0
     usage: dict[str, Usage] = field(default_factory=dict)
     machine: dict[str, float] = field(default_factory=dict)  # whole-machine CPU and load
+    database: DatabaseWork | None = None  # statements and transactions in the run's database
 
     @property
     def references(self) -> list[str]:
@@ -40,6 +50,7 @@ async def run_phase(
     sampler: ProcessSampler | None,
     stall_seconds: float,
     status_grace: float,
+    database: DatabaseCounter | None = None,
 ) -> None:
     """Run `phase`, filling in its outcome. Never raises for a slow hub: a phase that stops
     advancing for `stall_seconds` ends incomplete, and the report says so."""
@@ -47,6 +58,8 @@ async def run_phase(
     wanted = len(references)
     progress = Progress(phase.name)
     sent = [0]
+    if database:
+        await database.begin()
     if sampler:
         sampler.begin()
     start = time.monotonic()
@@ -74,6 +87,8 @@ async def run_phase(
     if sampler:
         phase.usage = await sampler.end()
         phase.machine = sampler.machine()
+    if database:
+        phase.database = await database.end()
     state = "" if phase.complete else f" · INCOMPLETE (stalled {stall_seconds:.0f} s)"
     progress.done(f"published {sent[0]}/{wanted} · {observer.describe(references)}{state}")
 

@@ -1,9 +1,15 @@
-"""The transport ceiling: the same messages through three raw aiokafka hops, A->B->C->D.
+"""Two ceilings: the same messages through three relay hops, A->B->C->D, each its own process
+(as each hub service is), a consumer group member reading batches.
 
-Each hop is its own process (as each hub service is): a consumer group member that reads a
-batch and produces every record unchanged to the next topic, with no parsing, no database and
-no per-message commit. Whatever the hub does beyond this is the price of its work, so the
-ratio hub/raw says how much of the machine's Kafka capacity the hub turns into referrals.
+- **raw**: every record produced unchanged to the next topic, with no parsing, no database and
+  no per-message commit: the machine's Kafka capacity. Whatever the hub does beyond this is the
+  price of its work.
+- **durable** (`--database`): the least any hub with the hub's guarantees must do. Per batch,
+  one PostgreSQL transaction (plain asyncpg, prepared statements) records an inbox row per
+  message (a redelivered one is skipped) and an outbox row per output; after the commit the
+  outputs go out through an idempotent producer, the outbox rows are marked published, and
+  only then is the batch's offset committed. Nothing is lost or done twice if a hop dies at
+  any point, as in the hub; what it leaves out is the hub's own work (parsing, FHIR, routing).
 
 `python -m benchmarks.relay --source A --target B ...` runs one hop; `RelayChain` runs three.
 """
@@ -18,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.support.infra import REPO
@@ -26,9 +33,9 @@ from tests.support.infra import REPO
 READY = "ready"
 
 
-def relay_topics(prefix: str) -> list[str]:
+def relay_topics(prefix: str, kind: str = "relay") -> list[str]:
     """A, B, C, D under the run's prefix, so the run's clean-up removes them too."""
-    return [f"{prefix}bench.relay.{name}" for name in "abcd"]
+    return [f"{prefix}bench.{kind}.{name}" for name in "abcd"]
 
 
 async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
@@ -71,20 +78,101 @@ async def hop(bootstrap: str, source: str, target: str, group: str) -> None:
         await consumer.stop()
 
 
-class RelayChain:
-    """Three hop processes over A->B->C->D; started ready (each has joined its group)."""
+DURABLE_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS bench_relay;
+CREATE TABLE IF NOT EXISTS bench_relay.inbox (
+    hop text NOT NULL, event_id text NOT NULL, PRIMARY KEY (hop, event_id));
+CREATE TABLE IF NOT EXISTS bench_relay.outbox (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, hop text NOT NULL,
+    key bytea, value bytea NOT NULL, published_at timestamptz);
+"""
+# One statement per table per batch, whatever the batch's size: arrays in, rows out.
+RECORD_INBOX = """
+INSERT INTO bench_relay.inbox (hop, event_id) SELECT $1, unnest($2::text[])
+ON CONFLICT DO NOTHING RETURNING event_id"""
+STAGE_OUTBOX = """
+INSERT INTO bench_relay.outbox (hop, key, value)
+SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) RETURNING id"""
+MARK_PUBLISHED = "UPDATE bench_relay.outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 
-    def __init__(self, bootstrap: str, topics: list[str], group_prefix: str, log_dir: Path):
+
+def event_id(record: ConsumerRecord[bytes, bytes]) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+async def durable_hop(
+    bootstrap: str, source: str, target: str, group: str, database: str, hop_name: str
+) -> None:
+    """The durable ceiling's hop (see the module's docstring): forever."""
+    connection = await asyncpg.connect(database)
+    await connection.execute(DURABLE_SCHEMA)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        print(READY, flush=True)
+        while True:
+            batches = await consumer.getmany(timeout_ms=100, max_records=1000)
+            records = [record for part in batches.values() for record in part]
+            if not records:
+                continue
+            async with connection.transaction():
+                fresh = {
+                    row["event_id"]
+                    for row in await connection.fetch(
+                        RECORD_INBOX, hop_name, [event_id(r) for r in records]
+                    )
+                }
+                outputs = [r for r in records if event_id(r) in fresh]
+                staged = await connection.fetch(
+                    STAGE_OUTBOX,
+                    hop_name,
+                    [r.key for r in outputs],
+                    [r.value for r in outputs],
+                )
+            sent = [await producer.send(target, r.value, key=r.key) for r in outputs]
+            await asyncio.gather(*sent)
+            await connection.execute(MARK_PUBLISHED, [row["id"] for row in staged])
+            await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        await connection.close()
+
+
+class RelayChain:
+    """Three hop processes over A->B->C->D; started ready (each has joined its group). With a
+    `database` (a PostgreSQL DSN) the hops are the durable ceiling's, else the raw relay's."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: list[str],
+        group_prefix: str,
+        log_dir: Path,
+        database: str | None = None,
+    ):
         self._bootstrap = bootstrap
         self._topics = topics
         self._group_prefix = group_prefix
         self._log_dir = log_dir
+        self._database = database
         self.processes: dict[str, subprocess.Popen[str]] = {}
 
     def start(self, ready_timeout: float = 60.0) -> None:
         for n, (source, target) in enumerate(zip(self._topics, self._topics[1:], strict=False)):
-            name = f"relay-{n + 1}"
+            name = f"{'durable' if self._database else 'relay'}-{n + 1}"
             log = (self._log_dir / f"{name}.log").open("a")
+            database = [f"--database={self._database}"] if self._database else []
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
                 [
                     sys.executable,
@@ -94,6 +182,7 @@ class RelayChain:
                     f"--source={source}",
                     f"--target={target}",
                     f"--group={self._group_prefix}{name}",
+                    *database,
                 ],
                 cwd=REPO,
                 stdout=subprocess.PIPE,
@@ -137,9 +226,17 @@ def main() -> None:
     parser.add_argument("--source", required=True)
     parser.add_argument("--target", required=True)
     parser.add_argument("--group", required=True)
+    parser.add_argument("--database", help="a PostgreSQL DSN: run the durable ceiling's hop")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(hop(args.bootstrap, args.source, args.target, args.group))
+        if args.database:
+            asyncio.run(
+                durable_hop(
+                    args.bootstrap, args.source, args.target, args.group, args.database, args.group
+                )
+            )
+        else:
+            asyncio.run(hop(args.bootstrap, args.source, args.target, args.group))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`make bench` (`python -m benchmarks.run`): the hub end to end, then the raw relay, one run.
+"""`make bench` (`python -m benchmarks.run`): the hub end to end, then two ceilings, one run.
 
 1. Kafka and PostgreSQL as the tests find them; an isolated database and topic prefix.
 2. intake, `--replicas` routers and the notifier as separate processes; a roster whose
@@ -6,7 +6,9 @@
    by the harness itself, which times each referral's first notification.
 3. A warm-up (consumer groups settle, connections open), then `--referrals` at `--rate`
    referrals/s, then `--referrals` more as fast as the producer can (saturation).
-4. The services stopped, the same messages through the raw three-hop relay, same two phases.
+4. The services stopped, the same messages through the raw three-hop relay, then through the
+   durable one (inbox, outbox and offsets as the hub keeps them: benchmarks/relay.py), same
+   two phases.
 5. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
 """
 
@@ -24,10 +26,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from benchmarks import report
-from benchmarks.hub import RunningHub, running_hub
+from benchmarks.hub import RunningHub, plain_dsn, running_hub
 from benchmarks.load import Inbound, generate
 from benchmarks.measure import (
     Collector,
+    DatabaseCounter,
     HubObserver,
     ProcessSampler,
     RelayObserver,
@@ -129,6 +132,7 @@ async def measure_hub(
         subscriptions = await subscribe_referrers(hub, phases, receiver)
         say(f"{subscriptions} agencies subscribed (rest-hook) to {receiver.url}")
         sampler = ProcessSampler({**hub.pids(), "harness": os.getpid()})
+        database = DatabaseCounter(plain_dsn(hub.stack.database_url))
         async with Collector(hub.stack.kafka_bootstrap_servers, observer):
             for phase in phases:
                 await run_phase(
@@ -137,6 +141,7 @@ async def measure_hub(
                     producer=producer,
                     topic_of=topics.inbound,
                     sampler=sampler,
+                    database=database,
                     stall_seconds=args.stall_seconds,
                     status_grace=args.status_grace,
                 )
@@ -153,12 +158,19 @@ async def measure_relay(
     args: argparse.Namespace,
     producer: AIOKafkaProducer,
     log_dir: Path,
+    *,
+    durable: bool = False,
 ) -> dict[str, Any]:
-    """The same phases, same messages, through the raw relay (the services are stopped)."""
+    """The same phases, same messages, through the raw relay, or the durable one (the
+    services are stopped)."""
     bootstrap = hub.stack.kafka_bootstrap_servers
-    names = relay_topics(hub.stack.topic_prefix)
+    kind = "durable" if durable else "raw"
+    names = relay_topics(hub.stack.topic_prefix, kind)
     await create_topics(bootstrap, names, args.partitions)
-    chain = RelayChain(bootstrap, names, hub.stack.topic_prefix, log_dir)
+    dsn = plain_dsn(hub.stack.database_url)
+    chain = RelayChain(
+        bootstrap, names, f"{hub.stack.topic_prefix}{kind}.", log_dir, dsn if durable else None
+    )
     await asyncio.to_thread(chain.start)
     figures: dict[str, Any] = {}
     try:
@@ -166,7 +178,7 @@ async def measure_relay(
         sampler = ProcessSampler({**chain.pids(), "harness": os.getpid()})
         async with Collector(bootstrap, observer):
             for phase in phases:
-                relayed = Phase(f"raw {phase.name}", phase.messages, phase.rate)
+                relayed = Phase(f"{kind} {phase.name}", phase.messages, phase.rate)
                 await run_phase(
                     relayed,
                     observer=observer,
@@ -175,6 +187,7 @@ async def measure_relay(
                     sampler=sampler,
                     stall_seconds=args.stall_seconds,
                     status_grace=0,
+                    database=DatabaseCounter(dsn) if durable else None,
                 )
                 figures[phase.name] = report.relay_figures(relayed, observer)
     finally:
@@ -217,12 +230,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 hub.stop_services()
                 say("services stopped; the same messages through the raw relay")
                 raw_figures = await measure_relay(hub, phases, args, producer, log_dir)
+                say("the same messages through the durable relay (inbox, outbox, offsets)")
+                durable_figures = await measure_relay(
+                    hub, phases, args, producer, log_dir, durable=True
+                )
             finally:
                 await producer.stop()
             origin, run = infra.origin, hub.run
         speed_after = cpu_speed_ms()
     measured = ("fixed_rate", "saturation")
-    headline = report.headline(hub_figures["saturation"], raw_figures["saturation"])
+    headline = report.headline(
+        hub_figures["saturation"], raw_figures["saturation"], durable_figures["saturation"]
+    )
     return {
         "run": {
             "id": run,  # the database hub_test_<id> and topic prefix t<id>. it used
@@ -245,6 +264,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "referrers": referrers,
         "warm_up": hub_figures["warm_up"],
         "raw_relay": {name: raw_figures[name] for name in measured},
+        "durable_relay": {name: durable_figures[name] for name in measured},
         "headline": headline,
         "goals": report.goals(hub_figures, headline),
     }

@@ -217,7 +217,7 @@ pg_up() {
   fi
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pg_dir/run -c max_connections=300 -c fsync=on" >/dev/null ||
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pg_dir/run -c max_connections=300 -c fsync=on -c shared_preload_libraries=pg_stat_statements" >/dev/null ||
     { tail -n 20 "$pg_dir/postgres.log" >&2; die "PostgreSQL did not start (log: $pg_dir/postgres.log)"; }
   wait_for 30 "PostgreSQL" pg_ready || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT"
   if ! PGPASSWORD=$PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
