@@ -21,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import EVENT_ID, TRACEPARENT, header_map
 from hub_common.jsonio import loads
+from hub_common.metrics import MESSAGES_SET_ASIDE
 from hub_common.offsets import OffsetCommitter
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def subscribe_json(
                     await _apply_one(record, apply, topic, tombstones)
 
         if decoded:
-            await process_durably(together, one_by_one, what=f"batch on {topic}")
+            await process_durably(together, one_by_one, what=f"batch on {topic}", topic=topic)
 
 
 async def _apply_one(
@@ -155,5 +156,6 @@ async def _apply_one(
         # Hub topics are written by the hub itself: a bad event is a bug upstream. Say which
         # event (by id, never by content) so an operator can find it on the topic.
         log.error("set aside event %s on %s: %s", delivery.event_id, topic, type(error).__name__)
+        MESSAGES_SET_ASIDE.labels(topic=topic).inc()
 
-    await process_durably(work, set_aside, what=f"event on {topic}")
+    await process_durably(work, set_aside, what=f"event on {topic}", topic=topic)
