@@ -19,6 +19,8 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from hub_common.metrics import MESSAGES_RETRIED
+
 log = logging.getLogger(__name__)
 
 
@@ -109,9 +111,13 @@ async def process_durably(
     on_poison: Callable[[Exception], Awaitable[None]],
     *,
     what: str,
+    topic: str = "",
     max_backoff_seconds: float = 30.0,
 ) -> None:
-    """Run `work` until it succeeds or proves permanent; never raises except on cancellation."""
+    """Run `work` until it succeeds or proves permanent; never raises except on cancellation.
+
+    Each retry counts under `topic` (hub_common.metrics); `on_poison` counts what it sets
+    aside, since a batch's `on_poison` may retry its messages one by one."""
     backoff = 0.2
     attempts = 0
     while True:
@@ -123,6 +129,7 @@ async def process_durably(
         except Exception as error:
             if is_transient(error):
                 attempts += 1
+                MESSAGES_RETRIED.labels(topic=topic).inc()
                 # Held this long, it is no blip: loud enough for an alert (a partition waits).
                 log.log(
                     logging.ERROR if attempts >= HELD_TOO_LONG_ATTEMPTS else logging.WARNING,
@@ -145,7 +152,10 @@ async def process_durably(
                     _where(error),
                 )
             await process_durably(
-                functools.partial(on_poison, error), _cannot_record, what=f"{what} (dead letter)"
+                functools.partial(on_poison, error),
+                _cannot_record,
+                what=f"{what} (dead letter)",
+                topic=topic,
             )
             return
 

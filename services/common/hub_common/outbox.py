@@ -131,6 +131,15 @@ class OutboxRelay:
         self._backoff = INITIAL_BACKOFF_SECONDS
         self.published = 0
 
+    @property
+    def outbox(self) -> Table:
+        return self._outbox
+
+    @property
+    def kafka_options(self) -> dict[str, Any]:
+        """How it connects to Kafka (the same for the service's other Kafka clients)."""
+        return dict(self._kafka)
+
     def kick(self) -> None:
         """Tell the relay that new rows were committed (saves waiting for the next poll)."""
         self._wake.set()

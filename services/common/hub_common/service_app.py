@@ -23,6 +23,7 @@ from hub_common import fhir_http, tracing
 from hub_common.body_limit import BodySizeLimit, BodyTooLarge, too_large
 from hub_common.consumer import is_transient
 from hub_common.health import database_check, health_router
+from hub_common.metrics import DEFAULT_INTERVAL_SECONDS, ServiceMetrics
 from hub_common.outbox import OutboxRelay
 from hub_common.outcome import Issue, operation_outcome
 
@@ -40,13 +41,26 @@ def service_app(
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     too_large_advice: str = "",
+    metrics_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
 ) -> FastAPI:
     """Start the relay, any `background` loops (run until cancelled, e.g. a delivery worker)
     and the broker with the app; stop them and release the pool after.
 
     A request body over `max_body_bytes` is refused with 413 while it streams in, declared
     (Content-Length) or not (chunked): nothing larger is ever held in memory. The 413's
-    OperationOutcome gives the limit, and `too_large_advice` when given."""
+    OperationOutcome gives the limit, and `too_large_advice` when given.
+
+    `/metrics` (hub_common.metrics) samples its gauges every `metrics_interval_seconds`,
+    reaching Kafka as the relay does."""
+    metrics = ServiceMetrics(
+        title,
+        engine,
+        broker,
+        outbox=relay.outbox if relay else None,
+        kafka=relay.kafka_options if relay else None,
+        interval_seconds=metrics_interval_seconds,
+    )
+    background = [*background, metrics.run]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +102,10 @@ def service_app(
     async def kafka_ready() -> bool:
         return await broker.ping(timeout=2.0)
 
-    app.include_router(health_router({"database": database_check(engine), "kafka": kafka_ready}))
+    checks = {"database": database_check(engine), "kafka": kafka_ready}
+    app.include_router(health_router(checks))
+    metrics.readiness(checks)
+    metrics.expose(app)
     tracing.instrument_app(app)
     return app
 

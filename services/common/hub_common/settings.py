@@ -95,6 +95,14 @@ class InfraSettings(BaseSettings):
         description="Most records one retention transaction deletes or anonymises",
     )
 
+    metrics_interval_seconds: float = Field(
+        default=15.0,
+        alias="HUB_METRICS_INTERVAL_SECONDS",
+        gt=0,
+        description="How often a service samples the gauges /metrics reports (consumer lag, "
+        "outbox depth and age, dependencies up); match Prometheus's scrape interval",
+    )
+
     @field_validator("retention")
     @classmethod
     def _retention_is_a_schedule(cls, value: str) -> str:

@@ -23,6 +23,7 @@ from hub_common import tracing
 from hub_common.consumer import PermanentError, process_durably
 from hub_common.envelope import EVENT_ID, TRACEPARENT, header_map
 from hub_common.jsonio import loads
+from hub_common.metrics import MESSAGES_SET_ASIDE
 from hub_common.offsets import OffsetCommitter
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def subscribe_json(
 
         if decoded:
             with tracing.spans_ended(spans):
-                await process_durably(together, one_by_one, what=f"batch on {topic}")
+                await process_durably(together, one_by_one, what=f"batch on {topic}", topic=topic)
 
 
 async def _apply_one(
@@ -189,5 +190,6 @@ async def _apply_traced(
         # Hub topics are written by the hub itself: a bad event is a bug upstream. Say which
         # event (by id, never by content) so an operator can find it on the topic.
         log.error("set aside event %s on %s: %s", delivery.event_id, topic, type(error).__name__)
+        MESSAGES_SET_ASIDE.labels(topic=topic).inc()
 
-    await process_durably(work, set_aside, what=f"event on {topic}")
+    await process_durably(work, set_aside, what=f"event on {topic}", topic=topic)

@@ -54,6 +54,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
+        metrics_interval_seconds=settings.metrics_interval_seconds,
         # The same setting sizes the inbound topics (hub_common.kafka.ensure_topics).
         max_body_bytes=settings.agency_message_max_bytes,
         too_large_advice=TOO_LARGE_ADVICE,

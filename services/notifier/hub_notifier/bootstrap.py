@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from hub_common.audit import AuditLog
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
+from hub_common.metrics import DEAD_LETTERS
 from hub_common.outbox import OutboxRelay
 from hub_common.periodic import Periodic
 from hub_common.retention import RetentionSweep
@@ -112,6 +113,8 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
     )
     dead_letters = DeadLetters(sessions, clock, on_commit=committed, topics=settings.topics)
+    for channel in ("rest-hook", "email"):  # at 0 from the start, so the first one shows
+        DEAD_LETTERS.labels(channel=channel)
 
     broker = make_broker(settings, client_id="referral-hub-notifier")
     register_consumers(broker, tracking, settings)
@@ -143,6 +146,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
+        metrics_interval_seconds=settings.metrics_interval_seconds,
         # Every replica checks; the digests table makes each borough's digest once a day.
         background=[
             deliver,

@@ -78,6 +78,7 @@ def build_app(
         broker=broker,
         relay=relay,
         auth_secret=settings.auth_secret,
+        metrics_interval_seconds=settings.metrics_interval_seconds,
         # Every replica sweeps: expired offers are claimed with SKIP LOCKED, never twice.
         # The service level sweep claims timers the same way: each breach is raised once.
         background=[

@@ -9,8 +9,10 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
 
 from hub_common import tracing
+from hub_common.metrics import expose as expose_metrics
 from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router
@@ -62,6 +64,7 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.auth_secret = settings.auth_secret  # /metrics takes an operator's token
     app.state.templates = build_templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(session_router(settings, api))
@@ -73,6 +76,8 @@ def build_app(settings: WebSettings | None = None, api: HubApiPort | None = None
     app.include_router(report_router(api))
     install_page_handlers(app)
     tracing.instrument_app(app)
+    # HTTP latency by route, and the process; the web app has no broker or database.
+    expose_metrics(app, CollectorRegistry())
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

@@ -14,6 +14,7 @@ from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
 from hub_common.envelope import TRACEPARENT, header_map
 from hub_common.kafka import max_record_bytes
+from hub_common.metrics import MESSAGES_SET_ASIDE
 from hub_common.offsets import OffsetCommitter
 from hub_common.subscriptions import BATCH_POLL_MS
 from hub_common.topics import INBOUND_SOURCES
@@ -116,10 +117,12 @@ def register_consumers(
                     functools.partial(_receive_alone, service, command),
                     functools.partial(_record_or_say, service, command),
                     what=f"inbound {command.source} message",
+                    topic=command.inbound.topic if command.inbound else "",
                 )
 
+        # A batch may span agency topics: its retries count under its first message's.
         with tracing.spans_ended(spans):
-            await process_durably(work, one_by_one, what="inbound batch")
+            await process_durably(work, one_by_one, what="inbound batch", topic=records[0].topic)
         await offsets.processed(message.consumer, records)
 
     offsets = OffsetCommitter("intake.inbound")
@@ -133,3 +136,4 @@ async def _record_or_say(
     service: IntakeService, command: ReceiveReferrals, error: Exception
 ) -> None:
     await service.record_unprocessable(command, type(error).__name__)
+    MESSAGES_SET_ASIDE.labels(topic=command.inbound.topic if command.inbound else "").inc()

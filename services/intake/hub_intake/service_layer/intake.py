@@ -22,6 +22,7 @@ from hub_common.consumer import is_transient
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import AGENCY_ID_SYSTEM, FHIR_JSON, ODS_SYSTEM, PLAIN_JSON
 from hub_common.jsonio import dumps
+from hub_common.metrics import REFERRALS_REFUSED, count_on_commit
 from hub_common.outbox import OutgoingEvent, add_to_outbox
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.topics import Topics
@@ -619,6 +620,7 @@ class IntakeService:
             log.info(
                 "referral rejected from %s with %d issues", command.source, len(reading.issues)
             )
+            count_on_commit(session, REFERRALS_REFUSED.labels(source=command.source))
         return Outcome("rejected", None, reading.referrer_reference, reading.item, outcome)
 
     @staticmethod

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from hub_common import tracing
 from hub_common.jsonio import dumps, loads
+from hub_common.metrics import DEAD_LETTERS, DELIVERIES
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
 from hub_notifier.domain.coalescing import coalesce_notifications, coalesced_key
@@ -133,6 +134,11 @@ class DeliveryWorker:
             # Settling failed (PostgreSQL away): the lease expires and it is sent again.
             log.warning("delivery %s unsettled: %s", delivery.delivery_id, type(error).__name__)
             return
+        # Settled (committed): counted once, by result.
+        result = "dead" if status == DEAD else "delivered" if attempt.ok else "failed"
+        DELIVERIES.labels(channel=delivery.channel, result=result).inc()
+        if status == DEAD:
+            DEAD_LETTERS.labels(channel=delivery.channel).inc()
         if status == DEAD:
             log.error(
                 "delivery %s (subscription %s, %d events) dead-lettered after %d attempts: %s",

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub_common import tracing
 from hub_common.audit import stage_audit
 from hub_common.inbox import first_delivery
+from hub_common.metrics import ASSIGNMENT_DECISIONS, OFFERS_TIMED_OUT, count_on_commit
 from hub_common.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
@@ -291,6 +292,7 @@ class RoutingService:
                     workers=workers,
                 )
         self._on_commit()
+        OFFERS_TIMED_OUT.inc(len(overdue))
         log.info("%d offers expired unanswered and moved on", len(overdue))
         return len(overdue)
 
@@ -334,6 +336,7 @@ class RoutingService:
                 now,
                 command.traceparent,
                 decision=self._record(
+                    session,
                     decision,
                     task,
                     day,
@@ -389,6 +392,7 @@ class RoutingService:
                     now,
                     None,
                     decision=self._record(
+                        session,
                         decision,
                         task,
                         today,
@@ -468,7 +472,9 @@ class RoutingService:
             after,
             now,
             traceparent,
-            decision=self._record(decision, task, day if task.owner else None, trigger, why),
+            decision=self._record(
+                session, decision, task, day if task.owner else None, trigger, why
+            ),
             alert=alert,
             deferred=view.deferred if view else None,
         )
@@ -506,13 +512,19 @@ class RoutingService:
 
     def _record(
         self,
+        session: AsyncSession,
         decision: Decision,
         task: ReferralTask,
         day: date | None,
         trigger: dict[str, Any],
         why: Why | None = None,
     ) -> dict[str, Any]:
-        """The decision record an operator or coordinator reads: who, why not the others."""
+        """The decision record an operator or coordinator reads: who, why not the others;
+        counted by outcome once its transaction commits."""
+        outcome = "offered" if task.owner else (why or task.business_status.value)
+        count_on_commit(
+            session, ASSIGNMENT_DECISIONS.labels(outcome=outcome, trigger=trigger["event"])
+        )
         return {
             **decision.explain(),
             "trigger": trigger,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.metrics import SLA_BREACHES, count_on_commit
 from hub_common.topics import Topics
 from hub_router.adapters import sla_clock
 from hub_router.adapters import task_repository as repo
@@ -98,6 +99,10 @@ class SlaSweep:
                 await sla_clock.save(session, updated, next_due(updated, self._policy))
                 await sla_clock.stage_breaches(session, self._topics, found, now)
                 raised += len(found)
+                for breach in found:
+                    count_on_commit(
+                        session, SLA_BREACHES.labels(rule=breach.rule, level=breach.level)
+                    )
         if raised:
             self._on_commit()
             log.info("service level sweep raised %d alerts", raised)
