@@ -303,10 +303,13 @@ class PerMessage:
 
 def instrument_app(app: Any) -> None:
     """Server spans for a FastAPI app's requests, continuing the caller's `traceparent`.
-    Health probes are left out: they would be most of the spans and say nothing."""
+    Health probes are left out (they would be most of the spans and say nothing), and so are
+    the ASGI layer's spans per body chunk sent or received."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="/health/.*", exclude_spans=["receive", "send"]
+    )
 
 
 def instrument_httpx(client: Any) -> None:
