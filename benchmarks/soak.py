@@ -129,8 +129,18 @@ def error_lines(log_dir: Path) -> int:
     count = 0
     for log in log_dir.glob("*.log"):
         with log.open(errors="replace") as lines:
-            count += sum(1 for line in lines if " ERROR " in line)
+            count += sum(1 for line in lines if is_error_line(line))
     return count
+
+
+def is_error_line(line: str) -> bool:
+    """An ERROR or CRITICAL record: JSON lines (the services' default) by their `level`, text
+    lines (HUB_LOG_FORMAT=text) by the level word after the service's name."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return " ERROR " in line or " CRITICAL " in line
+    return isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL")
 
 
 def usage(hub: RunningHub) -> tuple[dict[str, float], dict[str, float]]:

@@ -53,6 +53,9 @@ start_services() {
   "$repo/.venv/bin/referral-hub" db upgrade
   "$repo/.venv/bin/referral-hub" topics ensure
   mkdir -p "$run_dir" "$log_dir"
+  # Text lines for the person following them in this terminal; JSON (the services' default)
+  # is for log collectors: HUB_LOG_FORMAT=json make run.
+  export HUB_LOG_FORMAT=${HUB_LOG_FORMAT:-text}
   for name in "${services[@]}"; do
     if service_pid "$name" >/dev/null; then say "$name already running"; continue; fi
     setsid nohup "$python" -m "hub_$name" >>"$log_dir/$name.log" 2>&1 </dev/null &

@@ -2,7 +2,7 @@
 OTLP/HTTP receiver): one agency message becomes one trace, from the agency's own span through
 intake, the outbox relays, the router and the notifier to the POST on the referrer's webhook,
 each span the parent of the next; and every log line is JSON, the referral's lines carrying
-its trace id."""
+its trace id. An API request continues its caller's trace the same way."""
 
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ async def test_an_agency_message_is_one_trace_to_the_referrers_webhook(
     assert "published 3 link workers" in run_cli(
         stack.env(), "workers", "load", str(FIXTURES / "roster-small.csv")
     )
+    # An API call continues its caller's trace too.
+    caller_trace, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     async with httpx.AsyncClient(timeout=15.0) as client:
         made = await client.post(
             f"{services['notifier'].url}/fhir/Subscription",
@@ -91,7 +93,10 @@ async def test_an_agency_message_is_one_trace_to_the_referrers_webhook(
                     "payload": "application/fhir+json",
                 },
             },
-            headers=bearer(agency_token(stack, CVA)),
+            headers={
+                **bearer(agency_token(stack, CVA)),
+                "traceparent": f"00-{caller_trace}-{caller_span}-01",
+            },
         )
         assert made.status_code == 201, made.text
     await asyncio.sleep(1.0)  # let the router apply the roster before the referral arrives
@@ -134,6 +139,9 @@ async def test_an_agency_message_is_one_trace_to_the_referrers_webhook(
     ], [(s.service, s.kind, s.name) for s in chain]
     assert chain[0].parent_span_id == agency_span, "the first hop does not continue the agency's"
     assert all(s.trace_id == trace_id for s in chain)
+    [server] = [s for s in collector.of_trace(caller_trace) if s.kind == "SERVER"]
+    assert (server.service, server.parent_span_id) == ("hub-notifier", caller_span), server
+    assert server.attributes.get("http.route") == "/fhir/Subscription", server.attributes
     # Ids and codes only: the URL without its query, no exception text.
     assert all("url.query" not in s.attributes for s in spans)
 

@@ -160,3 +160,12 @@ def test_a_batch_of_one_is_its_messages_work_a_larger_batch_no_ones(
     with tracing.spans_ended(several):
         assert not trace.get_current_span().get_span_context().is_valid
     assert len(exported.get_finished_spans()) == 3
+
+
+def test_an_event_nothing_traced_caused_starts_a_trace_with_a_real_root(
+    exported: InMemorySpanExporter,
+) -> None:
+    staged = Envelope.new("SlaBreached", "application/json")
+    [root] = exported.get_finished_spans()
+    assert root.parent is None and root.name == "SlaBreached create"
+    assert staged.traceparent == tracing.traceparent_of(trace.NonRecordingSpan(root.context))

@@ -36,18 +36,21 @@ def child_traceparent(parent: str | None) -> str:
     return new_traceparent()
 
 
-def event_traceparent(given: str | None) -> str:
+def event_traceparent(given: str | None, event_type: str = "event") -> str:
     """The parent an event's relay span will continue from: the current span, when it is of
     the trace the event belongs to (an HTTP request's server span, a message's consumer span);
     else `given`, the span of the message the event answers (a batch's messages each have
-    their own, none of them current); else a new trace. With spans turned off, a child of
-    `given`, so each hop still has its own span id."""
+    their own, none of them current); else a new trace, rooted in a span of its own (a timer's
+    sweep, say). With spans turned off, a child of `given`, so each hop still has its own span
+    id."""
     current = trace.get_current_span().get_span_context()
     parent = tracing.span_context_of(given)
     if current.is_valid and (parent is None or parent.trace_id == current.trace_id):
         return tracing.current_traceparent() or new_traceparent()
-    if parent is not None and tracing.spans_on():
-        return tracing.traceparent_of(trace.NonRecordingSpan(parent)) or new_traceparent()
+    if tracing.spans_on():
+        if parent is not None:
+            return tracing.traceparent_of(trace.NonRecordingSpan(parent)) or new_traceparent()
+        return tracing.root_traceparent(f"{event_type} create") or new_traceparent()
     return child_traceparent(given)
 
 
@@ -66,7 +69,7 @@ class Envelope:
             event_id=str(uuid.uuid4()),
             event_type=event_type,
             content_type=content_type,
-            traceparent=event_traceparent(traceparent),
+            traceparent=event_traceparent(traceparent, event_type),
         )
 
     def to_headers_str(self) -> list[tuple[str, str]]:
