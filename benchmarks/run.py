@@ -7,7 +7,9 @@
 3. A warm-up (consumer groups settle, connections open), then `--referrals` at `--rate`
    referrals/s, then `--referrals` more as fast as the producer can (saturation).
 4. The services stopped, the same messages through the raw three-hop relay, same two phases.
-5. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
+5. With `--scaling`: the router with 1, 2 and 3 replicas and one outbox relay's ceiling
+   (`benchmarks/scaling.py`, also `make bench-scaling` alone), on a slice of its own.
+6. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import report
+from benchmarks import report, scaling
 from benchmarks.hub import RunningHub, running_hub
 from benchmarks.load import Inbound, generate
 from benchmarks.measure import (
@@ -71,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=3.0,
         help="seconds to wait for referrer notifications after the last Task (or notification)",
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="then the router with 1, 2 and 3 replicas, and one outbox relay's ceiling",
     )
     args = parser.parse_args(argv)
     for name in ("referrals", "partitions", "replicas"):
@@ -220,6 +227,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 await producer.stop()
             origin, run = infra.origin, hub.run
+        scaled = None
+        if args.scaling:
+            say("scaling: the router with 1, 2 and 3 replicas, then one relay alone")
+            scaled = await scaling.measure(
+                infra,
+                argparse.Namespace(
+                    referrals=args.referrals,
+                    replica_counts=[1, 2, 3],
+                    relay_rows=scaling.RELAY_ROWS,
+                    partitions=args.partitions,
+                    seed=args.seed,
+                ),
+                log_dir,
+            )
         speed_after = cpu_speed_ms()
     measured = ("fixed_rate", "saturation")
     headline = report.headline(hub_figures["saturation"], raw_figures["saturation"])
@@ -247,6 +268,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "raw_relay": {name: raw_figures[name] for name in measured},
         "headline": headline,
         "goals": report.goals(hub_figures, headline),
+        **({"scaling": scaled} if scaled else {}),
     }
 
 
@@ -260,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     report.write_json(result, json_path)
     report.write_chart(result, png_path)
     print(report.summary(result, previous))
+    if "scaling" in result:
+        print("\n" + scaling.summary(result["scaling"]))
     print(f"\nwrote {json_path} and {png_path}")
     return 0
 
