@@ -4,13 +4,14 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 
-.PHONY: help install run up down status test lint typecheck unit bench bench-directory soak schemas clean browser-deps
+.PHONY: help install run up down status test lint typecheck unit bench bench-directory bench-scaling soak schemas clean browser-deps
 
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
 	@echo "make up     the same, detached;  make down  stops everything;  make status"
 	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL"
 	@echo "make bench  the end-to-end benchmark"
+	@echo "make bench-scaling  router throughput with 1, 2 and 3 replicas; one outbox relay's ceiling"
 	@echo "make bench-directory  directory import time and search latency at 5,000 services"
 	@echo "make soak   ten minutes at 300 referrals/s: lag, memory and errors judged (SOAK_ARGS=...)"
 
@@ -62,6 +63,11 @@ schemas: install
 # The chart needs matplotlib, in the `bench` dependency group; flags: make bench BENCH_ARGS="--referrals 5000"
 bench: install
 	$(UV) run --frozen --quiet --group bench python -m benchmarks.run $(BENCH_ARGS)
+
+# Router throughput with 1, 2 and 3 replicas, and one outbox relay's ceiling (issue 16);
+# make bench-scaling BENCH_ARGS="--referrals 3000"
+bench-scaling: install
+	$(UV) run --frozen --quiet --group bench python -m benchmarks.scaling $(BENCH_ARGS)
 
 # The services directory at size (issue 14): import time and search p95; make bench-directory BENCH_ARGS="--services 5000"
 bench-directory: install

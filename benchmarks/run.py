@@ -9,7 +9,9 @@
 4. The services stopped, the same messages through the raw three-hop relay, then through the
    durable one (inbox, outbox and offsets as the hub keeps them: benchmarks/relay.py), same
    two phases.
-5. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
+5. With `--scaling`: the router with 1, 2 and 3 replicas and one outbox relay's ceiling
+   (`benchmarks/scaling.py`, also `make bench-scaling` alone), on a slice of its own.
+6. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import report
+from benchmarks import report, scaling
 from benchmarks.hub import RunningHub, plain_dsn, running_hub
 from benchmarks.load import Inbound, generate
 from benchmarks.measure import (
@@ -74,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=3.0,
         help="seconds to wait for referrer notifications after the last Task (or notification)",
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="then the router with 1, 2 and 3 replicas, and one outbox relay's ceiling",
     )
     args = parser.parse_args(argv)
     for name in ("referrals", "partitions", "replicas"):
@@ -237,6 +244,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 await producer.stop()
             origin, run = infra.origin, hub.run
+        scaled = None
+        if args.scaling:
+            say("scaling: the router with 1, 2 and 3 replicas, then one relay alone")
+            scaled = await scaling.measure(
+                infra,
+                argparse.Namespace(
+                    referrals=args.referrals,
+                    replica_counts=[1, 2, 3],
+                    relay_rows=scaling.RELAY_ROWS,
+                    partitions=args.partitions,
+                    seed=args.seed,
+                ),
+                log_dir,
+            )
         speed_after = cpu_speed_ms()
     measured = ("fixed_rate", "saturation")
     headline = report.headline(
@@ -267,6 +288,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "durable_relay": {name: durable_figures[name] for name in measured},
         "headline": headline,
         "goals": report.goals(hub_figures, headline),
+        **({"scaling": scaled} if scaled else {}),
     }
 
 
@@ -280,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     report.write_json(result, json_path)
     report.write_chart(result, png_path)
     print(report.summary(result, previous))
+    if "scaling" in result:
+        print("\n" + scaling.summary(result["scaling"]))
     print(f"\nwrote {json_path} and {png_path}")
     return 0
 
