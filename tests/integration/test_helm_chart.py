@@ -9,10 +9,12 @@ referenced from the Secret, and the lag scalers name the consumer groups the ser
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from tests.support.k8s_tools import CHART, REPO, K8sTools, ToolFailed, documents, install
 
@@ -308,3 +310,68 @@ def test_without_keda_every_service_runs_fixed_replicas(tools: K8sTools) -> None
     assert by_kind(manifests, "ScaledObject") == {}
     for deployment in by_kind(manifests, "Deployment").values():
         assert deployment["spec"]["replicas"] == 2
+
+
+def settings_classes() -> dict[str, type[BaseSettings]]:
+    from hub_common.settings import InfraSettings
+    from hub_intake.config import IntakeSettings
+    from hub_notifier.config import NotifierSettings
+    from hub_router.config import RouterSettings
+    from hub_web.config import WebSettings
+
+    return {
+        "intake": IntakeSettings,
+        "router": RouterSettings,
+        "notifier": NotifierSettings,
+        "web": WebSettings,
+        "migrate": InfraSettings,
+    }
+
+
+def environment(container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as Kubernetes would give it: Secret keys resolved (to the
+    test's values, by the key names values.yaml gives them) and `$(NAME)` references expanded."""
+    by_key = {
+        "-".join(re.findall("[a-z]+|[A-Z][a-z]*", field)).lower(): value
+        for field, value in SECRET_VALUES.items()
+    }
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        if "value" in entry:
+            value = str(entry["value"])
+            for name, known in env.items():
+                value = value.replace(f"$({name})", known)
+        else:
+            value = by_key[entry["valueFrom"]["secretKeyRef"]["key"]]
+        env[entry["name"]] = value
+    return env
+
+
+@pytest.mark.parametrize("variant", ["default", "external"])
+def test_every_variable_the_chart_sets_is_one_the_process_reads(
+    rendered: dict[str, str], variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A misspelt variable would be ignored silently (the settings allow extras): each name the
+    chart sets must be a setting of that process, and the values must parse."""
+    classes = settings_classes()
+    for name, container in containers(rendered[variant]):
+        kind = container["name"]
+        cls = classes[kind]
+        known = {
+            (field.alias or field_name).upper() for field_name, field in cls.model_fields.items()
+        }
+        env = environment(container)
+        # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL.
+        unknown = set(env) - known - {"DATABASE_PASSWORD"}
+        assert not unknown, (name, unknown)
+        for variable in env:
+            monkeypatch.setenv(variable, env[variable])
+        settings = cls()
+        for variable in env:
+            monkeypatch.delenv(variable)
+        values = settings.model_dump()  # every value parsed
+        if kind != "web":
+            assert SECRET_VALUES["databasePassword"] in values["database_url"], name
+        assert values["auth_secret"] == SECRET_VALUES["authSecret"], name
+        if kind != "migrate":
+            assert values["http_host"] == "0.0.0.0", name
