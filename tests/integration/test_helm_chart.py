@@ -37,6 +37,8 @@ EXTERNAL_ARGS = (
     ",".join(f"secrets.values.{key}={value}" for key, value in SECRET_VALUES.items()),
 )
 COMPONENTS = ("intake", "router", "notifier", "web")
+# `make test` installs the tools first; run alone, the first test may build helm (minutes).
+pytestmark = pytest.mark.timeout(1800)
 CONSUMERS = ("intake", "router", "notifier")
 
 
