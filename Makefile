@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 
-.PHONY: help install run up down status test lint typecheck unit bench bench-directory bench-scaling soak schemas clean browser-deps
+.PHONY: help install run up down status test lint typecheck unit bench bench-directory bench-scaling soak schemas clean browser-deps k8s-tools
 
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
@@ -50,8 +50,13 @@ $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 	@touch $@
 
+# helm and kubeconform for the Helm chart's test, built from the Go module proxy, and the
+# Kubernetes and KEDA schemas (pinned in the script; cached in .local/k8s: a checksum once there).
+k8s-tools: install
+	@bash tools/k8s/install.sh >/dev/null
+
 # The test fixtures start Kafka and PostgreSQL themselves when the environment names none.
-test: lint typecheck $(BROWSER_DEPS)
+test: lint typecheck $(BROWSER_DEPS) k8s-tools
 	$(VENV)/bin/pytest
 
 unit: install
