@@ -11,7 +11,7 @@ import pytest
 
 from hub_cli.main import main
 from hub_common.auth import verify_token
-from hub_common.service_area import BOROUGHS
+from hub_common.service_area import boroughs
 from hub_common.settings import InfraSettings
 from tests.support.fixtures import FIXTURES
 
@@ -34,7 +34,7 @@ def test_a_coordinator_credential_without_a_borough_is_refused_saying_how_to_sco
     assert out == ""  # no token printed
     assert "a coordinator credential needs the boroughs it covers" in err
     assert "--borough Croydon --borough 'Kingston upon Thames'" in err
-    assert all(borough in err for borough in BOROUGHS)
+    assert all(borough in err for borough in boroughs())
 
 
 def test_a_coordinator_credential_with_an_unknown_borough_is_refused(

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from pydantic import ValidationError
 
 from hub_common import migrations
 from hub_common.auth import ROLES
@@ -187,7 +188,7 @@ DEVELOPMENT_SECRET = InfraSettings.model_fields["auth_secret"].default
 
 def check_credential_arguments(args: argparse.Namespace) -> None:
     """Refuse what would sign a token that cannot work, or works longer than anyone meant."""
-    from hub_common.service_area import BOROUGHS
+    from hub_common.service_area import boroughs
 
     if not 1 <= args.ttl_days <= MAX_TTL_DAYS:
         raise ValueError(
@@ -209,11 +210,11 @@ def check_credential_arguments(args: argparse.Namespace) -> None:
         raise ValueError("--borough is for coordinator credentials only")
     if args.source and args.role != "agency":
         raise ValueError("--source is for agency credentials only")
-    unknown = [name for name in args.borough or () if name not in BOROUGHS]
+    unknown = [name for name in args.borough or () if name not in boroughs()]
     if unknown:
         raise ValueError(
             f"unknown borough {', '.join(map(repr, unknown))}: "
-            f"the hub's boroughs are {', '.join(BOROUGHS)}"
+            f"the hub's boroughs are {', '.join(boroughs())}"
         )
 
 
@@ -250,20 +251,21 @@ def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None
 def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
     """A coordinator sees only the referrals of their boroughs: with none, or a misspelt one,
     the credential would work and show nothing, so it is refused saying how to scope it."""
-    from hub_common.service_area import BOROUGHS
+    from hub_common.service_area import service_area
 
-    example = " ".join(f"--borough {shlex.quote(name)}" for name in BOROUGHS[:2])
+    known = service_area().boroughs
+    example = " ".join(f"--borough {shlex.quote(name)}" for name in known[:2])
     if not boroughs:
         raise ValueError(
             "a coordinator credential needs the boroughs it covers, or it sees no referral: "
             f"give --borough once per borough, e.g. {example} "
-            f"(the hub's boroughs: {', '.join(BOROUGHS)})"
+            f"(the hub's boroughs: {', '.join(known)})"
         )
-    unknown = [name for name in boroughs if name not in BOROUGHS]
+    unknown = [name for name in boroughs if name not in known]
     if unknown:
         raise ValueError(
             f"unknown borough {', '.join(map(repr, unknown))}: "
-            f"the hub's boroughs are {', '.join(BOROUGHS)}"
+            f"the hub's boroughs are {', '.join(known)}"
         )
 
 
@@ -286,6 +288,22 @@ async def referrals_replay_rejected(source: str | None) -> None:
     print(
         f"replayed {report.tried} rejected referrals: {report.accepted} accepted, {report.still_rejected} still rejected"
     )
+
+
+def service_area_report(path: str | None) -> str:
+    """The area in `path` (or the configured one), checked, as an operator reads it."""
+    from hub_common.service_area import read_service_area, service_area
+
+    area = read_service_area(path) if path else service_area()
+    lines = [
+        f"{area.name} ({area.source}): {len(area.authorities)} local authorities, "
+        f"{len(area.district_boroughs)} postcode districts, no problems"
+    ]
+    lines += [
+        f"  {authority.code}  {authority.name}: {' '.join(authority.districts)}"
+        for authority in area.authorities
+    ]
+    return "\n".join(lines)
 
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -504,6 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         default=DEMO_AGENCY,
         help="the subscribing agency as SYSTEM|VALUE (default the demo agency)",
     )
+    area = commands.add_parser("service-area", help="the area the hub serves").add_subparsers(
+        dest="action", required=True
+    )
+    area.add_parser("check", help="check a service area file, naming every problem").add_argument(
+        "file", help="the JSON file an operator means to give HUB_SERVICE_AREA"
+    )
+    area.add_parser("show", help="the area in use (HUB_SERVICE_AREA, else the demo)")
     kafka = commands.add_parser("kafka", help="Kafka security").add_subparsers(
         dest="action", required=True
     )
@@ -518,7 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    settings = InfraSettings()
+    try:
+        settings = InfraSettings()
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"referral-hub: {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 1
     try:
         if args.command == "db":
             asyncio.run(db_upgrade(settings))
@@ -548,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(as_commands(grants, settings.kafka_bootstrap_servers)))
         elif args.command == "schemas":
             schemas_write()
+        elif args.command == "service-area":
+            print(service_area_report(getattr(args, "file", None)))
         elif args.command == "workers":
             asyncio.run(
                 workers_load(
