@@ -5,13 +5,13 @@ as an Open Referral UK (HSDS 3.0) JSON file, the same every run (fixed seed).
     .venv/bin/python deploy/demo/make_directory.py --services 5000 --out /tmp/big.json
 
 Every name, address, phone number and e-mail address is made up (e-mail and web addresses use
-the reserved example.org domain); boroughs and postcode districts come from the hub's table.
+the reserved example.org domain); boroughs and postcode districts come from the packaged demo service area
+(services/common/hub_common/data/service-area-swl.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import uuid
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-DISTRICTS_CSV = REPO / "services/common/hub_common/data/swl-postcode-districts.csv"
 OUT = Path(__file__).resolve().parent / "swl-services.oruk.json"
 SEED = 14
 NAMESPACE = uuid.UUID("6c1f3a52-0d3e-4b8e-9a51-2f4e7c9b1d10")
@@ -153,8 +152,11 @@ def slug(text: str) -> str:
 
 
 def districts() -> dict[str, str]:
-    with DISTRICTS_CSV.open(encoding="utf-8") as handle:
-        return {row["district"]: row["borough"] for row in csv.DictReader(handle)}
+    """District -> borough of the packaged South West London demo area (whatever
+    HUB_SERVICE_AREA says: the demo directory is of the demo area)."""
+    from hub_common.service_area import load_service_area
+
+    return dict(load_service_area("").district_boroughs)
 
 
 def organisation(rng: random.Random, borough: str, number: int) -> dict[str, Any]:

@@ -87,8 +87,12 @@ async def test_a_set_aside_message_can_be_replayed_once(
 ) -> None:
     command = receive(community("REPLAY-1", family_name="Replay"))
     await service.record_unprocessable(command, "RuntimeError")
-    report = await replay_rejections(sessions, service, "community")
+    progress: list[tuple[int, int]] = []
+    report = await replay_rejections(
+        sessions, service, "community", on_progress=lambda *step: progress.append(step)
+    )
     assert (report.tried, report.accepted) == (1, 1)
+    assert progress == [(0, 1), (1, 1)]  # the CLI's bar: the total first, then each one
     again = await replay_rejections(sessions, service, "community")
     assert again.tried == 0
     [resent] = await service.receive(command)

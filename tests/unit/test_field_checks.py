@@ -39,7 +39,7 @@ def test_postcodes_are_normalised(raw: str, expected: str) -> None:
 
 def test_postcode_outside_south_west_london_is_refused_with_the_district() -> None:
     assert postcode_problem("M1 1AE") == (
-        "postcode district M1 is outside South West London, which the hub serves"
+        "postcode district M1 is outside the service area 'South West London', which the hub serves"
     )
     assert postcode_problem("not a postcode") == "not a UK postcode"
     assert postcode_problem("  ") == "a postcode is required"

@@ -137,7 +137,7 @@ def test_every_missing_requirement_is_named_and_the_officer_can_still_be_told() 
     assert reading.referrer_reference == "CAD-4412-23NOV26"
     assert reading.contact.email == "dana.okafor@met.police.example"
     postcode = next(i for i in reading.issues if i.field == "subject.address.postcode")
-    assert "outside South West London" in postcode.message
+    assert "outside the service area 'South West London'" in postcode.message
 
 
 def test_an_officer_who_cannot_be_reached_is_named() -> None:

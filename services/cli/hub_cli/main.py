@@ -1,8 +1,14 @@
-"""`referral-hub`: set up the database and topics, load link worker rosters."""
+"""`referral-hub`: set up the database and topics, load link worker rosters, import the
+community services directory, issue credentials, check the service area.
+
+Built on click (each command's `--help` ends with examples and the environment it reads) and
+rich (progress bars on the long work: a roster, a replay of rejections, a directory import;
+`hub_cli.progress`). Commands return an exit code; `main` turns what goes wrong into one line on
+standard error naming the component and the setting to look at, never a traceback.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -10,16 +16,19 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from pydantic import ValidationError
 
 from hub_common import migrations
-from hub_common.auth import ROLES
+from hub_common.auth import ROLES, Role
 from hub_common.envelope import Envelope
 from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
@@ -74,9 +83,7 @@ async def workers_load(
     settings: InfraSettings, path: Path, *, check_only: bool = False, show_progress: bool = True
 ) -> None:
     """Check the whole roster, then publish each worker (with a progress bar on a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+    from hub_cli.progress import progress_bar
     from hub_cli.roster import read_roster
     from hub_router.adapters.practitioner_role import to_practitioner_role
 
@@ -84,15 +91,8 @@ async def workers_load(
     if check_only:
         print(f"{path}: {len(entries)} link workers, no problems (nothing published)")
         return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        disable=not show_progress,
-    )
     async with started(make_producer(settings, enable_idempotence=True)) as producer:
-        with progress:
+        with progress_bar(quiet=not show_progress) as progress:
             publishing = progress.add_task("link workers", total=len(entries))
             for entry in entries:
                 role = to_practitioner_role(entry.worker, entry.name, entry.email)
@@ -105,33 +105,6 @@ async def workers_load(
                 )
                 progress.advance(publishing)
     print(f"published {len(entries)} link workers to {settings.topics.directory}")
-
-
-async def directory_import(settings: InfraSettings, args: argparse.Namespace) -> int:
-    from hub_cli.directory.importer import run_import
-
-    plan = await run_import(
-        settings,
-        args.source,
-        modified_after=args.modified_after,
-        dry_run=args.dry_run,
-        feed=args.feed,
-        per_page=args.per_page,
-        show_progress=not args.quiet,
-    )
-    for refusal in plan.refused:
-        print(f"refused {refusal.line()}", file=sys.stderr)
-    print(("dry run, nothing published: " if args.dry_run else "") + plan.summary())
-    return 0
-
-
-def iso_moment(text: str) -> datetime:
-    """An --modified-after value: ISO 8601, UTC when it names no offset."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO 8601 date-time, got {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def referrals_send(settings: InfraSettings, source: str, path: Path) -> None:
@@ -147,127 +120,8 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
     print(f"sent {path.name} to {topic}")
 
 
-ENVIRONMENT_HELP = """environment:
-  KAFKA_BOOTSTRAP_SERVERS   Kafka (default 127.0.0.1:9092); KAFKA_SECURITY_PROTOCOL,
-                            KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD for SASL
-  DATABASE_URL              PostgreSQL (db upgrade, referrals replay-rejected)
-  HUB_TOPIC_PREFIX          namespace of the hub's topics (default none)
-  HUB_AUTH_SECRET           signs credentials (credentials issue)"""
-
-CREDENTIALS_EXAMPLES = """examples:
-  referral-hub credentials issue --role coordinator --subject coord-south \\
-      --borough Croydon --borough Merton --name "South coordinator"
-  referral-hub credentials issue --role link_worker --subject lw-croydon-01
-  referral-hub credentials issue --role agency --subject cva --source community \\
-      --organisation 'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'
-  referral-hub credentials issue --role operator --subject ops --ttl-days 7
-
-environment:
-  HUB_AUTH_SECRET   the signing secret: the same value as the services'"""
-
-
-def roster_help() -> str:
-    """The roster's columns, the environment and an example, for `workers load --help`."""
-    from hub_cli.roster import COLUMN_HELP
-
-    width = max(map(len, COLUMN_HELP))
-    columns = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in COLUMN_HELP.items())
-    return (
-        f"columns (a header row; JSON rows use the same names):\n{columns}\n\n"
-        "example:\n  referral-hub workers load deploy/demo/linkworkers.csv\n"
-        "  referral-hub workers load roster.csv --check   # report problems, publish nothing\n\n"
-        + ENVIRONMENT_HELP
-    )
-
-
-MAX_TTL_DAYS = 366
-DEMO_AGENCY = "https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action"
-DEVELOPMENT_SECRET = InfraSettings.model_fields["auth_secret"].default
-
-
-def check_credential_arguments(args: argparse.Namespace) -> None:
-    """Refuse what would sign a token that cannot work, or works longer than anyone meant."""
-    from hub_common.service_area import BOROUGHS
-
-    if not 1 <= args.ttl_days <= MAX_TTL_DAYS:
-        raise ValueError(
-            f"--ttl-days {args.ttl_days}: a credential lasts 1 to {MAX_TTL_DAYS} days "
-            "(issue a new one when it ends)"
-        )
-    if args.organisation is not None:
-        if args.role not in ("agency", "organisation"):
-            raise ValueError("--organisation is for agency and organisation credentials only")
-        if not args.organisation.strip():
-            raise ValueError("--organisation is empty")
-        system, _, value = args.organisation.partition("|")
-        if args.role == "agency" and (not system.strip() or not value.strip()):
-            raise ValueError(
-                f"--organisation {args.organisation!r}: expected SYSTEM|VALUE, e.g. "
-                "'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'"
-            )
-    if args.borough and args.role != "coordinator":
-        raise ValueError("--borough is for coordinator credentials only")
-    if args.source and args.role != "agency":
-        raise ValueError("--source is for agency credentials only")
-    unknown = [name for name in args.borough or () if name not in BOROUGHS]
-    if unknown:
-        raise ValueError(
-            f"unknown borough {', '.join(map(repr, unknown))}: "
-            f"the hub's boroughs are {', '.join(BOROUGHS)}"
-        )
-
-
-def credentials_issue(settings: InfraSettings, args: argparse.Namespace) -> None:
-    from hub_common.auth import Principal, issue_token
-
-    check_credential_arguments(args)
-    if settings.auth_secret == DEVELOPMENT_SECRET:
-        print(
-            "referral-hub: warning: HUB_AUTH_SECRET is the development default, so anyone "
-            "can sign tokens the hub accepts; set a long random value outside development",
-            file=sys.stderr,
-        )
-    principal = Principal(
-        role=args.role,
-        subject=args.subject,
-        organisation=args.organisation,
-        sources=tuple(args.source or ()),
-        boroughs=tuple(args.borough or ()),
-        name=args.name,
-    )
-    if principal.role == "agency" and not principal.organisation:
-        raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
-    if principal.role == "organisation" and not principal.organisation:
-        raise ValueError(
-            "an organisation credential needs --organisation ORG-ID (its id in the services "
-            "directory): it sees only the onward referrals sent to that organisation"
-        )
-    if principal.role == "coordinator":
-        check_coordinator_boroughs(principal.boroughs)
-    print(issue_token(settings.auth_secret, principal, ttl_seconds=args.ttl_days * 24 * 3600))
-
-
-def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
-    """A coordinator sees only the referrals of their boroughs: with none, or a misspelt one,
-    the credential would work and show nothing, so it is refused saying how to scope it."""
-    from hub_common.service_area import BOROUGHS
-
-    example = " ".join(f"--borough {shlex.quote(name)}" for name in BOROUGHS[:2])
-    if not boroughs:
-        raise ValueError(
-            "a coordinator credential needs the boroughs it covers, or it sees no referral: "
-            f"give --borough once per borough, e.g. {example} "
-            f"(the hub's boroughs: {', '.join(BOROUGHS)})"
-        )
-    unknown = [name for name in boroughs if name not in BOROUGHS]
-    if unknown:
-        raise ValueError(
-            f"unknown borough {', '.join(map(repr, unknown))}: "
-            f"the hub's boroughs are {', '.join(BOROUGHS)}"
-        )
-
-
-async def referrals_replay_rejected(source: str | None) -> None:
+async def referrals_replay_rejected(source: str | None, *, show_progress: bool = True) -> None:
+    from hub_cli.progress import progress_bar
     from hub_common.db import make_engine, make_session_factory
     from hub_intake.adapters.formats import registered_formats
     from hub_intake.config import IntakeSettings
@@ -280,12 +134,139 @@ async def referrals_replay_rejected(source: str | None) -> None:
         # The running intake service's outbox relay publishes whatever this replay accepts.
         sessions = make_session_factory(engine)
         service = IntakeService(sessions, registered_formats(), settings.topics)
-        report = await replay_rejections(sessions, service, source)
+        with progress_bar(quiet=not show_progress) as progress:
+            replaying = progress.add_task("rejections", total=None)
+            report = await replay_rejections(
+                sessions,
+                service,
+                source,
+                on_progress=lambda done, total: progress.update(
+                    replaying, completed=done, total=total
+                ),
+            )
     finally:
         await engine.dispose()
     print(
-        f"replayed {report.tried} rejected referrals: {report.accepted} accepted, {report.still_rejected} still rejected"
+        f"replayed {report.tried} rejected referrals: {report.accepted} accepted, "
+        f"{report.still_rejected} still rejected"
     )
+
+
+MAX_TTL_DAYS = 366
+DEMO_AGENCY = "https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action"
+DEVELOPMENT_SECRET = InfraSettings.model_fields["auth_secret"].default
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """What `credentials issue` was asked for, before it is checked."""
+
+    role: Role
+    subject: str
+    organisation: str | None = None
+    sources: tuple[str, ...] = ()
+    boroughs: tuple[str, ...] = ()
+    name: str | None = None
+    ttl_days: int = 90
+
+
+def check_credential_arguments(request: CredentialRequest) -> None:
+    """Refuse what would sign a token that cannot work, or works longer than anyone meant."""
+    from hub_common.service_area import boroughs
+
+    if not 1 <= request.ttl_days <= MAX_TTL_DAYS:
+        raise ValueError(
+            f"--ttl-days {request.ttl_days}: a credential lasts 1 to {MAX_TTL_DAYS} days "
+            "(issue a new one when it ends)"
+        )
+    if request.organisation is not None:
+        if request.role not in ("agency", "organisation"):
+            raise ValueError("--organisation is for agency and organisation credentials only")
+        if not request.organisation.strip():
+            raise ValueError("--organisation is empty")
+        system, _, value = request.organisation.partition("|")
+        if request.role == "agency" and (not system.strip() or not value.strip()):
+            raise ValueError(
+                f"--organisation {request.organisation!r}: expected SYSTEM|VALUE, e.g. "
+                "'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'"
+            )
+    if request.boroughs and request.role != "coordinator":
+        raise ValueError("--borough is for coordinator credentials only")
+    if request.sources and request.role != "agency":
+        raise ValueError("--source is for agency credentials only")
+    unknown = [name for name in request.boroughs if name not in boroughs()]
+    if unknown:
+        raise ValueError(
+            f"unknown borough {', '.join(map(repr, unknown))}: "
+            f"the hub's boroughs are {', '.join(boroughs())}"
+        )
+
+
+def credentials_issue(settings: InfraSettings, request: CredentialRequest) -> None:
+    from hub_common.auth import Principal, issue_token
+
+    check_credential_arguments(request)
+    if settings.auth_secret == DEVELOPMENT_SECRET:
+        print(
+            "referral-hub: warning: HUB_AUTH_SECRET is the development default, so anyone "
+            "can sign tokens the hub accepts; set a long random value outside development",
+            file=sys.stderr,
+        )
+    principal = Principal(
+        role=request.role,
+        subject=request.subject,
+        organisation=request.organisation,
+        sources=request.sources,
+        boroughs=request.boroughs,
+        name=request.name,
+    )
+    if principal.role == "agency" and not principal.organisation:
+        raise ValueError("an agency credential needs --organisation SYSTEM|VALUE")
+    if principal.role == "organisation" and not principal.organisation:
+        raise ValueError(
+            "an organisation credential needs --organisation ORG-ID (its id in the services "
+            "directory): it sees only the onward referrals sent to that organisation"
+        )
+    if principal.role == "coordinator":
+        check_coordinator_boroughs(principal.boroughs)
+    print(issue_token(settings.auth_secret, principal, ttl_seconds=request.ttl_days * 24 * 3600))
+
+
+def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
+    """A coordinator sees only the referrals of their boroughs: with none, or a misspelt one,
+    the credential would work and show nothing, so it is refused saying how to scope it."""
+    from hub_common.service_area import service_area
+
+    known = service_area().boroughs
+    example = " ".join(f"--borough {shlex.quote(name)}" for name in known[:2])
+    if not boroughs:
+        raise ValueError(
+            "a coordinator credential needs the boroughs it covers, or it sees no referral: "
+            f"give --borough once per borough, e.g. {example} "
+            f"(the hub's boroughs: {', '.join(known)})"
+        )
+    unknown = [name for name in boroughs if name not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown borough {', '.join(map(repr, unknown))}: "
+            f"the hub's boroughs are {', '.join(known)}"
+        )
+
+
+def service_area_report(path: str | None) -> str:
+    """The area in `path` (or the configured one), checked, as an operator reads it."""
+    from hub_common.service_area import read_service_area, service_area
+
+    area = read_service_area(path) if path else service_area()
+    lines = [
+        f"{area.name} ({area.source}): {len(area.authorities)} local authorities, "
+        f"{len(area.district_boroughs)} postcode districts, no problems"
+    ]
+    lines += [
+        f"  {authority.code}  {authority.name}: {' '.join(authority.districts)}"
+        for authority in area.authorities
+    ]
+    return "\n".join(lines)
 
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -361,226 +342,519 @@ def schemas_write() -> None:
         print(f"wrote schemas/{relative}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="referral-hub",
-        description="Operate the referral hub.",
-        epilog=ENVIRONMENT_HELP + "\n\nEach command has its own --help, with examples.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    db = commands.add_parser("db", help="database schemas").add_subparsers(
-        dest="action", required=True
-    )
-    db.add_parser("upgrade", help="apply every service's migrations")
-    topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(
-        dest="action", required=True
-    )
-    topics.add_parser(
-        "ensure",
-        help="create any missing hub topic; bring existing ones to the retention schedule",
-    )
-    workers = commands.add_parser("workers", help="the link worker directory").add_subparsers(
-        dest="action", required=True
-    )
-    load = workers.add_parser(
-        "load",
-        help="publish a roster (CSV or JSON) to linkworkers.directory",
-        description="Check a link worker roster as a whole, then publish each worker to "
-        "linkworkers.directory (a FHIR PractitionerRole, keyed by worker id). A file with any "
-        "problem publishes nothing: every bad row and column is reported at once.",
-        epilog=roster_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    load.add_argument("file", type=Path, help="the roster: a .csv file, or .json (a list of rows)")
-    load.add_argument(
-        "--check", action="store_true", help="check the file and report; publish nothing"
-    )
-    load.add_argument("--quiet", action="store_true", help="no progress bar")
-    directory = commands.add_parser(
-        "directory", help="the community services directory"
-    ).add_subparsers(dest="action", required=True)
-    importing = directory.add_parser(
-        "import",
-        help="import Open Referral UK services (a JSON file or an API base URL) "
-        "to directory.services",
-    )
-    importing.add_argument("source", help="an ORUK JSON file, or an ORUK / HSDS 3.0 API base URL")
-    importing.add_argument(
-        "--modified-after",
-        type=iso_moment,
-        help="incremental: only services modified since (ISO 8601); withdraws none by absence",
-    )
-    importing.add_argument(
-        "--dry-run", action="store_true", help="report what would change, publish nothing"
-    )
-    importing.add_argument(
-        "--feed", help="name of this feed (default: the URL, or the file's name)"
-    )
-    importing.add_argument("--per-page", type=int, default=100, help="services per API page")
-    importing.add_argument("--quiet", action="store_true", help="no progress bar")
-    referrals = commands.add_parser("referrals", help="referrals").add_subparsers(
-        dest="action", required=True
-    )
-    send = referrals.add_parser(
-        "send", help="publish an agency's referral file to referrals.inbound.SOURCE"
-    )
-    send.add_argument("source", choices=INBOUND_SOURCES)
-    send.add_argument("file", type=Path)
-    credentials = commands.add_parser("credentials", help="API credentials").add_subparsers(
-        dest="action", required=True
-    )
-    issue = credentials.add_parser(
-        "issue",
-        help="print a signed bearer token for an agency, worker, coordinator, operator or "
-        "community organisation",
-        description="Print a bearer token signed with HUB_AUTH_SECRET for the hub's APIs and "
-        "the web app's sign-in. Warns when HUB_AUTH_SECRET is the development default.",
-        epilog=CREDENTIALS_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    issue.add_argument("--role", required=True, choices=list(ROLES))
-    issue.add_argument("--subject", required=True, help="agency id, worker id or user name")
-    issue.add_argument(
-        "--organisation",
-        help="agency's identifier as SYSTEM|VALUE (agencies); the directory organisation id "
-        "(organisations)",
-    )
-    issue.add_argument(
-        "--source", action="append", choices=INBOUND_SOURCES, help="formats an agency may send"
-    )
-    issue.add_argument(
-        "--borough",
-        action="append",
-        help="a borough a coordinator covers (required for coordinators; repeat for each)",
-    )
-    issue.add_argument("--name", help="display name")
-    issue.add_argument(
-        "--ttl-days",
-        type=int,
-        default=90,
-        help=f"days the token is valid, 1 to {MAX_TTL_DAYS} (default 90)",
-    )
-    replay = referrals.add_parser(
-        "replay-rejected",
-        help="feed recorded rejections through intake again",
-        description="Feed every recorded rejection not yet replayed through intake again, "
-        "oldest first, exactly as if it had just arrived (after a fix to a format or the "
-        "service area, say). Without --source, the rejections of every format are replayed; "
-        "with it, only that format's. Rejections that still fail are left as they were; "
-        "accepted ones are marked replayed and published by the running intake service. "
-        "Progress: nothing is printed while it works; at the end one line gives the counts "
-        "(tried, accepted, still rejected), never referral content. It talks to the database "
-        "(DATABASE_URL), not to Kafka.",
-    )
-    replay.add_argument(
-        "--source",
-        choices=INBOUND_SOURCES,
-        help="replay only this format's rejections (default: every format's)",
-    )
-    demo = commands.add_parser("demo", help="demonstrations on a local hub").add_subparsers(
-        dest="action", required=True
-    )
-    webhooks = demo.add_parser(
-        "webhooks",
-        help="receive the demo agency's signed webhooks on loopback and show them on a page",
-        description="Subscribe the demo agency (Croydon Voluntary Action) to every change of "
-        "its referrals with a webhook on this machine, check each delivery's signature, and "
-        "list them at http://127.0.0.1:PORT/. The notifier must allow loopback endpoints "
-        "(NOTIFIER_ALLOW_HTTP_ENDPOINTS=true): `make run DEMO=webhooks` does all of it.",
-        epilog="environment:\n  HUB_AUTH_SECRET  signs the demo agency's token (the services' "
-        "value)\n  NOTIFIER_URL     the notifier (default http://127.0.0.1:8003)\n\n"
-        "example:\n  referral-hub demo webhooks --port 8009",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    webhooks.add_argument("--port", type=int, default=8009, help="where to listen (default 8009)")
-    webhooks.add_argument(
-        "--notifier",
-        default=os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003"),
-        help="the notifier's address (default NOTIFIER_URL, or http://127.0.0.1:8003)",
-    )
-    webhooks.add_argument(
-        "--organisation",
-        default=DEMO_AGENCY,
-        help="the subscribing agency as SYSTEM|VALUE (default the demo agency)",
-    )
-    kafka = commands.add_parser("kafka", help="Kafka security").add_subparsers(
-        dest="action", required=True
-    )
-    kafka.add_parser(
-        "acls", help="print the least-privilege ACLs of each service as kafka-acls commands"
-    )
-    schemas = commands.add_parser("schemas", help="the contract documents").add_subparsers(
-        dest="action", required=True
-    )
-    schemas.add_parser(
-        "write", help="regenerate schemas/asyncapi and schemas/openapi from the code"
-    )
-    args = parser.parse_args(argv)
+# --- the command line -------------------------------------------------------------------------
 
-    settings = InfraSettings()
+ENVIRONMENT = (
+    "KAFKA_BOOTSTRAP_SERVERS   Kafka (default 127.0.0.1:9092); KAFKA_SECURITY_PROTOCOL,",
+    "                          KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD for SASL",
+    "DATABASE_URL              PostgreSQL (db upgrade, referrals replay-rejected)",
+    "HUB_TOPIC_PREFIX          namespace of the hub's topics (default none)",
+    "HUB_AUTH_SECRET           signs credentials (credentials issue)",
+    "HUB_SERVICE_AREA          the service area file (default: the South West London demo)",
+)
+
+
+def epilog(examples: Sequence[str], environment: Sequence[str] = ENVIRONMENT) -> str:
+    """Examples, then the environment, laid out as written (click's `\\b` keeps the lines)."""
+    parts = ["\b\nexamples:\n" + "\n".join(f"  {line}" for line in examples)]
+    if environment:
+        parts.append("\b\nenvironment:\n" + "\n".join(f"  {line}" for line in environment))
+    return "\n\n".join(parts)
+
+
+def roster_epilog() -> str:
+    """The roster's columns, the environment and examples, for `workers load --help`."""
+    from hub_cli.roster import COLUMN_HELP
+
+    width = max(map(len, COLUMN_HELP))
+    columns = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in COLUMN_HELP.items())
+    return f"\b\ncolumns (a header row; JSON rows use the same names):\n{columns}\n\n" + epilog(
+        [
+            "referral-hub workers load deploy/demo/linkworkers.csv",
+            "referral-hub workers load roster.csv --check   # report problems, publish nothing",
+            "referral-hub workers load roster.csv --quiet   # no progress bar",
+        ]
+    )
+
+
+def iso_moment(_ctx: click.Context, _param: click.Parameter, text: str | None) -> datetime | None:
+    """An --modified-after value: ISO 8601, UTC when it names no offset."""
+    if text is None:
+        return None
     try:
-        if args.command == "db":
-            asyncio.run(db_upgrade(settings))
-        elif args.command == "topics":
-            asyncio.run(topics_ensure(settings))
-        elif args.command == "referrals" and args.action == "send":
-            asyncio.run(referrals_send(settings, args.source, args.file))
-        elif args.command == "referrals":
-            asyncio.run(referrals_replay_rejected(args.source))
-        elif args.command == "credentials":
-            credentials_issue(settings, args)
-        elif args.command == "demo":
-            from hub_cli.webhook_demo import run_demo
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO 8601 date-time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-            asyncio.run(
-                run_demo(
-                    auth_secret=settings.auth_secret,
-                    notifier_url=args.notifier,
-                    organisation=args.organisation,
-                    port=args.port,
-                )
-            )
-        elif args.command == "kafka":
-            from hub_cli.kafka_acls import as_commands, service_grants
 
-            grants = service_grants(settings.topics, settings.topic_prefix)
-            print("\n".join(as_commands(grants, settings.kafka_bootstrap_servers)))
-        elif args.command == "schemas":
-            schemas_write()
-        elif args.command == "workers":
-            asyncio.run(
-                workers_load(
-                    settings, args.file, check_only=args.check, show_progress=not args.quiet
-                )
-            )
-        elif args.command == "directory":
-            return asyncio.run(directory_import(settings, args))
-    except KafkaConnectionError:
-        print(
-            f"referral-hub: Kafka at {settings.kafka_bootstrap_servers} did not answer: is it "
-            "running, and is KAFKA_BOOTSTRAP_SERVERS right?",
-            file=sys.stderr,
+def settings_of(ctx: click.Context) -> InfraSettings:
+    """The shared settings, read from the environment once per run."""
+    settings: InfraSettings = ctx.ensure_object(_Run).settings
+    return settings
+
+
+class _Run:
+    """Per-run state on the click context: the settings, read on first use so that `--help`
+    works whatever the environment says."""
+
+    def __init__(self) -> None:
+        self._settings: InfraSettings | None = None
+
+    @property
+    def settings(self) -> InfraSettings:
+        if self._settings is None:
+            self._settings = InfraSettings()
+        return self._settings
+
+
+QUIET = click.option(
+    "--quiet", is_flag=True, help="no progress bar (none is drawn off a terminal either)"
+)
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        [
+            "referral-hub db upgrade && referral-hub topics ensure",
+            "referral-hub workers load deploy/demo/linkworkers.csv",
+            "referral-hub directory import deploy/demo/swl-services.oruk.json",
+            "referral-hub service-area check my-region.json",
+            "referral-hub workers load --help   # each command's own help, with examples",
+        ]
+    ),
+)
+def cli() -> None:
+    """Operate the referral hub: database, topics, link workers, the services directory,
+    referrals, credentials, the service area. Each command has its own --help, with examples."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schemas."""
+
+
+@db.command(
+    "upgrade",
+    epilog=epilog(
+        ["referral-hub db upgrade"],
+        [
+            "DATABASE_URL   PostgreSQL (default postgresql+asyncpg://hub:hub@127.0.0.1:5432/referral_hub)"
+        ],
+    ),
+)
+@click.pass_context
+def db_upgrade_command(ctx: click.Context) -> None:
+    """Apply every service's migrations (intake, router, notifier), each in its own schema."""
+    asyncio.run(db_upgrade(settings_of(ctx)))
+
+
+@cli.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command(
+    "ensure",
+    epilog=epilog(
+        [
+            "referral-hub topics ensure",
+            "HUB_KAFKA_REPLICATION_FACTOR=3 referral-hub topics ensure   # on a cluster",
+        ],
+        [
+            *ENVIRONMENT[:4],
+            "HUB_KAFKA_REPLICATION_FACTOR, HUB_KAFKA_MIN_INSYNC_REPLICAS, HUB_RETENTION",
+        ],
+    ),
+)
+@click.pass_context
+def topics_ensure_command(ctx: click.Context) -> None:
+    """Create any missing hub topic; bring existing ones to the retention schedule."""
+    asyncio.run(topics_ensure(settings_of(ctx)))
+
+
+@cli.group()
+def workers() -> None:
+    """The link worker directory."""
+
+
+@workers.command("load", epilog=roster_epilog())
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="check the file and report; publish nothing")
+@QUIET
+@click.pass_context
+def workers_load_command(ctx: click.Context, file: Path, check: bool, quiet: bool) -> None:
+    """Publish a roster (CSV or JSON) to linkworkers.directory.
+
+    Check a link worker roster as a whole, then publish each worker to linkworkers.directory (a
+    FHIR PractitionerRole, keyed by worker id), with a progress bar on a terminal. A file with
+    any problem publishes nothing: every bad row and column is reported at once. FILE is a .csv
+    file, or .json (a list of rows).
+    """
+    asyncio.run(workers_load(settings_of(ctx), file, check_only=check, show_progress=not quiet))
+
+
+@cli.group()
+def directory() -> None:
+    """The community services directory."""
+
+
+@directory.command(
+    "import",
+    epilog=epilog(
+        [
+            "referral-hub directory import deploy/demo/swl-services.oruk.json",
+            "referral-hub directory import https://api.example.gov.uk/oruk",
+            "referral-hub directory import https://api.example.gov.uk/oruk \\",
+            "    --modified-after 2026-11-01T00:00:00Z",
+            "referral-hub directory import FILE-OR-URL --dry-run   # report only",
+        ]
+    ),
+)
+@click.argument("source")
+@click.option(
+    "--modified-after",
+    callback=iso_moment,
+    help="incremental: only services modified since (ISO 8601); withdraws none by absence",
+)
+@click.option("--dry-run", is_flag=True, help="report what would change, publish nothing")
+@click.option("--feed", help="name of this feed (default: the URL, or the file's name)")
+@click.option("--per-page", type=int, default=100, show_default=True, help="services per API page")
+@QUIET
+@click.pass_context
+def directory_import_command(
+    ctx: click.Context,
+    source: str,
+    modified_after: datetime | None,
+    dry_run: bool,
+    feed: str | None,
+    per_page: int,
+    quiet: bool,
+) -> int:
+    """Import Open Referral UK services to directory.services.
+
+    SOURCE is an ORUK JSON file, or an ORUK / HSDS 3.0 API base URL. The import reads the
+    directory as it stands, checks every record (a bad one is refused naming its field, and
+    the import goes on), then publishes only what was added, changed or withdrawn, with a
+    progress bar on a terminal (pages, records, published).
+    """
+    from hub_cli.directory.importer import run_import
+
+    plan = asyncio.run(
+        run_import(
+            settings_of(ctx),
+            source,
+            modified_after=modified_after,
+            dry_run=dry_run,
+            feed=feed,
+            per_page=per_page,
+            show_progress=not quiet,
         )
-        return 1
-    except FileNotFoundError as error:
-        print(f"referral-hub: {error.filename}: no such file", file=sys.stderr)
-        return 1
-    except (ConnectionError, TimeoutError, socket.gaierror) as error:
-        print(f"referral-hub: {unreachable(args, settings, error)}", file=sys.stderr)
-        return 1
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"referral-hub: {error}", file=sys.stderr)
+    )
+    for refusal in plan.refused:
+        print(f"refused {refusal.line()}", file=sys.stderr)
+    print(("dry run, nothing published: " if dry_run else "") + plan.summary())
+    return 0
+
+
+@cli.group()
+def referrals() -> None:
+    """Referrals."""
+
+
+@referrals.command(
+    "send",
+    epilog=epilog(
+        [
+            "referral-hub referrals send community tests/fixtures/inbound/community-referral.json",
+            "referral-hub referrals send housing tests/fixtures/inbound/housing-referrals.csv",
+        ],
+        ENVIRONMENT[:4],
+    ),
+)
+@click.argument("source", type=click.Choice(INBOUND_SOURCES))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def referrals_send_command(ctx: click.Context, source: str, file: Path) -> None:
+    """Publish an agency's referral file to referrals.inbound.SOURCE, as the agency would."""
+    asyncio.run(referrals_send(settings_of(ctx), source, file))
+
+
+@referrals.command(
+    "replay-rejected",
+    epilog=epilog(
+        [
+            "referral-hub referrals replay-rejected",
+            "referral-hub referrals replay-rejected --source housing --quiet",
+        ],
+        [ENVIRONMENT[2], ENVIRONMENT[5]],
+    ),
+)
+@click.option(
+    "--source",
+    type=click.Choice(INBOUND_SOURCES),
+    help="replay only this format's rejections (default: every format's)",
+)
+@QUIET
+def referrals_replay_rejected_command(source: str | None, quiet: bool) -> None:
+    """Feed recorded rejections through intake again.
+
+    Feed every recorded rejection not yet replayed through intake again, oldest first, exactly
+    as if it had just arrived (after a fix to a format or the service area, say). Without
+    --source, the rejections of every format are replayed; with it, only that format's.
+    Rejections that still fail are left as they were; accepted ones are marked replayed and
+    published by the running intake service. Progress: a bar of rejections replayed on a
+    terminal (none with --quiet or off a terminal); at the end one line gives the counts
+    (tried, accepted, still rejected), never referral content. It talks to the database
+    (DATABASE_URL), not to Kafka.
+    """
+    asyncio.run(referrals_replay_rejected(source, show_progress=not quiet))
+
+
+@cli.group()
+def credentials() -> None:
+    """API credentials."""
+
+
+@credentials.command(
+    "issue",
+    epilog=epilog(
+        [
+            "referral-hub credentials issue --role coordinator --subject coord-south \\",
+            '    --borough Croydon --borough Merton --name "South coordinator"',
+            "referral-hub credentials issue --role link_worker --subject lw-croydon-01",
+            "referral-hub credentials issue --role agency --subject cva --source community \\",
+            "    --organisation 'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'",
+            "referral-hub credentials issue --role operator --subject ops --ttl-days 7",
+        ],
+        [
+            "HUB_AUTH_SECRET    the signing secret: the same value as the services'",
+            "HUB_SERVICE_AREA   the service area whose boroughs --borough names",
+        ],
+    ),
+)
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--subject", required=True, help="agency id, worker id or user name")
+@click.option(
+    "--organisation",
+    help="agency's identifier as SYSTEM|VALUE (agencies); the directory organisation id "
+    "(organisations)",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(INBOUND_SOURCES),
+    help="formats an agency may send (repeat for each)",
+)
+@click.option(
+    "--borough",
+    "boroughs",
+    multiple=True,
+    help="a borough a coordinator covers (required for coordinators; repeat for each)",
+)
+@click.option("--name", help="display name")
+@click.option(
+    "--ttl-days",
+    type=int,
+    default=90,
+    help=f"days the token is valid, 1 to {MAX_TTL_DAYS} (default 90)",
+)
+@click.pass_context
+def credentials_issue_command(
+    ctx: click.Context,
+    role: Role,
+    subject: str,
+    organisation: str | None,
+    sources: tuple[str, ...],
+    boroughs: tuple[str, ...],
+    name: str | None,
+    ttl_days: int,
+) -> None:
+    """Print a signed bearer token for an agency, worker, coordinator, operator or community
+    organisation.
+
+    The token is signed with HUB_AUTH_SECRET, for the hub's APIs and the web app's sign-in.
+    Warns when HUB_AUTH_SECRET is the development default.
+    """
+    request = CredentialRequest(role, subject, organisation, sources, boroughs, name, ttl_days)
+    credentials_issue(settings_of(ctx), request)
+
+
+@cli.group()
+def demo() -> None:
+    """Demonstrations on a local hub."""
+
+
+@demo.command(
+    "webhooks",
+    epilog=epilog(
+        ["referral-hub demo webhooks --port 8009", "make run DEMO=webhooks   # all of it"],
+        [
+            "HUB_AUTH_SECRET  signs the demo agency's token (the services' value)",
+            "NOTIFIER_URL     the notifier (default http://127.0.0.1:8003)",
+        ],
+    ),
+)
+@click.option("--port", type=int, default=8009, help="where to listen (default 8009)")
+@click.option(
+    "--notifier",
+    default=lambda: os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003"),
+    help="the notifier's address (default NOTIFIER_URL, or http://127.0.0.1:8003)",
+)
+@click.option(
+    "--organisation",
+    default=DEMO_AGENCY,
+    help="the subscribing agency as SYSTEM|VALUE (default the demo agency)",
+)
+@click.pass_context
+def demo_webhooks_command(ctx: click.Context, port: int, notifier: str, organisation: str) -> None:
+    """Receive the demo agency's signed webhooks on loopback and show them on a page.
+
+    Subscribe the demo agency (Croydon Voluntary Action) to every change of its referrals with
+    a webhook on this machine, check each delivery's signature, and list them at
+    http://127.0.0.1:PORT/. The notifier must allow loopback endpoints
+    (NOTIFIER_ALLOW_HTTP_ENDPOINTS=true): `make run DEMO=webhooks` does all of it.
+    """
+    from hub_cli.webhook_demo import run_demo
+
+    asyncio.run(
+        run_demo(
+            auth_secret=settings_of(ctx).auth_secret,
+            notifier_url=notifier,
+            organisation=organisation,
+            port=port,
+        )
+    )
+
+
+@cli.group()
+def kafka() -> None:
+    """Kafka security."""
+
+
+@kafka.command(
+    "acls",
+    epilog=epilog(
+        ["referral-hub kafka acls > acls.sh   # review, then run against the cluster"],
+        [ENVIRONMENT[0], ENVIRONMENT[3]],
+    ),
+)
+@click.pass_context
+def kafka_acls_command(ctx: click.Context) -> None:
+    """Print the least-privilege ACLs of each service as kafka-acls commands."""
+    from hub_cli.kafka_acls import as_commands, service_grants
+
+    settings = settings_of(ctx)
+    grants = service_grants(settings.topics, settings.topic_prefix)
+    print("\n".join(as_commands(grants, settings.kafka_bootstrap_servers)))
+
+
+@cli.group()
+def schemas() -> None:
+    """The contract documents."""
+
+
+@schemas.command(
+    "write", epilog=epilog(["referral-hub schemas write   # then commit schemas/"], ())
+)
+def schemas_write_command() -> None:
+    """Regenerate schemas/asyncapi, schemas/openapi and the examples from the code."""
+    schemas_write()
+
+
+@cli.group("service-area")
+def service_area_group() -> None:
+    """The area the hub serves (README, Operations: adding a region)."""
+
+
+@service_area_group.command(
+    "check",
+    epilog=epilog(
+        [
+            "referral-hub service-area check tests/fixtures/service-area-manchester.json",
+            "referral-hub service-area check /etc/referral-hub/area.json && \\",
+            "    HUB_SERVICE_AREA=/etc/referral-hub/area.json make run",
+        ],
+        (),
+    ),
+)
+@click.argument("file")
+def service_area_check_command(file: str) -> None:
+    """Check a service area file, naming every problem by field (or line and column).
+
+    FILE is the JSON file an operator means to give HUB_SERVICE_AREA: the area's name and its
+    local authorities (GSS code, name, postcode districts). A good file is printed as the hub
+    would read it.
+    """
+    print(service_area_report(file))
+
+
+@service_area_group.command(
+    "show",
+    epilog=epilog(
+        [
+            "referral-hub service-area show",
+            "HUB_SERVICE_AREA=area.json referral-hub service-area show",
+        ],
+        [ENVIRONMENT[5]],
+    ),
+)
+def service_area_show_command() -> None:
+    """Print the area in use: HUB_SERVICE_AREA's file, else the South West London demo."""
+    print(service_area_report(None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. `--help` and usage errors exit as argparse did (0, 2)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    run = _Run()
+    try:
+        with cli.make_context("referral-hub", arguments, obj=run) as ctx:
+            result = cli.invoke(ctx)
+    except click.exceptions.Exit as done:  # --help
+        raise SystemExit(done.exit_code) from None
+    except click.ClickException as error:  # a usage error: say it the way click does
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    except ValidationError as error:  # a setting that cannot be used (HUB_SERVICE_AREA, ...)
+        for problem in error.errors():
+            print(f"referral-hub: {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 1
     except Exception as error:
-        if type(error).__module__.startswith("asyncpg"):
-            print(
-                f"referral-hub: PostgreSQL at {database_address(settings)}: {error}",
-                file=sys.stderr,
-            )
+        return report_failure(arguments, run, error)
+    return result if isinstance(result, int) else 0
+
+
+def report_failure(arguments: list[str], run: _Run, error: Exception) -> int:
+    """One line naming what failed and which setting says where it is; re-raises the unknown."""
+    settings = run.settings
+    handlers: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[], str]]]
+    handlers = [
+        (
+            KafkaConnectionError,
+            lambda: (
+                f"Kafka at {settings.kafka_bootstrap_servers} did not answer: is it "
+                "running, and is KAFKA_BOOTSTRAP_SERVERS right?"
+            ),
+        ),
+        (FileNotFoundError, lambda: f"{getattr(error, 'filename', '')}: no such file"),
+        (
+            (ConnectionError, TimeoutError, socket.gaierror),
+            lambda: unreachable(arguments, settings, error),
+        ),
+        ((ValueError, RuntimeError, OSError), lambda: str(error)),
+    ]
+    for kinds, message in handlers:
+        if isinstance(error, kinds):
+            print(f"referral-hub: {message()}", file=sys.stderr)
             return 1
-        raise
-    return 0
+    if type(error).__module__.startswith("asyncpg"):
+        print(f"referral-hub: PostgreSQL at {database_address(settings)}: {error}", file=sys.stderr)
+        return 1
+    raise error
 
 
 def database_address(settings: InfraSettings) -> str:
@@ -591,11 +865,10 @@ def database_address(settings: InfraSettings) -> str:
     return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
-def unreachable(args: argparse.Namespace, settings: InfraSettings, error: Exception) -> str:
+def unreachable(arguments: list[str], settings: InfraSettings, error: Exception) -> str:
     """Which component did not answer, where, and which setting says where it is."""
-    uses_database = args.command == "db" or (
-        args.command == "referrals" and args.action == "replay-rejected"
-    )
+    words = [word for word in arguments if not word.startswith("-")]
+    uses_database = words[:1] == ["db"] or words[:2] == ["referrals", "replay-rejected"]
     what = (
         "refused the connection" if isinstance(error, ConnectionRefusedError) else "did not answer"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_common.needs import NeedCategory
-from hub_common.service_area import BOROUGHS, district_boroughs
+from hub_common.service_area import service_area
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 
 COLUMNS = (
@@ -46,7 +46,8 @@ COLUMN_HELP = {
     "worker_id": "the worker's unique id (required), e.g. lw-croydon-01",
     "name": "their name as people see it (required)",
     "email": "where offers are e-mailed (optional)",
-    "boroughs": f"';'-separated, of {', '.join(BOROUGHS)} (required)",
+    "boroughs": "';'-separated local authorities of the service area (required), e.g. "
+    "Croydon;Merton",
     "postcode_districts": "';'-separated outward codes the hub serves, e.g. CR0;CR7 (required)",
     "needs": f"';'-separated need categories, of {', '.join(n.value for n in NeedCategory)}",
     "languages": "';'-separated BCP 47 codes, e.g. en;tw (default en)",
@@ -138,13 +139,16 @@ def entry_from_row(row: dict[str, Any], line: int, problems: list[str]) -> Roste
     boroughs = _list(row.get("boroughs"))
     if not boroughs:
         check.problem("boroughs", "required: at least one borough the worker covers")
+    area = service_area()
     for borough in boroughs:
-        if borough not in BOROUGHS:
-            check.problem("boroughs", f"unknown borough {borough!r}{_close(borough, BOROUGHS)}")
+        if borough not in area.boroughs:
+            check.problem(
+                "boroughs", f"unknown borough {borough!r}{_close(borough, area.boroughs)}"
+            )
     districts = [d.upper() for d in _list(row.get("postcode_districts"))]
     if not districts:
         check.problem("postcode_districts", "required: at least one postcode district")
-    served = district_boroughs()
+    served = area.district_boroughs
     for district in districts:
         if not DISTRICT.match(district):
             check.problem("postcode_districts", f"{district!r} is not a postcode district (CR0)")

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub_common.retention import RetentionPolicy
+from hub_common.service_area import load_service_area
 from hub_common.topics import Topics
 
 DEFAULT_AGENCY_MESSAGE_MAX_BYTES = 1_000_000
@@ -102,6 +103,23 @@ class InfraSettings(BaseSettings):
         description="How often a service samples the gauges /metrics reports (consumer lag, "
         "outbox depth and age, dependencies up); match Prometheus's scrape interval",
     )
+
+    service_area: str = Field(
+        default="",
+        alias="HUB_SERVICE_AREA",
+        description="Path of the service area file (JSON: the area's name, each local "
+        "authority's GSS code, name and postcode districts); every service and the CLI must "
+        "be given the same file. Empty: the packaged South West London demo. A referral "
+        "outside it is refused naming the area; README, Operations: adding a region",
+    )
+
+    @field_validator("service_area")
+    @classmethod
+    def _service_area_is_usable(cls, value: str) -> str:
+        load_service_area(
+            value.strip()
+        )  # a bad file stops the service at start, every problem named
+        return value
 
     @field_validator("retention")
     @classmethod

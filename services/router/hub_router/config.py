@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from hub_common.district_centroids import load_centroids
 from hub_common.settings import InfraSettings
 from hub_router.domain.offers import OfferTimeout
 from hub_router.domain.sla import SlaPolicy
@@ -18,6 +19,20 @@ class RouterSettings(InfraSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="ROUTER_HTTP_HOST")
     http_port: int = Field(default=8002, alias="ROUTER_HTTP_PORT")
+    district_centroids: str = Field(
+        default="",
+        alias="HUB_DISTRICT_CENTROIDS",
+        description="CSV of the service area's postcode district centres (district, latitude, "
+        "longitude), for the directory's distance search; empty: the packaged South West "
+        "London demo table",
+    )
+
+    @field_validator("district_centroids")
+    @classmethod
+    def _centroids_are_readable(cls, value: str) -> str:
+        load_centroids(value.strip())  # a bad table stops the router at start, its line named
+        return value
+
     max_failed_offers: int = Field(
         default=3,
         ge=1,

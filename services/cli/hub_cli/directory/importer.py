@@ -193,21 +193,13 @@ async def run_import(
     show_progress: bool = True,
 ) -> ImportPlan:
     """Read the feed and the directory, decide, and (unless a dry run) publish the changes."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from hub_cli.progress import progress_bar
 
     name = feed or feed_name(source)
     if any(c.isspace() for c in name) or not name:
         raise ValueError(f"feed name {name!r}: must be non-empty without spaces (a URI)")
     topic = settings.topics.directory_services
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        disable=not show_progress,
-    )
-    with progress:
+    with progress_bar(quiet=not show_progress) as progress:
         if source.startswith(("http://", "https://")):
             pages = progress.add_task("pages", total=None)
 

@@ -6,7 +6,7 @@ import calendar
 import re
 from datetime import date
 
-from hub_common.service_area import district_of, is_served
+from hub_common.service_area import district_of, service_area
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?) ?([0-9][A-Z]{2})$")
 
@@ -44,9 +44,12 @@ def postcode_problem(raw: str | None) -> str | None:
     postcode = normalise_postcode(raw)
     if postcode is None:
         return "not a UK postcode"
-    if not is_served(postcode):
-        district = district_of(postcode)
-        return f"postcode district {district} is outside South West London, which the hub serves"
+    area = service_area()
+    if not area.is_served(postcode):
+        return (
+            f"postcode district {district_of(postcode)} is outside the service area "
+            f"'{area.name}', which the hub serves"
+        )
     return None
 
 

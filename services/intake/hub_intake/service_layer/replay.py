@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,8 +50,15 @@ def original_bytes(source: str, original: Any) -> bytes:
 
 
 async def replay_rejections(
-    sessions: async_sessionmaker[AsyncSession], service: IntakeService, source: str | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    service: IntakeService,
+    source: str | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
+    """Replay every rejection not yet replayed, oldest first; `on_progress(done, total)` is
+    told the total once the rejections are listed, then after each one (the CLI's bar)."""
+    progress = on_progress or (lambda done, total: None)
     async with sessions() as session:
         query = select(
             orm.rejections.c.rejection_id, orm.rejections.c.source, orm.rejections.c.event
@@ -59,25 +67,35 @@ async def replay_rejections(
             query = query.where(orm.rejections.c.source == source)
         rows = (await session.execute(query.order_by(orm.rejections.c.received_at))).all()
     accepted = 0
-    for row in rows:
-        if not service.knows(row.source):
-            continue
-        command = ReceiveReferrals(
-            source=row.source,
-            body=original_bytes(row.source, row.event.get("original")),
-            received_at=datetime.now(UTC),
-            replay_of=row.rejection_id,
-        )
-        try:
-            outcomes = await service.receive(command)
-        except ValueError:  # still unreadable
-            continue
-        if outcomes and all(o.status != "rejected" for o in outcomes):
-            accepted += 1
-            async with sessions.begin() as session:
-                await session.execute(
-                    update(orm.rejections)
-                    .where(orm.rejections.c.rejection_id == row.rejection_id)
-                    .values(replayed_at=datetime.now(UTC))
-                )
+    progress(0, len(rows))
+    for done, row in enumerate(rows, start=1):
+        accepted += await _replay_one(sessions, service, row)
+        progress(done, len(rows))
     return ReplayReport(tried=len(rows), accepted=accepted, still_rejected=len(rows) - accepted)
+
+
+async def _replay_one(
+    sessions: async_sessionmaker[AsyncSession], service: IntakeService, row: Any
+) -> int:
+    """1 when the rejection is accepted now (and marked replayed), else 0."""
+    if not service.knows(row.source):
+        return 0
+    command = ReceiveReferrals(
+        source=row.source,
+        body=original_bytes(row.source, row.event.get("original")),
+        received_at=datetime.now(UTC),
+        replay_of=row.rejection_id,
+    )
+    try:
+        outcomes = await service.receive(command)
+    except ValueError:  # still unreadable
+        return 0
+    if not outcomes or any(o.status == "rejected" for o in outcomes):
+        return 0
+    async with sessions.begin() as session:
+        await session.execute(
+            update(orm.rejections)
+            .where(orm.rejections.c.rejection_id == row.rejection_id)
+            .values(replayed_at=datetime.now(UTC))
+        )
+    return 1
