@@ -6,6 +6,7 @@ a consumer stops."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -16,6 +17,7 @@ import pytest
 
 from hub_common.auth import Principal, issue_token
 from tests.support.fixtures import FIXTURES
+from tests.support.infra import REPO
 from tests.support.kafka_io import collect, publish
 from tests.support.processes import ServiceProcess, run_cli
 from tests.support.prometheus import RULES, Prometheus, binary, running_prometheus
@@ -23,6 +25,12 @@ from tests.support.stack import IsolatedStack
 from tests.support.variants import example, without_consent
 
 pytestmark = pytest.mark.infra
+
+# Panels with no data in a short healthy run: nothing timed out, breached or was given up.
+QUIET_PANELS = {
+    "Offers timed out and SLA breaches (1 h)",
+    "Messages retried and set aside",
+}
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +184,16 @@ async def test_series_move_when_referrals_flow_and_an_alert_fires_when_a_consume
     # Nothing else is wrong with a healthy hub (a missed scrape is no outage: `for` covers it).
     firing = {a["labels"]["alertname"] for a in prometheus.alerts() if a["state"] == "firing"}
     assert not firing - {"HubServiceDown"}, firing
+
+    # Every panel of the Grafana dashboard is a query Prometheus takes, with data behind it.
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "referral-hub.json").read_text())
+    empty = [
+        panel["title"]
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        if not prometheus.query(target["expr"])
+    ]
+    assert not [t for t in empty if t not in QUIET_PANELS], empty
 
     # Stop the router: its consumers stop with it, and the readiness alert fires.
     services["router"].stop()
