@@ -175,6 +175,12 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "POST", "/fhir/Subscription/no-such-subscription/$rotate-secret", {
         "agency A": 404, "agency B": 404, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 403, **ORGS_404}),
+    # Prometheus metrics: series about the service, never a person; operators only
+    # (tests/e2e/test_metrics_alerts.py scrapes them with an operator token).
+    *[(service, "GET", "/metrics", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 200, **ORGS_403})
+      for service in ("intake", "router", "notifier")],
 ]  # fmt: skip
 
 # Once the owner has referred the person on to organisation A's service: {id} is the onward
