@@ -22,6 +22,7 @@ from tests.support.kafka_io import publish
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
+from tests.support.variants import example
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.infra
@@ -118,6 +119,22 @@ async def test_an_agency_message_is_one_trace_to_the_referrers_webhook(
             + services["notifier"].tail()
         )
         await asyncio.sleep(0.2)
+    # A referral over HTTP: intake's server span stages its event, the relay publishes it.
+    http_trace, http_caller = secrets.token_hex(16), secrets.token_hex(8)
+    async with httpx.AsyncClient(timeout=15.0) as client:
+        sent = await client.post(
+            f"{services['intake'].url}/referrals/community",
+            content=example("community", f"-HTTP{stack.topic_prefix[-6:]}"),
+            headers={
+                **bearer(agency_token(stack, CVA)),
+                "Content-Type": "application/json",
+                "traceparent": f"00-{http_trace}-{http_caller}-01",
+            },
+        )
+        assert sent.status_code == 202, sent.text
+    while not [s for s in collector.of_trace(http_trace) if s.kind == "PRODUCER"]:
+        assert time.monotonic() < deadline + 20, "intake never published the HTTP referral"
+        await asyncio.sleep(0.2)
     header = posts[0].headers.get("traceparent", "")
     assert header.split("-")[1:2] == [trace_id], f"the webhook POST is in another trace: {header}"
     for process in services.values():
@@ -142,6 +159,16 @@ async def test_an_agency_message_is_one_trace_to_the_referrers_webhook(
     [server] = [s for s in collector.of_trace(caller_trace) if s.kind == "SERVER"]
     assert (server.service, server.parent_span_id) == ("hub-notifier", caller_span), server
     assert server.attributes.get("http.route") == "/fhir/Subscription", server.attributes
+    by_id = {s.span_id: s for s in collector.of_trace(http_trace)}
+    [published] = [
+        s for s in by_id.values() if (s.kind, s.name) == ("PRODUCER", f"{topics.requested} publish")
+    ]
+    received = by_id[published.parent_span_id]
+    assert (received.service, received.kind, received.parent_span_id) == (
+        "hub-intake",
+        "SERVER",
+        http_caller,
+    ), received
     # Ids and codes only: the URL without its query, no exception text.
     assert all("url.query" not in s.attributes for s in spans)
 

@@ -169,3 +169,18 @@ def test_an_event_nothing_traced_caused_starts_a_trace_with_a_real_root(
     [root] = exported.get_finished_spans()
     assert root.parent is None and root.name == "SlaBreached create"
     assert staged.traceparent == tracing.traceparent_of(trace.NonRecordingSpan(root.context))
+
+
+def test_each_message_of_a_loop_is_current_in_turn_and_a_request_span_stays(
+    exported: InMemorySpanExporter,
+) -> None:
+    other = f"00-{'1' * 32}-{'2' * 16}-01"
+    request = tracing.start_consumer_span("t", AGENCY)  # stands for an HTTP server span
+    with trace.use_span(request, end_on_exit=True), tracing.PerMessage() as each:
+        each.enter(other)
+        assert format(trace.get_current_span().get_span_context().trace_id, "032x") == "1" * 32
+        each.enter(AGENCY)  # the request's own trace: its span, more precise, stays current
+        assert trace.get_current_span() is request
+        each.enter(None)
+        assert trace.get_current_span() is request
+    assert not trace.get_current_span().get_span_context().is_valid

@@ -274,15 +274,22 @@ class PerMessage:
     """For a loop over a batch's messages: `enter(traceparent)` makes that message's span the
     current one until the next call (or the end of the block), so the log lines written for
     each message carry its trace id. The spans are the consumer's (`start_consumer_span`):
-    this only points at them. Usable with `with` and, beside a session, `async with`."""
+    this only points at them. A span already current in the same trace (an HTTP request's
+    server span) stays current, and so it does for a message with no trace. Usable with
+    `with` and, beside a session, `async with`."""
 
     def __init__(self) -> None:
+        self._outer = otel_context.get_current()
         self._tokens: list[object] = []
 
     def enter(self, traceparent: str | None) -> None:
         found = span_context_of(traceparent)
-        span = trace.NonRecordingSpan(found) if found else trace.INVALID_SPAN
-        self._tokens.append(otel_context.attach(trace.set_span_in_context(span, Context())))
+        outer = trace.get_current_span(self._outer).get_span_context()
+        if found is None or (outer.is_valid and outer.trace_id == found.trace_id):
+            chosen = self._outer
+        else:
+            chosen = trace.set_span_in_context(trace.NonRecordingSpan(found), self._outer)
+        self._tokens.append(otel_context.attach(chosen))
 
     def close(self) -> None:
         while self._tokens:
