@@ -18,26 +18,21 @@ The seed (CHAOS_SEED, default below) decides the fault order and moments; it is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.auth import Principal, issue_token
 from hub_notifier.adapters.requester import (
     referrer_reference,
     rejection_requester,
     requester_key,
     service_request_requester,
 )
-from hub_notifier.domain.notification import TASK_TOPIC
 from tests.support.chaos import (
     TIGHT,
     Acceptor,
@@ -47,8 +42,18 @@ from tests.support.chaos import (
     wave,
     write_roster,
 )
+from tests.support.chaos_checks import (
+    LIMIT_QUERIES,
+    check_task_histories,
+    check_webhook_events,
+    over_limits,
+    publish_load,
+    scalar,
+    subscribe_every_agency,
+    watch_limits,
+)
 from tests.support.infra import Infrastructure, free_port
-from tests.support.kafka_io import publish_many, read_to_end
+from tests.support.kafka_io import read_to_end
 from tests.support.notifier_setup import eventually
 from tests.support.outages import require_local
 from tests.support.processes import ServiceProcess, run_cli
@@ -61,103 +66,6 @@ pytestmark = pytest.mark.infra
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261123"))
 PER_SOURCE = 40  # per wave: 40 of each format (housing files hold two) = 240 referrals
-BACKPORT_FILTER = (
-    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria"
-)
-LIMIT_QUERIES = (
-    "select owner, count(*) from router.tasks where owner is not null"
-    " and status in ('requested', 'accepted', 'in-progress', 'on-hold') group by owner",
-    "select owner, count(*) from router.tasks where owner is not null group by owner, offered_on",
-)
-
-
-async def scalar(engine: AsyncEngine, sql: str) -> Any:
-    async with engine.connect() as conn:
-        return (await conn.execute(text(sql))).scalar()
-
-
-async def over_limits(engine: AsyncEngine) -> list[str]:
-    limits = {w.worker_id: w for w in roster()}
-    found = []
-    async with engine.connect() as conn:
-        for owner, count in (await conn.execute(text(LIMIT_QUERIES[0]))).all():
-            if count > limits[owner].max_caseload:
-                found.append(f"{owner} holds {count} open referrals")
-        for owner, count in (await conn.execute(text(LIMIT_QUERIES[1]))).all():
-            if count > limits[owner].max_new_per_day:
-                found.append(f"{owner} was given {count} referrals in one day")
-    return found
-
-
-async def watch_limits(engine: AsyncEngine, stop: asyncio.Event, seen: list[str]) -> int:
-    samples = 0
-    while not stop.is_set():
-        with contextlib.suppress(Exception):  # PostgreSQL may be the thing restarting
-            seen.extend(await over_limits(engine))
-            samples += 1
-        await asyncio.sleep(1.0)
-    return samples
-
-
-def subscription(org: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Subscription",
-        "status": "requested",
-        "reason": "chaos test",
-        "criteria": TASK_TOPIC,
-        "_criteria": {
-            "extension": [{"url": BACKPORT_FILTER, "valueString": f"Task?requester={org}"}]
-        },
-        "channel": {"type": "rest-hook", "payload": "application/fhir+json", "endpoint": ""},
-    }
-
-
-async def subscribe_every_agency(
-    notifier: ServiceProcess, secret: str, receiver: WebhookReceiver, orgs: list[str]
-) -> dict[str, str]:
-    """One webhook subscription per referring organisation; path of its endpoint by org."""
-    paths = {}
-    async with httpx.AsyncClient(timeout=10.0) as client:
-        for number, org in enumerate(orgs):
-            token = issue_token(secret, Principal("agency", subject=org, organisation=org))
-            body = subscription(org)
-            body["channel"]["endpoint"] = receiver.url(f"/hook/{number}")
-            answer = await client.post(
-                f"{notifier.url}/fhir/Subscription",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert answer.status_code == 201, answer.text
-            paths[org] = f"/hook/{number}"
-    return paths
-
-
-async def publish_load(stack: IsolatedStack, load: Load) -> None:
-    await asyncio.gather(
-        *(
-            publish_many(stack.kafka_bootstrap_servers, stack.topics.inbound(source), messages)
-            for source, messages in load.messages.items()
-        )
-    )
-
-
-def event_parts(body: bytes) -> list[tuple[int, str]]:
-    """(event number, focus) of every event a notification carries (one request may carry
-    several); none for a handshake."""
-    import orjson
-
-    status = orjson.loads(body)["entry"][0]["resource"]
-    found = []
-    for parameter in status["parameter"]:
-        if parameter["name"] == "notification-event":
-            parts = {p["name"]: p for p in parameter["part"]}
-            found.append(
-                (
-                    int(parts["event-number"]["valueString"]),
-                    parts["focus"]["valueReference"]["reference"],
-                )
-            )
-    return found
 
 
 @pytest.mark.timeout(900)
@@ -324,22 +232,7 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
             r for r in rows if r.owner is None and r.business_status != "awaiting-allocation"
         ]
         assert not unowned, f"referrals with no owner and not waiting: {unowned[:3]}"
-        snapshots: dict[str, dict[int, set[tuple[str, str | None]]]] = defaultdict(
-            lambda: defaultdict(set)
-        )
-        for _, task in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.tasks):
-            if task:
-                owner = (task.get("owner") or {}).get("reference")
-                snapshots[task["id"]][int(task["meta"]["versionId"])].add((task["status"], owner))
-        for referral_id, row in current.items():
-            versions = snapshots[referral_id]
-            assert sorted(versions) == list(range(1, row.version + 1)), (
-                f"{referral_id}: versions {sorted(versions)} for current version {row.version}"
-            )
-            forks = {v: s for v, s in versions.items() if len(s) > 1}
-            assert not forks, f"{referral_id}: two different snapshots of one version {forks}"
-            latest_owner = next(iter(versions[row.version]))[1]
-            assert latest_owner == (f"PractitionerRole/{row.owner}" if row.owner else None)
+        await check_task_histories(stack, current)
 
         # 4. No worker over either limit, at any sampled moment or at the end.
         violations.extend(await over_limits(engine))
@@ -363,12 +256,6 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
         assert not {code for code in acceptor.answers if code >= 500} - {503}, acceptor.answers
 
         # 6. Every referrer heard every status, numbered without gaps.
-        by_path: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-        copies = 0
-        for request in receiver.accepted:
-            for number, focus in event_parts(request.body):
-                copies += 1
-                by_path[request.path][number].add(focus)
         expected_events: dict[str, Counter[str]] = defaultdict(Counter)
         for referral_id, row in current.items():
             if "-W" not in reference_of[referral_id]:  # the warm-up came before subscriptions
@@ -377,20 +264,7 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
             org = rejection_requester(event)
             if org in paths:
                 expected_events[org][f"Task/{rejection_id}"] = 1
-        notified = 0
-        for org, path in paths.items():
-            numbers = by_path[path]
-            assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{org}: gaps in events"
-            mixed = {n: f for n, f in numbers.items() if len(f) > 1}
-            assert not mixed, f"{org}: one event number for different changes {mixed}"
-            heard = Counter(next(iter(f)) for f in numbers.values())
-            assert heard == expected_events[org], (
-                f"{org}: heard {sum(heard.values())} events, expected "
-                f"{sum(expected_events[org].values())}; differing: "
-                f"{list((heard - expected_events[org]).items())[:3]} / "
-                f"{list((expected_events[org] - heard).items())[:3]}"
-            )
-            notified += len(numbers)
+        notified, copies = check_webhook_events(receiver, paths, expected_events)
         dead = await scalar(
             engine, "select count(*) from notifier.deliveries where status = 'dead'"
         )
