@@ -153,9 +153,9 @@ def test_network_policies_let_each_pod_reach_only_what_it_needs(
         if external:  # peers named: nothing else on those ports
             assert all(rule.get("to") for rule in spec["egress"]), name
     assert policies["migrate"]["ingress"] == []
-    # The web app reaches the three APIs (and DNS), and neither Kafka nor the database.
+    # The web app reaches the three APIs (DNS, the trace collector), not Kafka nor the database.
     web = policies["web"]
-    assert egress_ports(web) == {53, 8001, 8002, 8003}
+    assert egress_ports(web) == {53, 8001, 8002, 8003} | ({4318} if external else set())
     reached = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for rule in web["egress"]
@@ -167,6 +167,9 @@ def test_network_policies_let_each_pod_reach_only_what_it_needs(
     for name in ("intake", "router", "notifier"):
         senders = [peer for rule in policies[name]["ingress"] for peer in rule["from"]]
         assert {"podSelector": {"matchLabels": web_labels(rendered[variant])}} in senders, name
+    # Traces reach the collector from every pod, when one is named.
+    for name, spec in policies.items():
+        assert (4318 in egress_ports(spec)) is external, name
     # Webhooks: public addresses only.
     hooks = [
         r for r in policies["notifier"]["egress"] if {"port": 443, "protocol": "TCP"} in r["ports"]
@@ -254,6 +257,7 @@ def test_the_migration_job_runs_first_as_the_kafka_admin(rendered: dict[str, str
     assert env["KAFKA_SASL_USERNAME"] == "hub-admin"
     assert env["HUB_KAFKA_REPLICATION_FACTOR"] == "3"
     assert env["HUB_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
 
 
 def test_the_web_app_offers_no_demo_logins(rendered: dict[str, str]) -> None:
@@ -363,8 +367,9 @@ def test_every_variable_the_chart_sets_is_one_the_process_reads(
             (field.alias or field_name).upper() for field_name, field in cls.model_fields.items()
         }
         env = environment(container)
-        # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL.
-        unknown = set(env) - known - {"DATABASE_PASSWORD"}
+        # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL; OpenTelemetry's
+        # SDK reads its own variables (hub_common.tracing).
+        unknown = {v for v in set(env) - known - {"DATABASE_PASSWORD"} if not v.startswith("OTEL_")}
         assert not unknown, (name, unknown)
         for variable in env:
             monkeypatch.setenv(variable, env[variable])

@@ -76,6 +76,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "hub.sharedEnv" -}}
 - name: HUB_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.config.retention }}
 - name: HUB_RETENTION
   value: {{ . | quote }}
