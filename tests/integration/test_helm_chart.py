@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic_settings import BaseSettings
 
+from hub_common.service_area import load_service_area
 from tests.support.k8s_tools import CHART, REPO, K8sTools, ToolFailed, documents, install
 
 EXTERNAL = REPO / "deploy" / "helm" / "examples" / "external-sasl.yaml"
@@ -28,9 +30,16 @@ SECRET_VALUES = {
     "kafkaPasswordAdmin": "test-kafka-admin-2b6f",
     "smtpPassword": "test-smtp-password-9e01",
 }
+AREA = REPO / "tests" / "fixtures" / "service-area-manchester.json"
+CENTROIDS = REPO / "services" / "common" / "hub_common" / "data" / "postcode-district-centroids.csv"
+REGION_MOUNT = "/etc/referral-hub/region/"
 EXTERNAL_ARGS = (
     "-f",
     str(EXTERNAL),
+    "--set-file",
+    f"region.serviceArea={AREA}",
+    "--set-file",
+    f"region.districtCentroids={CENTROIDS}",
     "--set",
     "secrets.create=true",
     "--set-string",
@@ -153,9 +162,9 @@ def test_network_policies_let_each_pod_reach_only_what_it_needs(
         if external:  # peers named: nothing else on those ports
             assert all(rule.get("to") for rule in spec["egress"]), name
     assert policies["migrate"]["ingress"] == []
-    # The web app reaches the three APIs (and DNS), and neither Kafka nor the database.
+    # The web app reaches the three APIs (DNS, the trace collector), not Kafka nor the database.
     web = policies["web"]
-    assert egress_ports(web) == {53, 8001, 8002, 8003}
+    assert egress_ports(web) == {53, 8001, 8002, 8003} | ({4318} if external else set())
     reached = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for rule in web["egress"]
@@ -167,6 +176,9 @@ def test_network_policies_let_each_pod_reach_only_what_it_needs(
     for name in ("intake", "router", "notifier"):
         senders = [peer for rule in policies[name]["ingress"] for peer in rule["from"]]
         assert {"podSelector": {"matchLabels": web_labels(rendered[variant])}} in senders, name
+    # Traces reach the collector from every pod, when one is named.
+    for name, spec in policies.items():
+        assert (4318 in egress_ports(spec)) is external, name
     # Webhooks: public addresses only.
     hooks = [
         r for r in policies["notifier"]["egress"] if {"port": 443, "protocol": "TCP"} in r["ports"]
@@ -254,6 +266,7 @@ def test_the_migration_job_runs_first_as_the_kafka_admin(rendered: dict[str, str
     assert env["KAFKA_SASL_USERNAME"] == "hub-admin"
     assert env["HUB_KAFKA_REPLICATION_FACTOR"] == "3"
     assert env["HUB_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
 
 
 def test_the_web_app_offers_no_demo_logins(rendered: dict[str, str]) -> None:
@@ -315,6 +328,7 @@ def test_without_keda_every_service_runs_fixed_replicas(tools: K8sTools) -> None
 
 
 def settings_classes() -> dict[str, type[BaseSettings]]:
+    """Each container's settings, by container name."""
     from hub_common.settings import InfraSettings
     from hub_intake.config import IntakeSettings
     from hub_notifier.config import NotifierSettings
@@ -330,9 +344,10 @@ def settings_classes() -> dict[str, type[BaseSettings]]:
     }
 
 
-def environment(container: dict[str, Any]) -> dict[str, str]:
+def environment(container: dict[str, Any], region: dict[str, str] | None = None) -> dict[str, str]:
     """The container's environment as Kubernetes would give it: Secret keys resolved (to the
-    test's values, by the key names values.yaml gives them) and `$(NAME)` references expanded."""
+    test's values, by the key names values.yaml gives them), `$(NAME)` references expanded, and
+    paths into the region's ConfigMap mount replaced by `region`'s copies of its files."""
     by_key = {
         "-".join(re.findall("[a-z]+|[A-Z][a-z]*", field)).lower(): value
         for field, value in SECRET_VALUES.items()
@@ -345,26 +360,38 @@ def environment(container: dict[str, Any]) -> dict[str, str]:
                 value = value.replace(f"$({name})", known)
         else:
             value = by_key[entry["valueFrom"]["secretKeyRef"]["key"]]
+        if value.startswith(REGION_MOUNT):
+            assert region is not None, entry
+            value = region[value.removeprefix(REGION_MOUNT)]
         env[entry["name"]] = value
     return env
 
 
 @pytest.mark.parametrize("variant", ["default", "external"])
 def test_every_variable_the_chart_sets_is_one_the_process_reads(
-    rendered: dict[str, str], variant: str, monkeypatch: pytest.MonkeyPatch
+    rendered: dict[str, str], variant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A misspelt variable would be ignored silently (the settings allow extras): each name the
-    chart sets must be a setting of that process, and the values must parse."""
+    chart sets must be a setting of that process, and the values must parse, the region's
+    files included (the services load and check them as they start)."""
     classes = settings_classes()
+    region: dict[str, str] = {}
+    for config_map in by_kind(rendered[variant], "ConfigMap").values():
+        for file, text in config_map["data"].items():
+            (tmp_path / file).write_text(text)
+            region[file] = str(tmp_path / file)
     for name, container in containers(rendered[variant]):
         kind = container["name"]
         cls = classes[kind]
         known = {
             (field.alias or field_name).upper() for field_name, field in cls.model_fields.items()
         }
-        env = environment(container)
-        # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL.
-        unknown = set(env) - known - {"DATABASE_PASSWORD"}
+        env = environment(container, region)
+        if variant == "external" and kind != "web":
+            assert "HUB_SERVICE_AREA" in env, name
+        # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL; OpenTelemetry's
+        # SDK reads its own variables (hub_common.tracing).
+        unknown = {v for v in set(env) - known - {"DATABASE_PASSWORD"} if not v.startswith("OTEL_")}
         assert not unknown, (name, unknown)
         for variable in env:
             monkeypatch.setenv(variable, env[variable])
@@ -377,3 +404,7 @@ def test_every_variable_the_chart_sets_is_one_the_process_reads(
         assert values["auth_secret"] == SECRET_VALUES["authSecret"], name
         if kind != "migrate":
             assert values["http_host"] == "0.0.0.0", name
+        if variant == "external" and kind != "web":
+            assert (
+                load_service_area(values["service_area"]).name == load_service_area(str(AREA)).name
+            ), name

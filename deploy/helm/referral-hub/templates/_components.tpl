@@ -17,6 +17,10 @@
   value: "0.0.0.0"
 - name: ROUTER_HTTP_PORT
   value: {{ .Values.router.port | quote }}
+{{- if .Values.region.districtCentroids }}
+- name: HUB_DISTRICT_CENTROIDS
+  value: /etc/referral-hub/region/district-centroids.csv
+{{- end }}
 {{- include "hub.envMap" .Values.router.env }}
 {{- end -}}
 

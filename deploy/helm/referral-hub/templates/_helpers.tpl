@@ -70,12 +70,20 @@ app.kubernetes.io/component: {{ .component }}
 - name: DATABASE_URL
   value: {{ printf "postgresql+asyncpg://%s:$(DATABASE_PASSWORD)@%s:%v/%s?ssl=%s" $v.postgresql.username $v.postgresql.host $v.postgresql.port $v.postgresql.database $v.postgresql.sslmode | quote }}
 {{ include "hub.secretEnv" (dict "root" .root "name" "HUB_AUTH_SECRET" "key" "authSecret") }}
+{{- if $v.region.serviceArea }}
+- name: HUB_SERVICE_AREA
+  value: /etc/referral-hub/region/service-area.json
+{{- end }}
 {{ include "hub.sharedEnv" .root }}
 {{- end -}}
 
 {{- define "hub.sharedEnv" -}}
 - name: HUB_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.config.retention }}
 - name: HUB_RETENTION
   value: {{ . | quote }}
@@ -116,4 +124,20 @@ volumes:
   # The root filesystem is read-only; Python and the CLI may still want a scratch folder.
   - name: tmp
     emptyDir: {sizeLimit: 64Mi}
+{{- if or .Values.region.serviceArea .Values.region.districtCentroids }}
+  - name: region
+    configMap:
+      name: {{ include "hub.fullname" . }}-region
+{{- end }}
+{{- end -}}
+
+{{/* The container's mounts: scratch space, and the region's files where given. */}}
+{{- define "hub.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if or .Values.region.serviceArea .Values.region.districtCentroids }}
+- name: region
+  mountPath: /etc/referral-hub/region
+  readOnly: true
+{{- end }}
 {{- end -}}
