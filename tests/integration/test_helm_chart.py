@@ -9,6 +9,7 @@ referenced from the Secret, and the lag scalers name the consumer groups the ser
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -312,6 +313,31 @@ def test_without_keda_every_service_runs_fixed_replicas(tools: K8sTools) -> None
     assert by_kind(manifests, "ScaledObject") == {}
     for deployment in by_kind(manifests, "Deployment").values():
         assert deployment["spec"]["replicas"] == 2
+
+
+def test_a_region_file_is_mounted_into_every_pod_that_reads_it(tools: K8sTools) -> None:
+    region = REPO / "tests" / "fixtures" / "service-area-manchester.json"
+    manifests = tools.template("--set-file", f"serviceArea.file={region}")
+    report = tools.kubeconform(manifests)
+    assert report["summary"]["invalid"] == report["summary"]["errors"] == 0, report
+    [config_map] = by_kind(manifests, "ConfigMap").values()
+    assert json.loads(config_map["data"]["area.json"])["name"] == "Greater Manchester (test region)"
+    pods = [d["spec"]["template"]["spec"] for d in by_kind(manifests, "Deployment").values()]
+    pods += [j["spec"]["template"]["spec"] for j in by_kind(manifests, "Job").values()]
+    readers = 0
+    for pod in pods:
+        [container] = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if "HUB_SERVICE_AREA" not in env:
+            continue  # the web app reads no service area
+        readers += 1
+        assert env["HUB_SERVICE_AREA"] == "/etc/referral-hub/area.json"
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["service-area"] == "/etc/referral-hub"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["service-area"]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert readers == 4  # intake, router, notifier and the migration job
+    assert "HUB_SERVICE_AREA" not in tools.template()  # by default, the packaged demo
 
 
 def settings_classes() -> dict[str, type[BaseSettings]]:

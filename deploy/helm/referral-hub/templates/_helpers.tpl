@@ -70,6 +70,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: DATABASE_URL
   value: {{ printf "postgresql+asyncpg://%s:$(DATABASE_PASSWORD)@%s:%v/%s?ssl=%s" $v.postgresql.username $v.postgresql.host $v.postgresql.port $v.postgresql.database $v.postgresql.sslmode | quote }}
 {{ include "hub.secretEnv" (dict "root" .root "name" "HUB_AUTH_SECRET" "key" "authSecret") }}
+{{- if .root.Values.serviceArea.file }}
+- name: HUB_SERVICE_AREA
+  value: /etc/referral-hub/area.json
+{{- end }}
 {{ include "hub.sharedEnv" .root }}
 {{- end -}}
 
@@ -81,6 +85,15 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ . | quote }}
 {{- end }}
 {{- include "hub.envMap" .Values.config.env }}
+{{- end -}}
+
+{{/* Where the service area file is mounted (with serviceArea.file only). */}}
+{{- define "hub.serviceAreaMount" -}}
+{{- if .Values.serviceArea.file }}
+- name: service-area
+  mountPath: /etc/referral-hub
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* A map of NAME: value as env entries. */}}
@@ -116,4 +129,9 @@ volumes:
   # The root filesystem is read-only; Python and the CLI may still want a scratch folder.
   - name: tmp
     emptyDir: {sizeLimit: 64Mi}
+{{- if .Values.serviceArea.file }}
+  - name: service-area
+    configMap:
+      name: {{ include "hub.fullname" . }}-service-area
+{{- end }}
 {{- end -}}
