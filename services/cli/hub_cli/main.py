@@ -569,7 +569,7 @@ def referrals() -> None:
     epilog=epilog(
         [
             "referral-hub referrals send community tests/fixtures/inbound/community-referral.json",
-            "referral-hub referrals send housing tests/fixtures/inbound/housing-referrals.csv",
+            "referral-hub referrals send housing tests/fixtures/inbound/housing-tenancy-referrals.csv",
         ],
         ENVIRONMENT[:4],
     ),

@@ -46,8 +46,8 @@ COLUMN_HELP = {
     "worker_id": "the worker's unique id (required), e.g. lw-croydon-01",
     "name": "their name as people see it (required)",
     "email": "where offers are e-mailed (optional)",
-    "boroughs": "';'-separated local authorities of the service area (required), e.g. "
-    "Croydon;Merton",
+    "boroughs": "';'-separated local authorities of the service area (required; "
+    "`referral-hub service-area show` lists them), e.g. Croydon;Merton",
     "postcode_districts": "';'-separated outward codes the hub serves, e.g. CR0;CR7 (required)",
     "needs": f"';'-separated need categories, of {', '.join(n.value for n in NeedCategory)}",
     "languages": "';'-separated BCP 47 codes, e.g. en;tw (default en)",
