@@ -345,5 +345,17 @@ async def test_an_operator_exports_everything_about_one_person(
         )
     assert refused.status_code == 422, refused.text
 
+    # The operator's command writes the same export as files.
+    env = {f"{name.upper()}_URL": url for name, url in urls.items()}
+    printed = run_cli(
+        {**stack.env(), **env, "HUB_OPERATOR_TOKEN": token},
+        *("subject-access", "export", "--family", "Baptiste", "--birth-date", "1968-02-29"),
+        *("--postcode", "CR0 1JA", "--out", str(tmp_path / "request")),
+    )
+    assert printed.startswith("2 referral(s)"), printed
+    [written] = (tmp_path / "request").glob("subject-access-*.json")
+    assert json.loads(written.read_bytes())["type"] == "collection"
+    assert gp_id in written.with_suffix(".md").read_text()
+
     # Everything exported validates against base R4.
     assert problems(fhir_validator.validate(done.bundle)) == []
