@@ -88,6 +88,19 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
     ("notifier", "GET", "/operator/dead-letters", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 200, **ORGS_403}),
+    # Subject access (issue 17): the operator alone, in every service; nobody doing casework.
+    *[
+        (service, "GET", path, {
+            "agency A": 403, "agency B": 403, "link worker (owner)": 403,
+            "another link worker": 403, "coordinator, Croydon": 403, "coordinator, Sutton": 403,
+            "operator": 200, **ORGS_403})
+        for service, path in (
+            ("notifier", "/operator/subject-access/$match?referral={id}"),
+            ("notifier", "/operator/subject-access?referral={id}"),
+            ("router", "/operator/subject-access?referral={id}"),
+            ("intake", "/operator/subject-access?referral={id}"),
+        )
+    ],
     ("notifier", "GET", "/audit", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 200, **ORGS_403}),

@@ -145,7 +145,6 @@ async def test_declines_pass_the_offer_on_until_a_coordinator_is_needed(router: 
         "referralId": "r1",
         "task": "Task/r1",
         "borough": "Croydon",
-        "district": "CR7",
         "failedOffers": 3,
         "raisedAt": MONDAY.isoformat(),
     }

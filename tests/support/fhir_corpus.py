@@ -15,10 +15,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from hub_cli.subject_access import assemble
 from hub_common.fhir_search import Cursor, Page, SearchQuery, searchset
 from hub_common.jsonio import dumps, loads
 from hub_common.needs import NeedCategory
 from hub_common.outcome import Issue, operation_outcome
+from hub_common.subject_access import part_bundle
 from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_intake.adapters.bars_acknowledgement import acknowledgement
@@ -26,6 +28,11 @@ from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import bars, registered_formats
 from hub_intake.service_layer.intake import rejection_event
 from hub_notifier.adapters.capability import capability_statement
+from hub_notifier.adapters.fhir_records import (
+    audit_event,
+    delivery_communication,
+    person_record_patient,
+)
 from hub_notifier.adapters.fhir_subscription import subscription_resource
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import rejection_requester
@@ -473,6 +480,101 @@ def onward_referrals() -> Iterator[Labelled]:
     yield "Task/connected-onward", snapshot_of(replace(stored, task=connected), AT)
 
 
+def subject_access_export() -> Iterator[Labelled]:
+    """A subject access export: each service's part (hub_common/subject_access.py) assembled
+    as the CLI does, with the notifier's own records (person record, delivery, audit entry)."""
+    request = next(resource for _, resource in service_requests())
+    referral_id = request["id"]
+    patient = person_record_patient(
+        SimpleNamespace(
+            referral_id=referral_id,
+            nhs_number="9434765919",
+            family="baptiste",
+            given=["jean", "luc"],
+            birth_date=date(1968, 2, 29),
+            postcode="CR01JA",
+            phone="07700900321",
+        )
+    )
+    delivered = delivery_communication(
+        SimpleNamespace(
+            delivery_id=DELIVERY_IDS[0],
+            status="delivered",
+            kind="event-notification",
+            channel="rest-hook",
+            referral_id=referral_id,
+            target=None,
+            subscription_id="3c0a3f0e-5d7e-4c59-9d0a-1f6b2b9c8e11",
+            body=b'{"resourceType": "Bundle"}',
+            delivered_at=AT,
+            last_error=None,
+        )
+    )
+    dead_email = delivery_communication(
+        SimpleNamespace(
+            delivery_id=DELIVERY_IDS[1],
+            status="dead",
+            kind="email",
+            channel="email",
+            referral_id=referral_id,
+            target="referrals@example.org",
+            subscription_id=None,
+            body=b"Subject: referral update",
+            delivered_at=None,
+            last_error="cannot connect",
+        )
+    )
+    audited = [
+        audit_event(
+            SimpleNamespace(
+                event_id=f"0d6c2b9e-1f4a-4c8e-9b7d-5a3e2f1c0b9{n}",
+                at=AT + timedelta(minutes=n),
+                service=service,
+                actor_role=role,
+                actor_subject=subject,
+                actor_organisation=organisation,
+                action=action,
+                resource_type=kind,
+                resource_ids=[referral_id, *extra],
+                method=method,
+                route=route,
+                peer="10.0.0.7" if n else None,
+                outcome=outcome,
+            ),
+            {referral_id},
+        )
+        for n, (service, role, subject, organisation, action, kind, extra, method, route, outcome)
+        in enumerate([
+            ("intake", "agency", "gp", "https://fhir.nhs.uk/Id/ods-organization-code|H85001",
+             "create", "ServiceRequest", [], "POST", "/fhir/ServiceRequest", "accepted"),
+            ("notifier", "link_worker", WORKER, None, "read", "ServiceRequest", [], "GET",
+             "/fhir/ServiceRequest/{referral_id}", "200"),
+            ("router", "link_worker", WORKER, None, "update", "Task", ["onward-1b2c"], "POST",
+             "/fhir/Task/{task_id}/$refer-onward", "ok"),
+            ("router", "operator", "ops", None, "export", "SubjectAccess", [], "GET",
+             "/operator/subject-access", "200"),
+        ])
+    ]  # fmt: skip
+    yield "Patient/person-record", patient
+    yield "Communication/delivered", delivered
+    yield "Communication/dead-email", dead_email
+    yield "AuditEvent/onward-referral", audited[2]
+    task = next(resource for _, resource in tasks())
+    plan = next(resource for _, resource in care_plans())
+    onward = [
+        r
+        for label, r in onward_referrals()
+        if label in ("ServiceRequest/onward", "Task/onward-accepted")
+    ]
+    parts = [
+        part_bundle("intake", [request])["entry"],
+        part_bundle("router", [task, plan, *onward])["entry"],
+        part_bundle("notifier", [request, task, patient, delivered, dead_email, *audited])["entry"],
+    ]
+    yield "Bundle/subject-access", assemble(parts, AT)
+    yield "Bundle/subject-access-nothing-found", assemble([], AT)
+
+
 @cache
 def corpus() -> dict[str, dict[str, Any]]:
     """Every resource above, by label."""
@@ -491,6 +593,7 @@ def corpus() -> dict[str, dict[str, Any]]:
         bars_messages,
         message_back_documents,
         onward_referrals,
+        subject_access_export,
     ):
         for label, resource in part():
             assert label not in found, f"two resources labelled {label}"

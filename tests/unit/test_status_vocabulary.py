@@ -27,6 +27,8 @@ VOCABULARY_WORDS = STATUSES | {b.value for b in BusinessStatus}
 ALLOWED_ELSEWHERE = {
     # A CarePlan goal's achievementStatus (FHIR's goal-achievement code system).
     ("router/hub_router/adapters/fhir_care_plan.py", "in-progress"),
+    # A delivery as a FHIR Communication's status (FHIR's event-status), in subject access.
+    ("notifier/hub_notifier/adapters/fhir_records.py", "in-progress"),
     # An SLA alert's resolution on hub.alerts names the step that resolved it.
     ("router/hub_router/adapters/alerts.py", "first-contact-made"),
     ("router/hub_router/service_layer/sla.py", "first-contact-made"),

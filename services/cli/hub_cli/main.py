@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from aiokafka import AIOKafkaProducer
@@ -37,6 +37,9 @@ from hub_common.kafka_clients import aiokafka_options, make_producer
 from hub_common.retention import RecordKind
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
 from hub_common.topics import INBOUND_SOURCES
+
+if TYPE_CHECKING:
+    from hub_cli.subject_access import Export
 
 
 def service_migrations() -> list[tuple[str, Path]]:
@@ -728,6 +731,85 @@ def demo_webhooks_command(ctx: click.Context, port: int, notifier: str, organisa
             port=port,
         )
     )
+
+
+@cli.group("subject-access")
+def subject_access_group() -> None:
+    """Data protection: everything the hub holds about one person."""
+
+
+@subject_access_group.command(
+    "export",
+    epilog=epilog(
+        [
+            "referral-hub subject-access export --nhs-number 9990166137 --out requests/118",
+            "referral-hub subject-access export --family Baptiste --birth-date 1968-02-29",
+            "referral-hub subject-access export --referral <one of their referral ids>",
+        ],
+        [
+            "HUB_OPERATOR_TOKEN  an operator's token (credentials issue --role operator)",
+            "INTAKE_URL          intake (default http://127.0.0.1:8001)",
+            "ROUTER_URL          the router (default http://127.0.0.1:8002)",
+            "NOTIFIER_URL        the notifier (default http://127.0.0.1:8003)",
+        ],
+    ),
+)
+@click.option("--nhs-number", help="the person's NHS number")
+@click.option("--family", help="family name (with --birth-date)")
+@click.option("--birth-date", help="YYYY-MM-DD (with --family)")
+@click.option("--postcode", help="to tell apart two people with one name and birth date")
+@click.option("--referral", help="one of the person's referral ids")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="directory to write into (default .)",
+)
+def subject_access_export_command(
+    nhs_number: str | None,
+    family: str | None,
+    birth_date: str | None,
+    postcode: str | None,
+    referral: str | None,
+    out: Path,
+) -> None:
+    """Export everything the hub holds about one person: a FHIR Bundle and a summary.
+
+    Finds the person through the notifier's person linking (every key given must agree), asks
+    intake, the router and the notifier for their records with an operator's token, and
+    writes subject-access-<id>.json (a FHIR collection Bundle) and subject-access-<id>.md (a
+    readable summary) into --out. Each service records the export in the audit log first.
+    """
+    keys = {
+        "nhs-number": nhs_number,
+        "family": family,
+        "birthdate": birth_date,
+        "postcode": postcode,
+        "referral": referral,
+    }
+    done = asyncio.run(subject_access_export({k: v for k, v in keys.items() if v}))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"subject-access-{done.bundle['id']}"
+    stem.with_suffix(".json").write_bytes(dumps(done.bundle))
+    stem.with_suffix(".md").write_text(done.summary, encoding="utf-8")
+    print(
+        f"{len(done.referral_ids)} referral(s), {len(done.bundle.get('entry', []))} records in "
+        f"{done.seconds:.2f} s: {stem}.json, {stem}.md"
+    )
+
+
+async def subject_access_export(keys: dict[str, str]) -> Export:
+    """One person's export, with the operator's token and the services' addresses."""
+    from hub_cli.subject_access import export
+
+    token = os.environ.get("HUB_OPERATOR_TOKEN", "")
+    if not token:
+        raise ValueError("set HUB_OPERATOR_TOKEN to an operator's token")
+    urls = {
+        name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
+        for name, port in (("intake", 8001), ("router", 8002), ("notifier", 8003))
+    }
+    return await export(urls, token, keys)
 
 
 @cli.group()

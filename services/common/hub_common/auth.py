@@ -10,7 +10,9 @@ Roles:
   the inbound formats it may submit). It sees only its own referrals.
 - `link_worker`: `subject` is the worker id; sees only Tasks they own or are offered.
 - `coordinator`: `boroughs` they coordinate; sees referrals in those boroughs.
-- `operator`: runs the hub (replays, dead letters); sees no referral content through the API.
+- `operator`: runs the hub (replays, dead letters) and its data-protection operations (subject
+  access, hub_common/subject_access.py); does no casework, so it reads no referral through the
+  casework APIs, and every export it makes is an audit entry.
 - `organisation`: a community organisation of the services directory (`organisation` is its
   directory organisation id); sees only the onward referrals sent to it.
 """

@@ -11,10 +11,12 @@ from hub_common.outbox import OutboxRelay
 from hub_common.periodic import Periodic
 from hub_common.retention import RetentionSweep
 from hub_common.service_app import service_app
+from hub_common.subject_access import subject_access_router
 from hub_common.topics import INBOUND_SOURCES
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.retention_store import retention_steps
+from hub_intake.adapters.subject_access_store import subject_access_collector
 from hub_intake.config import IntakeSettings
 from hub_intake.entrypoints.http_bars import bars_router
 from hub_intake.entrypoints.http_referrals import intake_router
@@ -66,6 +68,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ],
     )
     app.include_router(bars_router(service))
+    app.include_router(subject_access_router("intake", subject_access_collector(sessions)))
     app.include_router(
         intake_router(service, settings.agency_message_max_bytes, settings.notifier_url)
     )

@@ -20,6 +20,7 @@ from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.endpoint_guard import check_public
 from hub_notifier.adapters.mailer import SmtpMailer
 from hub_notifier.adapters.retention_store import retention_steps
+from hub_notifier.adapters.subject_access_store import subject_access_collector
 from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
 from hub_notifier.entrypoints.http_alerts import alerts_router
@@ -28,6 +29,7 @@ from hub_notifier.entrypoints.http_operator import operator_router
 from hub_notifier.entrypoints.http_people import people_router
 from hub_notifier.entrypoints.http_read import read_router
 from hub_notifier.entrypoints.http_reports import report_router
+from hub_notifier.entrypoints.http_subject_access import subject_access_routes
 from hub_notifier.entrypoints.http_subscriptions import subscription_router
 from hub_notifier.entrypoints.kafka_consumers import (
     declare_publications,
@@ -45,6 +47,7 @@ from hub_notifier.service_layer.onward_notices import OnwardNotices
 from hub_notifier.service_layer.people import PeopleService
 from hub_notifier.service_layer.reading import ReadService
 from hub_notifier.service_layer.reporting import ReportService
+from hub_notifier.service_layer.subject_access import SubjectFinder
 from hub_notifier.service_layer.subscribing import SubscriptionService
 from hub_notifier.service_layer.tracking import TrackingService
 
@@ -178,6 +181,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     app.include_router(audit_router(trail))
     app.include_router(alerts_router(alerts))
     app.include_router(people_router(PeopleService(sessions, settings.topics)))
+    app.include_router(
+        subject_access_routes(SubjectFinder(sessions), subject_access_collector(sessions))
+    )
     # Reads record who saw what through the notifier's own outbox, like every service.
     app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics, relay.kick)
     app.state.settings = settings

@@ -14,8 +14,10 @@ from hub_common.outbox import OutboxRelay
 from hub_common.periodic import Periodic, drained
 from hub_common.retention import RetentionSweep
 from hub_common.service_app import service_app
+from hub_common.subject_access import subject_access_router
 from hub_router.adapters import orm
 from hub_router.adapters.retention_store import retention_steps
+from hub_router.adapters.subject_access_store import subject_access_collector
 from hub_router.config import RouterSettings
 from hub_router.entrypoints.http_care_plans import care_plan_router, install_care_plan_errors
 from hub_router.entrypoints.http_coordination import coordination_router
@@ -107,6 +109,7 @@ def build_app(
     )
     app.include_router(coordination_router(views, routing))
     app.include_router(directory_router(directory))
+    app.include_router(subject_access_router("router", subject_access_collector(sessions)))
     install_error_handlers(app)
     install_directory_errors(app)
     install_care_plan_errors(app)

@@ -146,6 +146,8 @@ deliveries = Table(
     ),
     # The retention sweep's finished deliveries, by age (rows arrive in time order).
     Index("ix_deliveries_created_brin", "created_at", postgresql_using="brin"),
+    # Every delivery about a referral, for a subject access export.
+    Index("ix_deliveries_referral", "referral_id"),
 )
 
 # Every read and change of personal data, from every service (hub.audit). Append-only: the

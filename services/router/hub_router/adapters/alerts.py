@@ -14,19 +14,19 @@ def awaiting_allocation_alert(
     *,
     referral_id: str,
     borough: str | None,
-    district: str,
     failed_offers: int,
     why: Why,
     raised_at: datetime,
 ) -> dict[str, Any]:
-    """A referral nobody (else) could be offered: a coordinator must allocate it."""
+    """A referral nobody (else) could be offered: a coordinator must allocate it. By ids and
+    the borough only: its reader (the notifier) needs no more, and the postcode district
+    narrows the person down (coordinators see it on the router's waiting list, audited)."""
     return {
         "alert": AWAITING_ALLOCATION,
         "why": why,
         "referralId": referral_id,
         "task": f"Task/{referral_id}",
         "borough": borough,
-        "district": district,
         "failedOffers": failed_offers,
         "raisedAt": raised_at.isoformat(),
     }

@@ -455,7 +455,6 @@ class RoutingService:
             alert = awaiting_allocation_alert(
                 referral_id=task.referral_id,
                 borough=route.borough,
-                district=route.district,
                 failed_offers=task.failed_offers,
                 why=why,
                 raised_at=now,
