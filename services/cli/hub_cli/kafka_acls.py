@@ -48,6 +48,22 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         # Warnings of referrals accepted from Kafka go to their sender's status topic.
         Grant("intake", write, "topic", (status_prefix,), "prefixed"),
         Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
+        # Erasure (hub_common.topic_erasure): intake deletes the records that carried a person
+        # once every reader has read past them, so it may see every hub group's offsets.
+        Grant(
+            "intake",
+            ("Delete",),
+            "topic",
+            (topics.requested, topics.rejected, inbound_prefix),
+            "prefixed",
+        ),
+        Grant(
+            "intake",
+            ("Describe",),
+            "group",
+            tuple(f"{group_prefix}{name}" for name in ("intake", "router", "notifier")),
+            "prefixed",
+        ),
         Grant(
             "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)
         ),
