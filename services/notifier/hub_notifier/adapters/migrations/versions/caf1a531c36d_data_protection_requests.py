@@ -1,7 +1,7 @@
 """erasure and restriction requests, restrictions (issue 17 part 2)
 
 Revision ID: caf1a531c36d
-Revises: 5e8b2f71c0d4
+Revises: d6db230ed075
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "caf1a531c36d"
-down_revision = "5e8b2f71c0d4"
+down_revision = "d6db230ed075"
 branch_labels = None
 depends_on = None
 
