@@ -101,6 +101,20 @@ MATRIX: list[tuple[str, str, str, dict[str, int]]] = [
             ("intake", "/operator/subject-access?referral={id}"),
         )
     ],
+    # Erasure and restriction: operators only. The matrix body names nobody, so the operator's
+    # call is refused as unreadable (422) and changes nothing; an unknown request is 404.
+    ("notifier", "POST", "/operator/erasure", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 422, **ORGS_403}),
+    ("notifier", "POST", "/operator/restriction", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 422, **ORGS_403}),
+    ("notifier", "POST", "/operator/restriction/no-such-restriction/$lift", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 404, **ORGS_403}),
+    ("notifier", "GET", "/operator/data-protection/no-such-request", {
+        "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
+        "coordinator, Croydon": 403, "coordinator, Sutton": 403, "operator": 404, **ORGS_403}),
     ("notifier", "GET", "/audit", {
         "agency A": 403, "agency B": 403, "link worker (owner)": 403, "another link worker": 403,
         "coordinator, Croydon": 200, "coordinator, Sutton": 200, "operator": 200, **ORGS_403}),

@@ -47,7 +47,28 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
         # Warnings of referrals accepted from Kafka go to their sender's status topic.
         Grant("intake", write, "topic", (status_prefix,), "prefixed"),
-        Grant("intake", ("Read",), "group", (f"{group_prefix}intake",)),
+        Grant(
+            "intake",
+            ("Read",),
+            "group",
+            (f"{group_prefix}intake", f"{group_prefix}intake-data-protection"),
+        ),
+        # Erasure (hub_common.topic_erasure): intake deletes the records that carried a person
+        # once every reader has read past them, so it may see every hub group's offsets.
+        Grant(
+            "intake",
+            ("Delete",),
+            "topic",
+            (topics.requested, topics.rejected, inbound_prefix),
+            "prefixed",
+        ),
+        Grant(
+            "intake",
+            ("Describe",),
+            "group",
+            tuple(f"{group_prefix}{name}" for name in ("intake", "router", "notifier")),
+            "prefixed",
+        ),
         Grant(
             "router", read, "topic", (topics.requested, topics.directory, topics.directory_services)
         ),
@@ -69,6 +90,11 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),
         Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
+        # Erasure and restriction requests (hub_common.data_protection), and each answer.
+        *(
+            Grant(service, ("Read", "Write", "Describe"), "topic", (topics.data_protection,))
+            for service in ("intake", "router", "notifier")
+        ),
         # `referral-hub directory import` reads the directory back (no consumer group) to
         # know what it changes, then writes the changes.
         Grant(

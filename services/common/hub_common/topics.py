@@ -69,6 +69,12 @@ class Topics:
         service writes it, the notifier keeps it (hub_common.audit)."""
         return self._name("hub.audit")
 
+    @property
+    def data_protection(self) -> str:
+        """Erasure and restriction requests about one person, and each service's answer
+        (hub_common.data_protection): ids only."""
+        return self._name("hub.data-protection")
+
     def all(self) -> list[str]:
         """Every topic the hub needs to exist before its services start."""
         return [
@@ -82,6 +88,7 @@ class Topics:
             self.onward,
             self.alerts,
             self.audit,
+            self.data_protection,
         ]
 
     def is_inbound(self, topic: str) -> bool:

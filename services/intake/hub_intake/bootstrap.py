@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hub_common.audit import AuditLog
+from hub_common.data_protection import subscribe_requests
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.outbox import OutboxRelay
@@ -21,6 +22,7 @@ from hub_intake.config import IntakeSettings
 from hub_intake.entrypoints.http_bars import bars_router
 from hub_intake.entrypoints.http_referrals import intake_router
 from hub_intake.entrypoints.kafka_consumers import declare_publications, register_consumers
+from hub_intake.service_layer.data_protection import IntakeDataProtection
 from hub_intake.service_layer.intake import IntakeService
 
 OUTBOX_LOCK_KEY = 0x1A7A4E  # advisory lock: one active outbox relay per service
@@ -47,6 +49,20 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     broker = make_broker(settings, client_id="referral-hub-intake")
     register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
     declare_publications(broker, settings)
+    erasures = IntakeDataProtection(
+        sessions,
+        settings.topics,
+        aiokafka_options(settings),
+        group_prefix=settings.group_id(""),
+        on_commit=relay.kick,
+    )
+    subscribe_requests(
+        broker,
+        settings.topics,
+        settings.group_id("intake-data-protection"),
+        "intake",
+        erasures.apply,
+    )
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hub_common.audit import AuditLog
+from hub_common.data_protection import subscribe_requests
 from hub_common.db import make_engine, make_session_factory
 from hub_common.kafka_clients import aiokafka_options, make_broker
 from hub_common.metrics import DEAD_LETTERS
@@ -25,6 +26,7 @@ from hub_notifier.adapters.webhook import HttpClient, WebhookSender
 from hub_notifier.config import NotifierSettings
 from hub_notifier.entrypoints.http_alerts import alerts_router
 from hub_notifier.entrypoints.http_audit import audit_router
+from hub_notifier.entrypoints.http_data_protection import data_protection_router
 from hub_notifier.entrypoints.http_operator import operator_router
 from hub_notifier.entrypoints.http_people import people_router
 from hub_notifier.entrypoints.http_read import read_router
@@ -40,6 +42,7 @@ from hub_notifier.entrypoints.kafka_consumers import (
 )
 from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail
+from hub_notifier.service_layer.data_protection import NotifierDataProtection
 from hub_notifier.service_layer.dead_letters import DeadLetters
 from hub_notifier.service_layer.delivering import DeliveryWorker
 from hub_notifier.service_layer.notifying import Announcer
@@ -136,6 +139,15 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         clock=clock,
     )
     register_alert_consumer(broker, alerts, settings)
+    protection = NotifierDataProtection(sessions, settings.topics, on_commit=committed)
+    subscribe_requests(
+        broker,
+        settings.topics,
+        settings.group_id("notifier-data-protection"),
+        "notifier",
+        protection.apply,
+        on_applied=protection.record_applied,
+    )
     declare_publications(broker, settings)
     retention = RetentionSweep(
         settings.retention_policy,
@@ -179,6 +191,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     )
     app.include_router(operator_router(dead_letters))
     app.include_router(audit_router(trail))
+    app.include_router(data_protection_router(protection))
     app.include_router(alerts_router(alerts))
     app.include_router(people_router(PeopleService(sessions, settings.topics)))
     app.include_router(

@@ -27,6 +27,7 @@ from hub_router.entrypoints.http_referrer import referrer_router
 from hub_router.entrypoints.http_tasks import install_error_handlers, task_router
 from hub_router.entrypoints.kafka_consumers import register_consumers
 from hub_router.service_layer.care_planning import CarePlanning
+from hub_router.service_layer.data_protection import RouterDataProtection
 from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.onward import AnswerDeadlines, OnwardReferrals
 from hub_router.service_layer.referral_changes import ReferralChanges
@@ -70,7 +71,8 @@ def build_app(
     )
     broker = make_broker(settings, client_id="referral-hub-router")
     changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
-    register_consumers(broker, routing, settings, directory, changes)
+    protection = RouterDataProtection(sessions, settings.topics, routing, on_commit=relay.kick)
+    register_consumers(broker, routing, settings, directory, changes, protection)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
     )

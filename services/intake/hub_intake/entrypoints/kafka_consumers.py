@@ -12,6 +12,7 @@ from faststream.kafka.annotations import KafkaMessage
 from hub_common import contract, tracing
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.consumer import process_durably
+from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
 from hub_common.envelope import TRACEPARENT, header_map
 from hub_common.kafka import max_record_bytes
 from hub_common.metrics import MESSAGES_SET_ASIDE
@@ -30,6 +31,7 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
             settings.topics.requested: "Accepted referrals: one self-contained FHIR R4 ServiceRequest, keyed by referral id",
             settings.topics.rejected: "Refused referrals: source, referrer contact, original payload and OperationOutcome",
             settings.topics.audit: AUDIT_PUBLICATION,
+            settings.topics.data_protection: DATA_PROTECTION_PUBLICATION,
             **{
                 settings.topics.status(source): "Warnings of a referral accepted from this "
                 "source's Kafka topic (an NHS number failing its check, say): a FHIR "

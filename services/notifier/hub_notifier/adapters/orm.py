@@ -251,5 +251,33 @@ person_reviews = Table(
     Index("ix_person_reviews_pending", "created_at", postgresql_where=text("status = 'pending'")),
 )
 
+# Erasure and restriction requests (hub_common.data_protection), as an operator made them: the
+# referral and episode ids they covered (hub ids: pseudonyms once the person is erased), who
+# asked and when, and which services have applied them. Never a name or an NHS number.
+data_protection_requests = Table(
+    "data_protection_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("action", String(10), nullable=False),  # erase | restrict | lift
+    Column("referral_ids", ARRAY(String(64)), nullable=False),
+    Column("episode_ids", ARRAY(String(64)), nullable=False),
+    Column("restriction_id", String(64), nullable=True),  # a lift: the restriction it ends
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("lifted_at", DateTime(timezone=True), nullable=True),  # a restriction, once lifted
+    Column("applied", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # service: at
+)
+
+# Restricted referrals and episodes: nothing is announced about them until the restriction
+# (request_id) is lifted. Ids only.
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("subject_id", String(64), primary_key=True),
+    Column("request_id", String(64), primary_key=True),
+    Column("restricted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_notifier_restrictions_request", "request_id"),
+)
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

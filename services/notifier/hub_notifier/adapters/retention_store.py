@@ -32,7 +32,7 @@ END_STATES = tuple(sorted(CLOSED))
 FINISHED = d.c.status != "pending"  # a delivery still trying is never swept
 
 
-async def _forget(session: AsyncSession, ids: list[str]) -> None:
+async def forget_referrals(session: AsyncSession, ids: list[str]) -> None:
     """Delete every row about these referrals (their Task rows last)."""
     await session.execute(delete(sr).where(sr.c.referral_id.in_(ids)))
     await session.execute(delete(orm.task_history).where(orm.task_history.c.referral_id.in_(ids)))
@@ -65,6 +65,8 @@ TABLES = {
     "processed_events": "processed-event: deleted",
     "outbox": "deleted by the relay once Kafka has the event",
     "subscriptions": "an agency's configuration, no person: kept while it exists",
+    "restrictions": "ids only: kept until the restriction is lifted",
+    "data_protection_requests": "ids only: the record of erasures and restrictions, kept",
     "audit_log": "append-only, never swept (docs/data-protection.md, The audit log)",
 }
 
@@ -85,7 +87,7 @@ def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[Retentio
                 ).scalars()
             )
             if ids:
-                await _forget(session, ids)
+                await forget_referrals(session, ids)
             return len(ids)
 
     async def forget_unrouted(cutoff: datetime, limit: int) -> int:
@@ -104,7 +106,7 @@ def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[Retentio
                 ).scalars()
             )
             if ids:
-                await _forget(session, ids)
+                await forget_referrals(session, ids)
             return len(ids)
 
     return [

@@ -9,6 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from hub_common import contract
 from hub_common.audit import AUDIT_PUBLICATION, AuditEntry
+from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_common.topics import INBOUND_SOURCES
 from hub_notifier.config import NotifierSettings
@@ -29,7 +30,10 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
             )
             for source in INBOUND_SOURCES
         }
-        | {settings.topics.audit: AUDIT_PUBLICATION},
+        | {
+            settings.topics.audit: AUDIT_PUBLICATION,
+            settings.topics.data_protection: DATA_PROTECTION_PUBLICATION,
+        },
     )
 
 

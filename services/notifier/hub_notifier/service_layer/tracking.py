@@ -16,6 +16,7 @@ from hub_common.fhir_refs import resource_version
 from hub_common.inbox import first_deliveries, first_delivery
 from hub_common.service_area import borough_of
 from hub_notifier.adapters import orm
+from hub_notifier.adapters.data_protection_store import restricted_among
 from hub_notifier.adapters.person_links import (
     accepted_in_open_episode,
     link_referrals,
@@ -60,6 +61,13 @@ async def _keep_later_versions(session: AsyncSession, rows: list[dict[str, Any]]
             .where(sr.c.referral_id == row["referral_id"], held < version)
             .values(resource=row["resource"], borough=row["borough"])
         )
+
+
+async def _unrestricted(session: AsyncSession, changes: list[Change]) -> list[Change]:
+    """The changes to announce: none about a person whose processing is restricted (their
+    Task versions are still kept; hub_common.data_protection)."""
+    restricted = await restricted_among(session, {change.referral_id for change in changes})
+    return [change for change in changes if change.referral_id not in restricted]
 
 
 class TrackingService:
@@ -124,7 +132,10 @@ class TrackingService:
                     if row["referral_id"] in inserted and (email := referrer_email(row["resource"]))
                 }
                 staged = await self._announcer.announce_missed_emails(
-                    session, await self._recorded_without_address(session, addresses)
+                    session,
+                    await _unrestricted(
+                        session, await self._recorded_without_address(session, addresses)
+                    ),
                 )
         if staged:
             self._on_commit()
@@ -200,7 +211,9 @@ class TrackingService:
                 )
                 task = first_seen[(fact.referral_id, fact.version)][1]
                 changes.append(self._change(fact, email_to, trace, first_contact, task))
-            staged = await self._announcer.announce_all(session, changes)
+            staged = await self._announcer.announce_all(
+                session, await _unrestricted(session, changes)
+            )
         if staged:
             self._on_commit()
         log.info("%d Task versions recorded: %d notifications", len(changes), staged)

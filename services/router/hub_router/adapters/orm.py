@@ -214,5 +214,30 @@ onward_referrals = Table(
     ),
 )
 
+# Restrictions of processing (hub_common.data_protection): a referral or episode id per row,
+# and the request that restricted it (a lift deletes that request's rows). Ids only.
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("subject_id", String(64), primary_key=True),
+    Column("request_id", String(64), primary_key=True),
+    Column("restricted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_restrictions_request", "request_id"),
+)
+
+# Referrals of a restricted person that arrived while restricted: kept as received, not routed
+# (no Task, so nobody is offered it and nobody is told), and routed when the restriction is
+# lifted. Personal data (the ServiceRequest): erased with the person.
+held_referrals = Table(
+    "held_referrals",
+    metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("episode_id", String(64), nullable=False, index=True),
+    Column("request", JSONB, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("traceparent", String(64)),
+    Column("held_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -9,7 +9,9 @@ from Tasks, stay as they were. Routing explanations also expire on their own, sh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +27,34 @@ t = orm.tasks
 CASE_TABLES = (orm.care_plans, orm.sla_timers, orm.decisions, orm.onward_referrals)
 
 
+async def anonymise(session: AsyncSession, rows: Sequence[Any]) -> None:
+    """Delete everything else about these referrals and keep their Task rows (`referral_id`,
+    `task`, `facts`) with the person taken out. Also how an erasure pseudonymises them."""
+    if not rows:
+        return
+    ids = [row.referral_id for row in rows]
+    for table in CASE_TABLES:
+        await session.execute(delete(table).where(table.c.referral_id.in_(ids)))
+    await session.execute(
+        update(t)
+        .where(t.c.referral_id == bindparam("id"))
+        .values(
+            episode_id=bindparam("episode"),
+            task=bindparam("anonymous_task"),
+            facts=bindparam("anonymous_facts"),
+        ),
+        [
+            {
+                "id": row.referral_id,
+                "episode": row.referral_id,
+                "anonymous_task": anonymised_task(row.task, row.referral_id),
+                "anonymous_facts": anonymised_facts(row.facts, row.referral_id),
+            }
+            for row in rows
+        ],
+    )
+
+
 # Every table of the schema and what the schedule does with it: a test holds this to the ORM,
 # so a new table cannot arrive without a decision about how long it keeps what it holds.
 TABLES = {
@@ -38,6 +68,8 @@ TABLES = {
     "link_workers": "the roster: kept while current, a directory tombstone removes it",
     "directory_services": "organisations, not people: kept while in the directory",
     "directory_locations": "organisations, not people: kept while in the directory",
+    "restrictions": "ids only: kept until the restriction is lifted",
+    "held_referrals": "held while restricted, routed on lifting; erased with the person",
 }
 
 
@@ -57,27 +89,7 @@ def retention_steps(sessions: async_sessionmaker[AsyncSession]) -> list[Retentio
             ).all()
             if not rows:
                 return 0
-            ids = [row.referral_id for row in rows]
-            for table in CASE_TABLES:
-                await session.execute(delete(table).where(table.c.referral_id.in_(ids)))
-            await session.execute(
-                update(t)
-                .where(t.c.referral_id == bindparam("id"))
-                .values(
-                    episode_id=bindparam("episode"),
-                    task=bindparam("anonymous_task"),
-                    facts=bindparam("anonymous_facts"),
-                ),
-                [
-                    {
-                        "id": row.referral_id,
-                        "episode": row.referral_id,
-                        "anonymous_task": anonymised_task(row.task, row.referral_id),
-                        "anonymous_facts": anonymised_facts(row.facts, row.referral_id),
-                    }
-                    for row in rows
-                ],
-            )
+            await anonymise(session, rows)
             return len(rows)
 
     return [

@@ -96,3 +96,10 @@ def read_service_request(request: dict[str, Any]) -> ReferralFacts:
         referrer_identifier=referrer_identifier,
         authored_on=request.get("authoredOn"),
     )
+
+
+def referral_and_episode(request: dict[str, Any]) -> tuple[str, str]:
+    """A ServiceRequest's referral id and episode id (its own id when it names none): what a
+    restriction of processing is recorded against (hub_common.data_protection)."""
+    referral_id = str(request.get("id") or "")
+    return referral_id, str(_extension(request, sys.EPISODE_EXTENSION_URL) or referral_id)

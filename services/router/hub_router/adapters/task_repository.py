@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, text, update
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import exists as sql_exists
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.db import array_parameter
@@ -159,6 +160,13 @@ async def lock_overdue_offers(session: AsyncSession, now: datetime, limit: int) 
                 orm.tasks.c.offer_expires_at <= now,
                 orm.tasks.c.status == TaskStatus.REQUESTED.value,
                 orm.tasks.c.business_status == BusinessStatus.OFFERED.value,
+                # A restricted person's offer is not moved on to anyone else (no routing).
+                ~sql_exists().where(
+                    or_(
+                        orm.restrictions.c.subject_id == orm.tasks.c.referral_id,
+                        orm.restrictions.c.subject_id == orm.tasks.c.episode_id,
+                    )
+                ),
             )
             .order_by(orm.tasks.c.offer_expires_at)
             .limit(limit)

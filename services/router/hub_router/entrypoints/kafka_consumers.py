@@ -9,9 +9,12 @@ from faststream.kafka import KafkaBroker
 
 from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
+from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
+from hub_common.data_protection import subscribe_requests
 from hub_common.onward import OnwardEvent
 from hub_common.subscriptions import Delivery, subscribe_json
 from hub_router.config import RouterSettings
+from hub_router.service_layer.data_protection import RouterDataProtection
 from hub_router.service_layer.directory import DirectoryServices
 from hub_router.service_layer.referral_changes import ReferralChanges, is_change
 from hub_router.service_layer.routing import RoutingService
@@ -23,6 +26,7 @@ def register_consumers(
     settings: RouterSettings,
     directory: DirectoryServices,
     changes: ReferralChanges,
+    protection: RouterDataProtection,
 ) -> None:
     declare_publications(
         broker,
@@ -35,6 +39,7 @@ def register_consumers(
             "referral no organisation answered by its deadline, declined for it and back to the "
             "link worker (onward-no-response); ids and area only",
             settings.topics.audit: AUDIT_PUBLICATION,
+            settings.topics.data_protection: DATA_PROTECTION_PUBLICATION,
         },
     )
     broker.publisher(
@@ -54,7 +59,9 @@ def register_consumers(
         if is_change(request):
             await changes.apply(request, delivery.event_id, delivery.traceparent)
             return
-        await service.route(request, delivery.event_id, delivery.traceparent)
+        arrival = (request, delivery.event_id, delivery.traceparent)
+        if await protection.hold_restricted([arrival]):  # a restricted person's: held
+            await service.route(*arrival)
 
     async def on_requested_batch(batch: list[tuple[Any, Delivery]]) -> None:
         """Offer a batch of new referrals in one transaction (same idempotency as one by one),
@@ -63,8 +70,11 @@ def register_consumers(
         keeps each referral's order."""
         later = [(r, d) for r, d in batch if is_change(r)]
         new = [(r, d) for r, d in batch if not is_change(r)]
-        if new:
-            await service.route_batch([(request, d.event_id, d.traceparent) for request, d in new])
+        to_route = await protection.hold_restricted(
+            [(request, d.event_id, d.traceparent) for request, d in new]
+        )
+        if to_route:
+            await service.route_batch(to_route)
         for request, delivery in later:
             await changes.apply(request, delivery.event_id, delivery.traceparent)
 
@@ -76,6 +86,13 @@ def register_consumers(
         """Keep the services directory: the latest Bundle per service; a tombstone withdraws."""
         await directory.apply(delivery.key, bundle)
 
+    subscribe_requests(
+        broker,
+        settings.topics,
+        settings.group_id("router-data-protection"),
+        "router",
+        protection.apply,
+    )
     subscribe_json(
         broker,
         topic=settings.topics.requested,

@@ -1,0 +1,77 @@
+"""Intake applies erasure requests (hub_common.data_protection): its own rows, and the records
+on the topics it reads and writes that carry the person.
+
+The topics come first: the person's identifiers, which find their records there, are read from
+the rows the erasure then deletes. A retry after a failure between the two (or while a reader
+is still behind, hub_common.topic_erasure.ReadersBehind) therefore starts again from the rows.
+Restriction asks nothing of intake: it keeps receiving (refusing a person's new referral would
+lose it), and the router holds a restricted person's referrals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_common.data_protection import DataProtectionRequest, stage_applied
+from hub_common.inbox import first_delivery
+from hub_common.topic_erasure import Person, delete_before, last_records
+from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_intake.adapters import erasure_store, orm
+
+log = logging.getLogger(__name__)
+
+
+class IntakeDataProtection:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        topics: Topics,
+        kafka_options: Mapping[str, Any],
+        group_prefix: str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._topics = topics
+        self._kafka = kafka_options
+        self._group_prefix = group_prefix
+        self._on_commit = on_commit
+
+    def person_topics(self) -> list[str]:
+        """The topics that carry a person's identifying data, which intake reads or writes."""
+        topics = self._topics
+        return [
+            *(topics.inbound(source) for source in INBOUND_SOURCES),
+            topics.requested,
+            topics.rejected,
+        ]
+
+    async def apply(self, request: DataProtectionRequest, event_id: str) -> None:
+        counts: dict[str, int] = {}
+        if request.action == "erase":
+            async with self._sessions.begin() as session:
+                held = await erasure_store.referrals_of(
+                    session, request.referral_ids, request.episode_ids
+                )
+            person = Person.of(
+                [*request.referral_ids, *(referral_id for referral_id, _ in held)],
+                [term for _, sr in held for term in erasure_store.identifiers(sr)],
+            )
+            bounds = await last_records(self._kafka, self.person_topics(), person)
+            await delete_before(self._kafka, bounds, self._group_prefix)
+            counts["topicPartitions"] = len(bounds)
+        async with self._sessions.begin() as session:
+            if not await first_delivery(
+                session, orm.processed_events, "intake.data-protection", event_id
+            ):
+                return
+            if request.action == "erase":
+                counts["referrals"] = await erasure_store.erase(
+                    session, request.referral_ids, request.episode_ids
+                )
+            await stage_applied(session, orm.outbox, self._topics, request, "intake", counts)
+        self._on_commit()
+        log.info("data protection request %s (%s) applied", request.request_id, request.action)

@@ -1,0 +1,98 @@
+"""The router applies erasure and restriction requests (hub_common.data_protection).
+
+- erase: the person's Tasks pseudonymised, everything else about them deleted
+  (adapters/data_protection_store.py); not reversible.
+- restrict: their referral and episode ids recorded. A new referral of theirs is then held as
+  received, without a Task (so nobody is offered it and the notifier has nothing to tell), and
+  the offer sweep does not move their open offers on.
+- lift: the restriction's ids deleted, and every held referral no other restriction covers is
+  routed as if it had just arrived (its original event id: routing stays idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_common.data_protection import DataProtectionRequest, stage_applied
+from hub_common.inbox import first_delivery
+from hub_common.topics import Topics
+from hub_router.adapters import data_protection_store as store
+from hub_router.adapters import orm
+from hub_router.adapters.service_request import referral_and_episode
+from hub_router.service_layer.routing import RoutingService
+
+log = logging.getLogger(__name__)
+
+Arrival = tuple[dict[str, Any], str, str | None]  # ServiceRequest, event id, traceparent
+
+
+class RouterDataProtection:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        topics: Topics,
+        routing: RoutingService,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._topics = topics
+        self._routing = routing
+        self._on_commit = on_commit
+
+    async def hold_restricted(self, arrivals: Sequence[Arrival]) -> list[Arrival]:
+        """Hold the new referrals of restricted people; the others, to route."""
+        subjects = {a[0].get("id"): referral_and_episode(a[0]) for a in arrivals}
+        async with self._sessions.begin() as session:
+            restricted = await store.restricted_among(
+                session, [s for pair in subjects.values() for s in pair]
+            )
+            if not restricted:
+                return list(arrivals)
+            held, free = [], []
+            for arrival in arrivals:
+                referral_id, episode_id = subjects[arrival[0].get("id")]
+                if referral_id in restricted or episode_id in restricted:
+                    held.append(
+                        {
+                            "referral_id": referral_id,
+                            "episode_id": episode_id,
+                            "request": arrival[0],
+                            "event_id": arrival[1],
+                            "traceparent": arrival[2],
+                        }
+                    )
+                else:
+                    free.append(arrival)
+            await store.hold(session, held)
+        log.info("%d referrals held: their person's processing is restricted", len(held))
+        return free
+
+    async def apply(self, request: DataProtectionRequest, event_id: str) -> None:
+        counts: dict[str, int] = {}
+        if request.action == "lift" and request.restriction_id:
+            async with self._sessions.begin() as session:
+                await store.lift(session, request.restriction_id)
+                released = await store.released(session)
+            for row in released:  # each routed in its own transaction, idempotently
+                await self._routing.route(row.request, row.event_id, row.traceparent)
+            counts["routed"] = len(released)
+        async with self._sessions.begin() as session:
+            if not await first_delivery(
+                session, orm.processed_events, "router.data-protection", event_id
+            ):
+                return
+            if request.action == "erase":
+                counts |= await store.erase(session, request.referral_ids, request.episode_ids)
+            elif request.action == "restrict":
+                counts["restricted"] = await store.restrict(
+                    session, request.request_id, request.subjects
+                )
+            else:
+                await store.forget_held(session, [row.referral_id for row in released])
+            await stage_applied(session, orm.outbox, self._topics, request, "router", counts)
+        self._on_commit()
+        log.info("data protection request %s (%s) applied", request.request_id, request.action)
