@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from hub_common.outbox import OutgoingEvent
+from hub_common.topics import Topics
 from hub_intake.adapters.known_referrals import Recorded, Referrals
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
@@ -97,8 +98,10 @@ class _Savepoint:
 class FakeIntakeUnitOfWork(IntakeUnitOfWork):
     """Works on a copy of `store`'s tables, copied back when the batch commits."""
 
-    def __init__(self, store: MemoryTables, wanted: Sequence[Referral] = ()) -> None:
-        super().__init__(None, wanted)  # type: ignore[arg-type]
+    def __init__(
+        self, store: MemoryTables, topics: Topics, wanted: Sequence[Referral] = ()
+    ) -> None:
+        super().__init__(None, topics, wanted)  # type: ignore[arg-type]
         self._store = store
         self.info: dict[str, object] = {}  # where metrics wait for the commit
 
@@ -121,5 +124,4 @@ class FakeIntakeUnitOfWork(IntakeUnitOfWork):
 
     async def flush(self) -> None:
         await self.referrals.flush()
-        events, self._events = self._events, []
-        self.tables.outbox.extend(events)
+        self.tables.outbox.extend(self.outgoing())

@@ -45,7 +45,7 @@ def service(tables: MemoryTables) -> IntakeService:
         None,  # type: ignore[arg-type]  # no database: the unit of work is in memory
         formats,
         TOPICS,
-        units=lambda wanted: FakeIntakeUnitOfWork(tables, wanted),
+        units=lambda wanted: FakeIntakeUnitOfWork(tables, TOPICS, wanted),
     )
 
 
@@ -71,7 +71,9 @@ async def test_an_accepted_referral_is_recorded_with_its_event_in_one_commit(
     assert outcome.status == "accepted"
     assert [row["referral_id"] for row in tables.referrals.values()] == [outcome.referral_id]
     assert topics_of(tables) == [TOPICS.requested]
-    assert tables.outbox[0].key == outcome.referral_id
+    [event] = tables.outbox  # the typed ReferralRequested, as the unit of work publishes it
+    assert (event.key, event.envelope.event_type) == (outcome.referral_id, "ReferralRequested")
+    assert json.loads(event.value)["id"] == outcome.referral_id
     assert tables.commits == 1
 
 
@@ -129,6 +131,7 @@ async def test_a_refusal_is_recorded_once_however_often_it_is_sent(
         [outcome] = await service.receive(message(refused))
         assert outcome.status == "rejected"
     assert len(tables.rejections) == 1 and topics_of(tables) == [TOPICS.rejected]
+    assert tables.outbox[0].envelope.event_type == "ReferralRejected"
 
 
 def _only(result: Sequence[Outcome] | Exception) -> Outcome:

@@ -17,10 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.audit import audit_event
 from hub_common.batch import run_batch
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue, operation_outcome
 from hub_common.topics import Topics
 from hub_intake.adapters.fhir_mapping import to_service_request
@@ -31,6 +28,7 @@ from hub_intake.adapters.formats.base import (
 )
 from hub_intake.adapters.formats.fhir_bundle import read_process_message
 from hub_intake.adapters.known_referrals import Recorded
+from hub_intake.domain.events import ReferralRequested
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.resend import resend_refusals
 from hub_intake.service_layer.commands import ReceiveReferrals
@@ -69,7 +67,7 @@ class IntakeService:
         *,
         units: Callable[[Sequence[Any]], IntakeUnitOfWork] | None = None,
     ) -> None:
-        self._units = units or (lambda wanted: IntakeUnitOfWork(sessions, wanted))
+        self._units = units or (lambda wanted: IntakeUnitOfWork(sessions, topics, wanted))
         self._formats = formats
         self._topics = topics
         self._on_commit = on_commit or (lambda: None)
@@ -199,10 +197,9 @@ class IntakeService:
                 "sending_agency": agency,
             }
         )
-        envelope = Envelope.new("ReferralRequested", FHIR_JSON, command.traceparent)
-        uow.stage(OutgoingEvent(self._topics.requested, referral_id, encoded, envelope))
+        uow.stage(ReferralRequested(referral_id, encoded, command.traceparent))
         if command.inbound is not None and reading.issues:
-            uow.stage(warnings_event(self._topics, command, reading, referral_id))
+            uow.stage(warnings_event(command, reading, referral_id))
         log.info("referral %s accepted from %s", referral_id, referral.source)
         return Outcome(
             "accepted",

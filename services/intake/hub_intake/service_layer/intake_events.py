@@ -8,14 +8,12 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, FHIR_JSON
+from hub_common.fhir_systems import AGENCY_ID_SYSTEM
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue, operation_outcome
-from hub_common.topics import Topics
 from hub_intake.adapters.fhir_mapping import agency_identifier, derived_agency_id
 from hub_intake.adapters.formats.base import Reading
+from hub_intake.domain.events import ReferralAcceptedWithWarnings
 from hub_intake.service_layer.commands import InboundRecord, ReceiveReferrals
 
 NUL_IN_JSON = b"\\u0000"
@@ -69,8 +67,8 @@ def rejection_event(
 
 
 def warnings_event(
-    topics: Topics, command: ReceiveReferrals, reading: Reading, referral_id: str
-) -> OutgoingEvent:
+    command: ReceiveReferrals, reading: Reading, referral_id: str
+) -> ReferralAcceptedWithWarnings:
     """What an HTTP sender reads in its answer, for a Kafka sender: the warnings of a referral
     accepted with some (an NHS number failing its check, say), as an OperationOutcome on its
     source's status topic, keyed by referral id. Its first issue says which referral it is."""
@@ -81,12 +79,8 @@ def warnings_event(
         severity="information",
         code="informational",
     )
-    return OutgoingEvent(
-        topic=topics.status(command.source),
-        key=referral_id,
-        value=dumps(operation_outcome([accepted, *reading.issues])),
-        envelope=Envelope.new("ReferralAcceptedWithWarnings", FHIR_JSON, command.traceparent),
-    )
+    outcome = operation_outcome([accepted, *reading.issues])
+    return ReferralAcceptedWithWarnings(command.source, referral_id, outcome, command.traceparent)
 
 
 def storable(original: Any) -> Any:

@@ -15,22 +15,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hub_common.envelope import Envelope
 from hub_common.fhir_refs import resource_version
-from hub_common.fhir_systems import FHIR_JSON
-from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue
 from hub_common.topics import Topics
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
+from hub_intake.domain.events import ReferralChanged
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 log = logging.getLogger(__name__)
 
 IDENTIFIER = "Bundle.entry[ServiceRequest].identifier"
-EVENT_TYPES = {"cancel": "ReferralCancelled", "amend": "ReferralAmended"}
 
 
 async def apply_update(
@@ -88,13 +84,6 @@ async def apply_update(
         changed = to_service_request(reading.referral, row.referral_id, row.episode_id)
     changed["meta"] = {**changed.get("meta", {}), "versionId": str(version + 1)}
     await uow.referrals.change(row.referral_id, changed)
-    uow.stage(
-        OutgoingEvent(
-            topic=topics.requested,
-            key=row.referral_id,
-            value=dumps(changed),
-            envelope=Envelope.new(EVENT_TYPES[update.kind], FHIR_JSON, command.traceparent),
-        )
-    )
+    uow.stage(ReferralChanged(row.referral_id, update.kind, changed, command.traceparent))
     log.info("referral %s %s: version %d", row.referral_id, update.kind, version + 1)
     return str(row.referral_id)

@@ -8,14 +8,12 @@ import hashlib
 import logging
 import uuid
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.metrics import REFERRALS_REFUSED, count_on_commit
-from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue
 from hub_common.topics import Topics
 from hub_intake.adapters.formats.base import Reading, ReferrerContact
+from hub_intake.domain.events import ReferralRejected
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake_events import raw_original, rejection_event
 from hub_intake.service_layer.outcomes import Outcome
@@ -58,8 +56,7 @@ async def reject(
         event=event,
     ):
         key = f"{command.source}:{reading.referrer_reference or rejection_id}"
-        envelope = Envelope.new("ReferralRejected", PLAIN_JSON, command.traceparent)
-        uow.stage(OutgoingEvent(topics.rejected, key, dumps(event), envelope))
+        uow.stage(ReferralRejected(key, event, command.traceparent))
         log.info("referral rejected from %s with %d issues", command.source, len(reading.issues))
         count_on_commit(uow.session, REFERRALS_REFUSED.labels(source=command.source))
     return refused
