@@ -19,7 +19,8 @@ from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.service_layer.commands import ReceiveReferrals
-from hub_intake.service_layer.intake import IntakeService, Outcome
+from hub_intake.service_layer.intake import IntakeService
+from hub_intake.service_layer.outcomes import Outcome
 from hub_intake.service_layer.replay import replay_rejections
 from tests.support.fixtures import inbound
 from tests.support.stack import IsolatedStack

@@ -33,7 +33,8 @@ from hub_router.service_layer.commands import (
     DeclineOffer,
     RebalanceWaiting,
 )
-from hub_router.service_layer.routing import RoutingService, UnknownWorker
+from hub_router.service_layer.coordination import UnknownWorker
+from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.task_progress import TaskProgress
 from hub_router.service_layer.views import TaskViews
 from tests.support.infra import Infrastructure

@@ -26,7 +26,7 @@ from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMe
 from hub_intake.adapters.bars_acknowledgement import acknowledgement
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import bars, registered_formats
-from hub_intake.service_layer.intake import rejection_event
+from hub_intake.service_layer.intake_events import rejection_event
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_records import (
     audit_event,

@@ -178,7 +178,7 @@ async def test_a_read_that_cannot_be_recorded_is_refused_with_503() -> None:
 
 def test_a_submission_entry_names_the_referrals_it_created() -> None:
     from hub_intake.adapters.formats.base import UnreadableMessage
-    from hub_intake.service_layer.intake import Outcome, submission_audit
+    from hub_intake.service_layer.outcomes import Outcome, submission_audit
 
     entry = audit_entry(request(), AGENCY, "create", "ServiceRequest", service="intake")
     made = [

@@ -1,7 +1,7 @@
 import base64
 
 from hub_common.jsonio import dumps, loads
-from hub_intake.service_layer.intake import raw_original, storable
+from hub_intake.service_layer.intake_events import raw_original, storable
 
 
 def test_clean_documents_are_kept_as_they_are() -> None:

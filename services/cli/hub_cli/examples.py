@@ -50,7 +50,7 @@ def example_directory_service() -> dict[str, Any]:
 def example_messages() -> dict[str, dict[str, Any]]:
     from hub_intake.adapters.fhir_mapping import to_service_request
     from hub_intake.adapters.formats.community import CommunityFormat
-    from hub_intake.service_layer.intake import rejection_event
+    from hub_intake.service_layer.intake_events import rejection_event
     from hub_router.adapters.fhir_task import task_snapshot
     from hub_router.adapters.practitioner_role import to_practitioner_role
     from hub_router.adapters.service_request import read_service_request

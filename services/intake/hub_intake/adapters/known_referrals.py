@@ -1,11 +1,12 @@
-"""What a batch of inbound messages needs to know from the referrals already recorded, read in
-two queries for the whole batch instead of two per referral.
+"""The intake's referrals table as a repository for a batch: what the batch must know of the
+referrals already recorded, read in two queries for the whole batch instead of two per
+referral, and its new referrals, written in one multi-row INSERT when the batch ends.
 
-Which of its (source, referrer reference) pairs are recorded already (a resend is the same
-referral), and each of its people's first episode (so the router keeps their worker). Kept
-current as the batch records more, so a resend or a second referral of one person inside the
-same batch is recognised as well. Use it only where nothing recorded can roll back on its own
-(no per-message savepoints), or it would remember what was undone.
+It knows which of the batch's (source, referrer reference) pairs are recorded already (a
+resend is the same referral), and each of its people's first episode (so the router keeps
+their worker); kept current as the batch records more, so a resend or a second referral of
+one person inside the same batch is recognised as well. A message rolled back alone
+(`hub_common.batch`) takes what it taught the repository with it (`remember`/`forget`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select, true
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.batch import BatchConflict
 from hub_common.db import array_parameter
 from hub_intake.adapters import orm
 from hub_intake.domain.identity import person_key
@@ -63,18 +66,30 @@ class Recorded(NamedTuple):
     service_request: dict[str, Any] | None = None  # as published, to compare a resend with
 
 
-class KnownReferrals:
-    """Recorded referrals by (source, referrer reference) and first episodes by person key."""
+class Referrals:
+    """Recorded referrals by (source, referrer reference), first episodes by person key, and
+    the batch's new referrals until `flush` writes them."""
 
-    def __init__(self, ids: dict[tuple[str, str], Recorded], episodes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        ids: dict[tuple[str, str], Recorded],
+        episodes: dict[str, str],
+    ) -> None:
+        self._session = session
         self._ids = ids
         self._episodes = episodes
+        self._new: list[dict[str, Any]] = []
 
     @classmethod
-    async def load(cls, session: AsyncSession, referrals: Sequence[Referral]) -> KnownReferrals:
+    async def load(cls, session: AsyncSession, referrals: Sequence[Referral]) -> Referrals:
         pairs = {(referral.source, referral.referrer_reference) for referral in referrals}
         keys = {person_key(referral.person) for referral in referrals}
-        return cls(await find_recorded(session, pairs), await find_first_episodes(session, keys))
+        return cls(
+            session,
+            await find_recorded(session, pairs),
+            await find_first_episodes(session, keys),
+        )
 
     def recorded_as(self, source: str, referrer_reference: str) -> Recorded | None:
         return self._ids.get((source, referrer_reference))
@@ -82,9 +97,59 @@ class KnownReferrals:
     def first_episode(self, key: str) -> str | None:
         return self._episodes.get(key)
 
-    def recorded(self, referral: Referral, recorded: Recorded, key: str, episode_id: str) -> None:
-        self._ids[(referral.source, referral.referrer_reference)] = recorded
-        self._episodes.setdefault(key, episode_id)
+    def add(self, row: dict[str, Any]) -> None:
+        """A new referral (a `referrals` row), known at once, written by `flush`."""
+        self._new.append(row)
+        pair = (row["source"], row["referrer_reference"])
+        self._ids[pair] = Recorded(
+            row["referral_id"], row["sending_agency"], row["service_request"]
+        )
+        self._episodes.setdefault(row["person_key"], row["episode_id"])
+
+    async def flush(self) -> None:
+        """Write the new referrals in one multi-row INSERT. If one of them was recorded
+        meanwhile (another replica, same source and reference), BatchConflict: the batch is
+        taken again, and finds that referral among the recorded ones."""
+        rows, self._new = self._new, []
+        if not rows or self._session is None:
+            return
+        written = (
+            await self._session.scalars(
+                insert(r)
+                .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
+                .returning(r.c.referral_id),
+                rows,
+            )
+        ).all()
+        if len(written) != len(rows):
+            raise BatchConflict("a referral of the batch was recorded meanwhile")
+
+    async def lock(self, source: str, referrer_reference: str) -> Any:
+        """The referral's row, locked for a change (after writing the batch's new ones, so a
+        change finds a referral sent earlier in the same batch)."""
+        await self.flush()
+        assert self._session is not None
+        return (
+            await self._session.execute(
+                select(r)
+                .where(r.c.source == source, r.c.referrer_reference == referrer_reference)
+                .with_for_update()
+            )
+        ).one_or_none()
+
+    async def change(self, referral_id: str, service_request: dict[str, Any]) -> None:
+        """A new version of a referral's ServiceRequest."""
+        assert self._session is not None
+        await self._session.execute(
+            r.update().where(r.c.referral_id == referral_id).values(service_request=service_request)
+        )
+
+    def remember(self) -> tuple[int, dict[tuple[str, str], Recorded], dict[str, str]]:
+        return len(self._new), dict(self._ids), dict(self._episodes)
+
+    def forget(self, mark: tuple[int, dict[tuple[str, str], Recorded], dict[str, str]]) -> None:
+        pending, self._ids, self._episodes = mark
+        del self._new[pending:]
 
 
 async def find_recorded(

@@ -18,7 +18,8 @@ from hub_common.outcome import Issue, operation_outcome
 from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.entrypoints import fhir_writes
 from hub_intake.service_layer.commands import ReceiveReferrals
-from hub_intake.service_layer.intake import IntakeService, Outcome
+from hub_intake.service_layer.intake import IntakeService
+from hub_intake.service_layer.outcomes import Outcome
 
 FHIR_JSON_MEDIA = "application/fhir+json"
 

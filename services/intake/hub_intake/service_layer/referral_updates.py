@@ -15,35 +15,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from hub_common.envelope import Envelope
 from hub_common.fhir_refs import resource_version
-from hub_common.fhir_systems import FHIR_JSON
-from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent
 from hub_common.outcome import Issue
 from hub_common.topics import Topics
-from hub_intake.adapters import orm
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
+from hub_intake.domain.events import ReferralChanged
 from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 log = logging.getLogger(__name__)
 
 IDENTIFIER = "Bundle.entry[ServiceRequest].identifier"
-EVENT_TYPES = {"cancel": "ReferralCancelled", "amend": "ReferralAmended"}
 
 
 async def apply_update(
-    session: AsyncSession,
-    topics: Topics,
-    command: ReceiveReferrals,
-    reading: Reading,
-    outbox: list[OutgoingEvent],
+    uow: IntakeUnitOfWork, topics: Topics, command: ReceiveReferrals, reading: Reading
 ) -> str | None:
-    """The referral id when the change is recorded (its event joins `outbox`); None when it is
+    """The referral id when the change is recorded (its event staged); None when it is
     refused, with the reasons added to `reading.issues` for the caller to record."""
     update = reading.update
     assert update is not None
@@ -53,16 +42,7 @@ async def apply_update(
             Issue(IDENTIFIER, "the referrer's reference of the referral to change", code="required")
         )
         return None
-    row = (
-        await session.execute(
-            select(orm.referrals)
-            .where(
-                orm.referrals.c.source == command.source,
-                orm.referrals.c.referrer_reference == reference,
-            )
-            .with_for_update()
-        )
-    ).one_or_none()
+    row = await uow.referrals.lock(command.source, reference)
     # Another organisation's referral is answered as missing: its existence is not told. Over
     # HTTP only the credential that sent it may change it (a referral whose sender was never
     # verified, from Kafka without an ODS code, is changed on Kafka only, under its ACL).
@@ -103,18 +83,7 @@ async def apply_update(
         assert reading.referral is not None  # an amendment is read as a whole referral
         changed = to_service_request(reading.referral, row.referral_id, row.episode_id)
     changed["meta"] = {**changed.get("meta", {}), "versionId": str(version + 1)}
-    await session.execute(
-        orm.referrals.update()
-        .where(orm.referrals.c.referral_id == row.referral_id)
-        .values(service_request=changed)
-    )
-    outbox.append(
-        OutgoingEvent(
-            topic=topics.requested,
-            key=row.referral_id,
-            value=dumps(changed),
-            envelope=Envelope.new(EVENT_TYPES[update.kind], FHIR_JSON, command.traceparent),
-        )
-    )
+    await uow.referrals.change(row.referral_id, changed)
+    uow.stage(ReferralChanged(row.referral_id, update.kind, changed, command.traceparent))
     log.info("referral %s %s: version %d", row.referral_id, update.kind, version + 1)
     return str(row.referral_id)

@@ -3,8 +3,8 @@ for the whole batch instead of three per referral: which events are new, which r
 router holds already, and who holds each person's other open referral (continuity).
 
 Kept current as the batch routes, so a repeat or a second referral of one person inside the
-batch is treated as it would be one transaction later. Use it only where nothing routed can
-roll back on its own (no per-referral savepoints), or it would remember what was undone.
+batch is treated as it would be one transaction later. A referral rolled back alone
+(`hub_common.batch`) takes what it taught the look-ups with it (`remember`/`forget`).
 """
 
 from __future__ import annotations
@@ -79,3 +79,9 @@ class BatchLookups:
         """A referral of this episode was just offered to `owner` (the latest holder)."""
         if owner is not None:
             self._owners[episode_id] = owner
+
+    def remember(self) -> tuple[set[str], set[str], dict[str, str]]:
+        return set(self._fresh), set(self._held), dict(self._owners)
+
+    def forget(self, mark: tuple[set[str], set[str], dict[str, str]]) -> None:
+        self._fresh, self._held, self._owners = (set(mark[0]), set(mark[1]), dict(mark[2]))

@@ -9,7 +9,10 @@ by any replica is seen by the next batch; only the roles of rows that changed ar
 
 from __future__ import annotations
 
-from sqlalchemy import any_, literal_column, select
+from typing import Any
+
+from sqlalchemy import any_, delete, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.db import array_parameter
@@ -55,3 +58,24 @@ class WorkerRoster:
         for gone in self._parsed.keys() - versions.keys():
             del self._parsed[gone]
         return [self._parsed[w][1] for w in versions]
+
+
+async def put_worker(session: AsyncSession, worker: LinkWorker, role: dict[str, Any]) -> None:
+    """Keep a worker's PractitionerRole as the directory published it (an upsert)."""
+    values = {
+        "worker_id": worker.worker_id,
+        "role": role,
+        "active": worker.active,
+        "updated_at": func.now(),
+    }
+    table = orm.link_workers
+    await session.execute(
+        insert(table)
+        .values(values)
+        .on_conflict_do_update(index_elements=["worker_id"], set_=values)
+    )
+
+
+async def remove_worker(session: AsyncSession, worker_id: str) -> None:
+    """A directory tombstone: the worker is gone."""
+    await session.execute(delete(orm.link_workers).where(orm.link_workers.c.worker_id == worker_id))

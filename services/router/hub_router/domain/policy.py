@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 
@@ -159,3 +159,23 @@ def earliest_day(
             return day, None
         first_reason = first_reason or reason
     return None, first_reason
+
+
+def choose_soonest(
+    route: ReferralToRoute,
+    workers: Sequence[LinkWorker],
+    loads: Mapping[date, Mapping[str, Load]],
+    today: date,
+    continuity: str | None,
+    days: int,
+) -> tuple[Decision, date]:
+    """The best worker on the soonest of `days` days from `today` with one who can take the
+    referral; with nobody on any day, today's decision, which explains why."""
+    first = Decision(None)
+    for ahead in range(days):
+        day = today + timedelta(days=ahead)
+        decision = choose_worker(route, workers, loads[day], day, continuity)
+        if decision.worker_id:
+            return decision, day
+        first = decision if ahead == 0 else first
+    return first, today

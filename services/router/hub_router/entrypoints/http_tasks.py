@@ -34,8 +34,9 @@ from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
 from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_router.service_layer.commands import AcceptOffer, ChangeTaskStatus, DeclineOffer
+from hub_router.service_layer.coordination import UnknownWorker
 from hub_router.service_layer.onward import ONWARD_PREFIX, OnwardReferrals
-from hub_router.service_layer.routing import RoutingService, UnknownWorker
+from hub_router.service_layer.routing import RoutingService
 from hub_router.service_layer.task_progress import TaskProgress
 from hub_router.service_layer.views import TaskViews
 

@@ -33,19 +33,29 @@ class DeferredWrites:
     """The new Tasks of one routing batch, written together when it ends: three multi-row
     INSERTs instead of three round trips per referral (the router's largest cost under load).
     Safe because nothing in the batch reads these rows back: it keeps its own view of loads and
-    of the referrals it holds, and the batch commits or rolls back as one."""
+    of the referrals it holds. With a savepoint per referral (`hub_common.batch`), each
+    referral's are written inside its own savepoint instead."""
 
     tasks: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     events: list[OutgoingEvent] = field(default_factory=list)
 
     async def write(self, session: AsyncSession) -> None:
-        if self.tasks:
-            await session.execute(insert(orm.tasks), self.tasks)
-        if self.decisions:
-            await session.execute(insert(orm.decisions), self.decisions)
+        """Write what was collected, and forget it (the next message collects afresh)."""
+        tasks, decisions, events = self.tasks, self.decisions, self.events
+        self.tasks, self.decisions, self.events = [], [], []
+        if tasks:
+            await session.execute(insert(orm.tasks), tasks)
+        if decisions:
+            await session.execute(insert(orm.decisions), decisions)
         # Last, after the rows: the events keep the batch's order in the outbox.
-        await add_to_outbox(session, orm.outbox, self.events)
+        await add_to_outbox(session, orm.outbox, events)
+
+    def remember(self) -> tuple[int, int, int]:
+        return len(self.tasks), len(self.decisions), len(self.events)
+
+    def forget(self, mark: tuple[int, int, int]) -> None:
+        del self.tasks[mark[0] :], self.decisions[mark[1] :], self.events[mark[2] :]
 
 
 async def record_change(

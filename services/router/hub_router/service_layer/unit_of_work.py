@@ -1,0 +1,163 @@
+"""What a change that chooses a link worker sees: the active workers, their loads by day, and
+who holds each person's other open referral, read once with the assignment lock held of every
+worker it could offer to (`task_repository.lock_workers`: those covering the referrals' areas),
+and kept current in memory as offers are made (nobody else can add to those workers' loads
+meanwhile; other workers' loads may move, but the change never offers to them).
+
+`RoutingUnitOfWork` is a batch of new referrals (`hub_common.batch`): one transaction, the
+batch's look-ups, and its new Tasks written together at its end. `LiveAssignments` is one
+change to existing Tasks (a decline, expired offers), reading continuity row by row, since the
+Task it moves is itself still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub_common.batch import BatchConflict, BatchUnitOfWork
+from hub_common.consumer import sqlstate_of
+from hub_router.adapters import task_repository as repo
+from hub_router.adapters.batch_lookups import BatchLookups
+from hub_router.adapters.worker_roster import WorkerRoster
+from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
+from hub_router.domain.policy import could_take
+from hub_router.service_layer.recording import DeferredWrites
+
+UNIQUE_VIOLATION = "23505"
+LOOKAHEAD_DAYS = 7  # a referral arriving on a day off is offered to whoever works soonest
+
+
+class Assignments(Protocol):
+    """The directory and the loads as one change sees them while it holds the lock."""
+
+    workers: list[LinkWorker]
+    loads: dict[date, dict[str, Load]]
+
+    @property
+    def session(self) -> AsyncSession: ...
+
+    @property
+    def deferred(self) -> DeferredWrites | None:
+        """Where new Tasks are collected for the batch to write together, if they are."""
+
+    async def continuity_worker(self, route: ReferralToRoute) -> str | None: ...
+
+    def took(self, stored: repo.StoredTask) -> None: ...
+
+
+async def lock_for(
+    session: AsyncSession, roster: WorkerRoster, routes: Sequence[ReferralToRoute]
+) -> list[LinkWorker]:
+    """The active workers, with the assignment lock held of each who could take one of
+    `routes` (the only ones the caller may then offer them to)."""
+    workers = await roster.active(session)
+    await repo.lock_workers(session, could_take(workers, routes))
+    return workers
+
+
+def count_offer(loads: dict[date, dict[str, Load]], stored: repo.StoredTask) -> None:
+    """One more open referral for its worker, one more new one on its offer day."""
+    owner = stored.task.owner
+    if owner is None:
+        return
+    for day, by_worker in loads.items():
+        load = by_worker.get(owner, Load())
+        extra_today = 1 if day == stored.offered_on else 0
+        by_worker[owner] = Load(active=load.active + 1, new_today=load.new_today + extra_today)
+
+
+class LiveAssignments:
+    """For a change to Tasks the router holds already; the caller holds the assignment lock."""
+
+    deferred: DeferredWrites | None = None
+
+    def __init__(
+        self, session: AsyncSession, workers: list[LinkWorker], loads: dict[date, dict[str, Load]]
+    ) -> None:
+        self._session = session
+        self.workers = workers
+        self.loads = loads
+
+    @property
+    def session(self) -> AsyncSession:
+        return self._session
+
+    @classmethod
+    async def read(
+        cls,
+        session: AsyncSession,
+        roster: WorkerRoster,
+        today: date,
+        routes: Sequence[ReferralToRoute],
+    ) -> LiveAssignments:
+        """Taken before any load is read, after any Task row lock."""
+        workers = await lock_for(session, roster, routes)
+        return cls(session, workers, await repo.loads_by_day(session, today, LOOKAHEAD_DAYS))
+
+    async def continuity_worker(self, route: ReferralToRoute) -> str | None:
+        return await repo.continuity_worker(self._session, route)
+
+    def took(self, stored: repo.StoredTask) -> None:
+        count_offer(self.loads, stored)
+
+
+class RoutingUnitOfWork(BatchUnitOfWork):
+    """A batch of new referrals: `routes` and `event_ids` are what it looks up at its start."""
+
+    workers: list[LinkWorker]
+    loads: dict[date, dict[str, Load]]
+    lookups: BatchLookups
+    deferred: DeferredWrites
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        roster: WorkerRoster,
+        today: date,
+        routes: Sequence[ReferralToRoute],
+        event_ids: Sequence[str],
+    ) -> None:
+        super().__init__(sessions)
+        self._roster = roster
+        self._today = today
+        self._routes = routes
+        self._event_ids = event_ids
+
+    async def start(self) -> None:
+        live = await LiveAssignments.read(self.session, self._roster, self._today, self._routes)
+        self.workers, self.loads = live.workers, live.loads
+        self.lookups = await BatchLookups.load(self.session, self._routes, self._event_ids)
+        self.deferred = DeferredWrites()
+
+    async def continuity_worker(self, route: ReferralToRoute) -> str | None:
+        return self.lookups.continuity_worker(route)
+
+    def took(self, stored: repo.StoredTask) -> None:
+        if stored.task.owner is not None:
+            self.lookups.offered(stored.episode_id, stored.task.owner)
+        count_offer(self.loads, stored)
+
+    async def flush(self) -> None:
+        try:
+            await self.deferred.write(self.session)
+        except IntegrityError as error:
+            if sqlstate_of(error) != UNIQUE_VIOLATION:
+                raise
+            # Another replica created one of these Tasks meanwhile (the directory changed
+            # between the two, so they held different locks): look again, finding it held.
+            raise BatchConflict("a Task of the batch was created meanwhile") from error
+
+    def remember(self) -> Any:
+        loads = {day: dict(by_worker) for day, by_worker in self.loads.items()}
+        return self.lookups.remember(), loads, self.deferred.remember()
+
+    def forget(self, mark: Any) -> None:
+        lookups, loads, deferred = mark
+        self.lookups.forget(lookups)
+        self.loads = loads
+        self.deferred.forget(deferred)

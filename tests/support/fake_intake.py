@@ -1,0 +1,127 @@
+"""The intake's unit of work kept in memory, for use-case tests without PostgreSQL.
+
+It keeps the real one's promises the use cases rely on: a batch commits whole or not at all,
+a message's savepoint rolls back its own writes, new referrals are written at flush, and a
+staged event reaches the outbox only with the batch's commit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from hub_common.outbox import OutgoingEvent
+from hub_common.topics import Topics
+from hub_intake.adapters.known_referrals import Recorded, Referrals
+from hub_intake.domain.identity import person_key
+from hub_intake.domain.referral import Referral
+from hub_intake.service_layer.unit_of_work import IntakeUnitOfWork
+
+
+@dataclass
+class MemoryTables:
+    """What the intake's database holds: referrals by (source, reference), rejections by
+    fingerprint, and the outbox in order."""
+
+    referrals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    rejections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outbox: list[OutgoingEvent] = field(default_factory=list)
+    commits: int = 0
+
+
+class _MemoryReferrals(Referrals):
+    def __init__(self, tables: MemoryTables, wanted: Sequence[Referral]) -> None:
+        pairs = {(r.source, r.referrer_reference) for r in wanted}
+        keys = {person_key(r.person) for r in wanted}
+        ids = {
+            pair: Recorded(row["referral_id"], row["sending_agency"], row["service_request"])
+            for pair, row in tables.referrals.items()
+            if pair in pairs
+        }
+        firsts = sorted(tables.referrals.values(), key=lambda row: row["received_at"])
+        episodes: dict[str, str] = {}
+        for row in firsts:
+            if row["person_key"] in keys:
+                episodes.setdefault(row["person_key"], row["episode_id"])
+        super().__init__(None, ids, episodes)
+        self._tables = tables
+
+    async def flush(self) -> None:
+        rows, self._new = self._new, []
+        for row in rows:
+            self._tables.referrals[(row["source"], row["referrer_reference"])] = row
+
+    async def lock(self, source: str, referrer_reference: str) -> Any:
+        await self.flush()
+        row = self._tables.referrals.get((source, referrer_reference))
+        return SimpleNamespace(**row) if row else None
+
+    async def change(self, referral_id: str, service_request: dict[str, Any]) -> None:
+        for row in self._tables.referrals.values():
+            if row["referral_id"] == referral_id:
+                row["service_request"] = service_request
+
+
+class _MemoryRejections:
+    def __init__(self, tables: MemoryTables) -> None:
+        self._tables = tables
+
+    async def add(self, *, fingerprint: str, **row: Any) -> bool:
+        if fingerprint in self._tables.rejections:
+            return False
+        self._tables.rejections[fingerprint] = row
+        return True
+
+    async def outcome_of(self, rejection_id: str) -> Any:
+        for row in self._tables.rejections.values():
+            if row["rejection_id"] == rejection_id:
+                return row["event"].get("outcome")
+        return None
+
+
+class _Savepoint:
+    def __init__(self, unit: FakeIntakeUnitOfWork) -> None:
+        self._unit = unit
+
+    async def __aenter__(self) -> None:
+        self._saved = copy.deepcopy(self._unit.tables)
+
+    async def __aexit__(self, kind: Any, *_: Any) -> None:
+        if kind is not None:  # ROLLBACK TO SAVEPOINT, in place: the repositories hold it
+            self._unit.tables.__dict__.update(self._saved.__dict__)
+
+
+class FakeIntakeUnitOfWork(IntakeUnitOfWork):
+    """Works on a copy of `store`'s tables, copied back when the batch commits."""
+
+    def __init__(
+        self, store: MemoryTables, topics: Topics, wanted: Sequence[Referral] = ()
+    ) -> None:
+        super().__init__(None, topics, wanted)  # type: ignore[arg-type]
+        self._store = store
+        self.info: dict[str, object] = {}  # where metrics wait for the commit
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        self.tables = copy.deepcopy(self._store)
+        self._session = self  # type: ignore[assignment]  # begin_nested, below
+        await self.start()
+        yield
+        await self.flush()
+        self.tables.commits += 1
+        self._store.__dict__.update(self.tables.__dict__)
+
+    def begin_nested(self) -> _Savepoint:
+        return _Savepoint(self)
+
+    async def start(self) -> None:
+        self.referrals = _MemoryReferrals(self.tables, self._wanted)
+        self.rejections = _MemoryRejections(self.tables)  # type: ignore[assignment]
+
+    async def flush(self) -> None:
+        await self.referrals.flush()
+        self.tables.outbox.extend(self.outgoing())
