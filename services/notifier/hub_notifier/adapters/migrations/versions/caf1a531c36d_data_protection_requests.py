@@ -1,7 +1,7 @@
 """erasure and restriction requests, restrictions (issue 17 part 2)
 
 Revision ID: caf1a531c36d
-Revises: d6db230ed075
+Revises: 88018c42b548
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "caf1a531c36d"
-down_revision = "d6db230ed075"
+down_revision = "88018c42b548"
 branch_labels = None
 depends_on = None
 
