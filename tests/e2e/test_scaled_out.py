@@ -18,28 +18,28 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub_notifier.adapters.requester import (
     referrer_reference,
-    rejection_requester,
     requester_key,
     service_request_requester,
 )
-from tests.support.chaos import TIGHT, Acceptor, Load, roster, wave, write_roster
+from tests.support.chaos import Acceptor, Load, roster, wave, write_roster
 from tests.support.chaos_checks import (
-    LIMIT_QUERIES,
+    check_every_change_heard,
+    check_limits_held,
+    check_published_once,
+    check_rejected_once,
     check_task_histories,
-    check_webhook_events,
-    over_limits,
+    current_tasks,
     publish_load,
     scalar,
     subscribe_every_agency,
+    wait_until_settled,
     watch_limits,
 )
 from tests.support.infra import free_port
@@ -163,58 +163,10 @@ async def test_two_replicas_of_every_service_survive_a_kill_each(
         stop.set()
         await background[0]
         samples = await background[1]
-        await eventually(
-            lambda: scalar(
-                engine,
-                "select (select count(*) from intake.outbox) + (select count(*) from router.outbox)"
-                " + (select count(*) from notifier.outbox) = 0",
-            ),
-            timeout=60,
-            what="empty outboxes",
-            interval=0.5,
-        )
-        await eventually(
-            lambda: scalar(
-                engine,
-                "select (select coalesce(sum(version), 0) from router.tasks)"
-                " = (select count(*) from notifier.task_history h"
-                "    join router.tasks t using (referral_id))",
-            ),
-            timeout=90,
-            what="every Task version tracked by the notifier",
-            interval=0.5,
-        )
-        await eventually(
-            lambda: scalar(
-                engine, "select count(*) = 0 from notifier.deliveries where status = 'pending'"
-            ),
-            timeout=120,
-            what="every notification delivered",
-            interval=0.5,
-        )
+        await wait_until_settled(engine, timeouts=(60, 90, 120), interval=0.5)
 
         # 1. Every accepted referral exists exactly once, and was routed exactly once.
-        published = [
-            v
-            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested)
-            if v
-        ]
-        ids_by_reference: dict[str, set[str]] = defaultdict(set)
-        org_of: dict[str, str] = {}
-        reference_of: dict[str, str] = {}
-        for request in published:
-            reference = str(referrer_reference(request))
-            ids_by_reference[reference].add(request["id"])
-            org_of[request["id"]] = requester_key(service_request_requester(request))
-            reference_of[request["id"]] = reference
-        sent = {r for r in ids_by_reference if "-X" in r}
-        assert sent == expected.accepted, (
-            f"lost: {sorted(expected.accepted - sent)[:5]}, "
-            f"unexpected: {sorted(sent - expected.accepted)[:5]}"
-        )
-        twice = {r: ids for r, ids in ids_by_reference.items() if len(ids) > 1}
-        assert not twice, f"referrals published under more than one id: {list(twice.items())[:3]}"
-        assert await scalar(engine, "select count(*) from intake.referrals") == total
+        published = await check_published_once(stack, engine, expected.accepted, total)
         routed_twice = await scalar(
             engine,
             "select count(*) from (select referral_id from router.decisions"
@@ -224,52 +176,19 @@ async def test_two_replicas_of_every_service_survive_a_kill_each(
         assert routed_twice == 0, f"{routed_twice} referrals routed more than once"
 
         # 2. Every refused input is on referrals.rejected, once.
-        rejected = [
-            v
-            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.rejected)
-            if v
-        ]
-        rejections = {e["rejectionId"]: e for e in rejected}
-        assert len(rejections) == expected.rejected_inputs
+        rejections = await check_rejected_once(stack, expected.rejected_inputs)
 
         # 3. Task versions without gaps or forks; the latest names the current owner.
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text("select referral_id, owner, business_status, version from router.tasks")
-                )
-            ).all()
-        current = {row.referral_id: row for row in rows}
+        current = await current_tasks(engine)
         await check_task_histories(stack, current)
 
         # 4. No worker over either limit, at any sampled moment or at the end; limits did bind.
-        violations.extend(await over_limits(engine))
-        assert not violations, violations[:5]
-        async with engine.connect() as conn:
-            held = dict((await conn.execute(text(LIMIT_QUERIES[0]))).all())
-            busiest_day: Counter[str] = Counter()
-            for owner, count in (await conn.execute(text(LIMIT_QUERIES[1]))).all():
-                busiest_day[owner] = max(busiest_day[owner], count)
-        tight_held = {w: (held.get(w, 0), busiest_day[w]) for w in tight}
-        assert any(
-            open_now == TIGHT["max_caseload"] or day == TIGHT["max_new_per_day"]
-            for open_now, day in tight_held.values()
-        ), f"no tight worker's limit ever bound ({tight_held}): the limit check proved nothing"
+        tight_held = await check_limits_held(engine, violations, tight)
 
         # 5. Every referrer heard every change, numbered without gaps or duplicates.
-        expected_events: dict[str, Counter[str]] = defaultdict(Counter)
-        for referral_id, row in current.items():
-            if "-W" not in reference_of[referral_id]:  # the warm-up came before subscriptions
-                expected_events[org_of[referral_id]][f"Task/{referral_id}"] = row.version
-        for rejection_id, event in rejections.items():
-            org = rejection_requester(event)
-            if org in paths:
-                expected_events[org][f"Task/{rejection_id}"] = 1
-        notified, copies = check_webhook_events(receiver, paths, expected_events)
-        dead = await scalar(
-            engine, "select count(*) from notifier.deliveries where status = 'dead'"
+        notified, copies = await check_every_change_heard(
+            engine, receiver, paths, current, published, rejections
         )
-        assert dead == 0, f"{dead} notifications dead-lettered"
 
         # 6. Both replicas of each service did some of the work.
         idle = [

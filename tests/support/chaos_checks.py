@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,9 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.auth import Principal, issue_token
 from hub_common.jsonio import loads
+from hub_notifier.adapters.requester import (
+    referrer_reference,
+    rejection_requester,
+    requester_key,
+    service_request_requester,
+)
 from hub_notifier.domain.notification import TASK_TOPIC
-from tests.support.chaos import Load, roster
+from tests.support.chaos import TIGHT, Load, roster
 from tests.support.kafka_io import publish_many, read_to_end
+from tests.support.notifier_setup import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.stack import IsolatedStack
 from tests.support.webhook_receiver import WebhookReceiver
@@ -167,4 +175,135 @@ def check_webhook_events(
             f"{list((expected[org] - heard).items())[:3]}"
         )
         notified += len(numbers)
+    return notified, copies
+
+
+async def wait_until_settled(
+    engine: AsyncEngine, timeouts: tuple[float, float, float], interval: float
+) -> None:
+    """Wait for every outbox to empty, every Task version to reach the notifier and every
+    notification to be delivered (each with its own time limit, in that order)."""
+    steps = (
+        (
+            "select (select count(*) from intake.outbox) + (select count(*) from router.outbox)"
+            " + (select count(*) from notifier.outbox) = 0",
+            "empty outboxes",
+        ),
+        (
+            "select (select coalesce(sum(version), 0) from router.tasks)"
+            " = (select count(*) from notifier.task_history h"
+            "    join router.tasks t using (referral_id))",
+            "every Task version tracked by the notifier",
+        ),
+        (
+            "select count(*) = 0 from notifier.deliveries where status = 'pending'",
+            "every notification delivered",
+        ),
+    )
+    for (sql, what), timeout in zip(steps, timeouts, strict=True):
+        await eventually(
+            lambda sql=sql: scalar(engine, sql), timeout=timeout, what=what, interval=interval
+        )
+
+
+@dataclass(frozen=True)
+class Published:
+    """What `referrals.requested` holds: each referral's requester and referrer reference."""
+
+    messages: int
+    org_of: dict[str, str]
+    reference_of: dict[str, str]
+
+
+async def check_published_once(
+    stack: IsolatedStack, engine: AsyncEngine, accepted: set[str], total: int
+) -> Published:
+    """Every accepted referral (a reference with `-X`) is on `referrals.requested` under one
+    id, no other is, and intake holds `total` referrals."""
+    published = [
+        v for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested) if v
+    ]
+    ids_by_reference: dict[str, set[str]] = defaultdict(set)
+    org_of: dict[str, str] = {}
+    reference_of: dict[str, str] = {}
+    for request in published:
+        reference = str(referrer_reference(request))
+        ids_by_reference[reference].add(request["id"])
+        org_of[request["id"]] = requester_key(service_request_requester(request))
+        reference_of[request["id"]] = reference
+    sent = {r for r in ids_by_reference if "-X" in r}
+    assert sent == accepted, (
+        f"lost: {sorted(accepted - sent)[:5]}, unexpected: {sorted(sent - accepted)[:5]}"
+    )
+    twice = {r: ids for r, ids in ids_by_reference.items() if len(ids) > 1}
+    assert not twice, f"referrals published under more than one id: {list(twice.items())[:3]}"
+    assert await scalar(engine, "select count(*) from intake.referrals") == total
+    return Published(len(published), org_of, reference_of)
+
+
+async def check_rejected_once(stack: IsolatedStack, refused_inputs: int) -> dict[str, Any]:
+    """Every refused input is on `referrals.rejected`, once; the rejections by id."""
+    rejected = [
+        v for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.rejected) if v
+    ]
+    rejections = {e["rejectionId"]: e for e in rejected}
+    assert len(rejections) == refused_inputs, (
+        f"{len(rejections)} rejections for {refused_inputs} refused inputs"
+    )
+    return rejections
+
+
+async def current_tasks(engine: AsyncEngine) -> dict[str, Row[Any]]:
+    """Each referral's Task row: owner, business status and version."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("select referral_id, owner, business_status, version from router.tasks")
+            )
+        ).all()
+    return {row.referral_id: row for row in rows}
+
+
+async def check_limits_held(
+    engine: AsyncEngine, violations: list[str], tight: list[str]
+) -> dict[str, tuple[int, int]]:
+    """No worker over either limit at any sampled moment (`violations`) or now, and at least
+    one of the `tight` workers' limits bound; their open referrals and busiest day."""
+    violations = [*violations, *await over_limits(engine)]
+    assert not violations, violations[:5]
+    async with engine.connect() as conn:
+        held = dict((await conn.execute(text(LIMIT_QUERIES[0]))).all())
+        busiest_day: Counter[str] = Counter()
+        for owner, count in (await conn.execute(text(LIMIT_QUERIES[1]))).all():
+            busiest_day[owner] = max(busiest_day[owner], count)
+    tight_held = {w: (held.get(w, 0), busiest_day[w]) for w in tight}
+    assert any(
+        open_now == TIGHT["max_caseload"] or day == TIGHT["max_new_per_day"]
+        for open_now, day in tight_held.values()
+    ), f"no tight worker's limit ever bound ({tight_held}): the limit check proved nothing"
+    return tight_held
+
+
+async def check_every_change_heard(
+    engine: AsyncEngine,
+    receiver: WebhookReceiver,
+    paths: dict[str, str],
+    current: dict[str, Row[Any]],
+    published: Published,
+    rejections: dict[str, Any],
+) -> tuple[int, int]:
+    """Every subscribed referrer heard every version of its referrals' Tasks (the warm-up's,
+    sent before the subscriptions, aside) and of its rejections, numbered without gaps, and
+    nothing was dead-lettered. Returns (events, copies received)."""
+    expected_events: dict[str, Counter[str]] = defaultdict(Counter)
+    for referral_id, row in current.items():
+        if "-W" not in published.reference_of[referral_id]:
+            expected_events[published.org_of[referral_id]][f"Task/{referral_id}"] = row.version
+    for rejection_id, event in rejections.items():
+        org = rejection_requester(event)
+        if org in paths:
+            expected_events[org][f"Task/{rejection_id}"] = 1
+    notified, copies = check_webhook_events(receiver, paths, expected_events)
+    dead = await scalar(engine, "select count(*) from notifier.deliveries where status = 'dead'")
+    assert dead == 0, f"{dead} notifications dead-lettered"
     return notified, copies
