@@ -33,6 +33,7 @@ from hub_common.kafka_clients import bootstrap_list
 from tests.support.credentials import CVA, GP_PRACTICE
 from tests.support.fixtures import FIXTURES
 from tests.support.kafka_io import collect, publish
+from tests.support.notifier_setup import eventually
 from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 from tests.support.variants import example
@@ -144,15 +145,6 @@ async def audit_rows(database_url: str) -> list[str]:
         await connection.close()
 
 
-async def eventually(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.3)
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
     found = WebhookReceiver().start()
@@ -232,9 +224,7 @@ async def test_erasure_leaves_no_trace_and_restriction_stops_processing(
     assert not set(map(reduced, erased_terms.values())) & set(map(reduced, kept_terms.values()))
     await collect(bootstrap, stack.topics.tasks, lambda seen: len({t["id"] for t in seen}) >= 2)
     for path, referral in (("/gp", erased), ("/cva", kept)):
-        assert await eventually(
-            lambda p=path, r=referral: _async(hooks_about(receiver, p, r["id"]))
-        )
+        assert await eventually(lambda p=path, r=referral: hooks_about(receiver, p, r["id"]))
 
     # Each agency reads its referral: audit entries naming each person's referral.
     async with httpx.AsyncClient(timeout=15.0) as client:
@@ -303,10 +293,6 @@ async def test_erasure_leaves_no_trace_and_restriction_stops_processing(
     await check_restriction(stack, services, receiver, kept, tag, cva, operator)
 
 
-async def _async(value: Any) -> Any:
-    return value
-
-
 async def check_restriction(
     stack: IsolatedStack,
     services: dict[str, ServiceProcess],
@@ -358,4 +344,4 @@ async def check_restriction(
             bootstrap, stack.topics.tasks, lambda seen: second["id"] in {t["id"] for t in seen}
         )
         assert routed
-        assert await eventually(lambda: _async(hooks_about(receiver, "/cva", second["id"]) > 0))
+        assert await eventually(lambda: hooks_about(receiver, "/cva", second["id"]) > 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.e2e.test_one_person_two_agencies import (
 from tests.integration.test_fhir_conformance import problems
 from tests.support.fhir_validator import FhirValidator
 from tests.support.kafka_io import collect, publish
+from tests.support.notifier_setup import eventually
 from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 from tests.support.variants import example
@@ -66,15 +66,6 @@ def services(
 
 def bearer(stack: IsolatedStack, principal: Principal) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(stack.auth_secret, principal)}"}
-
-
-async def eventually(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.3)
 
 
 async def seed(
