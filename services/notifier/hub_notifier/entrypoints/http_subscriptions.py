@@ -65,6 +65,14 @@ def subscriber_key(principal: Principal) -> str:
     return principal.organisation
 
 
+def refusal(refused: RefusedSubscription) -> FhirResponse:
+    """A subscription the hub cannot accept or change: 403 when it reaches beyond the
+    subscriber's own Tasks, else 400, naming the element."""
+    code = 403 if refused.forbidden else 400
+    kind = "forbidden" if refused.forbidden else "invalid"
+    return outcome_response(code, Issue(refused.field, str(refused), code=kind))
+
+
 def subscription_router(
     service: SubscriptionService, *, allow_http: bool, shortest_heartbeat: int = 60
 ) -> APIRouter:
@@ -98,9 +106,7 @@ def subscription_router(
                 400, Issue("Subscription.channel.endpoint", str(refused), code="invalid")
             )
         except RefusedSubscription as refused:
-            code = 403 if refused.forbidden else 400
-            kind = "forbidden" if refused.forbidden else "invalid"
-            return outcome_response(code, Issue(refused.field, str(refused), code=kind))
+            return refusal(refused)
         except ValueError:
             return outcome_response(400, Issue("(body)", "not JSON", code="structure"))
         resource = subscription_resource(created.row, secret=created.secret)
@@ -130,9 +136,7 @@ def subscription_router(
                 raise RefusedSubscription("Subscription.id", "must match the id in the URL")
             row = await service.update(subscription_id, command, str(body.get("status") or ""))
         except RefusedSubscription as refused:
-            code = 403 if refused.forbidden else 400
-            kind = "forbidden" if refused.forbidden else "invalid"
-            return outcome_response(code, Issue(refused.field, str(refused), code=kind))
+            return refusal(refused)
         except ValueError:
             return outcome_response(400, Issue("(body)", "not JSON", code="structure"))
         return FhirResponse(subscription_resource(row)) if row else not_found("Subscription")
