@@ -49,6 +49,14 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int) -> No
         await admin.close()
 
 
+async def _joined(consumer: AIOKafkaConsumer) -> None:
+    """Wait until the hop has joined its group (records flow from here; aiokafka offers no
+    event to await for it), then tell the chain it is ready."""
+    while not consumer.assignment():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    print(READY, flush=True)
+
+
 async def hop(bootstrap: str, source: str, target: str, group: str) -> None:
     """Consume `source`, produce each record's key and value to `target`, forever."""
     consumer = AIOKafkaConsumer(
@@ -58,10 +66,7 @@ async def hop(bootstrap: str, source: str, target: str, group: str) -> None:
     await consumer.start()
     await producer.start()
     try:
-        # Joined the group: records flow from here. aiokafka offers no event to await for it.
-        while not consumer.assignment():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        print(READY, flush=True)
+        await _joined(consumer)
         while True:
             batches = await consumer.getmany(timeout_ms=100, max_records=1000)
             sent = [
@@ -100,10 +105,9 @@ def event_id(record: ConsumerRecord[bytes, bytes]) -> str:
     return f"{record.topic}/{record.partition}/{record.offset}"
 
 
-async def durable_hop(
-    bootstrap: str, source: str, target: str, group: str, database: str, hop_name: str
-) -> None:
-    """The durable ceiling's hop (see the module's docstring): forever."""
+async def durable_hop(bootstrap: str, source: str, target: str, group: str, database: str) -> None:
+    """The durable ceiling's hop (see the module's docstring): forever. Its consumer group
+    names its rows in the shared inbox and outbox."""
     connection = await asyncpg.connect(database)
     await connection.execute(DURABLE_SCHEMA)
     consumer = AIOKafkaConsumer(
@@ -117,9 +121,7 @@ async def durable_hop(
     await consumer.start()
     await producer.start()
     try:
-        while not consumer.assignment():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        print(READY, flush=True)
+        await _joined(consumer)
         while True:
             batches = await consumer.getmany(timeout_ms=100, max_records=1000)
             records = [record for part in batches.values() for record in part]
@@ -129,13 +131,13 @@ async def durable_hop(
                 fresh = {
                     row["event_id"]
                     for row in await connection.fetch(
-                        RECORD_INBOX, hop_name, [event_id(r) for r in records]
+                        RECORD_INBOX, group, [event_id(r) for r in records]
                     )
                 }
                 outputs = [r for r in records if event_id(r) in fresh]
                 staged = await connection.fetch(
                     STAGE_OUTBOX,
-                    hop_name,
+                    group,
                     [r.key for r in outputs],
                     [r.value for r in outputs],
                 )
@@ -231,9 +233,7 @@ def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         if args.database:
             asyncio.run(
-                durable_hop(
-                    args.bootstrap, args.source, args.target, args.group, args.database, args.group
-                )
+                durable_hop(args.bootstrap, args.source, args.target, args.group, args.database)
             )
         else:
             asyncio.run(hop(args.bootstrap, args.source, args.target, args.group))
