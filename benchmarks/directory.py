@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from benchmarks.measure import cpu_speed_ms, machine_busy
 from benchmarks.stats import latency_summary
 from hub_cli.directory.importer import run_import
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from hub_common.settings import InfraSettings
 from hub_router.adapters import orm
 from hub_router.bootstrap import build_app

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub_common.service_area import district_boroughs
+from hub_common.region.service_area import district_boroughs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "inbound"
 

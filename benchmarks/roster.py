@@ -13,8 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from hub_cli.roster import COLUMNS
-from hub_common.needs import NeedCategory
-from hub_common.service_area import district_boroughs
+from hub_common.fhir.needs import NeedCategory
+from hub_common.region.service_area import district_boroughs
 
 WORKERS_PER_BOROUGH = 4
 UNBOUNDED = 1_000_000

@@ -44,7 +44,7 @@ from benchmarks.phases import Phase, run_phase
 from benchmarks.relay import RelayChain, create_topics, relay_topics
 from benchmarks.subscribers import agencies_of, subscribe_all
 from benchmarks.webhook import WebhookReceiver
-from hub_common.topics import INBOUND_SOURCES
+from hub_common.messaging.topics import INBOUND_SOURCES
 from tests.support.infra import infrastructure
 
 WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load

@@ -40,10 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from benchmarks.hub import RunningHub, delete_topics
 from benchmarks.load import generate
 from benchmarks.measure import ProcessSampler, cpu_speed_ms, machine_busy
-from hub_common import fhir_systems as sys_
-from hub_common.envelope import Envelope
+from hub_common.fhir import systems as sys_
 from hub_common.jsonio import dumps, loads
-from hub_common.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
 from hub_router.adapters import orm as router_orm
 from hub_router.bootstrap import OUTBOX_LOCK_KEY
 from tests.support.infra import Infrastructure, infrastructure

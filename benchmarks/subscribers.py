@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import httpx
 
 from benchmarks.load import Inbound
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.service_layer.intake_events import sending_agency
 from hub_notifier.adapters.fhir_subscription import FILTER_CRITERIA

@@ -154,7 +154,7 @@ def slug(text: str) -> str:
 def districts() -> dict[str, str]:
     """District -> borough of the packaged South West London demo area (whatever
     HUB_SERVICE_AREA says: the demo directory is of the demo area)."""
-    from hub_common.service_area import load_service_area
+    from hub_common.region.service_area import load_service_area
 
     return dict(load_service_area("").district_boroughs)
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from hub_cli.main import main
-from hub_common.service_area import SERVICE_AREA_ENV
+from hub_common.region.service_area import SERVICE_AREA_ENV
 from tests.support.credentials import agency_token, bearer
 from tests.support.fixtures import FIXTURES, inbound
 from tests.support.kafka_io import collect, publish

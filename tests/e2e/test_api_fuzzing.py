@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA
 from tests.support.processes import ServiceProcess, running_hub
 from tests.support.stack import IsolatedStack

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA, bearer
 from tests.support.fixtures import FIXTURES
 from tests.support.notifier_setup import eventually

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.directory import DirectoryService, Organisation, to_bundle
 from hub_common.jsonio import dumps
+from hub_common.region.directory import DirectoryService, Organisation, to_bundle
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA
 from tests.support.fixtures import FIXTURES
 from tests.support.kafka_io import collect, publish

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import ODS_SYSTEM
+from hub_common.fhir.systems import ODS_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from hub_intake.adapters.formats import bars
 from tests.support import bars as msg
 from tests.support.credentials import bearer

@@ -26,10 +26,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.engine import make_url
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_refs import contained
+from hub_common.fhir.refs import contained
 from hub_common.jsonio import dumps
-from hub_common.kafka_clients import bootstrap_list
+from hub_common.messaging.clients import bootstrap_list
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA, GP_PRACTICE
 from tests.support.fixtures import FIXTURES
 from tests.support.kafka_io import collect, publish

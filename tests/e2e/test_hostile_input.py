@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA
 from tests.support.processes import ServiceProcess, running_hub
 from tests.support.stack import IsolatedStack

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
 from tests.support.credentials import agency_token, bearer
 from tests.support.kafka_io import collect, publish
 from tests.support.processes import ServiceProcess

@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub_common.kafka_clients import bootstrap_list
+from hub_common.messaging.clients import bootstrap_list
 from hub_notifier.adapters.requester import referrer_reference
 from tests.support.chaos import Load, wave, write_roster
 from tests.support.infra import Infrastructure

@@ -19,8 +19,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.envelope import EVENT_ID, TRACEPARENT
+from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import CVA
 from tests.support.kafka_io import publish
 from tests.support.processes import ServiceProcess, running_hub

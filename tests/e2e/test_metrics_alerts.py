@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from tests.support.fixtures import FIXTURES
 from tests.support.infra import REPO
 from tests.support.kafka_io import collect, publish

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import referrer_reference_system
-from hub_common.wellbeing import INSTRUMENTS, Instrument
+from hub_common.fhir.systems import referrer_reference_system
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument
+from hub_common.security.auth import Principal, issue_token
 from tests.integration.test_fhir_conformance import problems
 from tests.support.fhir_validator import FhirValidator
 from tests.support.fixtures import inbound

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters.referral_rows import COLUMNS
 from hub_notifier.domain.csv_cells import FORMULA_STARTS
 from tests.support.credentials import agency_token, bearer

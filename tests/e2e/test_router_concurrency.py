@@ -29,11 +29,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub_common.auth import Principal, issue_token
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
+from hub_common.fhir.needs import NeedCategory as N
+from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps, loads
-from hub_common.needs import NeedCategory as N
+from hub_common.messaging.envelope import Envelope
+from hub_common.security.auth import Principal, issue_token
 from hub_router.adapters.practitioner_role import to_practitioner_role
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from tests.support.infra import Infrastructure

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from tests.support.fixtures import FIXTURES
 from tests.support.kafka_io import collect, publish
 from tests.support.processes import ServiceProcess, run_cli, running_hub

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from hub_cli.subject_access import export
-from hub_common.auth import Principal, issue_token
-from hub_common.directory import DirectoryService, Organisation, to_bundle
-from hub_common.fhir_systems import referrer_reference_system
+from hub_common.fhir.systems import referrer_reference_system
 from hub_common.jsonio import dumps
-from hub_common.subject_access import held_by
+from hub_common.privacy.subject_access import held_by
+from hub_common.region.directory import DirectoryService, Organisation, to_bundle
+from hub_common.security.auth import Principal, issue_token
 from tests.e2e.test_one_person_two_agencies import (
     GP,
     OWNER,

@@ -17,11 +17,11 @@ from aiohttp import web
 
 from hub_cli.directory.importer import run_import
 from hub_cli.main import main
-from hub_common.directory import read_bundle
-from hub_common.directory_topic import read_compacted
-from hub_common.kafka import ensure_topics
+from hub_common.messaging.directory_topic import read_compacted
+from hub_common.messaging.kafka import ensure_topics
+from hub_common.messaging.topics import Topics
+from hub_common.region.directory import read_bundle
 from hub_common.settings import InfraSettings
-from hub_common.topics import Topics
 from tests.support.infra import Infrastructure
 from tests.support.kafka_io import read_to_end
 from tests.support.stack import drop_topics, run_id

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 from hub_cli.directory.importer import publish, run_import
-from hub_common.auth import Principal, issue_token
-from hub_common.district_centroids import centroid_of, distance_km
+from hub_common.region.district_centroids import centroid_of, distance_km
+from hub_common.security.auth import Principal, issue_token
 from hub_common.settings import InfraSettings
 from hub_router.adapters import directory_store, orm
 from hub_router.bootstrap import build_app

@@ -19,8 +19,8 @@ import pytest
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import AuthorizationError, OperationOutcome
 
-from hub_common import fhir_systems as sys
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir import systems as sys
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
 from hub_intake.bootstrap import build_app as build_intake
 from hub_intake.config import IntakeSettings
 from hub_notifier.bootstrap import build_app as build_notifier

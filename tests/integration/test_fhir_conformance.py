@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.fhir.systems import HUB_BASE
 from tests.support.fhir_corpus import corpus
 from tests.support.fhir_validator import FhirValidator, ValidationIssue
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from hub_common.service_area import load_service_area
+from hub_common.region.service_area import load_service_area
 from tests.support.k8s_tools import CHART, REPO, K8sTools, ToolFailed, documents, install
 
 EXTERNAL = REPO / "deploy" / "helm" / "examples" / "external-sasl.yaml"
@@ -390,7 +390,7 @@ def test_every_variable_the_chart_sets_is_one_the_process_reads(
         if variant == "external" and kind != "web":
             assert "HUB_SERVICE_AREA" in env, name
         # DATABASE_PASSWORD only feeds $(DATABASE_PASSWORD) in DATABASE_URL; OpenTelemetry's
-        # SDK reads its own variables (hub_common.tracing).
+        # SDK reads its own variables (hub_common.observability.tracing).
         unknown = {v for v in set(env) - known - {"DATABASE_PASSWORD"} if not v.startswith("OTEL_")}
         assert not unknown, (name, unknown)
         for variable in env:

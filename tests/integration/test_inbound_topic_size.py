@@ -11,8 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 
-from hub_common.kafka import RECORD_ALLOWANCE, ensure_topics, max_record_bytes
-from hub_common.topics import Topics
+from hub_common.messaging.kafka import RECORD_ALLOWANCE, ensure_topics, max_record_bytes
+from hub_common.messaging.topics import Topics
 from tests.support.infra import Infrastructure
 from tests.support.stack import drop_topics, run_id
 

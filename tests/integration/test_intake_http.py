@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 from tests.support.credentials import CVA, agency_token, bearer
 from tests.support.fixtures import inbound
 from tests.support.kafka_io import collect

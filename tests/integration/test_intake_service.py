@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.db import make_engine, make_session_factory
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, EPISODE_EXTENSION_URL
-from hub_common.topics import Topics
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, EPISODE_EXTENSION_URL
+from hub_common.messaging.topics import Topics
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.formats.base import UnreadableMessage

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub_common import fhir_systems as sys
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters import orm
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM, SNOMED
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM, SNOMED
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters import orm
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings
 from tests.support.credentials import bearer

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters import orm
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub_common import fhir_systems as sys
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir import systems as sys
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters import orm
 from hub_notifier.bootstrap import build_app
 from hub_notifier.config import NotifierSettings

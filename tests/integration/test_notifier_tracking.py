@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.db import make_engine, make_session_factory
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
-from hub_common.topics import Topics
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.messaging.topics import Topics
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_notifier.adapters import orm
 from hub_notifier.service_layer.notifying import Announcer, Change
 from hub_notifier.service_layer.tracking import TrackingService

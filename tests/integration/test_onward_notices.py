@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.auth import Principal, issue_token
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
+from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps, loads
-from hub_common.onward import ONWARD_CHANGED, ONWARD_NUDGED, ONWARD_SENT
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.onward import ONWARD_CHANGED, ONWARD_NUDGED, ONWARD_SENT
+from hub_common.security.auth import Principal, issue_token
 from tests.support.credentials import bearer
 from tests.support.infra import Infrastructure, free_port
 from tests.support.kafka_io import publish

@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.auth import Principal, issue_token
-from hub_common.directory import DirectoryService, Organisation, to_bundle
-from hub_common.disclosure import for_referrer
+from hub_common.fhir.task_outputs import SupportKind, read_outputs
 from hub_common.jsonio import dumps
-from hub_common.task_outputs import SupportKind, read_outputs
+from hub_common.region.directory import DirectoryService, Organisation, to_bundle
+from hub_common.security.auth import Principal, issue_token
+from hub_common.security.disclosure import for_referrer
 from hub_notifier.domain.message_back import message_back, message_back_parameter
 from hub_router.bootstrap import build_app
 from hub_router.config import RouterSettings

@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
-from hub_common.envelope import EVENT_ID, Envelope, header_map
-from hub_common.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_common.messaging.envelope import EVENT_ID, Envelope, header_map
+from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_common.storage.db import make_engine
 from hub_intake.adapters import orm
 from tests.support.stack import IsolatedStack
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
+from hub_common.storage.db import make_engine
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra

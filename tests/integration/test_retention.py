@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hub_common.db import make_engine, make_session_factory
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_common.jsonio import dumps
-from hub_common.retention import RetentionPolicy, RetentionStep, RetentionSweep
-from hub_common.task_outputs import Outcomes
-from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.privacy.retention import RetentionPolicy, RetentionStep, RetentionSweep
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_intake.adapters import orm as intake_orm
 from hub_intake.adapters.retention_store import retention_steps as intake_steps
 from hub_notifier.adapters import orm as notifier_orm

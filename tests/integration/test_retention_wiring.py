@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import MetaData, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub_common.db import processed_events_table
 from hub_common.settings import InfraSettings
+from hub_common.storage.db import processed_events_table
 from hub_intake.bootstrap import build_app as intake_app
 from hub_intake.config import IntakeSettings
 from hub_notifier.bootstrap import build_app as notifier_app

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub_common.auth import Principal, issue_token
-from hub_common.task_outputs import SupportKind, read_outputs
-from hub_common.wellbeing import Instrument, Timepoint
+from hub_common.fhir.task_outputs import SupportKind, read_outputs
+from hub_common.fhir.wellbeing import Instrument, Timepoint
+from hub_common.security.auth import Principal, issue_token
 from hub_router.bootstrap import build_app
 from hub_router.config import RouterSettings
 from hub_router.domain.model import WEEKDAYS, LinkWorker

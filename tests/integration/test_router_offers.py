@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub_common.db import make_session_factory
+from hub_common.fhir.needs import NeedCategory as N
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered, read_outputs
 from hub_common.jsonio import loads
-from hub_common.needs import NeedCategory as N
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered, read_outputs
+from hub_common.storage.db import make_session_factory
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters import worker_roster
 from hub_router.domain.access import Viewer

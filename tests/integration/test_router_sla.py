@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub_common.db import make_session_factory
+from hub_common.fhir.task_outputs import Outcomes
 from hub_common.jsonio import loads
-from hub_common.task_outputs import Outcomes
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.storage.db import make_session_factory
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import OfferTimeout
 from hub_router.domain.sla import SlaPolicy

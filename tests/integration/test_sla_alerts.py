@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub_common.auth import Principal, issue_token
-from hub_common.db import make_session_factory
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
+from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps
+from hub_common.messaging.envelope import Envelope
+from hub_common.security.auth import Principal, issue_token
+from hub_common.storage.db import make_session_factory
 from hub_notifier.service_layer.alerting import AlertBook
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import OfferTimeout

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 from hub_common.jsonio import loads
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.domain.notification import BACKPORT
 from hub_notifier.domain.signature import verify, verify_standard
 from tests.support.credentials import bearer

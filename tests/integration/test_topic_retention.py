@@ -10,10 +10,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub_common.kafka import RECORD_ALLOWANCE, ensure_topics
-from hub_common.retention import RetentionPolicy
+from hub_common.messaging.kafka import RECORD_ALLOWANCE, ensure_topics
+from hub_common.messaging.topics import Topics
+from hub_common.privacy.retention import RetentionPolicy
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES
-from hub_common.topics import Topics
 from tests.support.infra import Infrastructure
 from tests.support.stack import drop_topics, run_id
 

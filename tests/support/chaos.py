@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from hub_common.auth import Principal, issue_token
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
+from hub_common.security.auth import Principal, issue_token
 from tests.support.outages import stack as local_stack
 from tests.support.processes import ServiceProcess
 from tests.support.variants import EXAMPLES, example, references, without_consent

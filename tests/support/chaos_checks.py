@@ -15,8 +15,8 @@ import httpx
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.auth import Principal, issue_token
 from hub_common.jsonio import loads
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters.requester import (
     referrer_reference,
     rejection_requester,

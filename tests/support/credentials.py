@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub_common.auth import Principal, issue_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.security.auth import Principal, issue_token
 from tests.support.stack import IsolatedStack
 
 CVA = f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from hub_common.outbox import OutgoingEvent
-from hub_common.topics import Topics
+from hub_common.messaging.outbox import OutgoingEvent
+from hub_common.messaging.topics import Topics
 from hub_intake.adapters.known_referrals import Recorded, Referrals
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral

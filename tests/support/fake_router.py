@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from hub_common.outbox import OutgoingEvent
+from hub_common.messaging.outbox import OutgoingEvent
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.task_status import OPEN

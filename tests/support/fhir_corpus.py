@@ -16,13 +16,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from hub_cli.subject_access import assemble
-from hub_common.fhir_search import Cursor, Page, SearchQuery, searchset
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.fhir.search import Cursor, Page, SearchQuery, searchset
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_common.jsonio import dumps, loads
-from hub_common.needs import NeedCategory
-from hub_common.outcome import Issue, operation_outcome
-from hub_common.subject_access import part_bundle
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_common.privacy.subject_access import part_bundle
 from hub_intake.adapters.bars_acknowledgement import acknowledgement
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import bars, registered_formats
@@ -344,7 +344,7 @@ def directory_searches() -> Iterator[Labelled]:
     """`GET /fhir/HealthcareService` as the router answers it: demo services with every kind
     of capacity, a usual response, reasons and distances; and an empty search."""
     from hub_cli.directory.oruk import read_service
-    from hub_common.directory import DirectoryService, to_bundle
+    from hub_common.region.directory import DirectoryService, to_bundle
     from hub_router.adapters.fhir_directory import searchset as directory_searchset
     from hub_router.domain.directory_search import (
         Answer,
@@ -481,7 +481,7 @@ def onward_referrals() -> Iterator[Labelled]:
 
 
 def subject_access_export() -> Iterator[Labelled]:
-    """A subject access export: each service's part (hub_common/subject_access.py) assembled
+    """A subject access export: each service's part (hub_common/privacy/subject_access.py) assembled
     as the CLI does, with the notifier's own records (person record, delivery, audit entry)."""
     request = next(resource for _, resource in service_requests())
     referral_id = request["id"]

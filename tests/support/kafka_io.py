@@ -9,7 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub_common.jsonio import loads
-from hub_common.kafka_clients import bootstrap_list
+from hub_common.messaging.clients import bootstrap_list
 
 
 async def publish(
@@ -74,9 +74,9 @@ async def publish_events(
 ) -> list[str]:
     """Publish (key, JSON value, event type) in order with the hub's envelope headers, as a hub
     service's outbox relay would; returns the event ids."""
-    from hub_common.envelope import Envelope
-    from hub_common.fhir_systems import FHIR_JSON
+    from hub_common.fhir.systems import FHIR_JSON
     from hub_common.jsonio import dumps
+    from hub_common.messaging.envelope import Envelope
 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_list(bootstrap), enable_idempotence=True

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_router.adapters.fhir_task import task_snapshot
 from tests.support.infra import Infrastructure
 from tests.support.processes import ServiceProcess

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_common.db import make_engine
+from hub_common.storage.db import make_engine
 from tests.support.stack import IsolatedStack
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.domain.referral import Address, Consent, Need, Person, Referral, Referrer
 

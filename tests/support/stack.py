@@ -11,10 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from hub_cli.main import service_migrations
-from hub_common import migrations
-from hub_common.kafka import ensure_topics
-from hub_common.kafka_clients import bootstrap_list
-from hub_common.topics import Topics
+from hub_common.messaging.clients import bootstrap_list
+from hub_common.messaging.kafka import ensure_topics
+from hub_common.messaging.topics import Topics
+from hub_common.storage import migrations
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub_common.auth import Principal, issue_token, verify_token
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, REFERRAL_ID_SYSTEM, referrer_reference_system
-from hub_common.task_outputs import Outcomes, task_output_parts
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, REFERRAL_ID_SYSTEM, referrer_reference_system
+from hub_common.fhir.task_outputs import Outcomes, task_output_parts
+from hub_common.security.auth import Principal, issue_token, verify_token
 from hub_web.adapters.hub_api import ApiRefused
 
 SECRET = "unit-test-secret-for-the-web-app-pages-only"

@@ -1,7 +1,7 @@
 from dataclasses import replace
 from datetime import date
 
-from hub_common.needs import NeedCategory as N
+from hub_common.fhir.needs import NeedCategory as N
 from hub_router.domain.model import WEEKDAYS, LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import choose_worker
 

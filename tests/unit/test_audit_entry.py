@@ -11,7 +11,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import MetaData
 from sqlalchemy.exc import OperationalError
 
-from hub_common.audit import (
+from hub_common.jsonio import loads
+from hub_common.messaging.envelope import EVENT_ID
+from hub_common.messaging.topics import Topics
+from hub_common.security.audit import (
     AuditEntry,
     AuditLog,
     AuditUnavailable,
@@ -19,11 +22,8 @@ from hub_common.audit import (
     audit_event,
     route_template,
 )
-from hub_common.auth import Principal
-from hub_common.db import outbox_table
-from hub_common.envelope import EVENT_ID
-from hub_common.jsonio import loads
-from hub_common.topics import Topics
+from hub_common.security.auth import Principal
+from hub_common.storage.db import outbox_table
 
 AGENCY = Principal("agency", "org|cva", organisation="org|cva", sources=("community",))
 WORKER = Principal("link_worker", "lw-cr-twi", name="Kwame Test")

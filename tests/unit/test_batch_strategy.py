@@ -1,4 +1,4 @@
-"""The one batch strategy (hub_common.batch), on a unit of work kept in memory."""
+"""The one batch strategy (hub_common.messaging.batch), on a unit of work kept in memory."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from hub_common.batch import TRIES, BatchConflict, BatchUnitOfWork, run_batch
+from hub_common.messaging.batch import TRIES, BatchConflict, BatchUnitOfWork, run_batch
 
 
 class _Nested:

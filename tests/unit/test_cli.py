@@ -12,8 +12,8 @@ import pytest
 
 from hub_cli.main import cli, main
 from hub_cli.progress import progress_bar
-from hub_common.auth import verify_token
-from hub_common.service_area import boroughs
+from hub_common.region.service_area import boroughs
+from hub_common.security.auth import verify_token
 from hub_common.settings import InfraSettings
 from tests.support.fixtures import FIXTURES
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.community import CommunityFormat
 from tests.support.fixtures import inbound

@@ -21,7 +21,7 @@ def test_committed_document_matches_the_code(relative: str) -> None:
 
 
 def test_every_hub_topic_appears_in_some_asyncapi_document() -> None:
-    from hub_common.topics import Topics
+    from hub_common.messaging.topics import Topics
 
     addresses = {
         channel["address"]

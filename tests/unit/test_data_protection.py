@@ -1,12 +1,12 @@
 """Erasure and restriction requests as events, and how the topic eraser recognises a person's
-records (hub_common.data_protection, hub_common.topic_erasure)."""
+records (hub_common.privacy.data_protection, hub_common.privacy.topic_erasure)."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub_common.data_protection import DataProtectionRequest
-from hub_common.topic_erasure import Person, reduced
+from hub_common.privacy.data_protection import DataProtectionRequest
+from hub_common.privacy.topic_erasure import Person, reduced
 
 
 def test_a_request_survives_the_topic_unchanged() -> None:

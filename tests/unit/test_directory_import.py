@@ -14,7 +14,8 @@ import pytest
 from hub_cli.directory.feed import FeedError, read_file, read_page
 from hub_cli.directory.importer import plan_import
 from hub_cli.directory.oruk import RecordRefused, Withdrawal, read_service
-from hub_common.directory import (
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.region.directory import (
     DirectoryService,
     NotADirectoryEntry,
     Term,
@@ -22,7 +23,6 @@ from hub_common.directory import (
     read_bundle,
     to_bundle,
 )
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "directory"
 
@@ -363,7 +363,7 @@ def test_an_empty_full_import_does_not_wipe_the_feed() -> None:
 
 
 def test_the_demo_directory_imports_whole_and_covers_every_need_and_borough() -> None:
-    from hub_common.service_area import borough_of, boroughs
+    from hub_common.region.service_area import borough_of, boroughs
 
     repo = FIXTURES.parents[2]
     records = read_file(repo / "deploy/demo/swl-services.oruk.json")
@@ -395,7 +395,7 @@ def test_the_demo_directory_is_what_its_generator_writes() -> None:
 
 def test_the_topic_is_compacted_created_and_only_the_import_may_write_it() -> None:
     from hub_cli.kafka_acls import service_grants
-    from hub_common.topics import Topics
+    from hub_common.messaging.topics import Topics
 
     topics = Topics("p.")
     assert topics.directory_services == "p.directory.services"

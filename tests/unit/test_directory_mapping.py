@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from hub_cli.roster import entry_from_row, read_roster
-from hub_common.needs import NeedCategory
-from hub_common.service_area import district_boroughs
+from hub_common.fhir.needs import NeedCategory
+from hub_common.region.service_area import district_boroughs
 from hub_router.adapters.practitioner_role import from_practitioner_role, to_practitioner_role
 from hub_router.domain.model import LinkWorker
 
@@ -59,7 +59,7 @@ def test_roster_errors_name_the_row_and_column(row: dict[str, str], message: str
 
 def test_service_acls_grant_each_service_only_its_own_topics() -> None:
     from hub_cli.kafka_acls import service_grants
-    from hub_common.topics import Topics
+    from hub_common.messaging.topics import Topics
 
     grants = service_grants(Topics("p."), "p.")
     writes = {(g.principal, name) for g in grants if "Write" in g.operations for name in g.names}
@@ -76,7 +76,7 @@ def test_service_acls_grant_each_service_only_its_own_topics() -> None:
 
 def test_only_the_notifier_reads_the_alerts_and_only_the_router_writes_them() -> None:
     from hub_cli.kafka_acls import service_grants
-    from hub_common.topics import Topics
+    from hub_common.messaging.topics import Topics
 
     grants = service_grants(Topics("p."), "p.")
     topic_grants = [g for g in grants if g.resource == "topic"]

@@ -10,9 +10,9 @@ from importlib import resources
 
 import pytest
 
-from hub_common.district_centroids import centroid_of, distance_km
-from hub_common.needs import NeedCategory
-from hub_common.service_area import district_boroughs
+from hub_common.fhir.needs import NeedCategory
+from hub_common.region.district_centroids import centroid_of, distance_km
+from hub_common.region.service_area import district_boroughs
 from hub_router.domain.directory_search import (
     Answer,
     Availability,

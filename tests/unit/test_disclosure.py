@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub_common.disclosure import for_referrer
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.security.disclosure import for_referrer
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_router.adapters.fhir_task import task_snapshot
 

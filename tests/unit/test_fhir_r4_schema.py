@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft6Validator
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats import registered_formats
 from hub_router.adapters.fhir_task import task_snapshot
@@ -130,7 +130,7 @@ def test_a_risk_to_visitors_becomes_a_contained_safety_flag() -> None:
 @pytest.mark.parametrize("name", ["hsds3-service.json", "oruk1-service.json"])
 def test_directory_service_bundles_validate(name: str) -> None:
     from hub_cli.directory.oruk import read_service
-    from hub_common.directory import DirectoryService, to_bundle
+    from hub_common.region.directory import DirectoryService, to_bundle
 
     record = json.loads((FIXTURES / "directory" / name).read_text())
     for status in ("active", "temporarily closed"):
@@ -143,7 +143,7 @@ def test_directory_service_bundles_validate(name: str) -> None:
 
 
 def test_the_directory_conformance_resources_are_published_and_match_the_code() -> None:
-    from hub_common import directory
+    from hub_common.region import directory
 
     schemas = FIXTURES.parents[1] / "schemas" / "fhir"
     cost = json.loads((schemas / "CodeSystem-service-cost.json").read_text())

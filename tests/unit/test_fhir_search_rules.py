@@ -1,4 +1,4 @@
-"""The hub's FHIR search and HTTP rules (hub_common.fhir_search, hub_common.fhir_http), and
+"""The hub's FHIR search and HTTP rules (hub_common.fhir.search, hub_common.http.fhir), and
 how a resend is compared with the referral it repeats (hub_intake.domain.resend)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub_common.fhir_http import accepts_json, etag_matches
-from hub_common.fhir_search import Cursor, SearchRefused, is_strict, parse_search
+from hub_common.fhir.search import Cursor, SearchRefused, is_strict, parse_search
+from hub_common.http.fhir import accepts_json, etag_matches
 from hub_intake.domain.resend import changed_fields
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.fhir.systems import HUB_BASE
 from tests.support.fhir_corpus import corpus
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "schemas" / "fhir"

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from hub_common.needs import NeedCategory as N
+from hub_common.fhir.needs import NeedCategory as N
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading, UnreadableMessage
 from hub_intake.adapters.formats.fire import FireFormat

@@ -3,8 +3,8 @@ from datetime import UTC, date, datetime
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from hub_common.fhir.needs import NeedCategory as N
 from hub_common.jsonio import dumps
-from hub_common.needs import NeedCategory as N
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading, UnreadableMessage
 from hub_intake.adapters.formats.housing import HousingFormat

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.formats.base import InboundFormat, Reading
 from hub_intake.service_layer.commands import ReceiveReferrals

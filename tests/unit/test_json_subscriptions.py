@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
-from hub_common.subscriptions import Delivery, subscribe_json
+from hub_common.messaging.subscriptions import Delivery, subscribe_json
 
 
 async def apply(value: Any, delivery: Delivery) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hub_common.kafka import min_insync_replicas, topic_configs
-from hub_common.kafka_clients import aiokafka_options, bootstrap_list
+from hub_common.messaging.clients import aiokafka_options, bootstrap_list
+from hub_common.messaging.kafka import min_insync_replicas, topic_configs
+from hub_common.messaging.topics import Topics
 from hub_common.settings import InfraSettings
-from hub_common.topics import Topics
 
 
 def test_several_brokers_become_a_list_aiokafka_connects_to() -> None:

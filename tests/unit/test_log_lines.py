@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_common.logs import OneLineFormatter, escape_control_characters
+from hub_common.observability.logs import OneLineFormatter, escape_control_characters
 
 PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} intake (INFO|ERROR) test\.logs: ")
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from hub_cli import main as cli
-from hub_common.auth import Principal, issue_token
-from hub_common.kafka import RECORD_ALLOWANCE, max_record_bytes, topic_configs
+from hub_common.messaging.kafka import RECORD_ALLOWANCE, max_record_bytes, topic_configs
+from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.security.auth import Principal, issue_token
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
-from hub_common.topics import INBOUND_SOURCES
 from hub_intake.bootstrap import build_app
 from hub_intake.config import IntakeSettings
 

@@ -1,4 +1,4 @@
-"""hub_common.metrics: counters move only when the decision's transaction commits, and
+"""hub_common.observability.metrics: counters move only when the decision's transaction commits, and
 /metrics answers operators alone, with series that name no one."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from hub_common.auth import Principal, issue_token
-from hub_common.metrics import count_on_commit
+from hub_common.observability.metrics import count_on_commit
+from hub_common.security.auth import Principal, issue_token
 from hub_web.bootstrap import build_app
 
 

@@ -11,14 +11,14 @@ import pytest
 from fhir.resources.R4B.conceptmap import ConceptMap
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from hub_common.fhir_systems import SNOMED
-from hub_common.needs import (
+from hub_common.fhir.needs import (
     NEED_CATEGORY_SYSTEM,
     NEED_SNOMED,
     SNOMED_NEED,
     NeedCategory,
     snomed_concept_map,
 )
+from hub_common.fhir.systems import SNOMED
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.adapters.formats.community import CommunityFormat
@@ -30,7 +30,7 @@ from .test_fhir_r4_schema import errors as r4_schema_errors
 
 RECEIVED = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 REASONS = "Bundle.entry[ServiceRequest].reasonCode"
-# The categories with a confirmed International Edition concept (see hub_common/needs.py).
+# The categories with a confirmed International Edition concept (see hub_common/fhir/needs.py).
 MAPPED = {
     NeedCategory.LONELINESS_ISOLATION: "422650009",
     NeedCategory.HOUSING: "105531004",

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM, ODS_SYSTEM
 from hub_notifier.domain.message_back import (
     Moment,
     for_gp_practice,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_common.jsonio import dumps
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
 from hub_notifier.adapters.task_facts import task_facts
 from hub_notifier.service_layer.notifying import Announcer, Change
 from hub_router.adapters.fhir_task import business_status_text, task_snapshot

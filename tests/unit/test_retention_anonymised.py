@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import MetaData
 
+from hub_common.fhir.task_outputs import read_outputs
 from hub_common.jsonio import dumps
-from hub_common.task_outputs import read_outputs
 from hub_intake.adapters import orm as intake_orm
 from hub_intake.adapters import retention_store as intake_retention
 from hub_notifier.adapters import orm as notifier_orm

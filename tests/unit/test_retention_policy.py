@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub_cli import main as cli
-from hub_common.retention import (
+from hub_common.privacy.retention import (
     DEFAULTS,
     Duration,
     RecordKind,

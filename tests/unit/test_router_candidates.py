@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 from hub_router.domain.candidates import candidates
 from hub_router.domain.model import WEEKDAYS, LinkWorker, Load, ReferralToRoute
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.domain.care_plan import (
     Action,

@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from hub_common.needs import NeedCategory as N
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.needs import NeedCategory as N
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_router.domain.access import Viewer
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 from hub_router.domain.offers import (

@@ -4,7 +4,7 @@ and a score that splits into who the person is and how busy the worker is."""
 from dataclasses import replace
 from datetime import date, timedelta
 
-from hub_common.needs import NeedCategory as N
+from hub_common.fhir.needs import NeedCategory as N
 from hub_router.domain.model import WEEKDAYS, LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import (
     AREA,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_common.needs import NeedCategory as N
+from hub_common.fhir.needs import NeedCategory as N
 from hub_router.domain.model import WEEKDAYS, LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import exclusion_reason
 from hub_router.domain.rebalance import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub_common.fhir_refs import resource_version
+from hub_common.fhir.refs import resource_version
 from hub_router.adapters.task_repository import StoredTask, snapshot_of
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.task_status import TaskStatus as S

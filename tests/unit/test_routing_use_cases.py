@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
 from hub_router.domain.model import LinkWorker, ReferralToRoute
 from hub_router.service_layer.routing import RoutingService
 from tests.support.fake_router import FakeRoutingUnitOfWork, RouterTables

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hub_common.service_area import (
+from hub_common.region.service_area import (
     SERVICE_AREA_ENV,
     ServiceAreaError,
     borough_of,

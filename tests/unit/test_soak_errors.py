@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from benchmarks.soak import error_lines, is_error_line
-from hub_common.logs import JsonLineFormatter
+from hub_common.observability.logs import JsonLineFormatter
 
 
 def _json_line(level: int) -> str:

@@ -1,4 +1,4 @@
-"""No service spells a Task status by hand: they all read `hub_common/task_status.py`.
+"""No service spells a Task status by hand: they all read `hub_common/fhir/task_status.py`.
 
 Two kinds of hand-spelling are caught in the services' sources (and their migrations):
 - a status or business status made of more than one word (`in-progress`, `first-contact-made`),
@@ -14,10 +14,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from hub_common.task_status import BusinessStatus, TaskStatus
+from hub_common.fhir.task_status import BusinessStatus, TaskStatus
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-VOCABULARY = SERVICES / "common" / "hub_common" / "task_status.py"
+VOCABULARY = SERVICES / "common" / "hub_common" / "fhir" / "task_status.py"
 
 DISTINCTIVE = sorted(v.value for v in [*TaskStatus, *BusinessStatus] if "-" in v.value)
 STATUSES = frozenset(s.value for s in TaskStatus)
@@ -67,7 +67,7 @@ def _hand_spelt(path: Path, root: Path = SERVICES) -> list[str]:
 
 def test_no_service_spells_a_status_by_hand() -> None:
     found = [line for path in _sources() for line in _hand_spelt(path)]
-    assert not found, "use hub_common.task_status instead:\n" + "\n".join(found)
+    assert not found, "use hub_common.fhir.task_status instead:\n" + "\n".join(found)
 
 
 def test_the_scan_catches_a_hand_made_status_set(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_the_web_forms_offer_the_machine_s_moves_in_the_order_of_a_referral_s_li
 
 
 def test_index_predicates_are_written_from_the_vocabulary() -> None:
-    from hub_common.task_status import OPEN, sql_in
+    from hub_common.fhir.task_status import OPEN, sql_in
 
     assert sql_in("status", OPEN) == "status IN ('accepted', 'in-progress', 'on-hold', 'requested')"
     assert sql_in("status", OPEN, negate=True).startswith("status NOT IN ('accepted', ")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import (
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import (
     InvalidOutputs,
     Outcomes,
     OutputType,
@@ -23,7 +23,7 @@ from hub_common.task_outputs import (
     read_outputs,
     task_output_parts,
 )
-from hub_common.wellbeing import (
+from hub_common.fhir.wellbeing import (
     INSTRUMENTS,
     Instrument,
     InvalidMeasure,

@@ -14,9 +14,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from hub_common import tracing
-from hub_common.envelope import Envelope
-from hub_common.logs import JsonLineFormatter, TextLineFormatter, TraceIds, configure_logging
+from hub_common.messaging.envelope import Envelope
+from hub_common.observability import tracing
+from hub_common.observability.logs import (
+    JsonLineFormatter,
+    TextLineFormatter,
+    TraceIds,
+    configure_logging,
+)
 
 AGENCY_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 AGENCY_SPAN = "00f067aa0ba902b7"

@@ -8,7 +8,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub_common.service_app import unreadable_body
+from hub_common.http.service_app import unreadable_body
 
 
 class Decline(BaseModel):

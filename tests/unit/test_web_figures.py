@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.domain.charts import WIDTH, bar_chart
 from hub_web.domain.metrics import (
     caseload_by_worker,

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_router.entrypoints.outcome_bodies import OutputsBody
 from hub_web.adapters.outputs_body import outputs_body
 from hub_web.config import WebSettings

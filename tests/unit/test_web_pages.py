@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_router.adapters.fhir_care_plan import to_care_plan
 from hub_router.domain.care_plan import Action, ActionBy, CarePlan, Goal
 from hub_router.entrypoints.outcome_bodies import OutputsBody

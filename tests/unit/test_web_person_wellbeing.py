@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub_common.task_outputs import Outcomes
-from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_web.domain.person_wellbeing import person_wellbeing_charts
 
 FIRST_ONS4 = WellbeingMeasure(

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
-from hub_common.wellbeing import Timepoint, WellbeingMeasure
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import Timepoint, WellbeingMeasure
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings
 from hub_web.domain.service_outcomes import attended_chart, outcomes_by_service

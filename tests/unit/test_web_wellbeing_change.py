@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub_common.task_outputs import Outcomes
-from hub_common.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.wellbeing import INSTRUMENTS, Instrument, Timepoint, WellbeingMeasure
 from hub_web.domain.tasks import TaskView, task_view
 from hub_web.domain.wellbeing_change import MIN_PEOPLE, change_by_cohort, change_of
 from tests.support.web_fakes import task

@@ -16,7 +16,7 @@ EXAMPLE_SOURCE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "i
 
 def example_audit_entry() -> dict[str, Any]:
     """A link worker reading the Task they were offered, through a proxy."""
-    from hub_common.audit import AuditEntry
+    from hub_common.security.audit import AuditEntry
 
     return AuditEntry(
         event_id="3f2b8c1d-6e4a-4b7f-9c0d-1a2b3c4d5e6f",
@@ -39,7 +39,7 @@ def example_audit_entry() -> dict[str, Any]:
 def example_directory_service() -> dict[str, Any]:
     """A community service from the ORUK (HSDS 3.0) test record, as directory.services holds it."""
     from hub_cli.directory.oruk import read_service
-    from hub_common.directory import DirectoryService, to_bundle
+    from hub_common.region.directory import DirectoryService, to_bundle
 
     record = loads((EXAMPLE_SOURCE.parent / "directory" / "hsds3-service.json").read_bytes())
     service = read_service(record, "swl-services.oruk.json")

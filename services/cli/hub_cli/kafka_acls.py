@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.topics import INBOUND_SOURCES, Topics
 
 LOCAL_KAFKA_LIB = Path(__file__).resolve().parents[3] / ".local" / "kafka" / "lib"
 
@@ -53,7 +53,7 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
             "group",
             (f"{group_prefix}intake", f"{group_prefix}intake-data-protection"),
         ),
-        # Erasure (hub_common.topic_erasure): intake deletes the records that carried a person
+        # Erasure (hub_common.privacy.topic_erasure): intake deletes the records that carried a person
         # once every reader has read past them, so it may see every hub group's offsets.
         Grant(
             "intake",
@@ -90,7 +90,7 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
         Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),
         Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
-        # Erasure and restriction requests (hub_common.data_protection), and each answer.
+        # Erasure and restriction requests (hub_common.privacy.data_protection), and each answer.
         *(
             Grant(service, ("Read", "Write", "Describe"), "topic", (topics.data_protection,))
             for service in ("intake", "router", "notifier")

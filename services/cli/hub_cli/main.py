@@ -27,16 +27,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
-from hub_common import migrations
-from hub_common.auth import ROLES, Role
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
+from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.kafka import ensure_topics, max_record_bytes
-from hub_common.kafka_clients import aiokafka_options, make_producer
-from hub_common.retention import RecordKind
+from hub_common.messaging.clients import aiokafka_options, make_producer
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.kafka import ensure_topics, max_record_bytes
+from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.privacy.retention import RecordKind
+from hub_common.security.auth import ROLES, Role
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
-from hub_common.topics import INBOUND_SOURCES
+from hub_common.storage import migrations
 
 if TYPE_CHECKING:
     from hub_cli.subject_access import Export
@@ -125,7 +125,7 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
 
 async def referrals_replay_rejected(source: str | None, *, show_progress: bool = True) -> None:
     from hub_cli.progress import progress_bar
-    from hub_common.db import make_engine, make_session_factory
+    from hub_common.storage.db import make_engine, make_session_factory
     from hub_intake.adapters.formats import registered_formats
     from hub_intake.config import IntakeSettings
     from hub_intake.service_layer.intake import IntakeService
@@ -175,7 +175,7 @@ class CredentialRequest:
 
 def check_credential_arguments(request: CredentialRequest) -> None:
     """Refuse what would sign a token that cannot work, or works longer than anyone meant."""
-    from hub_common.service_area import boroughs
+    from hub_common.region.service_area import boroughs
 
     if not 1 <= request.ttl_days <= MAX_TTL_DAYS:
         raise ValueError(
@@ -206,7 +206,7 @@ def check_credential_arguments(request: CredentialRequest) -> None:
 
 
 def credentials_issue(settings: InfraSettings, request: CredentialRequest) -> None:
-    from hub_common.auth import Principal, issue_token
+    from hub_common.security.auth import Principal, issue_token
 
     check_credential_arguments(request)
     if settings.auth_secret == DEVELOPMENT_SECRET:
@@ -238,7 +238,7 @@ def credentials_issue(settings: InfraSettings, request: CredentialRequest) -> No
 def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
     """A coordinator sees only the referrals of their boroughs: with none, or a misspelt one,
     the credential would work and show nothing, so it is refused saying how to scope it."""
-    from hub_common.service_area import service_area
+    from hub_common.region.service_area import service_area
 
     known = service_area().boroughs
     example = " ".join(f"--borough {shlex.quote(name)}" for name in known[:2])
@@ -258,7 +258,7 @@ def check_coordinator_boroughs(boroughs: tuple[str, ...]) -> None:
 
 def service_area_report(path: str | None) -> str:
     """The area in `path` (or the configured one), checked, as an operator reads it."""
-    from hub_common.service_area import read_service_area, service_area
+    from hub_common.region.service_area import read_service_area, service_area
 
     area = read_service_area(path) if path else service_area()
     lines = [
@@ -281,7 +281,7 @@ def cli_asyncapi_document() -> dict[str, Any]:
     from faststream.specification import AsyncAPI
 
     from hub_common.contract import declare_publications
-    from hub_common.topics import Topics
+    from hub_common.messaging.topics import Topics
 
     topics = Topics()
     broker = KafkaBroker("127.0.0.1:9092")
@@ -308,7 +308,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
     """Every generated contract document, by its path under schemas/ (production topic names)."""
     from hub_cli.examples import example_messages
     from hub_common.contract import asyncapi_document, openapi_document
-    from hub_common.needs import snomed_concept_map
+    from hub_common.fhir.needs import snomed_concept_map
     from hub_intake.bootstrap import build_app as intake_app
     from hub_intake.config import IntakeSettings
     from hub_notifier.bootstrap import build_app as notifier_app

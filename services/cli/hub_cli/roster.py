@@ -18,8 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hub_common.needs import NeedCategory
-from hub_common.service_area import service_area
+from hub_common.fhir.needs import NeedCategory
+from hub_common.region.service_area import service_area
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 
 COLUMNS = (

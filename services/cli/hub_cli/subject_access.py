@@ -3,7 +3,7 @@
 Services share nothing but events, so the export is assembled here from their parts: the
 notifier names the person's referrals (`$match`, from its person linking), then intake, the
 router and the notifier each answer `GET /operator/subject-access` with their own records
-about them (hub_common/subject_access.py), all with the operator's token. Each call is an
+about them (hub_common/privacy/subject_access.py), all with the operator's token. Each call is an
 audit entry in the service that answers it, so the export is on record before any of it
 arrives here. The result is one FHIR Bundle (type `collection`) and a readable summary in
 Markdown, for the person or for whoever answers their request.
@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from hub_common.subject_access import MAX_REFERRALS, ROUTE
+from hub_common.privacy.subject_access import MAX_REFERRALS, ROUTE
 
 SERVICES = ("intake", "router", "notifier")
 KEYS = ("nhs-number", "family", "birthdate", "postcode", "referral")

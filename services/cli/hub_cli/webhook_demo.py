@@ -26,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.auth import Principal, issue_token
+from hub_common.security.auth import Principal, issue_token
 from hub_notifier.adapters.fhir_subscription import SECRET_EXTENSION
 from hub_notifier.domain.notification import TASK_TOPIC
 from hub_notifier.domain.signature import verify, verify_standard

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub_common.retention import RetentionPolicy
-from hub_common.service_area import load_service_area
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.privacy.retention import RetentionPolicy
+from hub_common.region.service_area import load_service_area
 
 DEFAULT_AGENCY_MESSAGE_MAX_BYTES = 1_000_000
 """The largest agency message (its body, in bytes) unless HUB_AGENCY_MESSAGE_MAX_BYTES says."""

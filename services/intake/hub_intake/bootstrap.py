@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from hub_common.audit import AuditLog
-from hub_common.data_protection import subscribe_requests
-from hub_common.db import make_engine, make_session_factory
-from hub_common.kafka_clients import aiokafka_options, make_broker
-from hub_common.outbox import OutboxRelay
+from hub_common.http.service_app import service_app
+from hub_common.messaging.clients import aiokafka_options, make_broker
+from hub_common.messaging.outbox import OutboxRelay
+from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.periodic import Periodic
-from hub_common.retention import RetentionSweep
-from hub_common.service_app import service_app
-from hub_common.subject_access import subject_access_router
-from hub_common.topics import INBOUND_SOURCES
+from hub_common.privacy.data_protection import subscribe_requests
+from hub_common.privacy.retention import RetentionSweep
+from hub_common.privacy.subject_access import subject_access_router
+from hub_common.security.audit import AuditLog
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.retention_store import retention_steps
@@ -73,7 +73,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         relay=relay,
         auth_secret=settings.auth_secret,
         metrics_interval_seconds=settings.metrics_interval_seconds,
-        # The same setting sizes the inbound topics (hub_common.kafka.ensure_topics).
+        # The same setting sizes the inbound topics (hub_common.messaging.kafka.ensure_topics).
         max_body_bytes=settings.agency_message_max_bytes,
         too_large_advice=TOO_LARGE_ADVICE,
         # Every replica sweeps; the stores claim rows with SKIP LOCKED.

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from hub_common.audit import AuditLog
-from hub_common.data_protection import subscribe_requests
-from hub_common.db import make_engine, make_session_factory
-from hub_common.kafka_clients import aiokafka_options, make_broker
-from hub_common.metrics import DEAD_LETTERS
-from hub_common.outbox import OutboxRelay
+from hub_common.http.service_app import service_app
+from hub_common.messaging.clients import aiokafka_options, make_broker
+from hub_common.messaging.outbox import OutboxRelay
+from hub_common.observability.metrics import DEAD_LETTERS
 from hub_common.periodic import Periodic
-from hub_common.retention import RetentionSweep
-from hub_common.service_app import service_app
+from hub_common.privacy.data_protection import subscribe_requests
+from hub_common.privacy.retention import RetentionSweep
+from hub_common.security.audit import AuditLog
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.endpoint_guard import check_public

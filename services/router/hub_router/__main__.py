@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_common.serve import serve
+from hub_common.http.serve import serve
 from hub_router.bootstrap import build_app
 from hub_router.config import RouterSettings
 

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from hub_common.audit import AuditLog
-from hub_common.db import make_engine, make_session_factory
-from hub_common.kafka_clients import aiokafka_options, make_broker
-from hub_common.outbox import OutboxRelay
+from hub_common.http.service_app import service_app
+from hub_common.messaging.clients import aiokafka_options, make_broker
+from hub_common.messaging.outbox import OutboxRelay
 from hub_common.periodic import Periodic, drained
-from hub_common.retention import RetentionSweep
-from hub_common.service_app import service_app
-from hub_common.subject_access import subject_access_router
+from hub_common.privacy.retention import RetentionSweep
+from hub_common.privacy.subject_access import subject_access_router
+from hub_common.security.audit import AuditLog
+from hub_common.storage.db import make_engine, make_session_factory
 from hub_router.adapters import orm
 from hub_router.adapters.retention_store import retention_steps
 from hub_router.adapters.subject_access_store import subject_access_collector

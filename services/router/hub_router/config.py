@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from hub_common.district_centroids import load_centroids
+from hub_common.region.district_centroids import load_centroids
 from hub_common.settings import InfraSettings
 from hub_router.domain.offers import OfferTimeout
 from hub_router.domain.sla import SlaPolicy

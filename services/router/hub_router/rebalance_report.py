@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hub_common.needs import NeedCategory
-from hub_common.service_area import district_boroughs
+from hub_common.fhir.needs import NeedCategory
+from hub_common.region.service_area import district_boroughs
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import exclusion_reason
 from hub_router.domain.rebalance import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_common.serve import serve
+from hub_common.http.serve import serve
 from hub_web.bootstrap import build_app
 from hub_web.config import WebSettings
 

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from hub_common import tracing
-from hub_common.metrics import expose as expose_metrics
+from hub_common.observability import tracing
+from hub_common.observability.metrics import expose as expose_metrics
 from hub_web.adapters.hub_api import BROWSER_ADDRESS, HubApi
 from hub_web.config import WebSettings
 from hub_web.entrypoints.http_coordinator import coordinator_router

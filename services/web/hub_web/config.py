@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
-from hub_common.wellbeing import Instrument
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.wellbeing import Instrument
 
 
 class DemoUser(BaseModel):

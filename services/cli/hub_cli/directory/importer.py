@@ -20,12 +20,12 @@ from typing import Any
 
 from hub_cli.directory.feed import FeedError, fetch_services, read_file
 from hub_cli.directory.oruk import RecordRefused, Withdrawal, read_service
-from hub_common.directory import to_bundle
-from hub_common.directory_topic import read_compacted
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
+from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.kafka_clients import aiokafka_options, make_producer
+from hub_common.messaging.clients import aiokafka_options, make_producer
+from hub_common.messaging.directory_topic import read_compacted
+from hub_common.messaging.envelope import Envelope
+from hub_common.region.directory import to_bundle
 from hub_common.settings import InfraSettings
 
 PUBLISHED = "DirectoryServicePublished"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.directory import (
+from hub_common.region.directory import (
     ContactPoint,
     CostOption,
     DirectoryService,

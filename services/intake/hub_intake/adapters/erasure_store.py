@@ -1,10 +1,10 @@
-"""Intake's share of an erasure (hub_common.data_protection): the SQL that lets the person go.
+"""Intake's share of an erasure (hub_common.privacy.data_protection): the SQL that lets the person go.
 
 Intake keeps each referral as received (the ServiceRequest with the person contained) only to
 recognise a resend and to link a person's referrals into one episode. On erasure those rows go,
 found by referral id or by episode id (a later referral of the same person joined the episode).
 Before they go, `identifiers` reads from them what recognises the person's records on the
-topics (hub_common.topic_erasure).
+topics (hub_common.privacy.topic_erasure).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.fhir_refs import contained
+from hub_common.fhir.refs import contained
 from hub_intake.adapters import orm
 
 r = orm.referrals

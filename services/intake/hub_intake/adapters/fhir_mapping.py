@@ -7,8 +7,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NEED_SNOMED
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NEED_SNOMED
 from hub_intake.domain.referral import Need, Referral
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

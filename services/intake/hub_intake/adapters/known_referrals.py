@@ -6,7 +6,7 @@ It knows which of the batch's (source, referrer reference) pairs are recorded al
 resend is the same referral), and each of its people's first episode (so the router keeps
 their worker); kept current as the batch records more, so a resend or a second referral of
 one person inside the same batch is recognised as well. A message rolled back alone
-(`hub_common.batch`) takes what it taught the repository with it (`remember`/`forget`).
+(`hub_common.messaging.batch`) takes what it taught the repository with it (`remember`/`forget`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.batch import BatchConflict
-from hub_common.db import array_parameter
+from hub_common.messaging.batch import BatchConflict
+from hub_common.storage.db import array_parameter
 from hub_intake.adapters import orm
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from hub_common.db import outbox_table, processed_events_table
+from hub_common.storage.db import outbox_table, processed_events_table
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)

@@ -1,4 +1,4 @@
-"""Intake's share of the retention schedule (hub_common.retention): which tables, which clock.
+"""Intake's share of the retention schedule (hub_common.privacy.retention): which tables, which clock.
 
 Intake never learns when a referral closes (services share nothing but events, and intake
 reads none of the router's), so its copy of a referral as received is counted from receipt.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.retention import RecordKind, RetentionStep
-from hub_common.retention_sql import deleting_step
+from hub_common.privacy.retention import RecordKind, RetentionStep
+from hub_common.storage.retention_sql import deleting_step
 from hub_intake.adapters import orm
 
 # Every table of the schema and what the schedule does with it: a test holds this to the ORM,

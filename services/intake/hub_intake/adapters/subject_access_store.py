@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.subject_access import Collector
+from hub_common.privacy.subject_access import Collector
 from hub_intake.adapters import orm
 
 r = orm.referrals

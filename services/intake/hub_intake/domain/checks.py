@@ -6,7 +6,7 @@ import calendar
 import re
 from datetime import date
 
-from hub_common.service_area import district_of, service_area
+from hub_common.region.service_area import district_of, service_area
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?) ?([0-9][A-Z]{2})$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hub_common.needs import NeedCategory as N
+from hub_common.fhir.needs import NeedCategory as N
 from hub_intake.domain.referral import Need
 
 _WORDS: dict[str, N] = {

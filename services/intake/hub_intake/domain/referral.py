@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 
 RiskLevel = Literal["none", "low", "medium", "high"]
 

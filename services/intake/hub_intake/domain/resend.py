@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 
 IGNORED = frozenset({"id", "meta", "identifier", "extension", "authoredOn", "requester"})
 IGNORED_IN = {"Consent": frozenset({"dateTime"})}

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from hub_common.fhir_http import FhirResponse
+from hub_common.http.fhir import FhirResponse
 from hub_intake.service_layer.outcomes import Outcome
 
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 409: "409 Conflict", 422: "422 Unprocessable"}

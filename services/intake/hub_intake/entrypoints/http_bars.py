@@ -14,12 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from hub_common.audit import AuditAction, AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.envelope import TRACEPARENT
-from hub_common.fhir_http import FhirResponse
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.http.fhir import FhirResponse
 from hub_common.jsonio import loads
-from hub_common.outcome import Issue, operation_outcome
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.security.audit import AuditAction, AuditLogDep
+from hub_common.security.auth import Principal, require
 from hub_intake.adapters.bars_acknowledgement import acknowledgement
 from hub_intake.adapters.formats import bars
 from hub_intake.adapters.formats.base import UnreadableMessage

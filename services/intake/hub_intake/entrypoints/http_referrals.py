@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.envelope import TRACEPARENT
-from hub_common.fhir_http import FhirResponse
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.http.fhir import FhirResponse
 from hub_common.jsonio import loads
-from hub_common.outcome import Issue, operation_outcome
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
 from hub_intake.adapters.formats.base import UnreadableMessage
 from hub_intake.entrypoints import fhir_writes
 from hub_intake.service_layer.commands import ReceiveReferrals

@@ -9,16 +9,17 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from hub_common import contract, tracing
-from hub_common.audit import AUDIT_PUBLICATION
-from hub_common.consumer import process_durably
-from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
-from hub_common.envelope import TRACEPARENT, header_map
-from hub_common.kafka import max_record_bytes
-from hub_common.metrics import MESSAGES_SET_ASIDE
-from hub_common.offsets import OffsetCommitter
-from hub_common.subscriptions import BATCH_POLL_MS
-from hub_common.topics import INBOUND_SOURCES
+from hub_common import contract
+from hub_common.messaging.consumer import process_durably
+from hub_common.messaging.envelope import TRACEPARENT, header_map
+from hub_common.messaging.kafka import max_record_bytes
+from hub_common.messaging.offsets import OffsetCommitter
+from hub_common.messaging.subscriptions import BATCH_POLL_MS
+from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.observability import tracing
+from hub_common.observability.metrics import MESSAGES_SET_ASIDE
+from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
+from hub_common.security.audit import AUDIT_PUBLICATION
 from hub_intake.config import IntakeSettings
 from hub_intake.service_layer.commands import InboundRecord, ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
@@ -52,7 +53,7 @@ def register_consumers(
     # instead of once per topic. A batch at a time, in one PostgreSQL transaction. A batch's
     # offsets become committable once the handler is done with it, and it is done only once
     # the batch's referrals and outgoing events are committed; they are committed a few times
-    # a second (hub_common.offsets). Redelivery after a crash is harmless: the same source +
+    # a second (hub_common.messaging.offsets). Redelivery after a crash is harmless: the same source +
     # referrer reference is the same referral.
     @broker.subscriber(
         *source_of,
@@ -61,7 +62,7 @@ def register_consumers(
         ack_policy=AckPolicy.MANUAL,  # committed by `offsets` below, once durable
         batch=True,
         max_records=settings.batch_size,
-        batch_timeout_ms=BATCH_POLL_MS,  # see hub_common.subscriptions
+        batch_timeout_ms=BATCH_POLL_MS,  # see hub_common.messaging.subscriptions
         title="intake.inbound",
         description="Referrals from every agency, each topic in its agency's own format: "
         + ", ".join(sorted(source_of))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub_common.audit import AuditEntry
+from hub_common.security.audit import AuditEntry
 
 
 @dataclass(frozen=True)

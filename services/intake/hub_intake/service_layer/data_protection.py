@@ -1,9 +1,9 @@
-"""Intake applies erasure requests (hub_common.data_protection): its own rows, and the records
+"""Intake applies erasure requests (hub_common.privacy.data_protection): its own rows, and the records
 on the topics it reads and writes that carry the person.
 
 The topics come first: the person's identifiers, which find their records there, are read from
 the rows the erasure then deletes. A retry after a failure between the two (or while a reader
-is still behind, hub_common.topic_erasure.ReadersBehind) therefore starts again from the rows.
+is still behind, hub_common.privacy.topic_erasure.ReadersBehind) therefore starts again from the rows.
 Restriction asks nothing of intake: it keeps receiving (refusing a person's new referral would
 lose it), and the router holds a restricted person's referrals.
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.data_protection import DataProtectionRequest, stage_applied
-from hub_common.inbox import first_delivery
-from hub_common.topic_erasure import Person, delete_before, last_records
-from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.inbox import first_delivery
+from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.privacy.data_protection import DataProtectionRequest, stage_applied
+from hub_common.privacy.topic_erasure import Person, delete_before, last_records
 from hub_intake.adapters import erasure_store, orm
 
 log = logging.getLogger(__name__)

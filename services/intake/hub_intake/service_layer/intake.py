@@ -1,6 +1,6 @@
 """Receiving referrals: read, record, and stage the outgoing event, all in one transaction.
 
-A batch of messages is one transaction (`hub_common.batch`): every message is read first, what
+A batch of messages is one transaction (`hub_common.messaging.batch`): every message is read first, what
 the batch must look up is looked up once, and a message that fails rolls back alone and is set
 aside as a rejection. Each message takes one path, whichever way the batch runs.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import audit_event
-from hub_common.batch import run_batch
+from hub_common.fhir.outcome import Issue, operation_outcome
 from hub_common.jsonio import dumps
-from hub_common.outcome import Issue, operation_outcome
-from hub_common.topics import Topics
+from hub_common.messaging.batch import run_batch
+from hub_common.messaging.topics import Topics
+from hub_common.security.audit import audit_event
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import (
     InboundFormat,

@@ -8,9 +8,9 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 from hub_common.jsonio import dumps
-from hub_common.outcome import Issue, operation_outcome
 from hub_intake.adapters.fhir_mapping import agency_identifier, derived_agency_id
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.domain.events import ReferralAcceptedWithWarnings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub_common.audit import AuditEntry
+from hub_common.security.audit import AuditEntry
 from hub_intake.adapters.formats.base import UnreadableMessage
 
 

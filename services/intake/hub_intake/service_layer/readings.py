@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hub_common.fhir_systems import ODS_SYSTEM
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
+from hub_common.fhir.systems import ODS_SYSTEM
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.commands import ReceiveReferrals

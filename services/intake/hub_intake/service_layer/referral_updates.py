@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hub_common.fhir_refs import resource_version
-from hub_common.outcome import Issue
-from hub_common.topics import Topics
+from hub_common.fhir.outcome import Issue
+from hub_common.fhir.refs import resource_version
+from hub_common.messaging.topics import Topics
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.domain.events import ReferralChanged

@@ -8,10 +8,10 @@ import hashlib
 import logging
 import uuid
 
+from hub_common.fhir.outcome import Issue
 from hub_common.jsonio import dumps
-from hub_common.metrics import REFERRALS_REFUSED, count_on_commit
-from hub_common.outcome import Issue
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.observability.metrics import REFERRALS_REFUSED, count_on_commit
 from hub_intake.adapters.formats.base import Reading, ReferrerContact
 from hub_intake.domain.events import ReferralRejected
 from hub_intake.service_layer.commands import ReceiveReferrals

@@ -4,7 +4,7 @@ A use case reads and writes through the repositories (`referrals`, `rejections`)
 what happened as typed events (`domain/events.py`, or an audit entry's outgoing event) with
 `stage`; the unit of work turns them into outbox rows and writes the batch's new referrals and then
 its events to the outbox when the batch ends (or a message ends, with savepoints: see
-`hub_common.batch`), so a change and its events commit together, events last (add_to_outbox).
+`hub_common.messaging.batch`), so a change and its events commit together, events last (add_to_outbox).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.batch import BatchUnitOfWork
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON, PLAIN_JSON
+from hub_common.fhir.systems import FHIR_JSON, PLAIN_JSON
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import Topics
+from hub_common.messaging.batch import BatchUnitOfWork
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import Topics
 from hub_intake.adapters import orm
 from hub_intake.adapters.known_referrals import Referrals
 from hub_intake.adapters.rejection_store import Rejections

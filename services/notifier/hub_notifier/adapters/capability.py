@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.fhir_search import SEARCH_RESULT_PARAMETERS
+from hub_common.fhir.search import SEARCH_RESULT_PARAMETERS
 from hub_notifier.domain.notification import BACKPORT
 
 

@@ -1,4 +1,4 @@
-"""The notifier's share of erasure and restriction (hub_common.data_protection): the SQL.
+"""The notifier's share of erasure and restriction (hub_common.privacy.data_protection): the SQL.
 
 The notifier is where a person is found (it links one person's referrals from several agencies,
 adapters/person_links.py), where the requests are recorded (ids only), and where restrictions
@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common import fhir_systems as sys
-from hub_common.data_protection import DataProtectionRequest
+from hub_common.fhir import systems as sys
+from hub_common.privacy.data_protection import DataProtectionRequest
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.retention_store import forget_referrals
 

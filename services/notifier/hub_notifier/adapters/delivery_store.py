@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub_common.db import array_parameter
+from hub_common.storage.db import array_parameter
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.domain.notification import NotificationType

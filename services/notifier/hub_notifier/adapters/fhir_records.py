@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from hub_common.fhir_systems import NHS_NUMBER_SYSTEM, REFERRAL_ID_SYSTEM
+from hub_common.fhir.systems import NHS_NUMBER_SYSTEM, REFERRAL_ID_SYSTEM
 
 COMMUNICATION_STATUS = {"delivered": "completed", "dead": "stopped", "pending": "in-progress"}
 AUDIT_EVENT_TYPE = {

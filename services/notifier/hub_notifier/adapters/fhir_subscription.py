@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub_common.fhir_systems import HUB_BASE
-from hub_common.stored_text import NUL_MESSAGE, first_nul
+from hub_common.fhir.systems import HUB_BASE
+from hub_common.storage.stored_text import NUL_MESSAGE, first_nul
 from hub_notifier.domain.commands import CreateSubscription
 from hub_notifier.domain.notification import BACKPORT, TASK_TOPIC
 from hub_notifier.domain.subscription import Channel, RefusedSubscription

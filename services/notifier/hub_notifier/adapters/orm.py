@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from hub_common.db import outbox_table, processed_events_table
+from hub_common.storage.db import outbox_table, processed_events_table
 
 SCHEMA = "notifier"
 metadata = MetaData(schema=SCHEMA)
@@ -126,7 +126,7 @@ deliveries = Table(
     Column("last_error", String(200), nullable=True),  # e.g. `HTTP 503`; never response text
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # The change's W3C trace context: the worker's POST continues its trace (hub_common.tracing).
+    # The change's W3C trace context: the worker's POST continues its trace (hub_common.observability.tracing).
     Column("traceparent", String(64), nullable=True),
     UniqueConstraint("subscription_id", "event_number", name="uq_deliveries_event_number"),
     Index("ix_deliveries_pending_due", "due_at", postgresql_where=text("status = 'pending'")),
@@ -251,7 +251,7 @@ person_reviews = Table(
     Index("ix_person_reviews_pending", "created_at", postgresql_where=text("status = 'pending'")),
 )
 
-# Erasure and restriction requests (hub_common.data_protection), as an operator made them: the
+# Erasure and restriction requests (hub_common.privacy.data_protection), as an operator made them: the
 # referral and episode ids they covered (hub ids: pseudonyms once the person is erased), who
 # asked and when, and which services have applied them. Never a name or an NHS number.
 data_protection_requests = Table(

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.task_status import CLOSED
+from hub_common.fhir.task_status import CLOSED
 from hub_notifier.adapters import orm
 from hub_notifier.domain.person_match import Demographics, Match, Verdict, compare
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.db import array_parameter
+from hub_common.storage.db import array_parameter
 
 REFERRAL_LOCK_CLASS = 0x4E0715
 """The first key of the two-key advisory locks (a key space apart from the one-key outbox lock)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub_common.fhir_refs import contained
+from hub_common.fhir.refs import contained
 from hub_notifier.adapters.requester import service_request_requester
 
 COLUMNS = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common import fhir_systems as sys
+from hub_common.fhir import systems as sys
 
 ISSUE_TYPE_SYSTEM = "http://hl7.org/fhir/issue-type"
 

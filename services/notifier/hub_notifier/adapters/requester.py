@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hub_common.fhir_refs import contained
-from hub_common.fhir_systems import AGENCY_ID_SYSTEM
+from hub_common.fhir.refs import contained
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 
 
 def requester_key(identifier: dict[str, Any] | None) -> str:

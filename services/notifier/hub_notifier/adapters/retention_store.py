@@ -1,4 +1,4 @@
-"""The notifier's share of the retention schedule (hub_common.retention): the SQL that lets go.
+"""The notifier's share of the retention schedule (hub_common.privacy.retention): the SQL that lets go.
 
 A referral's clock starts when its Task reaches an end state: its last change, as the router
 stamped it (`last_updated`, indexed; set on every row, the migration that adds the retention
@@ -20,9 +20,9 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.retention import RecordKind, RetentionStep
-from hub_common.retention_sql import deleting_step
-from hub_common.task_status import CLOSED
+from hub_common.fhir.task_status import CLOSED
+from hub_common.privacy.retention import RecordKind, RetentionStep
+from hub_common.storage.retention_sql import deleting_step
 from hub_notifier.adapters import orm
 
 t = orm.tasks

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.subject_access import Collector
+from hub_common.privacy.subject_access import Collector
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_records import (
     audit_event,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
+from hub_common.fhir.task_outputs import Outcomes, UnreadableOutputs, read_outputs
 from hub_notifier.adapters.requester import referrer_reference, requester_key, source_of
 
 log = logging.getLogger(__name__)

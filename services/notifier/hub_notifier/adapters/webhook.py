@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import aiohttp
 
-from hub_common import tracing
+from hub_common.observability import tracing
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.endpoint_guard import PrivateEndpoint
 from hub_notifier.domain.signature import sign, standard_signature

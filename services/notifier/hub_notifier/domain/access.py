@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_common.task_status import WORKING
+from hub_common.fhir.task_status import WORKING
 
 WORKING_STATUSES = tuple(sorted(WORKING))
 """Task statuses in which the owning link worker is working with the person."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_common.task_status import TaskStatus as S
+from hub_common.fhir.task_status import TaskStatus as S
 from hub_notifier.domain.message_back import MessageBack
 from hub_notifier.domain.message_back_content import outcome_lines
 

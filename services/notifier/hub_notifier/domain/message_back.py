@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hub_common.fhir_systems import ODS_SYSTEM
-from hub_common.task_outputs import Outcomes
-from hub_common.task_status import CONTACT_MADE
-from hub_common.task_status import BusinessStatus as B
-from hub_common.task_status import TaskStatus as S
+from hub_common.fhir.systems import ODS_SYSTEM
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.task_status import CONTACT_MADE
+from hub_common.fhir.task_status import BusinessStatus as B
+from hub_common.fhir.task_status import TaskStatus as S
 from hub_notifier.domain.message_back_content import outcome_parts
 
 SNOMED = "http://snomed.info/sct"

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.directory import SERVICE_ID_SYSTEM
-from hub_common.fhir_systems import SNOMED
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NEED_SNOMED, NeedCategory
-from hub_common.task_outputs import (
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NEED_SNOMED, NeedCategory
+from hub_common.fhir.systems import SNOMED
+from hub_common.fhir.task_outputs import (
     SUPPORT_DISPLAY,
     SUPPORT_KIND_SYSTEM,
     Outcomes,
     SupportOffered,
     measure_code,
 )
-from hub_common.wellbeing import (
+from hub_common.fhir.wellbeing import (
     TIMEPOINT_DISPLAY,
     TIMEPOINT_SYSTEM,
     WELLBEING_SYSTEM,
     WellbeingMeasure,
 )
+from hub_common.region.directory import SERVICE_ID_SYSTEM
 
 
 def need_concept(need: NeedCategory) -> dict[str, Any]:

@@ -11,7 +11,7 @@ document's Composition has a section for each, plus the entry to file:
   declined| as an Observation at decline);
 - **support offered** and **outcomes** (at closure only): the Task's coded support offered
   (ServiceRequests) and wellbeing measures (Observations and their QuestionnaireResponses),
-  the same resources the router writes (`hub_common/task_outputs.py`).
+  the same resources the router writes (`hub_common/fhir/task_outputs.py`).
 
 Never the link worker's free-text summary nor the referrer's words: coded entries the practice
 can file, and generated narrative saying the same in words. Pure: built on read from what the
@@ -24,9 +24,9 @@ import html
 import uuid
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE, NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
-from hub_common.task_outputs import Outcomes, task_output_parts
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.fhir.systems import HUB_BASE, NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
+from hub_common.fhir.task_outputs import Outcomes, task_output_parts
 from hub_notifier.domain.message_back import DECLINED, MessageBack, Moment
 from hub_notifier.domain.message_back_content import need_concept, outcome_lines
 

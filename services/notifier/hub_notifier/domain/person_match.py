@@ -30,8 +30,8 @@ from typing import Any
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from hub_common.fhir_refs import contained
-from hub_common.fhir_systems import NHS_NUMBER_SYSTEM
+from hub_common.fhir.refs import contained
+from hub_common.fhir.systems import NHS_NUMBER_SYSTEM
 
 WEIGHTS = {"birthDate": 0.30, "family": 0.25, "given": 0.20, "postcode": 0.15, "phone": 0.10}
 """How much each field counts: the birth date changes least, a phone number most."""

@@ -1,7 +1,7 @@
 """What every FHIR answer of the notifier shares: OperationOutcomes, history Bundles, who reads.
 
-Searchsets, paging, error shapes and ETags are the hub's, in hub_common.fhir_search and
-hub_common.fhir_http."""
+Searchsets, paging, error shapes and ETags are the hub's, in hub_common.fhir.search and
+hub_common.http.fhir."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
 
-from hub_common.auth import Principal, principal_from_request, require
-from hub_common.fhir_http import FHIR_JSON_MEDIA, FhirResponse
-from hub_common.outcome import Issue, operation_outcome
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.http.fhir import FHIR_JSON_MEDIA, FhirResponse
+from hub_common.security.auth import Principal, principal_from_request, require
 from hub_notifier.domain.access import Reader
 
 __all__ = ["FHIR_JSON_MEDIA", "FhirResponse"]

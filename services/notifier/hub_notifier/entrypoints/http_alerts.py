@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
 from hub_notifier.service_layer.alerting import AlertBook
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]

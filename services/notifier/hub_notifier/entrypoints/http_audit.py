@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditAction
-from hub_common.auth import Principal, require
+from hub_common.security.audit import AuditAction
+from hub_common.security.auth import Principal, require
 from hub_notifier.service_layer.audit_trail import MAX_LIMIT, AuditQuery, AuditTrail
 
 AuditReader = Annotated[Principal, Depends(require("coordinator", "operator"))]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
 
-from hub_common.audit import AuditLogDep
+from hub_common.security.audit import AuditLogDep
 from hub_notifier.entrypoints.fhir_http import OperatorDep
 from hub_notifier.service_layer.data_protection import NobodyFound, NotifierDataProtection
 

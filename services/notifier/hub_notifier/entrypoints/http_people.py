@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
 from hub_notifier.domain.access import Reader
 from hub_notifier.service_layer.people import Decision, PeopleService, ReviewConflict
 

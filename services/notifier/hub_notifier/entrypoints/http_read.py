@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from hub_common.audit import AuditLogDep, ids_of
-from hub_common.fhir_http import read_response
-from hub_common.fhir_search import is_strict, parse_search, searchset
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
+from hub_common.fhir.search import is_strict, parse_search, searchset
+from hub_common.http.fhir import read_response
+from hub_common.security.audit import AuditLogDep, ids_of
 from hub_notifier.adapters.capability import capability_statement
 from hub_notifier.adapters.fhir_search import parse_instant_bound, parse_token_list
 from hub_notifier.domain.message_back import parse_document_id

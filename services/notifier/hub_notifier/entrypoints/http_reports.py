@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from hub_common.audit import AuditLogDep
+from hub_common.security.audit import AuditLogDep
 from hub_notifier.adapters.referral_rows import COLUMNS
 from hub_notifier.domain.access import Reader
 from hub_notifier.domain.csv_cells import csv_record

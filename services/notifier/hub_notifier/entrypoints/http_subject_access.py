@@ -3,7 +3,7 @@
 - `GET /operator/subject-access/$match`: the referrals of the person named (NHS number,
   demographics or one of their referrals), from every agency; an audit entry naming them
 - `GET /operator/subject-access?referral=...`: the notifier's part of the export
-  (hub_common/subject_access.py), like intake's and the router's
+  (hub_common/privacy/subject_access.py), like intake's and the router's
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.subject_access import ROUTE, Collector, OperatorOnly, subject_access_router
+from hub_common.privacy.subject_access import ROUTE, Collector, OperatorOnly, subject_access_router
+from hub_common.security.audit import AuditLogDep
 from hub_notifier.service_layer.subject_access import (
     NoKey,
     SeveralPeople,

@@ -3,7 +3,7 @@ heartbeat period), `$status`, `$rotate-secret`.
 
 Agencies subscribe to their referrals' Tasks; community organisations (`organisation` role) to
 the onward referrals sent to them, through the same machinery, under their directory
-organisation's identifier (`hub_common.onward.organisation_key`), rest-hook only.
+organisation's identifier (`hub_common.messaging.onward.organisation_key`), rest-hook only.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from hub_common.auth import Principal, require
+from hub_common.fhir.outcome import Issue
 from hub_common.jsonio import loads
-from hub_common.onward import organisation_key
-from hub_common.outcome import Issue
+from hub_common.messaging.onward import organisation_key
+from hub_common.security.auth import Principal, require
 from hub_notifier.adapters.endpoint_guard import PrivateEndpoint, check_public
 from hub_notifier.adapters.fhir_subscription import read_subscription, subscription_resource
 from hub_notifier.domain.commands import CreateSubscription
@@ -59,7 +59,7 @@ SubscriberDep = Annotated[Principal, Depends(require("agency", "organisation"))]
 
 def subscriber_key(principal: Principal) -> str:
     """Whose Tasks a subscription follows: an agency's identifier, or an organisation's."""
-    assert principal.organisation  # both roles' tokens always name one (hub_common.auth)
+    assert principal.organisation  # both roles' tokens always name one (hub_common.security.auth)
     if principal.role == "organisation":
         return organisation_key(principal.organisation)
     return principal.organisation

@@ -8,10 +8,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from hub_common import contract
-from hub_common.audit import AUDIT_PUBLICATION, AuditEntry
-from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
-from hub_common.subscriptions import Delivery, subscribe_json
-from hub_common.topics import INBOUND_SOURCES
+from hub_common.messaging.subscriptions import Delivery, subscribe_json
+from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
+from hub_common.security.audit import AUDIT_PUBLICATION, AuditEntry
 from hub_notifier.config import NotifierSettings
 from hub_notifier.service_layer.alerting import AlertBook
 from hub_notifier.service_layer.audit_trail import AuditTrail

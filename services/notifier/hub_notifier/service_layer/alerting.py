@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.inbox import first_delivery
+from hub_common.messaging.inbox import first_delivery
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import PENDING
 from hub_notifier.adapters.mailer import compose

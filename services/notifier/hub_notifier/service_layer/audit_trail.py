@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import AuditEntry
+from hub_common.security.audit import AuditEntry
 from hub_notifier.adapters import orm
 
 a = orm.audit_log

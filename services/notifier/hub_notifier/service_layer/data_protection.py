@@ -22,16 +22,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import AuditEntry, stage_audit
-from hub_common.data_protection import (
+from hub_common.messaging.inbox import first_delivery
+from hub_common.messaging.outbox import add_to_outbox
+from hub_common.messaging.topics import Topics
+from hub_common.privacy.data_protection import (
     Action,
     DataProtectionRequest,
     requested_event,
     stage_applied,
 )
-from hub_common.inbox import first_delivery
-from hub_common.outbox import add_to_outbox
-from hub_common.topics import Topics
+from hub_common.security.audit import AuditEntry, stage_audit
 from hub_notifier.adapters import data_protection_store as store
 from hub_notifier.adapters import orm
 

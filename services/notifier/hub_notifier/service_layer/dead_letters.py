@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_common.fhir.systems import FHIR_JSON
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import INBOUND_SOURCES, Topics
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING, SENT_BY_WORKER
 from hub_notifier.adapters.requester import source_of

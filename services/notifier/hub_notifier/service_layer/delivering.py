@@ -13,9 +13,9 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
-from hub_common import tracing
 from hub_common.jsonio import dumps, loads
-from hub_common.metrics import DEAD_LETTERS, DELIVERIES
+from hub_common.observability import tracing
+from hub_common.observability.metrics import DEAD_LETTERS, DELIVERIES
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
 from hub_notifier.domain.coalescing import coalesce_notifications, coalesced_key

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.envelope import Envelope, event_traceparent
-from hub_common.fhir_systems import FHIR_JSON
+from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.envelope import Envelope, event_traceparent
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import INBOUND_SOURCES, Topics
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.inbox import first_delivery
-from hub_common.onward import OnwardEvent, organisation_key
+from hub_common.messaging.inbox import first_delivery
+from hub_common.messaging.onward import OnwardEvent, organisation_key
 from hub_notifier.adapters import orm
 from hub_notifier.domain.email_text import ONWARD_SUBJECTS, onward_email
 from hub_notifier.service_layer.notifying import Announcer, Change

@@ -20,8 +20,8 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import AuditEntry, stage_audit
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.security.audit import AuditEntry, stage_audit
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.person_links import CLOSED_STATUSES, lock_linking, merge_people
 from hub_notifier.domain.access import Reader

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, false, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.disclosure import for_referrer
-from hub_common.fhir_search import Page, SearchQuery, keyset_page, page_of
+from hub_common.fhir.search import Page, SearchQuery, keyset_page, page_of
+from hub_common.security.disclosure import for_referrer
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.fhir_search import InstantBound
 from hub_notifier.adapters.task_facts import outcomes_of

@@ -12,9 +12,9 @@ from sqlalchemy import Integer, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.fhir_refs import resource_version
-from hub_common.inbox import first_deliveries, first_delivery
-from hub_common.service_area import borough_of
+from hub_common.fhir.refs import resource_version
+from hub_common.messaging.inbox import first_deliveries, first_delivery
+from hub_common.region.service_area import borough_of
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.data_protection_store import restricted_among
 from hub_notifier.adapters.person_links import (
@@ -65,7 +65,7 @@ async def _keep_later_versions(session: AsyncSession, rows: list[dict[str, Any]]
 
 async def _unrestricted(session: AsyncSession, changes: list[Change]) -> list[Change]:
     """The changes to announce: none about a person whose processing is restricted (their
-    Task versions are still kept; hub_common.data_protection)."""
+    Task versions are still kept; hub_common.privacy.data_protection)."""
     restricted = await restricted_among(session, {change.referral_id for change in changes})
     return [change for change in changes if change.referral_id not in restricted]
 

@@ -1,6 +1,6 @@
 """A closed referral's Task and routing facts with the person taken out, kept for the figures.
 
-When a referral's retention period ends (hub_common.retention) the router deletes its care
+When a referral's retention period ends (hub_common.privacy.retention) the router deletes its care
 plan, service level clock and routing explanations, but keeps its Task row in this form: the
 coordinators' charts (referrals per source per week, time to first contact) and the wellbeing
 change by source, need and borough are computed from Tasks, and must not change when the
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common import fhir_systems as sys
+from hub_common.fhir import systems as sys
 from hub_router.adapters.fhir_task import EPISODE_ID_SYSTEM
 
 REMOVED_REASON = "removed when the record's retention period ended"

@@ -4,7 +4,7 @@ router holds already, and who holds each person's other open referral (continuit
 
 Kept current as the batch routes, so a repeat or a second referral of one person inside the
 batch is treated as it would be one transaction later. A referral rolled back alone
-(`hub_common.batch`) takes what it taught the look-ups with it (`remember`/`forget`).
+(`hub_common.messaging.batch`) takes what it taught the look-ups with it (`remember`/`forget`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy import any_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.db import array_parameter
-from hub_common.inbox import first_deliveries
+from hub_common.messaging.inbox import first_deliveries
+from hub_common.storage.db import array_parameter
 from hub_router.adapters import orm
 from hub_router.domain.model import ReferralToRoute
 from hub_router.domain.task_status import OPEN

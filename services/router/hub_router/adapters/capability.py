@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.fhir_search import SEARCH_RESULT_PARAMETERS
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.fhir.search import SEARCH_RESULT_PARAMETERS
+from hub_common.fhir.systems import HUB_BASE
 
 CAPACITY_OPERATION = f"{HUB_BASE}/OperationDefinition/HealthcareService-capacity"
 

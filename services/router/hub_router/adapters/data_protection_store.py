@@ -1,4 +1,4 @@
-"""The router's share of erasure and restriction (hub_common.data_protection): the SQL.
+"""The router's share of erasure and restriction (hub_common.privacy.data_protection): the SQL.
 
 Erasure keeps each Task pseudonymised exactly as the retention sweep does at the end of a
 referral's period (retention_store.anonymise: the coordinators' figures stay whole) and deletes

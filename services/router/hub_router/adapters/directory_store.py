@@ -37,8 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.directory import DirectoryService, fhir_id
-from hub_common.district_centroids import EARTH_RADIUS_KM
+from hub_common.region.directory import DirectoryService, fhir_id
+from hub_common.region.district_centroids import EARTH_RADIUS_KM
 from hub_router.adapters import orm
 from hub_router.domain.directory_search import (
     Answer,

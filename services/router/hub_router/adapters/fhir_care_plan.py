@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
 from hub_router.adapters.fhir_task import EPISODE_ID_SYSTEM
 from hub_router.domain.care_plan import ActionBy, CarePlan, Goal
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.fhir.systems import HUB_BASE
 from hub_router.domain.directory_search import Candidate, UsualResponse
 
 CAPACITY_URL = f"{HUB_BASE}/StructureDefinition/service-capacity"

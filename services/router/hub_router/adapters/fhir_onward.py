@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.directory import ORGANISATION_ID_SYSTEM, SERVICE_ID_SYSTEM
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY
+from hub_common.region.directory import ORGANISATION_ID_SYSTEM, SERVICE_ID_SYSTEM
 from hub_router.adapters.fhir_task import BUSINESS_STATUS_SYSTEM, EPISODE_ID_SYSTEM
 from hub_router.domain.onward import OnwardReferral
 

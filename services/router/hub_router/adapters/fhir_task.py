@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.needs import NEED_CATEGORY_SYSTEM
-from hub_common.task_outputs import Outcomes, task_output_parts
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM
+from hub_common.fhir.task_outputs import Outcomes, task_output_parts
 from hub_router.domain.onward import connected_services
 from hub_router.domain.task_status import BusinessStatus
 
@@ -34,7 +34,7 @@ def task_snapshot(
     referral_version: int = 1,
 ) -> dict[str, Any]:
     """A Task that names people only by id: safe to publish and to notify. Its outcomes
-    (hub_common.task_outputs) are contained resources about the same episode identifier.
+    (hub_common.fhir.task_outputs) are contained resources about the same episode identifier.
     While an offer awaits its answer, `restriction.period.end` is its deadline: when the
     offer passes to the next worker, so the worker can see how long they have.
 

@@ -9,19 +9,19 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps
-from hub_common.needs import NeedCategory
-from hub_common.onward import (
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.onward import (
     ONWARD_CHANGED,
     ONWARD_NUDGED,
     ONWARD_SENT,
     OnwardEvent,
     OnwardKind,
 )
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import Topics
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
 from hub_router.domain.onward import OnwardReferral, OnwardStep
 from hub_router.domain.task_status import TaskStatus

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
-from hub_common.db import outbox_table, processed_events_table
-from hub_common.task_status import OPEN, BusinessStatus, TaskStatus, sql_in
+from hub_common.fhir.task_status import OPEN, BusinessStatus, TaskStatus, sql_in
+from hub_common.storage.db import outbox_table, processed_events_table
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
@@ -136,7 +136,7 @@ sla_timers = Table(
 )
 
 # The community services directory as the router reads it (a read model of the compacted
-# `directory.services` topic, hub_common.directory), for link workers to find services. The
+# `directory.services` topic, hub_common.region.directory), for link workers to find services. The
 # directory columns are rewritten by every message; the capacity columns belong to the router
 # (organisations set them through the API) and survive directory updates.
 SEARCH_VECTOR = (
@@ -214,7 +214,7 @@ onward_referrals = Table(
     ),
 )
 
-# Restrictions of processing (hub_common.data_protection): a referral or episode id per row,
+# Restrictions of processing (hub_common.privacy.data_protection): a referral or episode id per row,
 # and the request that restricted it (a lift deletes that request's rows). Ids only.
 restrictions = Table(
     "restrictions",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE, LINK_WORKER_ID_SYSTEM
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.fhir.systems import HUB_BASE, LINK_WORKER_ID_SYSTEM
 from hub_router.domain.model import WEEKDAYS, LinkWorker
 
 EXT = f"{HUB_BASE}/StructureDefinition/link-worker"

@@ -1,4 +1,4 @@
-"""The router's share of the retention schedule (hub_common.retention): the SQL that lets go.
+"""The router's share of the retention schedule (hub_common.privacy.retention): the SQL that lets go.
 
 A referral's clock starts when its Task reaches an end state (completed, cancelled, failed,
 rejected, entered in error: the end of care, as the Records Management Code counts). Then its
@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.retention import RecordKind, RetentionStep
-from hub_common.retention_sql import deleting_step
+from hub_common.privacy.retention import RecordKind, RetentionStep
+from hub_common.storage.retention_sql import deleting_step
 from hub_router.adapters import orm
 from hub_router.adapters.anonymised import anonymised_facts, anonymised_task
 

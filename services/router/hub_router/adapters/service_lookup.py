@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.directory import NotADirectoryEntry, read_bundle
+from hub_common.region.directory import NotADirectoryEntry, read_bundle
 from hub_router.adapters import orm
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.fhir_refs import contained
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NeedCategory
-from hub_common.service_area import borough_of, district_of
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NeedCategory
+from hub_common.fhir.refs import contained
+from hub_common.region.service_area import borough_of, district_of
 from hub_router.domain.model import ReferralToRoute
 
 INTERPRETER_EXT = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication"
@@ -100,6 +100,6 @@ def read_service_request(request: dict[str, Any]) -> ReferralFacts:
 
 def referral_and_episode(request: dict[str, Any]) -> tuple[str, str]:
     """A ServiceRequest's referral id and episode id (its own id when it names none): what a
-    restriction of processing is recorded against (hub_common.data_protection)."""
+    restriction of processing is recorded against (hub_common.privacy.data_protection)."""
     referral_id = str(request.get("id") or "")
     return referral_id, str(_extension(request, sys.EPISODE_EXTENSION_URL) or referral_id)

@@ -11,11 +11,11 @@ from sqlalchemy import Row, Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
+from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import Topics
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters.alerts import Resolution, sla_breach_alert, sla_resolved_alert
 from hub_router.domain.sla import Breach, Level, Rule, SlaTimer

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.subject_access import Collector
+from hub_common.privacy.subject_access import Collector
 from hub_router.adapters import care_plan_store, orm
 from hub_router.adapters.fhir_care_plan import to_care_plan
 

@@ -11,9 +11,9 @@ from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlalchemy import exists as sql_exists
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.db import array_parameter
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, read_outputs
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, read_outputs
+from hub_common.storage.db import array_parameter
 from hub_router.adapters import orm
 from hub_router.adapters.fhir_task import task_snapshot
 from hub_router.adapters.practitioner_role import from_practitioner_role

@@ -15,7 +15,7 @@ from sqlalchemy import any_, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.db import array_parameter
+from hub_common.storage.db import array_parameter
 from hub_router.adapters import orm
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.domain.model import LinkWorker

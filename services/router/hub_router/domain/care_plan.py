@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
 
 MAX_TEXT = 1000
 MAX_ITEMS = 20

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
+from hub_common.fhir.needs import NEED_DISPLAY, NeedCategory
 
 DAY_NAMES = {
     "mon": "Monday",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from hub_common.task_outputs import Outcomes
+from hub_common.fhir.task_outputs import Outcomes
 from hub_router.domain.model import LinkWorker
 from hub_router.domain.task_status import (
     OPEN,

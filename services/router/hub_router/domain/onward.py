@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import Outcomes, SupportKind, SupportOffered
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import Outcomes, SupportKind, SupportOffered
 from hub_router.domain.offers import ReferralTask
 from hub_router.domain.sla import add_working_days, end_of, london_day
 from hub_router.domain.task_status import (

@@ -4,7 +4,7 @@ The router is the one service that enforces it (check_transition, check_step); t
 the notifier read the same module, so a change to the machine is made once.
 """
 
-from hub_common.task_status import (
+from hub_common.fhir.task_status import (
     ALLOWED,
     CLOSED,
     CONTACT_MADE,

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.needs import NeedCategory
-from hub_common.stored_text import StorableText
+from hub_common.fhir.needs import NeedCategory
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
+from hub_common.storage.stored_text import StorableText
 from hub_router.domain.care_plan import (
     MAX_ITEMS,
     MAX_TEXT,

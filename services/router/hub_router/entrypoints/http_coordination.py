@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.envelope import TRACEPARENT
-from hub_common.stored_text import StorableText
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
+from hub_common.storage.stored_text import StorableText
 from hub_router.entrypoints.http_tasks import fhir, viewer_of
 from hub_router.service_layer.commands import AssignByHand, RebalanceWaiting
 from hub_router.service_layer.routing import RoutingService

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.needs import NeedCategory
+from hub_common.fhir.needs import NeedCategory
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
 from hub_router.adapters.capability import capability_statement
 from hub_router.adapters.fhir_directory import searchset, service_resource
 from hub_router.domain.directory_search import (

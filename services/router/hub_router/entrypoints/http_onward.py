@@ -20,12 +20,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.envelope import TRACEPARENT
-from hub_common.needs import NeedCategory
-from hub_common.onward import OnwardKind
-from hub_common.stored_text import StorableText
+from hub_common.fhir.needs import NeedCategory
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.messaging.onward import OnwardKind
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
+from hub_common.storage.stored_text import StorableText
 from hub_router.adapters.fhir_onward import ConsentToShare, PersonToShare
 from hub_router.domain.onward import OnwardReferral
 from hub_router.entrypoints.http_tasks import fhir, refusal

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from hub_common.audit import AuditLogDep
-from hub_common.auth import Principal, require
-from hub_common.disclosure import for_referrer
-from hub_common.envelope import TRACEPARENT
-from hub_common.stored_text import StorableText
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.security.audit import AuditLogDep
+from hub_common.security.auth import Principal, require
+from hub_common.security.disclosure import for_referrer
+from hub_common.storage.stored_text import StorableText
 from hub_router.entrypoints.http_tasks import fhir
 from hub_router.service_layer.commands import CancelReferral
 from hub_router.service_layer.task_progress import TaskProgress

@@ -11,7 +11,7 @@ Tasks of their boroughs; a community organisation sees, accepts and declines onl
 referrals sent to it (`service_layer/onward.py`; `?part-of=Task/<id>` lists a referral's onward
 Tasks for those who may see the referral). Anything else answers 404, as if it did not exist. Every Task read
 (they carry routing facts about the person) and every change is in the audit log
-(hub_common.audit): a read's entry is committed before the answer, a change's with it.
+(hub_common.security.audit): a read's entry is committed before the answer, a change's with it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub_common.audit import AuditLogDep, ids_of
-from hub_common.auth import Principal, require
-from hub_common.envelope import TRACEPARENT
-from hub_common.fhir_http import read_response
-from hub_common.fhir_search import Page, is_strict, parse_search, searchset
-from hub_common.outcome import Issue, operation_outcome
-from hub_common.stored_text import StorableText
+from hub_common.fhir.outcome import Issue, operation_outcome
+from hub_common.fhir.search import Page, is_strict, parse_search, searchset
+from hub_common.http.fhir import read_response
+from hub_common.messaging.envelope import TRACEPARENT
+from hub_common.security.audit import AuditLogDep, ids_of
+from hub_common.security.auth import Principal, require
+from hub_common.storage.stored_text import StorableText
 from hub_router.domain.access import Viewer
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused

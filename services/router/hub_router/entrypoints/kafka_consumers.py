@@ -7,12 +7,12 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from hub_common.audit import AUDIT_PUBLICATION
 from hub_common.contract import declare_publications
-from hub_common.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
-from hub_common.data_protection import subscribe_requests
-from hub_common.onward import OnwardEvent
-from hub_common.subscriptions import Delivery, subscribe_json
+from hub_common.messaging.onward import OnwardEvent
+from hub_common.messaging.subscriptions import Delivery, subscribe_json
+from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
+from hub_common.privacy.data_protection import subscribe_requests
+from hub_common.security.audit import AUDIT_PUBLICATION
 from hub_router.config import RouterSettings
 from hub_router.service_layer.data_protection import RouterDataProtection
 from hub_router.service_layer.directory import DirectoryServices

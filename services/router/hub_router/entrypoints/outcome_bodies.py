@@ -1,7 +1,7 @@
 """The `outputs` of `$update-status`: what came of a referral, as the HTTP body gives it.
 
 Each body is checked field by field here and then once more as the domain object it becomes
-(hub_common.task_outputs), so a wrong answer is a 422 naming the item, never a 500 later.
+(hub_common.fhir.task_outputs), so a wrong answer is a 422 naming the item, never a 500 later.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from hub_common.needs import NeedCategory
-from hub_common.stored_text import StorableText
-from hub_common.task_outputs import (
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import (
     MAX_SERVICE_CHARS,
     InvalidOutputs,
     Outcomes,
     SupportKind,
     SupportOffered,
 )
-from hub_common.wellbeing import Instrument, InvalidMeasure, Timepoint, WellbeingMeasure
+from hub_common.fhir.wellbeing import Instrument, InvalidMeasure, Timepoint, WellbeingMeasure
+from hub_common.storage.stored_text import StorableText
 
 ItemCode = Annotated[str, Field(pattern=r"^[a-z][a-z\-]{0,39}$")]
 

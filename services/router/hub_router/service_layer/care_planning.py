@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import AuditEntry, stage_audit
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.security.audit import AuditEntry, stage_audit
 from hub_router.adapters import care_plan_store as store
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_common.audit import AuditEntry
-from hub_common.task_outputs import Outcomes
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.security.audit import AuditEntry
 from hub_router.domain.access import Viewer
 from hub_router.domain.task_status import BusinessStatus, TaskStatus
 

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import stage_audit
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.security.audit import stage_audit
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.worker_roster import WorkerRoster

@@ -1,4 +1,4 @@
-"""The router applies erasure and restriction requests (hub_common.data_protection).
+"""The router applies erasure and restriction requests (hub_common.privacy.data_protection).
 
 - erase: the person's Tasks pseudonymised, everything else about them deleted
   (adapters/data_protection_store.py); not reversible.
@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.data_protection import DataProtectionRequest, stage_applied
-from hub_common.inbox import first_delivery
-from hub_common.topics import Topics
+from hub_common.messaging.inbox import first_delivery
+from hub_common.messaging.topics import Topics
+from hub_common.privacy.data_protection import DataProtectionRequest, stage_applied
 from hub_router.adapters import data_protection_store as store
 from hub_router.adapters import orm
 from hub_router.adapters.service_request import referral_and_episode

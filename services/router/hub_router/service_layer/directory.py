@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.directory import read_bundle
-from hub_common.district_centroids import centroid_of
+from hub_common.region.directory import read_bundle
+from hub_common.region.district_centroids import centroid_of
 from hub_router.adapters import directory_store, orm
 from hub_router.domain.access import Viewer
 from hub_router.domain.directory_search import (

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.metrics import ASSIGNMENT_DECISIONS, count_on_commit
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.observability.metrics import ASSIGNMENT_DECISIONS, count_on_commit
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.alerts import Why, awaiting_allocation_alert
 from hub_router.domain.offers import OfferTimeout, ReferralTask

@@ -20,15 +20,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import AuditEntry, stage_audit
-from hub_common.directory import fhir_id
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import PLAIN_JSON
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps
-from hub_common.needs import NeedCategory
-from hub_common.onward import OnwardKind
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import Topics
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.onward import OnwardKind
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import Topics
+from hub_common.region.directory import fhir_id
+from hub_common.security.audit import AuditEntry, stage_audit
 from hub_router.adapters import directory_store, onward_store, orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.alerts import onward_no_response_alert

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.envelope import Envelope
-from hub_common.fhir_systems import FHIR_JSON, PLAIN_JSON
+from hub_common.fhir.systems import FHIR_JSON, PLAIN_JSON
 from hub_common.jsonio import dumps
-from hub_common.outbox import OutgoingEvent, add_to_outbox
-from hub_common.topics import Topics
+from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.service_layer.sla import track_change
@@ -33,7 +33,7 @@ class DeferredWrites:
     """The new Tasks of one routing batch, written together when it ends: three multi-row
     INSERTs instead of three round trips per referral (the router's largest cost under load).
     Safe because nothing in the batch reads these rows back: it keeps its own view of loads and
-    of the referrals it holds. With a savepoint per referral (`hub_common.batch`), each
+    of the referrals it holds. With a savepoint per referral (`hub_common.messaging.batch`), each
     referral's are written inside its own savepoint instead."""
 
     tasks: list[dict[str, Any]] = field(default_factory=list)

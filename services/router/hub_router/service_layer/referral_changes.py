@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.fhir_refs import resource_version
-from hub_common.inbox import first_delivery
-from hub_common.topics import Topics
+from hub_common.fhir.refs import resource_version
+from hub_common.messaging.inbox import first_delivery
+from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.service_request import read_service_request

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.audit import stage_audit
-from hub_common.batch import run_batch
-from hub_common.metrics import OFFERS_TIMED_OUT
-from hub_common.topics import Topics
+from hub_common.messaging.batch import run_batch
+from hub_common.messaging.topics import Topics
+from hub_common.observability.metrics import OFFERS_TIMED_OUT
+from hub_common.security.audit import stage_audit
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.practitioner_role import from_practitioner_role
@@ -96,7 +96,7 @@ class RoutingService:
 
     async def route_batch(self, requests: Sequence[tuple[dict[str, Any], str, str | None]]) -> int:
         """Offer many new referrals in ONE transaction under one hold of the assignment lock
-        (`hub_common.batch`). The directory and the loads are read once, and kept up to date
+        (`hub_common.messaging.batch`). The directory and the loads are read once, and kept up to date
         in memory as offers are made, instead of being aggregated again for every referral.
         A referral that cannot be routed rolls back alone (it is logged by id and skipped, as
         `route` would refuse it). Returns how many were offered or set waiting."""

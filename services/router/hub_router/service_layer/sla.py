@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.metrics import SLA_BREACHES, count_on_commit
-from hub_common.topics import Topics
+from hub_common.messaging.topics import Topics
+from hub_common.observability.metrics import SLA_BREACHES, count_on_commit
 from hub_router.adapters import sla_clock
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.alerts import Resolution

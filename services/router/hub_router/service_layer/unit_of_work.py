@@ -4,7 +4,7 @@ worker it could offer to (`task_repository.lock_workers`: those covering the ref
 and kept current in memory as offers are made (nobody else can add to those workers' loads
 meanwhile; other workers' loads may move, but the change never offers to them).
 
-`RoutingUnitOfWork` is a batch of new referrals (`hub_common.batch`): one transaction, the
+`RoutingUnitOfWork` is a batch of new referrals (`hub_common.messaging.batch`): one transaction, the
 batch's look-ups, and its new Tasks written together at its end. `LiveAssignments` is one
 change to existing Tasks (a decline, expired offers), reading continuity row by row, since the
 Task it moves is itself still open.
@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.batch import BatchConflict, BatchUnitOfWork
-from hub_common.consumer import sqlstate_of
+from hub_common.messaging.batch import BatchConflict, BatchUnitOfWork
+from hub_common.messaging.consumer import sqlstate_of
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.adapters.worker_roster import WorkerRoster

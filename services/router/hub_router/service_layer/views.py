@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.fhir_search import Page, SearchQuery, keyset_page, page_of
+from hub_common.fhir.search import Page, SearchQuery, keyset_page, page_of
 from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.fhir_task import with_routing_inputs

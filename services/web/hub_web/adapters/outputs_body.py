@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_common.task_outputs import Outcomes
+from hub_common.fhir.task_outputs import Outcomes
 
 
 def outputs_body(outcomes: Outcomes) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NeedCategory
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NeedCategory
 
 
 @dataclass(frozen=True)

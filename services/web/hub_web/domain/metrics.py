@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hub_common.task_status import BusinessStatus as B
+from hub_common.fhir.task_status import BusinessStatus as B
 from hub_web.domain.progress import OPEN_STATUSES
 from hub_web.domain.tasks import TaskView
 

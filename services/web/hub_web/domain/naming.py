@@ -10,7 +10,7 @@ from functools import cache
 
 from babel import Locale
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
+from hub_common.fhir.needs import NEED_DISPLAY, NeedCategory
 
 SOURCE_LABELS = {
     "fhir": "GP referral",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub_common.task_status import TaskStatus as S
+from hub_common.fhir.task_status import TaskStatus as S
 from hub_web.domain.tasks import parse_instant
 
 ONWARD_STEP_LABELS = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub_common import fhir_systems as sys
-from hub_common.fhir_refs import contained
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NeedCategory
+from hub_common.fhir import systems as sys
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_DISPLAY, NeedCategory
+from hub_common.fhir.refs import contained
 
 NHS_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication"
 RISK_WORDS = {

@@ -5,13 +5,13 @@ chart per instrument measured, each bar one answer at one moment, on the instrum
 scale (the limit marker is the scale's top). SWEMWBS shows its metric score (7-35), the figure
 the scale's authors publish; ONS4 shows its four items separately, as the ONS asks (never
 summed; on "anxious" lower is better). Measures are taken at first contact and at closure
-(`hub_common.wellbeing.Timepoint`), so a chart has one bar per moment measured.
+(`hub_common.fhir.wellbeing.Timepoint`), so a chart has one bar per moment measured.
 """
 
 from __future__ import annotations
 
-from hub_common.task_outputs import Outcomes
-from hub_common.wellbeing import INSTRUMENTS, TIMEPOINT_DISPLAY, Instrument, WellbeingMeasure
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.wellbeing import INSTRUMENTS, TIMEPOINT_DISPLAY, Instrument, WellbeingMeasure
 from hub_web.domain.charts import BarChart, bar_chart
 
 SWEMWBS_METRIC_TOP = 35.0

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_common import task_status as vocabulary
-from hub_common.task_status import TaskStatus as S
+from hub_common.fhir import task_status as vocabulary
+from hub_common.fhir.task_status import TaskStatus as S
 
 NEXT_STATUSES: dict[str, tuple[str, ...]] = {
     status: vocabulary.in_order(vocabulary.ALLOWED[status] - {S.COMPLETED})

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
 
-from hub_common.task_outputs import SupportKind
+from hub_common.fhir.task_outputs import SupportKind
 from hub_web.domain.charts import BarChart, bar_chart
 from hub_web.domain.tasks import TaskView
 from hub_web.domain.wellbeing_change import MIN_PEOPLE, Change, change_of

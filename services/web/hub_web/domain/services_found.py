@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub_common.fhir_systems import HUB_BASE
+from hub_common.fhir.systems import HUB_BASE
 
 CAPACITY_URL = f"{HUB_BASE}/StructureDefinition/service-capacity"
 USUAL_RESPONSE_URL = f"{HUB_BASE}/StructureDefinition/usual-response"

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.task_outputs import Outcomes, UnreadableOutputs, read_outputs
-from hub_common.task_status import BusinessStatus as B
-from hub_common.task_status import TaskStatus as S
-from hub_common.wellbeing import Timepoint
+from hub_common.fhir.task_outputs import Outcomes, UnreadableOutputs, read_outputs
+from hub_common.fhir.task_status import BusinessStatus as B
+from hub_common.fhir.task_status import TaskStatus as S
+from hub_common.fhir.wellbeing import Timepoint
 from hub_web.domain.naming import language_name, need_name, source_label
 
 REFERRER_REF_MARK = "/Id/referrer-ref/"
@@ -122,7 +122,9 @@ class TaskView:
     source: str | None
     referrer_reference: str | None
     status_reason: str | None
-    outcomes: Outcomes  # wellbeing measures, support offered, summary (hub_common.task_outputs)
+    outcomes: (
+        Outcomes  # wellbeing measures, support offered, summary (hub_common.fhir.task_outputs)
+    )
     rejection_issues: tuple[RejectionIssue, ...]
     is_rejection: bool
     routing: RoutingFacts | None = None  # the router's `input`: for link workers and coordinators

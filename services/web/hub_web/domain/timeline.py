@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub_common.task_status import CLOSED, CONTACT_MADE
-from hub_common.task_status import BusinessStatus as B
-from hub_common.task_status import TaskStatus as S
+from hub_common.fhir.task_status import CLOSED, CONTACT_MADE
+from hub_common.fhir.task_status import BusinessStatus as B
+from hub_common.fhir.task_status import TaskStatus as S
 from hub_web.domain.tasks import TaskView
 
 CONTACT_STEPS = CONTACT_MADE

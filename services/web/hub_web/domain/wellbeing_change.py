@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import fmean
 
-from hub_common.wellbeing import Instrument, Timepoint
+from hub_common.fhir.wellbeing import Instrument, Timepoint
 from hub_web.domain.naming import need_name
 from hub_web.domain.tasks import TaskView
 

@@ -7,9 +7,9 @@ from datetime import date
 from itertools import zip_longest
 from typing import Any
 
-from hub_common.needs import NeedCategory
-from hub_common.task_outputs import InvalidOutputs, SupportKind, SupportOffered
-from hub_common.wellbeing import InstrumentSpec
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.task_outputs import InvalidOutputs, SupportKind, SupportOffered
+from hub_common.fhir.wellbeing import InstrumentSpec
 
 MAX_NOTE_CHARS = 500  # the router's limit on statusReason and decline reasons
 MAX_SUMMARY_CHARS = 500  # the router's limit on the `outcome` summary

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.topics import INBOUND_SOURCES
+from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.pages import render

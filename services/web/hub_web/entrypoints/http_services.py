@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
+from hub_common.fhir.needs import NEED_DISPLAY, NeedCategory
 from hub_web.domain.onward import CONSENT_METHODS
 from hub_web.entrypoints import forms
 from hub_web.entrypoints.forms import FormProblem

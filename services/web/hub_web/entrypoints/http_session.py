@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.auth import InvalidCredentials, Principal, issue_token, verify_token
-from hub_common.health import health_router
+from hub_common.http.health import health_router
+from hub_common.security.auth import InvalidCredentials, Principal, issue_token, verify_token
 from hub_web.config import DemoUser, WebSettings
 from hub_web.entrypoints.pages import error_page, render, see_other
 from hub_web.entrypoints.sessions import (

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.needs import NEED_DISPLAY, NeedCategory
-from hub_common.task_outputs import SUPPORT_DISPLAY, SupportKind
-from hub_common.wellbeing import INSTRUMENTS
+from hub_common.fhir.needs import NEED_DISPLAY, NeedCategory
+from hub_common.fhir.task_outputs import SUPPORT_DISPLAY, SupportKind
+from hub_common.fhir.wellbeing import INSTRUMENTS
 from hub_web.domain.progress import NEEDS_NOTE
 from hub_web.entrypoints import forms
 from hub_web.entrypoints.pages import act, render

@@ -16,8 +16,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from hub_common.needs import NEED_DISPLAY
-from hub_common.task_outputs import SUPPORT_DISPLAY
+from hub_common.fhir.needs import NEED_DISPLAY
+from hub_common.fhir.task_outputs import SUPPORT_DISPLAY
 from hub_web.adapters.hub_api import ApiRefused, ApiUnavailable
 from hub_web.domain.metrics import describe_duration
 from hub_web.domain.naming import language_name

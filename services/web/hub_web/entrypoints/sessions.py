@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
-from hub_common.auth import InvalidCredentials, Role, verify_token
+from hub_common.security.auth import InvalidCredentials, Role, verify_token
 from hub_web.config import WebSettings
 from hub_web.service_layer.ports import Caller
 
-SESSION_COOKIE = "hub_session"  # the name hub_common.auth.principal_from_request also reads
+SESSION_COOKIE = (
+    "hub_session"  # the name hub_common.security.auth.principal_from_request also reads
+)
 LOGIN_COOKIE = "hub_login"  # the sign-in form's own CSRF token, before any session exists
 CSRF_FIELD = "csrf"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub_common.task_outputs import SupportOffered
+from hub_common.fhir.task_outputs import SupportOffered
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hub_common.auth import Principal
+from hub_common.security.auth import Principal
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.task_status import WORKING
+from hub_common.fhir.task_status import WORKING
 from hub_web.domain.person import PersonView, person_view
 from hub_web.domain.services_found import ServiceFound, services_found
 from hub_web.domain.tasks import TaskView, task_view

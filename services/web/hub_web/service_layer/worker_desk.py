@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hub_common.task_outputs import Outcomes
-from hub_common.task_status import OPEN, WORKING, in_order
-from hub_common.task_status import BusinessStatus as B
-from hub_common.task_status import TaskStatus as S
-from hub_common.wellbeing import Instrument, Timepoint, WellbeingMeasure
+from hub_common.fhir.task_outputs import Outcomes
+from hub_common.fhir.task_status import OPEN, WORKING, in_order
+from hub_common.fhir.task_status import BusinessStatus as B
+from hub_common.fhir.task_status import TaskStatus as S
+from hub_common.fhir.wellbeing import Instrument, Timepoint, WellbeingMeasure
 from hub_web.adapters.outputs_body import outputs_body
 from hub_web.domain.care_plan import PlanView, plan_view
 from hub_web.domain.charts import BarChart

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 from hub_intake.adapters.formats import fhir_resources as fr
 from hub_intake.adapters.formats.base import Reading, ReferralUpdate, ReferrerContact
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 from hub_intake.domain.referral import Referral, Referrer
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 from hub_intake.adapters.formats.base import Reading, ReferrerContact
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader

@@ -11,9 +11,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
-from hub_common.fhir_systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
-from hub_common.needs import NEED_CATEGORY_SYSTEM, NEED_SNOMED, SNOMED_NEED, NeedCategory
-from hub_common.outcome import Issue
+from hub_common.fhir.needs import NEED_CATEGORY_SYSTEM, NEED_SNOMED, SNOMED_NEED, NeedCategory
+from hub_common.fhir.outcome import Issue
+from hub_common.fhir.systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
 from hub_intake.adapters.formats import bars
 from hub_intake.adapters.formats import fhir_resources as fr
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage

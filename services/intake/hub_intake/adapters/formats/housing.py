@@ -8,8 +8,8 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from hub_common.needs import NeedCategory
-from hub_common.outcome import Issue
+from hub_common.fhir.needs import NeedCategory
+from hub_common.fhir.outcome import Issue
 from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader

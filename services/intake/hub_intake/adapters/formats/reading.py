@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 from hub_intake.domain.checks import (
     NoSuchDay,
     clean_nhs_number,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_common.outcome import Issue
+from hub_common.fhir.outcome import Issue
 
 
 def require_way_to_reach(issues: list[Issue], path: str, whom: str, *ways: str | None) -> None:

@@ -1,4 +1,4 @@
-from hub_common.migrations import run_env
+from hub_common.storage.migrations import run_env
 from hub_router.adapters.orm import metadata
 
 run_env(metadata)

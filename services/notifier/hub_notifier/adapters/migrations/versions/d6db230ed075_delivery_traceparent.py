@@ -5,7 +5,7 @@ Revises: b94e1c7d20a6
 
 A webhook delivery is sent later, by the delivery worker, outside the transaction that recorded
 the change: the change's W3C trace context is kept with the row so the POST joins the
-referral's trace (hub_common.tracing). Nullable: rows from before it simply start no span chain.
+referral's trace (hub_common.observability.tracing). Nullable: rows from before it simply start no span chain.
 """
 
 import sqlalchemy as sa

@@ -12,7 +12,7 @@ written in time order, get BRIN indexes (next to nothing per insert).
 import sqlalchemy as sa
 from alembic import op
 
-from hub_common.task_status import OPEN, sql_in
+from hub_common.fhir.task_status import OPEN, sql_in
 
 revision = "310447450a3b"
 down_revision = "d3a9c6e1f7b2"

@@ -6,13 +6,13 @@ Revises: f41a7c9d2e10
 A coordinator's waiting list and a rebalance read the referrals awaiting allocation, oldest
 first. Through ix_tasks_owner_status that read every task ever made with status `requested`
 and no owner's index order to help; this index holds only those waiting, in the order wanted.
-(The statuses come from the shared vocabulary, hub_common/task_status.py.)
+(The statuses come from the shared vocabulary, hub_common/fhir/task_status.py.)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-from hub_common.task_status import BusinessStatus, TaskStatus
+from hub_common.fhir.task_status import BusinessStatus, TaskStatus
 
 revision = "a8c3d5e7f912"
 down_revision = "f41a7c9d2e10"

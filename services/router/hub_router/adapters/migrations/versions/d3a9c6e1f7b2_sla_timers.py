@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from hub_common.task_status import CONTACT_MADE, WORKING, sql_in
+from hub_common.fhir.task_status import CONTACT_MADE, WORKING, sql_in
 
 revision = "d3a9c6e1f7b2"
 down_revision = "d2a7c41e9b06"

@@ -12,7 +12,7 @@ the caseloads. (The statuses are written out: the ones open when this revision w
 import sqlalchemy as sa
 from alembic import op
 
-from hub_common.task_status import OPEN, sql_in
+from hub_common.fhir.task_status import OPEN, sql_in
 
 revision = "f41a7c9d2e10"
 down_revision = "c784e6c2370d"

@@ -1,0 +1,264 @@
+"""Transactional outbox: record events with the change they describe, publish them afterwards.
+
+A service never publishes straight from a handler. It adds rows to its `outbox` table in the
+same transaction as its state change; the relay publishes committed rows with an idempotent
+producer and deletes them. A crash between publish and delete republishes the same event id,
+which consumers deduplicate (see `inbox.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Span
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Integer,
+    LargeBinary,
+    Select,
+    Table,
+    all_,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from hub_common.jsonio import dumps
+from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
+from hub_common.observability import tracing
+from hub_common.storage.db import array_parameter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One message to publish: topic, key (the referral id), serialised value and envelope."""
+
+    topic: str
+    key: str
+    value: bytes
+    envelope: Envelope
+
+
+async def add_to_outbox(
+    db: AsyncSession | AsyncConnection, outbox: Table, events: Sequence[OutgoingEvent]
+) -> None:
+    """Stage events in the caller's transaction. Call it last, after the rows it reports on are
+    locked and written, so that a referral's later change always gets a later `seq`."""
+    if not events:
+        return
+    await db.execute(
+        _insert_rows(outbox),
+        {
+            "topics": [event.topic for event in events],
+            "keys": [event.key for event in events],
+            "values": [event.value for event in events],
+            "headers": [dumps(dict(event.envelope.to_headers_str())).decode() for event in events],
+        },
+    )
+
+
+@functools.cache  # built once per table; SQLAlchemy then caches its compiled form
+def _insert_rows(outbox: Table) -> Insert:
+    """One INSERT for any number of events, its rows unnested from four arrays, in list order.
+
+    One statement whatever the count: executemany costs PostgreSQL a bind and an execute per
+    row, and a multi-row VALUES would be a new statement (and a new plan) for every count."""
+    rows = (
+        func.unnest(
+            array_parameter("topics"),
+            array_parameter("keys"),
+            array_parameter("values", LargeBinary),
+            array_parameter("headers"),
+        )
+        .table_valued("topic", "key", "value", "headers", with_ordinality="n")
+        .render_derived("row")
+    )
+    return insert(outbox).from_select(
+        ["topic", "key", "value", "headers"],
+        # ORDER BY the position: seq follows the order the caller listed the events in.
+        select(rows.c.topic, rows.c.key, rows.c.value, cast(rows.c.headers, JSONB)).order_by(
+            rows.c.n
+        ),
+    )
+
+
+INITIAL_BACKOFF_SECONDS = 0.5
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows in order; one active relay per service at a time.
+
+    Several replicas each run a relay, but only the holder of a PostgreSQL advisory lock
+    publishes: parallel relays would reorder a referral's events.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        kafka: str | Mapping[str, Any],
+        *,
+        lock_key: int,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.25,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        # Bootstrap servers, or full aiokafka connection options with credentials
+        # (hub_common.messaging.clients.aiokafka_options).
+        self._kafka = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+        self._lock_key = lock_key
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wake = asyncio.Event()
+        self._acknowledged: list[int] = []  # seqs Kafka has; deleted by the next round
+        self._backoff = INITIAL_BACKOFF_SECONDS
+        self.published = 0
+
+    @property
+    def outbox(self) -> Table:
+        return self._outbox
+
+    @property
+    def kafka_options(self) -> dict[str, Any]:
+        """How it connects to Kafka (the same for the service's other Kafka clients)."""
+        return dict(self._kafka)
+
+    def kick(self) -> None:
+        """Tell the relay that new rows were committed (saves waiting for the next poll)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled, reconnecting with backoff when Kafka or PostgreSQL fail."""
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    # Each statement commits on its own: the relay's rounds need no transaction
+                    # (see publish_batch), and the session-level lock needs none either.
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    if not await conn.scalar(select(func.pg_try_advisory_lock(self._lock_key))):
+                        await asyncio.sleep(1.0)  # another replica's relay is active
+                        continue
+                    try:
+                        await self._publish_holding_the_lock(conn)
+                    finally:
+                        # Closing the connection is what releases the session-level lock.
+                        # Back in the pool it would keep it, and the next try, on another
+                        # pooled connection, would find the relay's own lock taken.
+                        with contextlib.suppress(Exception):  # it may be dead already
+                            await conn.invalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "outbox relay interrupted (%s); retrying in %.1f s",
+                    type(error).__name__,
+                    self._backoff,
+                )
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 10.0)
+
+    async def _publish_holding_the_lock(self, conn: AsyncConnection) -> None:
+        producer = AIOKafkaProducer(
+            **self._kafka,
+            enable_idempotence=True,  # implies acks=all; no duplicates from retries
+            linger_ms=2,
+        )
+        await producer.start()
+        self._backoff = INITIAL_BACKOFF_SECONDS  # connected again: the next failure waits little
+        try:
+            await self._publish_forever(producer, conn)
+        finally:
+            await producer.stop()
+
+    async def _publish_forever(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> None:
+        while True:
+            # Cleared before reading, not after: a commit that lands while a batch is being
+            # published must wake the next round at once, not wait for the idle poll.
+            self._wake.clear()
+            if await self.publish_batch(producer, conn):
+                continue  # the next round deletes these, and there may be more
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+
+    async def publish_batch(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> int:
+        """Delete what the previous round published, then publish the oldest committed rows.
+
+        Both in one statement on the relay's own connection (the one holding the lock), in
+        autocommit mode: a round costs one round trip to PostgreSQL where a transaction on a
+        pooled connection cost five (ping, BEGIN, SELECT, DELETE, COMMIT). Rows stay in the
+        table until Kafka has acknowledged them, so a crash in between publishes them again
+        (consumers drop the repeat by event id), never loses them. Returns how many were
+        published now; a round that publishes nothing still deletes the previous round's rows.
+        """
+        rows = (
+            await conn.execute(
+                _delete_then_read(self._outbox),
+                {"published": self._acknowledged, "limit": self._batch_size},
+            )
+        ).all()
+        self._acknowledged = []
+        if not rows:
+            return 0
+        # A producer span per event, child of the span that staged it (its row's traceparent),
+        # and the parent of whatever consumes it (the header now names the producer span).
+        spans = [
+            tracing.start_producer_span(
+                row.topic, row.headers.get(TRACEPARENT), row.headers.get(EVENT_ID)
+            )
+            for row in rows
+        ]
+        with tracing.spans_ended(spans):
+            sent = [
+                await producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[
+                        (name, value.encode()) for name, value in _traced(row.headers, span).items()
+                    ],
+                )
+                for row, span in zip(rows, spans, strict=True)
+            ]
+            await asyncio.gather(*sent)
+        # Delete exactly what was read, next round: a row with a lower seq may still be
+        # committing, and is read then.
+        self._acknowledged = [row.seq for row in rows]
+        self.published += len(rows)
+        return len(rows)
+
+
+def _traced(headers: dict[str, str], span: Span) -> dict[str, str]:
+    """The row's headers, its traceparent naming the producer span (when spans are on)."""
+    traceparent = tracing.traceparent_of(span)
+    return {**headers, TRACEPARENT: traceparent} if traceparent else headers
+
+
+@functools.cache
+def _delete_then_read(outbox: Table) -> Select[Any]:
+    published = array_parameter("published", BigInteger)
+    gone = delete(outbox).where(outbox.c.seq == any_(published)).cte("gone")
+    # The SELECT sees the table as it was before the DELETE, hence the explicit exclusion.
+    return (
+        select(outbox)
+        .add_cte(gone)
+        .where(outbox.c.seq != all_(published))
+        .order_by(outbox.c.seq)
+        .limit(bindparam("limit", type_=Integer))
+    )

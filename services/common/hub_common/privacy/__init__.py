@@ -1,0 +1,1 @@
+"""Data protection: subject access, erasure and restriction, retention."""

@@ -1,0 +1,1 @@
+"""The region the hub serves: its area, its postcode districts, its directory of services."""

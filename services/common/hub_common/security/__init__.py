@@ -1,0 +1,1 @@
+"""Who may do what: credentials, the audit trail, what a referrer may see."""

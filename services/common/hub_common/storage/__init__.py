@@ -1,0 +1,1 @@
+"""PostgreSQL: engines, migrations, the text the hub stores and the retention statement."""
