@@ -26,16 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from benchmarks.measure import cpu_speed_ms, machine_busy
 from benchmarks.stats import latency_summary
-from hub_cli.directory.importer import run_import
+from hub_cli.public import run_import
 from hub_common.security.auth import Principal, issue_token
 from hub_common.settings import InfraSettings
-from hub_router.adapters import orm
-from hub_router.bootstrap import build_app
-from hub_router.config import RouterSettings
+from hub_router.public import RouterSettings, build_app, directory_size
 from tests.support.infra import infrastructure
 from tests.support.stack import drop_database, drop_topics, prepare, run_id
 
@@ -73,12 +70,6 @@ def say(text: str) -> None:
     print(f"[bench-directory] {text}", file=sys.stderr, flush=True)
 
 
-async def count(app: Any) -> int:
-    async with app.state.directory._sessions() as session:
-        result = await session.execute(select(func.count()).select_from(orm.directory_services))
-        return int(result.scalar_one())
-
-
 async def measure(feed: Path, searches: int) -> dict[str, Any]:
     with infrastructure() as infra:
         busy = await machine_busy()
@@ -110,7 +101,7 @@ async def measure(feed: Path, searches: int) -> dict[str, Any]:
             app = build_app(settings)
             started = time.perf_counter()
             async with app.router.lifespan_context(app):
-                while await count(app) < len(plan.added):
+                while await directory_size(app) < len(plan.added):
                     if time.perf_counter() - started > 600:
                         raise RuntimeError("the router did not load the directory in 10 minutes")
                     await asyncio.sleep(0.2)

@@ -12,9 +12,9 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from hub_cli.roster import COLUMNS
 from hub_common.fhir.needs import NeedCategory
 from hub_common.region.service_area import district_boroughs
+from hub_router.public import COLUMNS
 
 WORKERS_PER_BOROUGH = 4
 UNBOUNDED = 1_000_000

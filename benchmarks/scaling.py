@@ -44,8 +44,8 @@ from hub_common.fhir import systems as sys_
 from hub_common.jsonio import dumps, loads
 from hub_common.messaging.envelope import Envelope
 from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
-from hub_router.adapters import orm as router_orm
-from hub_router.bootstrap import OUTBOX_LOCK_KEY
+from hub_router.public import OUTBOX as ROUTER_OUTBOX
+from hub_router.public import OUTBOX_LOCK_KEY
 from tests.support.infra import Infrastructure, infrastructure
 from tests.support.processes import ServiceProcess
 from tests.support.stack import drop_database, prepare, run_id
@@ -233,7 +233,7 @@ async def relay_ceiling(hub: RunningHub, engine: AsyncEngine, rows: int) -> dict
             chunk = min(2000, rows - staged)
             await add_to_outbox(
                 conn,
-                router_orm.outbox,
+                ROUTER_OUTBOX,
                 [
                     OutgoingEvent(
                         hub.stack.topics.tasks,
@@ -246,7 +246,7 @@ async def relay_ceiling(hub: RunningHub, engine: AsyncEngine, rows: int) -> dict
             )
             staged += chunk
     relay = OutboxRelay(
-        engine, router_orm.outbox, hub.stack.kafka_bootstrap_servers, lock_key=OUTBOX_LOCK_KEY
+        engine, ROUTER_OUTBOX, hub.stack.kafka_bootstrap_servers, lock_key=OUTBOX_LOCK_KEY
     )
     started = time.monotonic()
     running = asyncio.create_task(relay.run())

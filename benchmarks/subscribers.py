@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 import httpx
 
 from benchmarks.load import Inbound
 from hub_common.security.auth import Principal, issue_token
-from hub_intake.adapters.formats import registered_formats
-from hub_intake.service_layer.intake_events import sending_agency
-from hub_notifier.adapters.fhir_subscription import FILTER_CRITERIA
-from hub_notifier.domain.notification import TASK_TOPIC
+from hub_intake.public import referring_agencies
+from hub_notifier.public import FILTER_CRITERIA, TASK_TOPIC
 
 PARALLEL = 8  # registrations in flight: enough to be quick, few enough not to swamp the notifier
 
 
 def agencies_of(messages: Iterable[Inbound]) -> set[str]:
     """`system|value` of every organisation the messages refer for."""
-    formats = registered_formats()
-    now = datetime.now(UTC)
     found: set[str] = set()
     for message in messages:
-        for reading in formats[message.source].read(message.body, now):
-            if agency := sending_agency(message.source, reading):
-                found.add(agency)
+        found |= referring_agencies(message.source, message.body)
     return found
 
 

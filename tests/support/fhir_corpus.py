@@ -208,7 +208,7 @@ def tasks() -> Iterator[Labelled]:
 def demo_practitioner_roles() -> Iterator[Labelled]:
     """`linkworkers.directory`: the demo roster as `referral-hub workers load` publishes it,
     and a worker with as little as a roster row may give."""
-    from hub_cli.roster import read_roster
+    from hub_router.adapters.roster_file import read_roster
 
     for entry in read_roster(REPO / "deploy" / "demo" / "linkworkers.csv"):
         role = to_practitioner_role(entry.worker, entry.name, entry.email)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub_cli.main import main
-from hub_cli.roster import COLUMNS, RosterError, read_roster
+from hub_router.adapters.roster_file import COLUMNS, RosterError, read_roster
 from tests.support.fixtures import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from hub_cli.roster import entry_from_row, read_roster
 from hub_common.fhir.needs import NeedCategory
 from hub_common.region.service_area import district_boroughs
 from hub_router.adapters.practitioner_role import from_practitioner_role, to_practitioner_role
+from hub_router.adapters.roster_file import entry_from_row, read_roster
 from hub_router.domain.model import LinkWorker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,11 +3,11 @@ examples, with fixed ids and times so the files only change when the code does."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub_common.jsonio import dumps, loads
+from hub_common.jsonio import loads
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 REFERRAL_ID = "0d7f5c2e-2b7a-4c1e-9a57-6f0e8c1d2a10"
@@ -48,50 +48,14 @@ def example_directory_service() -> dict[str, Any]:
 
 
 def example_messages() -> dict[str, dict[str, Any]]:
-    from hub_intake.adapters.fhir_mapping import to_service_request
-    from hub_intake.adapters.formats.community import CommunityFormat
-    from hub_intake.service_layer.intake_events import rejection_event
-    from hub_router.adapters.fhir_task import task_snapshot
-    from hub_router.adapters.practitioner_role import to_practitioner_role
-    from hub_router.adapters.service_request import read_service_request
-    from hub_router.domain.model import LinkWorker
+    """Every example under schemas/examples/: each service builds its own from one community
+    referral (intake's ServiceRequest is what the router reads), then the CLI's."""
+    from hub_intake.public import example_messages as intake_examples
+    from hub_router.public import example_messages as router_examples
 
     body = (EXAMPLE_SOURCE / "community-referral.json").read_bytes()
-    [reading] = CommunityFormat().read(body, AT)
-    assert reading.referral is not None
-    request = to_service_request(reading.referral, REFERRAL_ID, REFERRAL_ID)
-    facts = read_service_request(request)
-    task = task_snapshot(
-        referral_id=REFERRAL_ID,
-        episode_id=facts.route.episode_id,
-        version=1,
-        status="requested",
-        business_status="offered",
-        owner="lw-croydon-01",
-        requester=facts.requester,
-        referrer_identifier=facts.referrer_identifier,
-        authored_on=facts.authored_on,
-        last_modified=AT,
-        offer_expires_at=AT + timedelta(days=2),
-    )
-    refused = loads(body)
-    refused["consent"] = False
-    [refusal] = CommunityFormat().read(dumps(refused), AT)
-    worker = LinkWorker(
-        "lw-croydon-01",
-        boroughs=frozenset({"Croydon"}),
-        postcode_districts=frozenset({"CR0", "CR7"}),
-        languages=frozenset({"en", "tw"}),
-    )
-    return {
-        "examples/referrals.requested.json": request,
-        "examples/referrals.tasks.json": task,
-        "examples/referrals.rejected.json": rejection_event(
-            "community", AT, refusal, "5b1c0e7a-8d44-4d0e-b3f5-0a9c2c7e1f11"
-        ),
-        "examples/linkworkers.directory.json": to_practitioner_role(
-            worker, "Kwame Mensah-Boateng", None
-        ),
-        "examples/hub.audit.json": example_audit_entry(),
-        "examples/directory.services.json": example_directory_service(),
-    }
+    examples = intake_examples(body, AT, REFERRAL_ID)
+    examples.update(router_examples(examples["examples/referrals.requested.json"], AT))
+    examples["examples/hub.audit.json"] = example_audit_entry()
+    examples["examples/directory.services.json"] = example_directory_service()
+    return examples

@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 
 
 def service_migrations() -> list[tuple[str, Path]]:
-    from hub_intake.config import MIGRATIONS as INTAKE
-    from hub_notifier.config import MIGRATIONS as NOTIFIER
-    from hub_router.config import MIGRATIONS as ROUTER
+    from hub_intake.public import MIGRATIONS as INTAKE
+    from hub_notifier.public import MIGRATIONS as NOTIFIER
+    from hub_router.public import MIGRATIONS as ROUTER
 
     return [("intake", INTAKE), ("router", ROUTER), ("notifier", NOTIFIER)]
 
@@ -87,8 +87,7 @@ async def workers_load(
 ) -> None:
     """Check the whole roster, then publish each worker (with a progress bar on a terminal)."""
     from hub_cli.progress import progress_bar
-    from hub_cli.roster import read_roster
-    from hub_router.adapters.practitioner_role import to_practitioner_role
+    from hub_router.public import read_roster, to_practitioner_role
 
     entries = read_roster(path)
     if check_only:
@@ -125,30 +124,15 @@ async def referrals_send(settings: InfraSettings, source: str, path: Path) -> No
 
 async def referrals_replay_rejected(source: str | None, *, show_progress: bool = True) -> None:
     from hub_cli.progress import progress_bar
-    from hub_common.storage.db import make_engine, make_session_factory
-    from hub_intake.adapters.formats import registered_formats
-    from hub_intake.config import IntakeSettings
-    from hub_intake.service_layer.intake import IntakeService
-    from hub_intake.service_layer.replay import replay_rejections
+    from hub_intake.public import replay_rejected
 
-    settings = IntakeSettings()
-    engine = make_engine(settings.database_url, pool_size=2)
-    try:
-        # The running intake service's outbox relay publishes whatever this replay accepts.
-        sessions = make_session_factory(engine)
-        service = IntakeService(sessions, registered_formats(), settings.topics)
-        with progress_bar(quiet=not show_progress) as progress:
-            replaying = progress.add_task("rejections", total=None)
-            report = await replay_rejections(
-                sessions,
-                service,
-                source,
-                on_progress=lambda done, total: progress.update(
-                    replaying, completed=done, total=total
-                ),
-            )
-    finally:
-        await engine.dispose()
+    # The running intake service's outbox relay publishes whatever this replay accepts.
+    with progress_bar(quiet=not show_progress) as progress:
+        replaying = progress.add_task("rejections", total=None)
+        report = await replay_rejected(
+            source,
+            on_progress=lambda done, total: progress.update(replaying, completed=done, total=total),
+        )
     print(
         f"replayed {report.tried} rejected referrals: {report.accepted} accepted, "
         f"{report.still_rejected} still rejected"
@@ -309,12 +293,12 @@ def contract_documents() -> dict[str, dict[str, object]]:
     from hub_cli.examples import example_messages
     from hub_common.contract import asyncapi_document, openapi_document
     from hub_common.fhir.needs import snomed_concept_map
-    from hub_intake.bootstrap import build_app as intake_app
-    from hub_intake.config import IntakeSettings
-    from hub_notifier.bootstrap import build_app as notifier_app
-    from hub_notifier.config import NotifierSettings
-    from hub_router.bootstrap import build_app as router_app
-    from hub_router.config import RouterSettings
+    from hub_intake.public import IntakeSettings
+    from hub_intake.public import build_app as intake_app
+    from hub_notifier.public import NotifierSettings
+    from hub_notifier.public import build_app as notifier_app
+    from hub_router.public import RouterSettings
+    from hub_router.public import build_app as router_app
 
     # The documents describe production: default addresses and unprefixed topics, whatever
     # this shell's environment says.
@@ -367,7 +351,7 @@ def epilog(examples: Sequence[str], environment: Sequence[str] = ENVIRONMENT) ->
 
 def roster_epilog() -> str:
     """The roster's columns, the environment and examples, for `workers load --help`."""
-    from hub_cli.roster import COLUMN_HELP
+    from hub_router.public import COLUMN_HELP
 
     width = max(map(len, COLUMN_HELP))
     columns = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in COLUMN_HELP.items())

@@ -27,9 +27,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from hub_common.security.auth import Principal, issue_token
-from hub_notifier.adapters.fhir_subscription import SECRET_EXTENSION
-from hub_notifier.domain.notification import TASK_TOPIC
-from hub_notifier.domain.signature import verify, verify_standard
+from hub_notifier.public import SECRET_EXTENSION, TASK_TOPIC, verify, verify_standard
 
 FILTER_EXTENSION = (
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria"

@@ -23,6 +23,7 @@ from typing import Any
 
 from hub_common.fhir.needs import NeedCategory
 from hub_common.region.service_area import district_boroughs
+from hub_router.adapters.roster_file import read_roster
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.policy import exclusion_reason
 from hub_router.domain.rebalance import (
@@ -54,9 +55,6 @@ class Scenario:
 
 
 def load_roster(path: Path) -> list[LinkWorker]:
-    # The roster reader belongs to the operator's CLI; this report is an operator tool too.
-    from hub_cli.roster import read_roster
-
     return [entry.worker for entry in read_roster(path)]
 
 

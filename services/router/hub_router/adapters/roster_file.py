@@ -3,6 +3,10 @@
 The whole file is checked before anything is published: a roster is the directory of who may
 be offered referrals, so one misspelt borough would quietly leave a worker out of routing.
 Every problem is reported at once, each naming the file, the row and the column.
+
+The roster is the router's input (its rows become the `LinkWorker`s the policy weighs), so
+the router owns its reader; `referral-hub workers load` and the rebalance report both reach
+it through `hub_router.public`.
 """
 
 from __future__ import annotations
