@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -435,6 +436,10 @@ class DatabaseWork:
 
     statements: int | None  # every statement but BEGIN, COMMIT and ROLLBACK
     transactions: int | None  # COMMITs and ROLLBACKs
+    # Statements by the service whose schema the statement names ("other": none of them), and
+    # the most frequent statements (their first words): where a count comes from.
+    by_service: dict[str, int] = field(default_factory=dict)
+    top: list[tuple[str, int]] = field(default_factory=list)
 
 
 # Transaction control told apart from the work by the first word of pg_stat_statements' text.
@@ -447,6 +452,24 @@ select coalesce(sum(calls) filter (
        coalesce(sum(calls) filter (where verb in ('COMMIT', 'END', 'ROLLBACK')), 0)
 from counted"""
 
+# Every statement but transaction control, one row per statement text.
+_STATEMENTS = """
+select queryid, query, calls from pg_stat_statements
+where dbid = (select oid from pg_database where datname = current_database())
+  and upper(split_part(ltrim(query), ' ', 1))
+      not in ('BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK')"""
+
+SERVICE_SCHEMAS = ("intake", "router", "notifier")
+TOP_STATEMENTS = 25
+
+
+def service_of(query: str) -> str:
+    """The service whose tables a statement names (its schema), or "other"."""
+    for schema in SERVICE_SCHEMAS:
+        if re.search(rf"\b{schema}\.", query):
+            return schema
+    return "other"
+
 
 class DatabaseCounter:
     """Counts the statements and transactions of one database between `begin()` and `end()`,
@@ -458,6 +481,8 @@ class DatabaseCounter:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._start: tuple[int, int] | None = None
+        self._start_calls: dict[int, tuple[str, int]] = {}
+        self._calls: dict[int, tuple[str, int]] = {}
 
     async def _query(self) -> tuple[int, int] | None:
         conn = await asyncpg.connect(self._dsn)
@@ -470,18 +495,34 @@ class DatabaseCounter:
                 return None
             await conn.execute("create extension if not exists pg_stat_statements")
             statements, transactions = await conn.fetchrow(_COUNTS)
+            self._calls = {
+                row["queryid"]: (row["query"], int(row["calls"]))
+                for row in await conn.fetch(_STATEMENTS)
+            }
         finally:
             await conn.close()
         return int(statements), int(transactions)
 
     async def begin(self) -> None:
         self._start = await self._query()
+        self._start_calls = self._calls
 
     async def end(self) -> DatabaseWork:
         now = await self._query()
         if now is None or self._start is None:
             return DatabaseWork(None, None)
-        return DatabaseWork(now[0] - self._start[0], now[1] - self._start[1])
+        by_service: dict[str, int] = {}
+        made: list[tuple[str, int]] = []
+        for queryid, (query, calls) in self._calls.items():
+            calls -= self._start_calls.get(queryid, ("", 0))[1]
+            if calls > 0:
+                service = service_of(query)
+                by_service[service] = by_service.get(service, 0) + calls
+                made.append((" ".join(query.split())[:160], calls))
+        made.sort(key=lambda item: -item[1])
+        return DatabaseWork(
+            now[0] - self._start[0], now[1] - self._start[1], by_service, made[:TOP_STATEMENTS]
+        )
 
 
 class Progress:

@@ -82,6 +82,16 @@ def _database(phase: Phase) -> dict[str, Any]:
         "transactions_per_referral": (
             ratio(transactions, referrals) if transactions is not None else None
         ),
+        "statements_per_referral_by_service": {
+            service: ratio(count, referrals) for service, count in sorted(work.by_service.items())
+        }
+        if work
+        else {},
+        "top_statements_per_referral": [
+            [query, ratio(calls, referrals)] for query, calls in work.top
+        ]
+        if work
+        else [],
     }
 
 
@@ -408,6 +418,12 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
                 f"{_n(db.get('statements_per_referral'), 2):>10} "
                 f"{_n(db.get('transactions_per_referral'), 2):>14}"
             )
+            by_service = db.get("statements_per_referral_by_service") or {}
+            if by_service:
+                lines.append(
+                    "      by service: "
+                    + ", ".join(f"{name} {_n(value, 2)}" for name, value in by_service.items())
+                )
     for phase, title in (
         ("fixed_rate", f"at {args['rate']:g}/s offered"),
         ("saturation", "at saturation"),

@@ -8,7 +8,13 @@ import httpx
 import pytest
 
 from benchmarks.load import Inbound
-from benchmarks.measure import DatabaseWork, HubObserver, RelayObserver, cpu_speed_ms
+from benchmarks.measure import (
+    DatabaseWork,
+    HubObserver,
+    RelayObserver,
+    cpu_speed_ms,
+    service_of,
+)
 from benchmarks.phases import Phase
 from benchmarks.report import (
     goals,
@@ -218,3 +224,16 @@ def test_database_work_is_reported_per_referral() -> None:
         ]
         is None
     )
+
+
+def test_database_work_is_broken_down_by_service() -> None:
+    assert service_of("INSERT INTO router.tasks (referral_id) VALUES ($1)") == "router"
+    assert service_of("with gone as (delete from intake.outbox) select 1") == "intake"
+    assert service_of("select $1") == "other"
+    phase = Phase("saturation", [Inbound("community", "k1", b"{}", ("r1", "r2"))], None)
+    phase.database = DatabaseWork(
+        4, 1, {"router": 3, "other": 1}, [("INSERT INTO router.tasks", 3)]
+    )
+    db = relay_figures(phase, RelayObserver(["b", "c", "d"]))["database"]
+    assert db["statements_per_referral_by_service"] == {"other": 0.5, "router": 1.5}
+    assert db["top_statements_per_referral"] == [["INSERT INTO router.tasks", 1.5]]
