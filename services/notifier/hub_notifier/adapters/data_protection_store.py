@@ -167,3 +167,14 @@ async def restricted_among(session: AsyncSession, referral_ids: Iterable[str]) -
         )
         direct |= {r for r, e in episodes.items() if e in covered}
     return direct
+
+
+class Restrictions:
+    """The restrictions in force, as a repository over the use case's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def among(self, referral_ids: Iterable[str]) -> set[str]:
+        """Which of these referrals are restricted (`restricted_among`)."""
+        return await restricted_among(self._session, referral_ids)

@@ -309,3 +309,24 @@ async def accepted_in_open_episode(
         if hit is not None:
             found.add(referral_id)
     return found
+
+
+class PersonLinks:
+    """The person links as a repository over the use case's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def link(self, referrals: Sequence[tuple[str, Demographics]]) -> int:
+        """Link each new referral to its person, holding the linking lock; returns how many
+        possible same-person pairs were left to a coordinator."""
+        if not referrals:
+            return 0
+        await lock_linking(self._session)
+        return await link_referrals(self._session, referrals)
+
+    async def heard_of_acceptance(
+        self, referrals: dict[str, str], contact_steps: frozenset[str]
+    ) -> set[str]:
+        """`accepted_in_open_episode`: whose organisation heard of the episode's acceptance."""
+        return await accepted_in_open_episode(self._session, referrals, contact_steps)

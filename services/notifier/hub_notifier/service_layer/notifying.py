@@ -18,18 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
-from hub_common.messaging.envelope import Envelope, event_traceparent
-from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.envelope import event_traceparent
 from hub_common.messaging.topics import INBOUND_SOURCES, Topics
-from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose
+from hub_notifier.adapters.notifications import LiveSubscription
 from hub_notifier.domain.email_text import StatusEmail, status_email
+from hub_notifier.domain.events import StatusNotified
 from hub_notifier.domain.message_back import MessageBack, document_id, message_back_parameter
 from hub_notifier.domain.notification import (
     Event,
@@ -37,19 +33,10 @@ from hub_notifier.domain.notification import (
     StatusReport,
     notification_bundle,
 )
-from hub_notifier.domain.subscription import LIVE, Channel, number_events
+from hub_notifier.domain.subscription import Channel, number_events
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
 
 log = logging.getLogger(__name__)
-
-DELIVERY_ROW: dict[str, Any] = {
-    "subscription_id": None,
-    "event_number": None,
-    "target": None,
-    "delivered_at": None,
-    "last_error": None,
-    "traceparent": None,
-}
-"""The columns a delivery row may leave out, so rows of every kind share one INSERT."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,8 @@ class Change:
 
 
 class Announcer:
-    """Writes the notifications of a change; the caller owns the transaction."""
+    """Writes the notifications of a change through the caller's unit of work (which owns the
+    transaction): delivery rows, and the Kafka channel's events staged for the outbox."""
 
     def __init__(
         self,
@@ -80,7 +68,7 @@ class Announcer:
         clock: Callable[[], datetime],
         web_url: str = "http://127.0.0.1:8000",
     ) -> None:
-        self._topics = topics
+        self.topics = topics  # the namespace of the status topics its events go to
         self._base_url = base_url.rstrip("/")
         self._web_url = web_url.rstrip("/")  # where people read a referral (HUB_WEB_URL)
         self._sender = smtp_sender
@@ -89,37 +77,22 @@ class Announcer:
     def subscription_url(self, subscription_id: str) -> str:
         return f"{self._base_url}/fhir/Subscription/{subscription_id}"
 
-    async def announce(self, session: AsyncSession, change: Change) -> int:
+    async def announce(self, unit: NotifierUnitOfWork, change: Change) -> int:
         """Returns how many notifications were staged."""
-        return await self.announce_all(session, [change])
+        return await self.announce_all(unit, [change])
 
-    async def announce_all(self, session: AsyncSession, changes: Sequence[Change]) -> int:
+    async def announce_all(self, unit: NotifierUnitOfWork, changes: Sequence[Change]) -> int:
         """Stage the notifications of several changes, in their order, with one statement per
         kind of row rather than several per change. Returns how many were staged."""
         if not changes:
             return 0
-        s = orm.subscriptions
-        # Locked in a fixed order, so two transactions touching one organisation never
-        # deadlock; the lock is what makes the numbering gap-free (see domain/subscription.py).
-        organisations = sorted({change.requester_org for change in changes})
-        live = (
-            await session.execute(
-                select(s)
-                .where(
-                    s.c.requester_org.in_(organisations),
-                    s.c.status.in_([status.value for status in LIVE]),
-                )
-                .order_by(s.c.subscription_id)
-                .with_for_update()
-            )
-        ).all()
-        subscriptions_of: dict[str, list[Any]] = defaultdict(list)
+        live = await unit.notifications.lock_live({change.requester_org for change in changes})
+        subscriptions_of: dict[str, list[LiveSubscription]] = defaultdict(list)
         for subscription in live:
             subscriptions_of[subscription.requester_org].append(subscription)
         counters = {sub.subscription_id: sub.events_since_start for sub in live}
         now = self._clock()
         rows: list[dict[str, Any]] = []
-        outgoing: list[OutgoingEvent] = []
         for change in changes:
             subscriptions = subscriptions_of.get(change.requester_org)
             if not subscriptions:
@@ -133,28 +106,21 @@ class Announcer:
                 row, event = self._notification(subscription, numbers[0], change, now)
                 rows.append(row)
                 if event is not None:
-                    outgoing.append(event)
-        numbered = [
-            {"sid": sub.subscription_id, "counter": counters[sub.subscription_id], "at": now}
-            for sub in live
-            if counters[sub.subscription_id] != sub.events_since_start
-        ]
-        if numbered:
-            # `last_notified_at` restarts the heartbeat clock (subscription_store.py).
-            await session.execute(
-                update(s)
-                .where(s.c.subscription_id == bindparam("sid"))
-                .values(events_since_start=bindparam("counter"), last_notified_at=bindparam("at")),
-                numbered,
-            )
-        if rows:
-            # One shape for every row, so they go in one multi-row INSERT, in order (`seq`
-            # follows the order, which is the order each subscription must receive them).
-            await session.execute(insert(orm.deliveries), [{**DELIVERY_ROW, **row} for row in rows])
-        await add_to_outbox(session, orm.outbox, outgoing)
+                    unit.stage(event)
+        await unit.notifications.count_events(
+            {
+                sub.subscription_id: counters[sub.subscription_id]
+                for sub in live
+                if counters[sub.subscription_id] != sub.events_since_start
+            },
+            now,
+        )
+        await unit.notifications.add_deliveries(rows)
         return len(rows)
 
-    async def announce_missed_emails(self, session: AsyncSession, changes: Sequence[Change]) -> int:
+    async def announce_missed_emails(
+        self, unit: NotifierUnitOfWork, changes: Sequence[Change]
+    ) -> int:
         """Stage only the e-mails of changes recorded before the referrer's address was known,
         in their order; returns how many. Subscriptions heard of them when they were recorded,
         so an organisation with a live subscription gets nothing more (the rule `announce_all`
@@ -162,29 +128,20 @@ class Announcer:
         wanting = [change for change in changes if change.email_to]
         if not wanting:
             return 0
-        s = orm.subscriptions
-        subscribed = set(
-            await session.scalars(
-                select(s.c.requester_org)
-                .where(
-                    s.c.requester_org.in_(sorted({change.requester_org for change in wanting})),
-                    s.c.status.in_([status.value for status in LIVE]),
-                )
-                .distinct()
-            )
+        subscribed = await unit.notifications.subscribed(
+            {change.requester_org for change in wanting}
         )
         rows = [
             row
             for change in wanting
             if change.requester_org not in subscribed and (row := self._email(change))
         ]
-        if rows:
-            await session.execute(insert(orm.deliveries), [{**DELIVERY_ROW, **row} for row in rows])
+        await unit.notifications.add_deliveries(rows)
         return len(rows)
 
     def _notification(
-        self, subscription: Any, number: int, change: Change, now: datetime
-    ) -> tuple[dict[str, Any], OutgoingEvent | None]:
+        self, subscription: LiveSubscription, number: int, change: Change, now: datetime
+    ) -> tuple[dict[str, Any], StatusNotified | None]:
         """The delivery row of one event of one subscription, and the Kafka event that is its
         delivery on the message channel."""
         delivery_id = str(uuid.uuid4())
@@ -208,15 +165,21 @@ class Announcer:
             return row, None
         # The outbox relay is this channel's delivery mechanism: handed over is sent.
         row.update(status=DELIVERED, delivered_at=now)
-        return row, OutgoingEvent(
-            topic=self._topics.status(change.source),
-            key=change.referral_id,
-            value=body,
-            envelope=Envelope.new("ReferralStatusNotified", FHIR_JSON, change.traceparent),
+        return row, StatusNotified(
+            source=change.source,
+            requester_org=change.requester_org,
+            referral_id=change.referral_id,
+            bundle=body,
+            traceparent=change.traceparent,
         )
 
     def _bundle(
-        self, subscription: Any, number: int, change: Change, delivery_id: str, now: datetime
+        self,
+        subscription: LiveSubscription,
+        number: int,
+        change: Change,
+        delivery_id: str,
+        now: datetime,
     ) -> bytes:
         report = StatusReport(
             subscription_url=self.subscription_url(subscription.subscription_id),

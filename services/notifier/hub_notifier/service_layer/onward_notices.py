@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.messaging.inbox import first_delivery
 from hub_common.messaging.onward import OnwardEvent, organisation_key
-from hub_notifier.adapters import orm
 from hub_notifier.domain.email_text import ONWARD_SUBJECTS, onward_email
 from hub_notifier.service_layer.notifying import Announcer, Change
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,12 @@ class OnwardNotices:
         announcer: Announcer,
         web_url: str,
         on_commit: Callable[[], None] = lambda: None,
+        units: Callable[[], NotifierUnitOfWork] | None = None,
     ) -> None:
-        self._sessions = sessions
         self._announcer = announcer
         self._web_url = web_url.rstrip("/")
         self._on_commit = on_commit
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions, announcer.topics))
 
     def link(self, onward_id: str) -> str:
         return f"{self._web_url}/organisation/referrals/{onward_id}"
@@ -55,10 +55,11 @@ class OnwardNotices:
     async def record(self, value: Any, event_id: str, traceparent: str | None) -> None:
         """One event: pydantic's ValidationError (a ValueError) sets a malformed one aside."""
         event = OnwardEvent.model_validate(value)
-        async with self._sessions.begin() as session:
-            if not await first_delivery(session, orm.processed_events, CONSUMER, event_id):
+        unit = self._new_unit()
+        async with unit.transaction():
+            if not await unit.processed.first_one(CONSUMER, event_id):
                 return
-            staged = await self._announcer.announce(session, self.change(event, traceparent))
+            staged = await self._announcer.announce(unit, self.change(event, traceparent))
         if staged:
             self._on_commit()
         log.info("onward referral %s %s: %d notifications", event.onward_id, event.kind, staged)

@@ -1,0 +1,174 @@
+"""The notifier's use cases on its unit of work kept in memory (tests/support/fake_notifier.py):
+what gets recorded, who hears of it and what is staged for publication, without PostgreSQL.
+The same use cases on the real database: tests/integration/test_notifier_tracking.py,
+test_notifier_deliveries.py, test_onward_notices.py and the e2e tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.messaging.topics import Topics
+from hub_notifier.adapters.requester import requester_key
+from hub_notifier.service_layer.notifying import Announcer
+from hub_notifier.service_layer.tracking import TrackingService
+from tests.support.fake_notifier import FakeNotifierUnitOfWork, NotifierTables
+from tests.support.notifier_setup import STEPS, organisation, service_request, task_versions
+
+TOPICS = Topics("t.")
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CVA = organisation(AGENCY_ID_SYSTEM, "community:croydon-voluntary-action")
+CVA_KEY = requester_key(CVA)
+
+
+@pytest.fixture
+def tables() -> NotifierTables:
+    return NotifierTables()
+
+
+@pytest.fixture
+def kicks() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def service(tables: NotifierTables, kicks: list[str]) -> TrackingService:
+    announcer = Announcer(TOPICS, "https://hub.example.org", "hub@example.org", lambda: NOW)
+    return TrackingService(
+        None,  # type: ignore[arg-type]  # no database: the unit of work is in memory
+        announcer,
+        on_commit=lambda: kicks.append("kick"),
+        units=lambda: FakeNotifierUnitOfWork(tables, TOPICS),
+    )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def versions(referral_id: str, steps: str = "completed", count: int = 2) -> list[dict[str, Any]]:
+    return task_versions(referral_id, CVA, STEPS[steps][:count])
+
+
+def events(tasks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, str | None]]:
+    return [(task, new_id(), None) for task in tasks]
+
+
+async def test_a_task_change_is_kept_and_e_mailed_to_a_referrer_without_subscription(
+    service: TrackingService, tables: NotifierTables, kicks: list[str]
+) -> None:
+    referral_id = new_id()
+    await service.record_request(
+        service_request(referral_id, CVA, referrer_email="gp@example.org"), new_id()
+    )
+    first, second = versions(referral_id)
+    await service.record_tasks(events([first, second]))
+    assert sorted(tables.history) == [(referral_id, 1), (referral_id, 2)]
+    assert tables.tasks[referral_id]["business_status"] == "allocated"
+    emails = [row for row in tables.deliveries if row["kind"] == "email"]
+    assert [(row["target"], row["referral_id"]) for row in emails] == [
+        ("gp@example.org", referral_id)
+    ] * 2
+    assert tables.outbox == []  # e-mails go out through the delivery worker, not Kafka
+    assert kicks == ["kick"]
+
+
+async def test_a_version_redelivered_or_republished_is_announced_once(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    referral_id = new_id()
+    tables.subscribe(CVA_KEY)
+    [first] = versions(referral_id, count=1)
+    event_id = new_id()
+    await service.record_tasks([(first, event_id, None), (first, new_id(), None)])
+    await service.record_tasks([(first, event_id, None)])  # redelivered
+    await service.record_tasks([(first, new_id(), None)])  # republished
+    assert len(tables.deliveries) == 1
+    assert tables.commits == 3  # the redelivery committed nothing new, but committed
+
+
+async def test_a_change_fans_out_to_every_live_subscription_numbered_without_gaps(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    referral_id = new_id()
+    hook = tables.subscribe(CVA_KEY, "rest-hook")
+    kafka = tables.subscribe(CVA_KEY, "message")
+    off = tables.subscribe(CVA_KEY, "rest-hook")
+    tables.subscriptions[off]["status"] = "off"
+    await service.record_tasks(events(versions(referral_id, count=3)))
+    numbered = {
+        sid: [row["event_number"] for row in tables.deliveries if row["subscription_id"] == sid]
+        for sid in (hook, kafka, off)
+    }
+    assert numbered == {hook: [1, 2, 3], kafka: [1, 2, 3], off: []}
+    assert tables.subscriptions[hook]["events_since_start"] == 3
+    assert tables.subscriptions[hook]["last_notified_at"] == NOW
+    statuses = {row["channel"]: row["status"] for row in tables.deliveries}
+    assert statuses == {"rest-hook": "pending", "message": "delivered"}
+    # The message channel's delivery is its outbox event, on the source's status topic.
+    assert [(e.topic, e.key, e.envelope.event_type) for e in tables.outbox] == [
+        ("t.referrals.status.community", referral_id, "ReferralStatusNotified")
+    ] * 3
+    bundle = json.loads(tables.outbox[2].value)
+    assert bundle["resourceType"] == "Bundle"
+    status = {p["name"]: p for p in bundle["entry"][0]["resource"]["parameter"]}
+    assert status["events-since-subscription-start"]["valueString"] == "3"
+
+
+async def test_a_task_recorded_before_its_referral_is_e_mailed_when_the_referral_arrives(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    referral_id = new_id()
+    await service.record_tasks(events(versions(referral_id)))
+    assert tables.deliveries == []  # no address yet
+    await service.record_request(
+        service_request(referral_id, CVA, referrer_email="gp@example.org"), new_id()
+    )
+    assert [row["target"] for row in tables.deliveries] == ["gp@example.org"] * 2
+
+
+async def test_a_restricted_persons_changes_are_kept_but_announced_to_nobody(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    referral_id = new_id()
+    tables.subscribe(CVA_KEY)
+    tables.restricted.add(referral_id)
+    await service.record_tasks(events(versions(referral_id)))
+    assert len(tables.history) == 2
+    assert tables.deliveries == []
+
+
+async def test_a_bad_snapshot_fails_the_batch_before_anything_is_recorded(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    tables.subscribe(CVA_KEY)
+    [good] = versions(new_id(), count=1)
+    with pytest.raises(ValueError):
+        await service.record_tasks(events([good, {"resourceType": "Task"}]))
+    assert (tables.history, tables.deliveries, tables.processed, tables.commits) == (
+        {},
+        [],
+        set(),
+        0,
+    )
+
+
+async def test_a_rejection_is_a_rejected_task_e_mailed_once(
+    service: TrackingService, tables: NotifierTables
+) -> None:
+    event = {
+        "rejectionId": new_id(),
+        "source": "community",
+        "reason": "no consent recorded",
+        "referrerContact": {"email": "referrer@example.org"},
+    }
+    await service.record_rejection(event, new_id())
+    await service.record_rejection(event, new_id())  # the same rejection, published again
+    assert list(tables.rejections) == [event["rejectionId"]]
+    assert tables.tasks[event["rejectionId"]]["status"] == "rejected"
+    assert [row["target"] for row in tables.deliveries] == ["referrer@example.org"]
