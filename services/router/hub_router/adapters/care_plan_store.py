@@ -82,3 +82,16 @@ async def add(session: AsyncSession, plan: CarePlan) -> None:
             recorded_at=plan.recorded_at,
         )
     )
+
+
+class CarePlanRepository:
+    """Care plan versions, in one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def versions(self, referral_id: str, *, newest_only: bool = False) -> list[CarePlan]:
+        return await versions(self._session, referral_id, newest_only=newest_only)
+
+    async def add(self, plan: CarePlan) -> None:
+        await add(self._session, plan)

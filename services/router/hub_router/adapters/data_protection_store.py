@@ -88,3 +88,33 @@ async def released(session: AsyncSession) -> list[Any]:
 
 async def forget_held(session: AsyncSession, referral_ids: Iterable[str]) -> None:
     await session.execute(delete(held).where(held.c.referral_id.in_(list(referral_ids))))
+
+
+class ProtectionRepository:
+    """Erasure, restrictions and held referrals, in one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def erase(
+        self, referral_ids: Iterable[str], episode_ids: Iterable[str]
+    ) -> dict[str, int]:
+        return await erase(self._session, referral_ids, episode_ids)
+
+    async def restrict(self, request_id: str, subjects: Iterable[str]) -> int:
+        return await restrict(self._session, request_id, subjects)
+
+    async def lift(self, restriction_id: str) -> None:
+        await lift(self._session, restriction_id)
+
+    async def restricted_among(self, subjects: Iterable[str]) -> set[str]:
+        return await restricted_among(self._session, subjects)
+
+    async def hold(self, rows: list[dict[str, Any]]) -> None:
+        await hold(self._session, rows)
+
+    async def released(self) -> list[Any]:
+        return await released(self._session)
+
+    async def forget_held(self, referral_ids: Iterable[str]) -> None:
+        await forget_held(self._session, referral_ids)

@@ -288,3 +288,34 @@ async def usual_responses(
         days = None if row.days is None else float(row.days)
         decided.setdefault(row.service_id, []).append((days, answer))
     return {service_id: usual_response(found) for service_id, found in decided.items()}
+
+
+class DirectoryRepository:
+    """The directory read model and its live capacity, in one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def upsert(self, service: DirectoryService, bundle: dict[str, Any]) -> None:
+        await upsert(self._session, service, bundle)
+
+    async def withdraw(self, directory_id: str) -> None:
+        await withdraw(self._session, directory_id)
+
+    async def search(self, criteria: SearchCriteria) -> list[tuple[Candidate, dict[str, Any]]]:
+        return await search(self._session, criteria)
+
+    async def read(self, service_id: str) -> tuple[Candidate, dict[str, Any]] | None:
+        return await read(self._session, service_id)
+
+    async def organisation_of(self, service_id: str) -> str | None:
+        return await organisation_of(self._session, service_id)
+
+    async def set_capacity(self, service_id: str, capacity: Capacity) -> None:
+        await set_capacity(self._session, service_id, capacity)
+
+    async def take_place(self, service_id: str) -> int | None:
+        return await take_place(self._session, service_id)
+
+    async def usual_responses(self, service_ids: Sequence[str]) -> dict[str, UsualResponse]:
+        return await usual_responses(self._session, service_ids)

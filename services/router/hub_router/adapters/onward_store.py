@@ -1,5 +1,5 @@
-"""Onward referrals in PostgreSQL (`router.onward_referrals`), and their events staged in the
-outbox in the caller's transaction."""
+"""Onward referrals in PostgreSQL (`router.onward_referrals`), and how their events are
+published (the unit of work writes them to the outbox at commit)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from hub_common.messaging.onward import (
     OnwardEvent,
     OnwardKind,
 )
-from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.outbox import OutgoingEvent
 from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
+from hub_router.adapters.service_lookup import ReadModelServiceLookup, ServiceEntry, ServiceLookup
 from hub_router.domain.onward import OnwardReferral, OnwardStep
 from hub_router.domain.task_status import TaskStatus
 
@@ -195,14 +196,13 @@ async def search(
 EVENT_TYPES: dict[str, str] = {"sent": ONWARD_SENT, "nudged": ONWARD_NUDGED}
 
 
-async def stage_event(
-    session: AsyncSession,
+def onward_event(
     topics: Topics,
     onward: OnwardReferral,
     kind: OnwardKind,
     now: datetime,
     traceparent: str | None,
-) -> None:
+) -> OutgoingEvent:
     """One `referrals.onward` event, keyed by the link worker's referral id, so every event of
     one person's referral keeps its order."""
     event = OnwardEvent.model_validate(
@@ -224,17 +224,74 @@ async def stage_event(
             "occurredAt": now,
         }
     )
-    await add_to_outbox(
-        session,
-        orm.outbox,
-        [
-            OutgoingEvent(
-                topic=topics.onward,
-                key=onward.referral_id,
-                value=dumps(event.to_json()),
-                envelope=Envelope.new(
-                    EVENT_TYPES.get(kind, ONWARD_CHANGED), PLAIN_JSON, traceparent
-                ),
-            )
-        ],
+    return OutgoingEvent(
+        topic=topics.onward,
+        key=onward.referral_id,
+        value=dumps(event.to_json()),
+        envelope=Envelope.new(EVENT_TYPES.get(kind, ONWARD_CHANGED), PLAIN_JSON, traceparent),
     )
+
+
+OPEN_ONWARD = (TaskStatus.REQUESTED.value, TaskStatus.ACCEPTED.value, TaskStatus.IN_PROGRESS.value)
+
+
+class OnwardRepository:
+    """Onward referrals, and the directory services they go to, in one transaction."""
+
+    def __init__(self, session: AsyncSession, lookup: ServiceLookup | None = None) -> None:
+        self._session = session
+        self._lookup = lookup or ReadModelServiceLookup()
+
+    async def find_service(self, service_id: str) -> ServiceEntry | None:
+        return await self._lookup.find(self._session, service_id)
+
+    async def open_to_service(self, referral_id: str, service_id: str) -> bool:
+        """Whether the referral has an onward referral to this service still open."""
+        t = orm.onward_referrals
+        count = await self._session.scalar(
+            select(func.count()).where(
+                t.c.referral_id == referral_id,
+                t.c.record["service_id"].astext == service_id,
+                t.c.status.in_(OPEN_ONWARD),
+            )
+        )
+        return bool(count)
+
+    async def add(
+        self, onward: OnwardReferral, request: dict[str, Any], task: dict[str, Any]
+    ) -> None:
+        await insert_new(self._session, onward, request, task)
+
+    async def save(self, onward: OnwardReferral, task: dict[str, Any] | None = None) -> None:
+        await save(self._session, onward, task)
+
+    async def lock(self, onward_id: str) -> OnwardReferral | None:
+        return await lock(self._session, onward_id)
+
+    async def parent_of(self, onward_id: str) -> tuple[str, str] | None:
+        return await parent_of(self._session, onward_id)
+
+    async def due_ids(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        return await due_ids(self._session, now, limit)
+
+    async def read(self, onward_id: str, what: str = "task") -> dict[str, Any] | None:
+        return await read(self._session, onward_id, what)
+
+    async def owner_of(self, onward_id: str) -> str | None:
+        return await owner_of(self._session, onward_id)
+
+    async def search(
+        self,
+        *,
+        organisation_id: str | None = None,
+        referral_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return await search(
+            self._session,
+            organisation_id=organisation_id,
+            referral_id=referral_id,
+            status=status,
+            limit=limit,
+        )

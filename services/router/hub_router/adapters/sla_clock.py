@@ -1,5 +1,6 @@
-"""Service level timers in PostgreSQL (`router.sla_timers`), and their alerts staged in the
-outbox in the caller's transaction: an alert is published if and only if its row says so."""
+"""Service level timers in PostgreSQL (`router.sla_timers`), and how their alerts are published
+(the unit of work stages them with the row that says so: an alert is published if and only if
+its row says it was raised)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,8 @@ from sqlalchemy import Row, Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub_common.fhir.systems import PLAIN_JSON
-from hub_common.jsonio import dumps
-from hub_common.messaging.envelope import Envelope
-from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
-from hub_common.messaging.topics import Topics
 from hub_router.adapters import orm
-from hub_router.adapters.alerts import Resolution, sla_breach_alert, sla_resolved_alert
-from hub_router.domain.sla import Breach, Level, Rule, SlaTimer
+from hub_router.domain.sla import Level, Rule, SlaTimer
 
 BREACHED = "SlaBreached"
 RESOLVED = "SlaBreachResolved"
@@ -103,75 +98,20 @@ async def save(session: AsyncSession, timer: SlaTimer, next_due_at: datetime | N
     )
 
 
-async def stage_breaches(
-    session: AsyncSession, topics: Topics, found: Sequence[Breach], now: datetime
-) -> None:
-    """Stage one alert per breach, keyed by referral (a referral's alerts stay in order)."""
-    await add_to_outbox(
-        session,
-        orm.outbox,
-        [
-            _event(
-                topics,
-                breach.referral_id,
-                BREACHED,
-                sla_breach_alert(
-                    referral_id=breach.referral_id,
-                    borough=breach.borough,
-                    rule=breach.rule.value,
-                    level=breach.level.value,
-                    due_at=breach.due_at,
-                    raised_at=now,
-                ),
-                None,
-            )
-            for breach in found
-        ],
-    )
+class SlaClocks:
+    """The service level timers, in one transaction."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-async def stage_resolutions(
-    session: AsyncSession,
-    topics: Topics,
-    timer: SlaTimer,
-    rules: Sequence[Rule],
-    resolution: Resolution,
-    now: datetime,
-    traceparent: str | None,
-) -> None:
-    """Stage one resolving alert per rule whose breach this change ends."""
-    await add_to_outbox(
-        session,
-        orm.outbox,
-        [
-            _event(
-                topics,
-                timer.referral_id,
-                RESOLVED,
-                sla_resolved_alert(
-                    referral_id=timer.referral_id,
-                    borough=timer.borough,
-                    rule=rule.value,
-                    resolution=resolution,
-                    resolved_at=now,
-                ),
-                traceparent,
-            )
-            for rule in rules
-        ],
-    )
+    async def lock_due(self, now: datetime, limit: int) -> list[SlaTimer]:
+        return await lock_due(self._session, now, limit)
 
+    async def lock(self, referral_id: str) -> SlaTimer | None:
+        return await lock_timer(self._session, referral_id)
 
-def _event(
-    topics: Topics,
-    referral_id: str,
-    event_type: str,
-    alert: dict[str, Any],
-    traceparent: str | None,
-) -> OutgoingEvent:
-    return OutgoingEvent(
-        topic=topics.alerts,
-        key=referral_id,
-        value=dumps(alert),
-        envelope=Envelope.new(event_type, PLAIN_JSON, traceparent),
-    )
+    async def start(self, timer: SlaTimer, next_due_at: datetime | None) -> None:
+        await start(self._session, timer, next_due_at)
+
+    async def save(self, timer: SlaTimer, next_due_at: datetime | None) -> None:
+        await save(self._session, timer, next_due_at)

@@ -79,3 +79,16 @@ async def put_worker(session: AsyncSession, worker: LinkWorker, role: dict[str, 
 async def remove_worker(session: AsyncSession, worker_id: str) -> None:
     """A directory tombstone: the worker is gone."""
     await session.execute(delete(orm.link_workers).where(orm.link_workers.c.worker_id == worker_id))
+
+
+class LinkWorkerRepository:
+    """The directory's link workers as the router keeps them, in one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def put(self, worker: LinkWorker, role: dict[str, Any]) -> None:
+        await put_worker(self._session, worker, role)
+
+    async def remove(self, worker_id: str) -> None:
+        await remove_worker(self._session, worker_id)

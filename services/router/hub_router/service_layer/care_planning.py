@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.topics import Topics
-from hub_common.security.audit import AuditEntry, stage_audit
-from hub_router.adapters import care_plan_store as store
-from hub_router.adapters import orm
-from hub_router.adapters import task_repository as repo
+from hub_common.security.audit import AuditEntry
 from hub_router.adapters.fhir_care_plan import to_care_plan
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
 from hub_router.domain.access import Viewer
 from hub_router.domain.care_plan import Action, CarePlan, Goal, next_version
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import TaskStatus, TransitionRefused
-from hub_router.service_layer.views import visible_task
 
 WORKING = frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.ON_HOLD})
 
@@ -48,19 +43,21 @@ class CarePlanning:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._units = units_for(sessions, topics, units)
         self._topics = topics
         self._on_commit = on_commit
         self._clock = clock
 
     async def record(self, command: RecordCarePlan) -> dict[str, Any]:
-        async with self._sessions.begin() as session:
-            stored = await repo.lock_task(session, command.referral_id)
+        async with self._units() as uow:
+            stored = await uow.tasks.lock(command.referral_id)
             if stored is None or stored.task.owner != command.worker_id:
                 raise TaskNotVisible(command.referral_id)
             if stored.task.status not in WORKING:
@@ -68,7 +65,7 @@ class CarePlanning:
                     "a plan is recorded while the referral is accepted, in progress or on hold "
                     f"(it is {stored.task.status})"
                 )
-            current = await store.versions(session, command.referral_id, newest_only=True)
+            current = await uow.care_plans.versions(command.referral_id, newest_only=True)
             plan = CarePlan(
                 referral_id=command.referral_id,
                 what_matters=command.what_matters,
@@ -78,9 +75,9 @@ class CarePlanning:
                 recorded_at=self._clock(),
                 recorded_by=command.worker_id,
             ).check()
-            await store.add(session, plan)
+            await uow.care_plans.add(plan)
             if command.audit is not None:
-                await stage_audit(session, orm.outbox, self._topics, command.audit)
+                uow.record(command.audit)
         self._on_commit()
         return to_care_plan(plan, stored.episode_id, stored.task.owner)
 
@@ -89,7 +86,10 @@ class CarePlanning:
     ) -> list[dict[str, Any]]:
         """The newest version (or every version, newest first) of a plan the caller may see;
         TaskNotVisible when the referral is not theirs, an empty list when there is no plan."""
-        async with self._sessions() as session:
-            episode_id, owner = await visible_task(session, viewer, referral_id)
-            plans = await store.versions(session, referral_id, newest_only=not history)
+        async with self._units() as uow:
+            holder = await uow.queries.holder(viewer, referral_id)
+            if holder is None:
+                raise TaskNotVisible(referral_id)
+            episode_id, owner = holder
+            plans = await uow.care_plans.versions(referral_id, newest_only=not history)
         return [to_care_plan(plan, episode_id, owner) for plan in plans]

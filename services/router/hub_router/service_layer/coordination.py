@@ -10,12 +10,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.topics import Topics
-from hub_common.security.audit import stage_audit
-from hub_router.adapters import orm
-from hub_router.adapters import task_repository as repo
+from hub_router.adapters.unit_of_work import Units
 from hub_router.adapters.worker_roster import WorkerRoster
 from hub_router.domain.model import Load
 from hub_router.domain.offers import TaskNotVisible
@@ -25,7 +21,7 @@ from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.commands import AssignByHand, RebalanceWaiting
 from hub_router.service_layer.offering import Offering
 from hub_router.service_layer.recording import TaskChanged, record_change
-from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS, lock_for
+from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +35,14 @@ class Coordination:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        units: Units,
         topics: Topics,
         offering: Offering,
         roster: WorkerRoster,
         on_commit: Callable[[], None],
         clock: Callable[[], datetime],
     ) -> None:
-        self._sessions = sessions
+        self._units = units
         self._topics = topics
         self._offering = offering
         self._roster = roster
@@ -60,23 +56,23 @@ class Coordination:
         cannot overfill anyone, nor send someone uncleared to a risky visit.
         """
         now = self._clock()
-        async with self._sessions.begin() as session:
-            stored = await repo.lock_task(session, command.referral_id)
+        async with self._units() as uow:
+            stored = await uow.tasks.lock(command.referral_id)
             if stored is None or not command.scope.can_see(None, stored.borough):
                 raise TaskNotVisible(command.referral_id)
             if stored.task.offered_to == command.worker_id:
                 raise TransitionRefused(f"the referral is already offered to {command.worker_id}")
             withdrawn = stored.task.withdraw_offer()
             # Only their choice can be offered it, whatever their area: only their lock.
-            await repo.lock_workers(session, [command.worker_id])
+            await uow.tasks.lock_workers([command.worker_id])
             worker = next(
-                (w for w in await repo.active_workers(session) if w.worker_id == command.worker_id),
+                (w for w in await uow.tasks.active_workers() if w.worker_id == command.worker_id),
                 None,
             )
             if worker is None:
                 raise UnknownWorker(f"no active link worker {command.worker_id}")
             route = stored.route
-            loads = await repo.loads_by_day(session, now.date(), LOOKAHEAD_DAYS)
+            loads = await uow.tasks.loads_by_day(now.date(), LOOKAHEAD_DAYS)
             day, reason = earliest_day(worker, route, loads, WAIVABLE)
             if day is None:
                 raise TransitionRefused(f"{worker.worker_id} cannot take this referral: {reason}")
@@ -88,14 +84,14 @@ class Coordination:
                 worker.worker_id, self._offering.offer_timeout.deadline(now, worker)
             )
             changed = await record_change(
-                session,
+                uow,
                 self._topics,
                 stored,
                 replace(stored, task=task, offered_on=day),
                 now,
                 command.traceparent,
                 decision=self._offering.record(
-                    session,
+                    uow,
                     decision,
                     task,
                     day,
@@ -103,7 +99,7 @@ class Coordination:
                 ),
             )
             if command.audit is not None:
-                await stage_audit(session, orm.outbox, self._topics, command.audit)
+                uow.record(command.audit)
         self._on_commit()
         log.info("referral %s offered by hand to %s", command.referral_id, worker.worker_id)
         return changed
@@ -115,12 +111,12 @@ class Coordination:
         Returns referral id -> worker id for the offers made; the rest keep waiting.
         """
         now, today = self._clock(), self._clock().date()
-        async with self._sessions.begin() as session:
-            waiting = await repo.lock_waiting(session, command.scope.boroughs, command.limit)
+        async with self._units() as uow:
+            waiting = await uow.tasks.lock_waiting(command.scope.boroughs, command.limit)
             if not waiting:
                 return {}
-            workers = await lock_for(session, self._roster, [stored.route for stored in waiting])
-            loads = (await repo.loads_by_day(session, today, 1))[today]
+            workers = await uow.tasks.lock_for(self._roster, [stored.route for stored in waiting])
+            loads = (await uow.tasks.loads_by_day(today, 1))[today]
             routes = [
                 replace(stored.route, excluded_workers=frozenset(stored.task.offers))
                 for stored in waiting
@@ -128,7 +124,7 @@ class Coordination:
             continuity = {
                 route.referral_id: holder
                 for route in routes
-                if (holder := await repo.continuity_worker(session, route))
+                if (holder := await uow.tasks.continuity_worker(route))
             }
             batch = assign_optimally(routes, workers, loads, today, continuity)
             by_id = {w.worker_id: w for w in workers}
@@ -146,14 +142,14 @@ class Coordination:
                     {worker_id: match_score(worker, route, continuity.get(route.referral_id))},
                 )
                 await record_change(
-                    session,
+                    uow,
                     self._topics,
                     stored,
                     replace(stored, task=task, offered_on=today),
                     now,
                     None,
                     decision=self._offering.record(
-                        session,
+                        uow,
                         decision,
                         task,
                         today,
@@ -165,8 +161,7 @@ class Coordination:
                     ),
                 )
             if command.audit is not None and batch.assignments:
-                audit = command.audit.about(batch.assignments)
-                await stage_audit(session, orm.outbox, self._topics, audit)
+                uow.record(command.audit.about(batch.assignments))
         self._on_commit()
         log.info("rebalanced %d waiting referrals: %d offered", len(waiting), batch.assigned)
         return dict(batch.assignments)

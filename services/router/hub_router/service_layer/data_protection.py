@@ -15,14 +15,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from hub_common.messaging.inbox import first_delivery
 from hub_common.messaging.topics import Topics
-from hub_common.privacy.data_protection import DataProtectionRequest, stage_applied
-from hub_router.adapters import data_protection_store as store
-from hub_router.adapters import orm
+from hub_common.privacy.data_protection import DataProtectionRequest
 from hub_router.adapters.service_request import referral_and_episode
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
+from hub_router.domain.events import DataProtectionApplied
 from hub_router.service_layer.routing import RoutingService
 
 log = logging.getLogger(__name__)
@@ -33,22 +30,23 @@ Arrival = tuple[dict[str, Any], str, str | None]  # ServiceRequest, event id, tr
 class RouterDataProtection:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         routing: RoutingService,
         on_commit: Callable[[], None] = lambda: None,
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._topics = topics
+        self._units = units_for(sessions, topics, units)
         self._routing = routing
         self._on_commit = on_commit
 
     async def hold_restricted(self, arrivals: Sequence[Arrival]) -> list[Arrival]:
         """Hold the new referrals of restricted people; the others, to route."""
         subjects = {a[0].get("id"): referral_and_episode(a[0]) for a in arrivals}
-        async with self._sessions.begin() as session:
-            restricted = await store.restricted_among(
-                session, [s for pair in subjects.values() for s in pair]
+        async with self._units() as uow:
+            restricted = await uow.protection.restricted_among(
+                [s for pair in subjects.values() for s in pair]
             )
             if not restricted:
                 return list(arrivals)
@@ -67,32 +65,30 @@ class RouterDataProtection:
                     )
                 else:
                     free.append(arrival)
-            await store.hold(session, held)
+            await uow.protection.hold(held)
         log.info("%d referrals held: their person's processing is restricted", len(held))
         return free
 
     async def apply(self, request: DataProtectionRequest, event_id: str) -> None:
         counts: dict[str, int] = {}
         if request.action == "lift" and request.restriction_id:
-            async with self._sessions.begin() as session:
-                await store.lift(session, request.restriction_id)
-                released = await store.released(session)
+            async with self._units() as uow:
+                await uow.protection.lift(request.restriction_id)
+                released = await uow.protection.released()
             for row in released:  # each routed in its own transaction, idempotently
                 await self._routing.route(row.request, row.event_id, row.traceparent)
             counts["routed"] = len(released)
-        async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "router.data-protection", event_id
-            ):
+        async with self._units() as uow:
+            if not await uow.tasks.first_delivery("router.data-protection", event_id):
                 return
             if request.action == "erase":
-                counts |= await store.erase(session, request.referral_ids, request.episode_ids)
+                counts |= await uow.protection.erase(request.referral_ids, request.episode_ids)
             elif request.action == "restrict":
-                counts["restricted"] = await store.restrict(
-                    session, request.request_id, request.subjects
+                counts["restricted"] = await uow.protection.restrict(
+                    request.request_id, request.subjects
                 )
             else:
-                await store.forget_held(session, [row.referral_id for row in released])
-            await stage_applied(session, orm.outbox, self._topics, request, "router", counts)
+                await uow.protection.forget_held([row.referral_id for row in released])
+            uow.record(DataProtectionApplied(request, counts))
         self._on_commit()
         log.info("data protection request %s (%s) applied", request.request_id, request.action)

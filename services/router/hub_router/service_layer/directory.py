@@ -8,12 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from hub_common.messaging.topics import Topics
 from hub_common.region.directory import read_bundle
 from hub_common.region.district_centroids import centroid_of
-from hub_router.adapters import directory_store, orm
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
 from hub_router.domain.access import Viewer
 from hub_router.domain.directory_search import (
     Candidate,
@@ -25,7 +23,6 @@ from hub_router.domain.directory_search import (
     reasons,
 )
 from hub_router.domain.offers import TaskNotVisible
-from hub_router.service_layer.views import scope_of
 
 
 class UnknownDistrict(ValueError):
@@ -49,37 +46,35 @@ class DirectoryServices:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        # The directory's changes publish nothing, so their units of work need no topics.
+        self._units = units_for(sessions, Topics(), units)
+        self._sessions = sessions  # the read model's tests count its rows directly
         self._clock = clock
 
     async def apply(self, directory_id: str, bundle: dict[str, Any] | None) -> None:
         """Upsert a service from the compacted topic; a tombstone withdraws it. A value that is
         not a directory Bundle raises ValueError (NotADirectoryEntry): set aside, recorded."""
-        async with self._sessions.begin() as session:
+        async with self._units() as uow:
             if bundle is None:
-                await directory_store.withdraw(session, directory_id)
+                await uow.directory.withdraw(directory_id)
                 return
             service = read_bundle(bundle)
             if service.id != directory_id:
                 raise ValueError(
                     f"HealthcareService.identifier: {service.id!r} is not the key {directory_id!r}"
                 )
-            await directory_store.upsert(session, service, bundle)
+            await uow.directory.upsert(service, bundle)
 
     async def referral_district(self, viewer: Viewer, referral_id: str) -> str:
         """The person's postcode district from the referral's routing facts, if the caller may
         see the referral (TaskNotVisible otherwise)."""
-        async with self._sessions() as session:
-            route = (
-                await session.execute(
-                    select(orm.tasks.c.facts["route"]).where(
-                        orm.tasks.c.referral_id == referral_id, scope_of(viewer)
-                    )
-                )
-            ).scalar_one_or_none()
+        async with self._units() as uow:
+            route = await uow.queries.route(viewer, referral_id)
         if not route or not route.get("district"):
             raise TaskNotVisible(referral_id)
         return str(route["district"])
@@ -91,17 +86,17 @@ class DirectoryServices:
             if origin is None:
                 raise UnknownDistrict(criteria.origin_district)
             criteria = replace(criteria, origin=origin)
-        async with self._sessions() as session:
-            found = await directory_store.search(session, criteria)
-            usual = await directory_store.usual_responses(session, [c.id for c, _ in found])
+        async with self._units() as uow:
+            found = await uow.directory.search(criteria)
+            usual = await uow.directory.usual_responses([c.id for c, _ in found])
         return Found([(c, b, reasons(c, criteria)) for c, b in found], usual)
 
     async def read(self, service_id: str) -> Found:
-        async with self._sessions() as session:
-            found = await directory_store.read(session, service_id)
+        async with self._units() as uow:
+            found = await uow.directory.read(service_id)
             if found is None:
                 raise ServiceNotFound(service_id)
-            usual = await directory_store.usual_responses(session, [service_id])
+            usual = await uow.directory.usual_responses([service_id])
         return Found([(found[0], found[1], [])], usual)
 
     async def set_capacity(
@@ -110,9 +105,9 @@ class DirectoryServices:
         """An organisation states a service's capacity; only the organisation that runs the
         service may (anyone else: ServiceNotFound, as if it did not exist)."""
         capacity: Capacity = new_capacity(kind, places, self._clock())
-        async with self._sessions.begin() as session:
-            owner = await directory_store.organisation_of(session, service_id)
+        async with self._units() as uow:
+            owner = await uow.directory.organisation_of(service_id)
             if owner is None or owner != organisation_id:
                 raise ServiceNotFound(service_id)
-            await directory_store.set_capacity(session, service_id, capacity)
+            await uow.directory.set_capacity(service_id, capacity)
         return await self.read(service_id)

@@ -9,16 +9,14 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from hub_common.messaging.topics import Topics
-from hub_common.observability.metrics import ASSIGNMENT_DECISIONS, count_on_commit
+from hub_common.observability.metrics import ASSIGNMENT_DECISIONS
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.alerts import Why, awaiting_allocation_alert
 from hub_router.domain.offers import OfferTimeout, ReferralTask
 from hub_router.domain.policy import Decision, choose_soonest
 from hub_router.service_layer.recording import TaskChanged, record_change
-from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS, Assignments
+from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS, Assignments, Counts
 
 
 class Offering:
@@ -70,15 +68,13 @@ class Offering:
             task = stored.task.offer(worker.worker_id, self.offer_timeout.deadline(now, worker))
             after = replace(stored, task=task, offered_on=day)
         changed = await record_change(
-            seen.session,
+            seen.changes,
             self._topics,
             before,
             after,
             now,
             traceparent,
-            decision=self.record(
-                seen.session, decision, task, day if task.owner else None, trigger, why
-            ),
+            decision=self.record(seen, decision, task, day if task.owner else None, trigger, why),
             alert=alert,
             deferred=seen.deferred,
         )
@@ -87,7 +83,7 @@ class Offering:
 
     def record(
         self,
-        session: AsyncSession,
+        counts: Counts,
         decision: Decision,
         task: ReferralTask,
         day: date | None,
@@ -97,9 +93,7 @@ class Offering:
         """The decision record an operator or coordinator reads: who, why not the others;
         counted by outcome once its transaction commits."""
         outcome = "offered" if task.owner else (why or task.business_status.value)
-        count_on_commit(
-            session, ASSIGNMENT_DECISIONS.labels(outcome=outcome, trigger=trigger["event"])
-        )
+        counts.count(ASSIGNMENT_DECISIONS.labels(outcome=outcome, trigger=trigger["event"]))
         return {
             **decision.explain(),
             "trigger": trigger,

@@ -4,8 +4,8 @@ nudges and declines the unanswered ones. One transaction per change.
 Every change locks the link worker's Task row first, then the onward row (the router's one
 lock order: Task rows, then anything else), because an organisation's answer may also change
 the link worker's Task (support offered, connected to services: `domain/onward.py`). Each
-change stages its `referrals.onward` event, the link worker's new Task snapshot when it
-changed, any alert and the audit entry in the outbox in the same transaction.
+change records its `referrals.onward` event, the link worker's new Task version when it
+changed, any alert and the audit entry in its unit of work, published if it commits.
 """
 
 from __future__ import annotations
@@ -17,20 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.fhir.needs import NeedCategory
-from hub_common.fhir.systems import PLAIN_JSON
-from hub_common.jsonio import dumps
-from hub_common.messaging.envelope import Envelope
 from hub_common.messaging.onward import OnwardKind
-from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
 from hub_common.messaging.topics import Topics
 from hub_common.region.directory import fhir_id
-from hub_common.security.audit import AuditEntry, stage_audit
-from hub_router.adapters import directory_store, onward_store, orm
-from hub_router.adapters import task_repository as repo
+from hub_common.security.audit import AuditEntry
 from hub_router.adapters.alerts import onward_no_response_alert
 from hub_router.adapters.fhir_onward import (
     ConsentToShare,
@@ -38,8 +29,10 @@ from hub_router.adapters.fhir_onward import (
     onward_service_request,
     onward_task,
 )
-from hub_router.adapters.service_lookup import ReadModelServiceLookup, ServiceLookup
+from hub_router.adapters.service_lookup import ServiceLookup
+from hub_router.adapters.unit_of_work import RouterUnitOfWork, Sessions, Units, units_for
 from hub_router.domain.access import Viewer
+from hub_router.domain.events import OnwardReferralChanged, OnwardReferralExpired
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.onward import (
     DEFAULT_ANSWER_WORKING_DAYS,
@@ -48,15 +41,13 @@ from hub_router.domain.onward import (
     OnwardReferral,
     with_onward_support,
 )
-from hub_router.domain.task_status import TaskStatus, TransitionRefused
+from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.recording import record_change
 
 log = logging.getLogger(__name__)
 
 ONWARD_PREFIX = "onward-"
 """Onward Task ids start with this, so they never clash with referral ids on `/fhir/Task`."""
-
-OPEN_ONWARD = (TaskStatus.REQUESTED.value, TaskStatus.ACCEPTED.value, TaskStatus.IN_PROGRESS.value)
 
 
 class UnknownService(LookupError):
@@ -95,17 +86,17 @@ class OnwardReferrals:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         *,
         lookup: ServiceLookup | None = None,
         deadlines: AnswerDeadlines | None = None,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._units = units_for(sessions, topics, units, lookup)
         self._topics = topics
-        self._lookup = lookup or ReadModelServiceLookup()
         self._deadlines = deadlines or AnswerDeadlines()
         self._on_commit = on_commit
         self._clock = clock
@@ -115,8 +106,8 @@ class OnwardReferrals:
     async def refer(self, command: ReferOnward) -> dict[str, Any]:
         """Create the onward ServiceRequest and its Task (requested, awaiting response)."""
         now = self._clock()
-        async with self._sessions.begin() as session:
-            stored = await repo.lock_task(session, command.referral_id)
+        async with self._units() as uow:
+            stored = await uow.tasks.lock(command.referral_id)
             if stored is None or stored.task.owner != command.worker_id:
                 raise TaskNotVisible(command.referral_id)
             if stored.task.status not in OPEN_PARENT:
@@ -124,14 +115,14 @@ class OnwardReferrals:
                     f"only a referral you have accepted and not closed can be referred onward "
                     f"(it is {stored.task.status})"
                 )
-            service = await self._lookup.find(session, command.service_id)
+            service = await uow.onward.find_service(command.service_id)
             if service is None:
                 raise UnknownService(f"the directory lists no service {command.service_id!r}")
             if not service.active:
                 raise TransitionRefused(
                     f"service {command.service_id} is withdrawn or temporarily closed"
                 )
-            if await self._open_to_same_service(session, command.referral_id, service.service_id):
+            if await uow.onward.open_to_service(command.referral_id, service.service_id):
                 raise TransitionRefused(
                     f"the person already has an open onward referral to {service.service_id}"
                 )
@@ -152,33 +143,13 @@ class OnwardReferrals:
             )
             request = onward_service_request(onward, command.person, command.consent, command.note)
             task = onward_task(onward, stored.episode_id, now)
-            await onward_store.insert_new(session, onward, request, task)
-            await onward_store.stage_event(
-                session, self._topics, onward, "sent", now, command.traceparent
-            )
+            await uow.onward.add(onward, request, task)
+            uow.record(OnwardReferralChanged(onward, "sent", now, command.traceparent))
             if command.audit is not None:
-                await stage_audit(
-                    session,
-                    orm.outbox,
-                    self._topics,
-                    command.audit.about((command.referral_id, onward.onward_id)),
-                )
+                uow.record(command.audit.about((command.referral_id, onward.onward_id)))
         self._on_commit()
         log.info("referral %s referred onward as %s", command.referral_id, onward.onward_id)
         return task
-
-    async def _open_to_same_service(
-        self, session: AsyncSession, referral_id: str, service_id: str
-    ) -> bool:
-        t = orm.onward_referrals
-        count = await session.scalar(
-            select(func.count()).where(
-                t.c.referral_id == referral_id,
-                t.c.record["service_id"].astext == service_id,
-                t.c.status.in_(OPEN_ONWARD),
-            )
-        )
-        return bool(count)
 
     # -- the organisation ------------------------------------------------------------------
 
@@ -194,19 +165,19 @@ class OnwardReferrals:
         """The organisation moves its onward Task (accept, decline, attendance); to any other
         organisation it does not exist."""
         now = self._clock()
-        async with self._sessions.begin() as session:
-            found = await onward_store.parent_of(session, onward_id)
+        async with self._units() as uow:
+            found = await uow.onward.parent_of(onward_id)
             if found is None or found[1] != organisation_id:
                 raise TaskNotVisible(onward_id)
-            task = await self._apply(session, found[0], onward_id, change, kind, now, traceparent)
+            task = await self._apply(uow, found[0], onward_id, change, kind, now, traceparent)
             if audit is not None:
-                await stage_audit(session, orm.outbox, self._topics, audit)
+                uow.record(audit)
         self._on_commit()
         return task
 
     async def _apply(
         self,
-        session: AsyncSession,
+        uow: RouterUnitOfWork,
         referral_id: str,
         onward_id: str,
         change: Callable[[OnwardReferral], OnwardReferral],
@@ -214,24 +185,22 @@ class OnwardReferrals:
         now: datetime,
         traceparent: str | None,
     ) -> dict[str, Any]:
-        stored = await repo.lock_task(session, referral_id)
-        onward = await onward_store.lock(session, onward_id)
+        stored = await uow.tasks.lock(referral_id)
+        onward = await uow.onward.lock(onward_id)
         if stored is None or onward is None:
             raise TaskNotVisible(onward_id)
         after = change(onward)
         if kind in ("accepted", "declined") and after.answered_at is None:
             after = replace(after, answered_at=now)  # how fast services answer (search)
         if kind == "accepted":  # the organisation took the person on: one place fewer
-            await directory_store.take_place(
-                session, fhir_id("HealthcareService", after.service_id)
-            )
+            await uow.directory.take_place(fhir_id("HealthcareService", after.service_id))
         task = onward_task(after, stored.episode_id, now)
-        await onward_store.save(session, after, task)
-        await onward_store.stage_event(session, self._topics, after, kind, now, traceparent)
+        await uow.onward.save(after, task)
+        uow.record(OnwardReferralChanged(after, kind, now, traceparent))
         parent = with_onward_support(stored.task, after)
         if parent is not None:
             await record_change(
-                session, self._topics, stored, replace(stored, task=parent), now, traceparent
+                uow, self._topics, stored, replace(stored, task=parent), now, traceparent
             )
         log.info("onward referral %s now %s %s", onward_id, after.status, after.step)
         return task
@@ -239,10 +208,10 @@ class OnwardReferrals:
     async def read_for_organisation(
         self, onward_id: str, organisation_id: str, what: str = "task"
     ) -> dict[str, Any]:
-        async with self._sessions() as session:
-            if await onward_store.owner_of(session, onward_id) != organisation_id:
+        async with self._units() as uow:
+            if await uow.onward.owner_of(onward_id) != organisation_id:
                 raise TaskNotVisible(onward_id)
-            found = await onward_store.read(session, onward_id, what)
+            found = await uow.onward.read(onward_id, what)
         if found is None:
             raise TaskNotVisible(onward_id)
         return found
@@ -255,9 +224,8 @@ class OnwardReferrals:
         referral_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """The onward Tasks sent to the organisation (of one referral, when given)."""
-        async with self._sessions() as session:
-            return await onward_store.search(
-                session,
+        async with self._units() as uow:
+            return await uow.onward.search(
                 organisation_id=organisation_id,
                 referral_id=referral_id,
                 status=status,
@@ -266,38 +234,31 @@ class OnwardReferrals:
 
     # -- the link worker's and coordinators' view ------------------------------------------
 
-    async def _visible_referral(
-        self, session: AsyncSession, viewer: Viewer, referral_id: str
-    ) -> None:
-        row = (
-            await session.execute(
-                select(orm.tasks.c.owner, orm.tasks.c.facts["route"]["borough"].astext).where(
-                    orm.tasks.c.referral_id == referral_id
-                )
-            )
-        ).first()
-        if row is None or not viewer.can_see(row[0], row[1]):
+    @staticmethod
+    async def _visible_referral(uow: RouterUnitOfWork, viewer: Viewer, referral_id: str) -> None:
+        found = await uow.queries.owner_and_borough(referral_id)
+        if found is None or not viewer.can_see(*found):
             raise TaskNotVisible(referral_id)
 
     async def of_referral(
         self, viewer: Viewer, referral_id: str, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The onward Tasks `partOf` a referral the caller may see (its holder, coordinators)."""
-        async with self._sessions() as session:
-            await self._visible_referral(session, viewer, referral_id)
-            return await onward_store.search(session, referral_id=referral_id, limit=limit)
+        async with self._units() as uow:
+            await self._visible_referral(uow, viewer, referral_id)
+            return await uow.onward.search(referral_id=referral_id, limit=limit)
 
     async def read_for_viewer(self, viewer: Viewer, onward_id: str) -> dict[str, Any]:
         """One onward Task, for whoever may see the referral it is part of."""
-        async with self._sessions() as session:
-            found = await onward_store.parent_of(session, onward_id)
+        async with self._units() as uow:
+            found = await uow.onward.parent_of(onward_id)
             if found is None:
                 raise TaskNotVisible(onward_id)
             try:
-                await self._visible_referral(session, viewer, found[0])
+                await self._visible_referral(uow, viewer, found[0])
             except TaskNotVisible:
                 raise TaskNotVisible(onward_id) from None
-            task = await onward_store.read(session, onward_id)
+            task = await uow.onward.read(onward_id)
         if task is None:
             raise TaskNotVisible(onward_id)
         return task
@@ -309,26 +270,26 @@ class OnwardReferrals:
         those still unanswered at it (an alert back to the link worker). Returns how many were
         due (a full batch means there may be more)."""
         now = self._clock()
-        async with self._sessions() as session:
-            due = await onward_store.due_ids(session, now, limit)
+        async with self._units() as uow:
+            due = await uow.onward.due_ids(now, limit)
         changed = 0
         for onward_id, referral_id in due:
-            async with self._sessions.begin() as session:
-                changed += await self._check(session, referral_id, onward_id, now)
+            async with self._units() as uow:
+                changed += await self._check(uow, referral_id, onward_id, now)
         if changed:
             self._on_commit()
             log.info("onward sweep nudged or declined %d referrals", changed)
         return len(due)
 
     async def _check(
-        self, session: AsyncSession, referral_id: str, onward_id: str, now: datetime
+        self, uow: RouterUnitOfWork, referral_id: str, onward_id: str, now: datetime
     ) -> int:
-        stored = await repo.lock_task(session, referral_id)
-        onward = await onward_store.lock(session, onward_id)
+        stored = await uow.tasks.lock(referral_id)
+        onward = await uow.onward.lock(onward_id)
         if stored is None or onward is None:
             return 0
         if onward.expired(now):
-            await self._apply(session, referral_id, onward_id, lambda o: o.expire(now), "expired",
+            await self._apply(uow, referral_id, onward_id, lambda o: o.expire(now), "expired",
                               now, None)  # fmt: skip
             alert = onward_no_response_alert(
                 referral_id=referral_id,
@@ -339,23 +300,12 @@ class OnwardReferrals:
                 due_at=onward.due_at,
                 raised_at=now,
             )
-            await add_to_outbox(
-                session,
-                orm.outbox,
-                [
-                    OutgoingEvent(
-                        topic=self._topics.alerts,
-                        key=referral_id,
-                        value=dumps(alert),
-                        envelope=Envelope.new("OnwardReferralExpired", PLAIN_JSON, None),
-                    )
-                ],
-            )
+            uow.record(OnwardReferralExpired(referral_id, alert))
             return 1
         if onward.nudge_due(now):
             nudged = onward.nudged(now)
-            await onward_store.save(session, nudged)
-            await onward_store.stage_event(session, self._topics, nudged, "nudged", now, None)
+            await uow.onward.save(nudged)
+            uow.record(OnwardReferralChanged(nudged, "nudged", now, None))
             return 1
-        await onward_store.save(session, onward)  # a check that found nothing: next one set
+        await uow.onward.save(onward)  # a check that found nothing: next one set
         return 0

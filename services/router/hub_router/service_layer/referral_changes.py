@@ -22,14 +22,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.fhir.refs import resource_version
-from hub_common.messaging.inbox import first_delivery
 from hub_common.messaging.topics import Topics
-from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.service_request import read_service_request
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
 from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.recording import record_change
 
@@ -50,12 +47,14 @@ class ReferralChanges:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._units = units_for(sessions, topics, units)
         self._topics = topics
         self._on_commit = on_commit
         self._clock = clock
@@ -64,12 +63,10 @@ class ReferralChanges:
         """Apply one changed ServiceRequest; True when a new Task version was published."""
         referral_id = str(request.get("id") or "")
         version = resource_version(request)
-        async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "router.requested", event_id
-            ):
+        async with self._units() as uow:
+            if not await uow.tasks.first_delivery("router.requested", event_id):
                 return False
-            stored = await repo.lock_task(session, referral_id)
+            stored = await uow.tasks.lock(referral_id)
             if stored is None:
                 # Its first version always comes first (same key, same partition): a change
                 # to an unknown referral is a stray, kept out of the Tasks.
@@ -88,7 +85,7 @@ class ReferralChanges:
                 )
                 return False
             await record_change(
-                session,
+                uow,
                 self._topics,
                 stored,
                 after,

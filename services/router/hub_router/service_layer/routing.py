@@ -18,17 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.batch import run_batch
 from hub_common.messaging.topics import Topics
 from hub_common.observability.metrics import OFFERS_TIMED_OUT
-from hub_common.security.audit import stage_audit
-from hub_router.adapters import orm
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.practitioner_role import from_practitioner_role
 from hub_router.adapters.service_request import ReferralFacts, read_service_request
-from hub_router.adapters.worker_roster import WorkerRoster, put_worker, remove_worker
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
+from hub_router.adapters.worker_roster import WorkerRoster
 from hub_router.domain.model import ReferralToRoute
 from hub_router.domain.offers import OfferTimeout, ReferralTask, TaskNotVisible
 from hub_router.service_layer.commands import AssignByHand, DeclineOffer, RebalanceWaiting
@@ -50,7 +47,7 @@ class RoutingService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -58,28 +55,35 @@ class RoutingService:
         max_failed_offers: int = 3,
         offer_timeout: OfferTimeout | None = None,
         units: Callable[[date, list[ReferralToRoute], list[str]], RoutingUnitOfWork] | None = None,
+        changes: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._changes = units_for(sessions, topics, changes)
         self._topics = topics
         self._on_commit = on_commit
         self._clock = clock
         self._roster = WorkerRoster()
         # A routing batch's unit of work, given its day and what it looks up (tests: in memory).
         self._units = units or (
-            lambda today, routes, ids: RoutingUnitOfWork(sessions, self._roster, today, routes, ids)
+            lambda today, routes, ids: RoutingUnitOfWork(
+                sessions,  # type: ignore[arg-type]  # given whenever `units` is not
+                self._roster,
+                today,
+                routes,
+                ids,
+            )
         )
         self._offering = Offering(topics, max_failed_offers, offer_timeout or OfferTimeout())
         self._coordination = Coordination(
-            sessions, topics, self._offering, self._roster, on_commit, clock
+            self._changes, topics, self._offering, self._roster, on_commit, clock
         )
 
     async def apply_directory_entry(self, worker_id: str, role: dict[str, Any] | None) -> None:
         """Upsert a worker from the compacted directory; a tombstone (None) removes them."""
-        async with self._sessions.begin() as session:
+        async with self._changes() as uow:
             if role is None:
-                await remove_worker(session, worker_id)
+                await uow.workers.remove(worker_id)
             else:
-                await put_worker(session, from_practitioner_role(role), role)
+                await uow.workers.put(from_practitioner_role(role), role)
 
     async def route(
         self, service_request: dict[str, Any], event_id: str, traceparent: str | None
@@ -159,13 +163,13 @@ class RoutingService:
     async def decline(self, command: DeclineOffer) -> TaskChanged:
         """The offered worker declines: offer it to the next best worker, or wait."""
         now = self._clock()
-        async with self._sessions.begin() as session:
-            stored = await repo.lock_task(session, command.referral_id)
+        async with self._changes() as uow:
+            stored = await uow.tasks.lock(command.referral_id)
             if stored is None:
                 raise TaskNotVisible(command.referral_id)
             given_back = stored.task.give_back(command.worker_id, command.reason)
             changed = await self._offering.offer_or_wait(
-                await LiveAssignments.read(session, self._roster, now.date(), [stored.route]),
+                await LiveAssignments.read(uow, self._roster, now.date(), [stored.route]),
                 stored,
                 replace(stored, task=given_back, offered_on=None),
                 now,
@@ -174,7 +178,7 @@ class RoutingService:
                 {"event": "offer declined", "worker": command.worker_id, "reason": command.reason},
             )
             if command.audit is not None:
-                await stage_audit(session, orm.outbox, self._topics, command.audit)
+                uow.record(command.audit)
         self._on_commit()
         log.info(
             "referral %s declined by %s; now %s %s",
@@ -191,12 +195,12 @@ class RoutingService:
         Safe with several replicas: each claims a disjoint batch (SKIP LOCKED).
         """
         now = self._clock()
-        async with self._sessions.begin() as session:
-            overdue = await repo.lock_overdue_offers(session, now, limit)
+        async with self._changes() as uow:
+            overdue = await uow.tasks.lock_overdue_offers(now, limit)
             if not overdue:
                 return 0
             routes = [stored.route for stored in overdue]
-            live = await LiveAssignments.read(session, self._roster, now.date(), routes)
+            live = await LiveAssignments.read(uow, self._roster, now.date(), routes)
             for stored in overdue:
                 worker_id = stored.task.owner or ""
                 given_back = stored.task.give_back(worker_id, NO_ANSWER)

@@ -3,7 +3,7 @@
 Both sides lock the referral's timer row, so a sweep and a Task change never both decide
 about the same referral: a change waits for a sweep holding the row (and then resolves the
 breach the sweep raised), and a sweep skips a row a change holds (the next sweep sees it).
-Each alert is staged in the outbox in the transaction that records it raised: published once.
+Each alert is recorded in the unit of work whose transaction records it raised: published once.
 
 Only the sweep applies the policy (the configured days and weeks): a change that starts or
 moves a clock sets its next deadline to now, and the sweep works out the real one.
@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.topics import Topics
-from hub_common.observability.metrics import SLA_BREACHES, count_on_commit
-from hub_router.adapters import sla_clock
+from hub_common.observability.metrics import SLA_BREACHES
 from hub_router.adapters import task_repository as repo
-from hub_router.adapters.alerts import Resolution
+from hub_router.adapters.alerts import Resolution, sla_breach_alert, sla_resolved_alert
+from hub_router.adapters.unit_of_work import RouterUnitOfWork, Sessions, Units, units_for
+from hub_router.domain.events import ServiceLevelBreached, ServiceLevelResolved
 from hub_router.domain.sla import (
     SlaPolicy,
     SlaTimer,
@@ -36,8 +35,7 @@ log = logging.getLogger(__name__)
 
 
 async def track_change(
-    session: AsyncSession,
-    topics: Topics,
+    uow: RouterUnitOfWork,
     before: repo.StoredTask,
     after: repo.StoredTask,
     now: datetime,
@@ -50,24 +48,28 @@ async def track_change(
     )
     referral_id = after.task.referral_id
     if accepted:
-        await sla_clock.start(session, SlaTimer(referral_id, after.borough, accepted_at=now), now)
+        await uow.sla.start(SlaTimer(referral_id, after.borough, accepted_at=now), now)
         return
     if not (first_contact or closed):
         return
-    timer = await sla_clock.lock_timer(session, referral_id)
+    timer = await uow.sla.lock(referral_id)
     if timer is None:  # never accepted (cancelled while offered), or accepted before timers
         return
     if first_contact and timer.first_contact_at is None:
         timer = replace(timer, first_contact_at=now)
     if closed and timer.closed_at is None:
         timer = replace(timer, closed_at=now)
-    await sla_clock.save(session, timer, None if timer.closed_at else now)
-    rules = resolved_by(timer.raised, first_contact=first_contact, closed=closed)
-    if rules:
-        resolution: Resolution = "closed" if closed else "first-contact-made"
-        await sla_clock.stage_resolutions(
-            session, topics, timer, rules, resolution, now, traceparent
+    await uow.sla.save(timer, None if timer.closed_at else now)
+    resolution: Resolution = "closed" if closed else "first-contact-made"
+    for rule in resolved_by(timer.raised, first_contact=first_contact, closed=closed):
+        alert = sla_resolved_alert(
+            referral_id=referral_id,
+            borough=timer.borough,
+            rule=rule.value,
+            resolution=resolution,
+            resolved_at=now,
         )
+        uow.record(ServiceLevelResolved(referral_id, alert, traceparent))
 
 
 class SlaSweep:
@@ -75,14 +77,15 @@ class SlaSweep:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         policy: SlaPolicy,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._topics = topics
+        self._units = units_for(sessions, topics, units)
         self._policy = policy
         self._on_commit = on_commit
         self._clock = clock
@@ -91,18 +94,24 @@ class SlaSweep:
         """One batch: the timers read (a full batch means there may be more)."""
         now = self._clock()
         raised = 0
-        async with self._sessions.begin() as session:
-            timers = await sla_clock.lock_due(session, now, limit)
+        async with self._units() as uow:
+            timers = await uow.sla.lock_due(now, limit)
             for timer in timers:
                 found = breaches(timer, self._policy, now)
                 updated = replace(timer, raised=timer.raised | {(b.rule, b.level) for b in found})
-                await sla_clock.save(session, updated, next_due(updated, self._policy))
-                await sla_clock.stage_breaches(session, self._topics, found, now)
-                raised += len(found)
+                await uow.sla.save(updated, next_due(updated, self._policy))
                 for breach in found:
-                    count_on_commit(
-                        session, SLA_BREACHES.labels(rule=breach.rule, level=breach.level)
+                    alert = sla_breach_alert(
+                        referral_id=breach.referral_id,
+                        borough=breach.borough,
+                        rule=breach.rule.value,
+                        level=breach.level.value,
+                        due_at=breach.due_at,
+                        raised_at=now,
                     )
+                    uow.record(ServiceLevelBreached(breach.referral_id, alert))
+                    uow.count(SLA_BREACHES.labels(rule=breach.rule, level=breach.level))
+                raised += len(found)
         if raised:
             self._on_commit()
             log.info("service level sweep raised %d alerts", raised)

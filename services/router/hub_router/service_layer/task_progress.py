@@ -11,12 +11,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.topics import Topics
-from hub_common.security.audit import AuditEntry, stage_audit
-from hub_router.adapters import orm
+from hub_common.security.audit import AuditEntry
 from hub_router.adapters import task_repository as repo
+from hub_router.adapters.unit_of_work import Sessions, Units, units_for
 from hub_router.domain.offers import ReferralTask, TaskNotVisible
 from hub_router.service_layer.commands import AcceptOffer, CancelReferral, ChangeTaskStatus
 from hub_router.service_layer.recording import TaskChanged, record_change
@@ -29,12 +27,14 @@ class TaskProgress:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        units: Units | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._units = units_for(sessions, topics, units)
         self._topics = topics
         self._on_commit = on_commit
         self._clock = clock
@@ -84,14 +84,14 @@ class TaskProgress:
         visible: Callable[[repo.StoredTask], bool] = lambda stored: True,
     ) -> TaskChanged:
         now = self._clock()
-        async with self._sessions.begin() as session:
-            stored = await repo.lock_task(session, referral_id)
+        async with self._units() as uow:
+            stored = await uow.tasks.lock(referral_id)
             if stored is None or not visible(stored):
                 raise TaskNotVisible(referral_id)
             after = replace(stored, task=change(stored.task))
-            changed = await record_change(session, self._topics, stored, after, now, traceparent)
+            changed = await record_change(uow, self._topics, stored, after, now, traceparent)
             if audit is not None:
-                await stage_audit(session, orm.outbox, self._topics, audit)
+                uow.record(audit)
         self._on_commit()
         log.info(
             "referral %s now %s %s (version %d)",

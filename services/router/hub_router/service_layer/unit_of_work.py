@@ -21,25 +21,33 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub_common.messaging.batch import BatchConflict, BatchUnitOfWork
 from hub_common.messaging.consumer import sqlstate_of
+from hub_common.observability.metrics import count_on_commit
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.batch_lookups import BatchLookups
+from hub_router.adapters.deferred_writes import DeferredWrites
+from hub_router.adapters.tasks import TaskRepository
+from hub_router.adapters.unit_of_work import RouterUnitOfWork
 from hub_router.adapters.worker_roster import WorkerRoster
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
-from hub_router.domain.policy import could_take
-from hub_router.service_layer.recording import DeferredWrites
 
 UNIQUE_VIOLATION = "23505"
 LOOKAHEAD_DAYS = 7  # a referral arriving on a day off is offered to whoever works soonest
 
 
-class Assignments(Protocol):
+class Counts(Protocol):
+    def count(self, counter: Any, amount: float = 1) -> None:
+        """Increment a metric once the transaction commits."""
+
+
+class Assignments(Counts, Protocol):
     """The directory and the loads as one change sees them while it holds the lock."""
 
     workers: list[LinkWorker]
     loads: dict[date, dict[str, Load]]
 
     @property
-    def session(self) -> AsyncSession: ...
+    def changes(self) -> RouterUnitOfWork | None:
+        """Where a change to a Task the router holds is recorded (None: only new Tasks)."""
 
     @property
     def deferred(self) -> DeferredWrites | None:
@@ -55,9 +63,7 @@ async def lock_for(
 ) -> list[LinkWorker]:
     """The active workers, with the assignment lock held of each who could take one of
     `routes` (the only ones the caller may then offer them to)."""
-    workers = await roster.active(session)
-    await repo.lock_workers(session, could_take(workers, routes))
-    return workers
+    return await TaskRepository(session).lock_for(roster, routes)
 
 
 def count_offer(loads: dict[date, dict[str, Load]], stored: repo.StoredTask) -> None:
@@ -77,30 +83,33 @@ class LiveAssignments:
     deferred: DeferredWrites | None = None
 
     def __init__(
-        self, session: AsyncSession, workers: list[LinkWorker], loads: dict[date, dict[str, Load]]
+        self, uow: RouterUnitOfWork, workers: list[LinkWorker], loads: dict[date, dict[str, Load]]
     ) -> None:
-        self._session = session
+        self._uow = uow
         self.workers = workers
         self.loads = loads
 
     @property
-    def session(self) -> AsyncSession:
-        return self._session
+    def changes(self) -> RouterUnitOfWork:
+        return self._uow
+
+    def count(self, counter: Any, amount: float = 1) -> None:
+        self._uow.count(counter, amount)
 
     @classmethod
     async def read(
         cls,
-        session: AsyncSession,
+        uow: RouterUnitOfWork,
         roster: WorkerRoster,
         today: date,
         routes: Sequence[ReferralToRoute],
     ) -> LiveAssignments:
         """Taken before any load is read, after any Task row lock."""
-        workers = await lock_for(session, roster, routes)
-        return cls(session, workers, await repo.loads_by_day(session, today, LOOKAHEAD_DAYS))
+        workers = await uow.tasks.lock_for(roster, routes)
+        return cls(uow, workers, await uow.tasks.loads_by_day(today, LOOKAHEAD_DAYS))
 
     async def continuity_worker(self, route: ReferralToRoute) -> str | None:
-        return await repo.continuity_worker(self._session, route)
+        return await self._uow.tasks.continuity_worker(route)
 
     def took(self, stored: repo.StoredTask) -> None:
         count_offer(self.loads, stored)
@@ -113,6 +122,7 @@ class RoutingUnitOfWork(BatchUnitOfWork):
     loads: dict[date, dict[str, Load]]
     lookups: BatchLookups
     deferred: DeferredWrites
+    changes: RouterUnitOfWork | None = None  # a batch only creates Tasks (in `deferred`)
 
     def __init__(
         self,
@@ -129,13 +139,16 @@ class RoutingUnitOfWork(BatchUnitOfWork):
         self._event_ids = event_ids
 
     async def start(self) -> None:
-        live = await LiveAssignments.read(self.session, self._roster, self._today, self._routes)
-        self.workers, self.loads = live.workers, live.loads
+        self.workers = await lock_for(self.session, self._roster, self._routes)
+        self.loads = await repo.loads_by_day(self.session, self._today, LOOKAHEAD_DAYS)
         self.lookups = await BatchLookups.load(self.session, self._routes, self._event_ids)
         self.deferred = DeferredWrites()
 
     async def continuity_worker(self, route: ReferralToRoute) -> str | None:
         return self.lookups.continuity_worker(route)
+
+    def count(self, counter: Any, amount: float = 1) -> None:
+        count_on_commit(self.session, counter, amount)
 
     def took(self, stored: repo.StoredTask) -> None:
         if stored.task.owner is not None:

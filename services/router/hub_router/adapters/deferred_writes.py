@@ -1,0 +1,42 @@
+"""The new Tasks of one routing batch, written together when it ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_router.adapters import orm
+
+
+@dataclass
+class DeferredWrites:
+    """The new Tasks of one routing batch, written together when it ends: three multi-row
+    INSERTs instead of three round trips per referral (the router's largest cost under load).
+    Safe because nothing in the batch reads these rows back: it keeps its own view of loads and
+    of the referrals it holds. With a savepoint per referral (`hub_common.messaging.batch`), each
+    referral's are written inside its own savepoint instead."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[OutgoingEvent] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write what was collected, and forget it (the next message collects afresh)."""
+        tasks, decisions, events = self.tasks, self.decisions, self.events
+        self.tasks, self.decisions, self.events = [], [], []
+        if tasks:
+            await session.execute(insert(orm.tasks), tasks)
+        if decisions:
+            await session.execute(insert(orm.decisions), decisions)
+        # Last, after the rows: the events keep the batch's order in the outbox.
+        await add_to_outbox(session, orm.outbox, events)
+
+    def remember(self) -> tuple[int, int, int]:
+        return len(self.tasks), len(self.decisions), len(self.events)
+
+    def forget(self, mark: tuple[int, int, int]) -> None:
+        del self.tasks[mark[0] :], self.decisions[mark[1] :], self.events[mark[2] :]
