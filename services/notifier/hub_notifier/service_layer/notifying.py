@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.agency_formats import inbound_sources
 from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import Envelope, event_traceparent
 from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
-from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.topics import Topics
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose
@@ -202,7 +203,7 @@ class Announcer:
         }
         if subscription.channel != Channel.MESSAGE.value:
             return row, None
-        if change.source not in INBOUND_SOURCES:
+        if change.source not in inbound_sources():
             # No `referrals.status.<source>` topic exists for it: say so, visibly.
             row.update(status=DEAD, last_error="no status topic for this source")
             return row, None
