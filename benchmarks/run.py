@@ -44,7 +44,7 @@ from benchmarks.phases import Phase, run_phase
 from benchmarks.relay import RelayChain, create_topics, relay_topics
 from benchmarks.subscribers import agencies_of, subscribe_all
 from benchmarks.webhook import WebhookReceiver
-from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.agency_formats import inbound_sources
 from tests.support.infra import infrastructure
 
 WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load
@@ -131,7 +131,7 @@ async def measure_hub(
         topics.requested,
         topics.tasks,
         topics.rejected,
-        [topics.status(source) for source in INBOUND_SOURCES],
+        [topics.status(source) for source in inbound_sources()],
     )
     receiver = await WebhookReceiver(observer.mark_notified, now_ms).start()
     figures: dict[str, Any] = {}

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from hub_cli import main as cli
+from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.kafka import RECORD_ALLOWANCE, max_record_bytes, topic_configs
-from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.security.auth import Principal, issue_token
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
 from hub_intake.bootstrap import build_app
@@ -75,7 +75,7 @@ def test_the_inbound_topics_are_sized_from_the_same_setting() -> None:
     settings = InfraSettings()
     assert settings.agency_message_max_bytes == IntakeSettings().agency_message_max_bytes == LIMIT
     topics = settings.topics
-    for source in INBOUND_SOURCES:
+    for source in inbound_sources():
         configs = topic_configs(topics, topics.inbound(source), settings.agency_message_max_bytes)
         assert configs["max.message.bytes"] == str(LIMIT + RECORD_ALLOWANCE)
     # Only agencies' topics: the hub's own events keep the broker's default size.

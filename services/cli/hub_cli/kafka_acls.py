@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.agency_formats import inbound_sources
+from hub_common.messaging.topics import Topics
 
 LOCAL_KAFKA_LIB = Path(__file__).resolve().parents[3] / ".local" / "kafka" / "lib"
 
@@ -40,8 +41,8 @@ class Grant:
 def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
     """Each service reads only what it consumes and writes only what it produces."""
     read, write = ("Read", "Describe"), ("Write", "Describe")
-    status_prefix = topics.status(INBOUND_SOURCES[0]).rsplit(".", 1)[0] + "."
-    inbound_prefix = topics.inbound(INBOUND_SOURCES[0]).rsplit(".", 1)[0] + "."
+    status_prefix = topics.status(inbound_sources()[0]).rsplit(".", 1)[0] + "."
+    inbound_prefix = topics.inbound(inbound_sources()[0]).rsplit(".", 1)[0] + "."
     return [
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),

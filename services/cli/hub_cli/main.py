@@ -27,12 +27,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
+from hub_common.agency_formats import inbound_sources
 from hub_common.fhir.systems import FHIR_JSON
 from hub_common.jsonio import dumps
 from hub_common.messaging.clients import aiokafka_options, make_producer
 from hub_common.messaging.envelope import Envelope
 from hub_common.messaging.kafka import ensure_topics, max_record_bytes
-from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.privacy.retention import RecordKind
 from hub_common.security.auth import ROLES, Role
 from hub_common.settings import DEFAULT_AGENCY_MESSAGE_MAX_BYTES, InfraSettings
@@ -288,12 +288,16 @@ def cli_asyncapi_document() -> dict[str, Any]:
     return document
 
 
-def contract_documents() -> dict[str, dict[str, object]]:
+def contract_documents() -> dict[str, Any]:
     """Every generated contract document, by its path under schemas/ (production topic names)."""
     from hub_cli.examples import example_messages
-    from hub_common.contract import asyncapi_document, openapi_document
+    from hub_common.contract import (
+        asyncapi_document,
+        openapi_document,
+        referrer_reference_naming_systems,
+    )
     from hub_common.fhir.needs import snomed_concept_map
-    from hub_intake.public import IntakeSettings
+    from hub_intake.public import IntakeSettings, inbound_documents
     from hub_intake.public import build_app as intake_app
     from hub_notifier.public import NotifierSettings
     from hub_notifier.public import build_app as notifier_app
@@ -307,7 +311,7 @@ def contract_documents() -> dict[str, dict[str, object]]:
         "topic_prefix": "",
         "agency_message_max_bytes": DEFAULT_AGENCY_MESSAGE_MAX_BYTES,
     }
-    documents: dict[str, dict[str, object]] = {}
+    documents: dict[str, Any] = {}
     for name, app in (
         ("intake", intake_app(IntakeSettings(**production))),
         ("router", router_app(RouterSettings(**production))),
@@ -317,6 +321,8 @@ def contract_documents() -> dict[str, dict[str, object]]:
         documents[f"openapi/{name}.json"] = openapi_document(app)
     documents["asyncapi/cli.json"] = cli_asyncapi_document()
     documents.update(example_messages())
+    documents.update(inbound_documents())
+    documents.update(referrer_reference_naming_systems())
     documents["fhir/ConceptMap-need-category-to-snomed.json"] = snomed_concept_map()
     return documents
 
@@ -325,7 +331,12 @@ def schemas_write() -> None:
     for relative, document in contract_documents().items():
         path = SCHEMAS / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        text = (
+            document
+            if isinstance(document, str)
+            else json.dumps(document, indent=2, sort_keys=True) + "\n"
+        )
+        path.write_text(text, encoding="utf-8")
         print(f"wrote schemas/{relative}")
 
 
@@ -561,7 +572,7 @@ def referrals() -> None:
         ENVIRONMENT[:4],
     ),
 )
-@click.argument("source", type=click.Choice(INBOUND_SOURCES))
+@click.argument("source", type=click.Choice(inbound_sources()))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.pass_context
 def referrals_send_command(ctx: click.Context, source: str, file: Path) -> None:
@@ -581,7 +592,7 @@ def referrals_send_command(ctx: click.Context, source: str, file: Path) -> None:
 )
 @click.option(
     "--source",
-    type=click.Choice(INBOUND_SOURCES),
+    type=click.Choice(inbound_sources()),
     help="replay only this format's rejections (default: every format's)",
 )
 @QUIET
@@ -633,7 +644,7 @@ def credentials() -> None:
     "--source",
     "sources",
     multiple=True,
-    type=click.Choice(INBOUND_SOURCES),
+    type=click.Choice(inbound_sources()),
     help="formats an agency may send (repeat for each)",
 )
 @click.option(

@@ -12,6 +12,9 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from hub_common.agency_formats import agency_formats
+from hub_common.fhir.systems import referrer_reference_system
+
 
 def declare_publications(broker: KafkaBroker, publications: dict[str, str]) -> None:
     """Record `topic -> description` of what this service publishes (documentation only)."""
@@ -30,3 +33,27 @@ def asyncapi_document(app: FastAPI, title: str) -> dict[str, Any]:
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi()
+
+
+def referrer_reference_naming_systems() -> dict[str, dict[str, Any]]:
+    """A NamingSystem for each registered format's referrer-reference identifier system, by its
+    path under schemas/ (so a new format's system is published without a hand-made file)."""
+    documents: dict[str, dict[str, Any]] = {}
+    for fmt in agency_formats():
+        words = fmt.source.split("-")
+        documents[f"fhir/NamingSystem-referrer-ref-{fmt.source}.json"] = {
+            "resourceType": "NamingSystem",
+            "id": f"referrer-ref-{fmt.source}",
+            "name": "ReferrerRef" + "".join(word.capitalize() for word in words),
+            "status": "active",
+            "kind": "identifier",
+            "date": "2026-01-01",
+            "publisher": "Referral hub",
+            "responsible": "Referral hub",
+            "description": "The referrer's own reference for a referral that came from the "
+            f"`{fmt.source}` source.",
+            "uniqueId": [
+                {"type": "uri", "value": referrer_reference_system(fmt.source), "preferred": True}
+            ],
+        }
+    return documents

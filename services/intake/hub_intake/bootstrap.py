@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from hub_common.http.service_app import service_app
 from hub_common.messaging.clients import aiokafka_options, make_broker
 from hub_common.messaging.outbox import OutboxRelay
-from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.periodic import Periodic
 from hub_common.privacy.data_protection import subscribe_requests
 from hub_common.privacy.retention import RetentionSweep
@@ -47,7 +46,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         max_message_bytes=settings.agency_message_max_bytes,
     )
     broker = make_broker(settings, client_id="referral-hub-intake")
-    register_consumers(broker, service, settings, [s for s in INBOUND_SOURCES if s in formats])
+    register_consumers(broker, service, settings, list(formats))
     declare_publications(broker, settings)
     erasures = IntakeDataProtection(
         sessions,

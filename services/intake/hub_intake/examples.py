@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub_common.agency_formats import agency_formats
 from hub_common.jsonio import dumps, loads
 from hub_intake.adapters.fhir_mapping import to_service_request
+from hub_intake.adapters.formats import reader_of
 from hub_intake.adapters.formats.community import CommunityFormat
 from hub_intake.service_layer.intake_events import rejection_event
 
@@ -33,3 +35,20 @@ def example_messages(
         ),
         "examples/referrals.rejected.json": rejection_event("community", at, refusal, REJECTION_ID),
     }
+
+
+def inbound_documents() -> dict[str, str]:
+    """Each registered format's JSON Schema (`inbound/<schema file>`) and example message
+    (`examples/referrals.inbound.<source>.<suffix>`), by path under schemas/, copied as
+    written (key order and all) from what its reader names: nothing per format by hand."""
+    documents: dict[str, str] = {}
+    for fmt in agency_formats():
+        reader = reader_of(fmt)
+        schema = reader.json_schema_file.read_text(encoding="utf-8")
+        loads(schema)  # a schema that is not JSON fails here, naming nothing else
+        documents[f"inbound/{reader.json_schema_file.name}"] = schema
+        example = reader.example_file
+        documents[f"examples/referrals.inbound.{fmt.source}{example.suffix}"] = example.read_text(
+            encoding="utf-8"
+        )
+    return documents

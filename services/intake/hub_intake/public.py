@@ -8,7 +8,8 @@ Each name is here because an operator's command or a measurement needs it:
 - running it: `build_app`, `IntakeSettings`, `MIGRATIONS` (`referral-hub db upgrade`, the
   contract documents of `schemas write`);
 - `replay_rejected` and its `ReplayReport` (`referral-hub referrals replay-rejected`);
-- its example messages for `schemas/examples/` (`example_messages`);
+- its example messages for `schemas/examples/` (`example_messages`), and each registered
+  agency format's JSON Schema and example message (`inbound_documents`);
 - `referring_agencies`: which organisations an agency message refers for, as the accepted
   referrals would name them (the webhook benchmark subscribes one webhook for each).
 """
@@ -21,7 +22,7 @@ from hub_intake.adapters.formats import registered_formats
 from hub_intake.bootstrap import build_app
 from hub_intake.config import MIGRATIONS, IntakeSettings
 from hub_intake.entrypoints.replay_command import replay_rejected
-from hub_intake.examples import example_messages
+from hub_intake.examples import example_messages, inbound_documents
 from hub_intake.service_layer.intake_events import sending_agency
 from hub_intake.service_layer.replay import ReplayReport
 
@@ -39,6 +40,7 @@ __all__ = [
     "ReplayReport",
     "build_app",
     "example_messages",
+    "inbound_documents",
     "referring_agencies",
     "replay_rejected",
 ]

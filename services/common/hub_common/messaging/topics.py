@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INBOUND_SOURCES: tuple[str, ...] = ("fhir", "police", "fire", "housing", "community")
-"""Agency formats the intake service accepts; each has `referrals.inbound.<source>`."""
+from hub_common.agency_formats import agency_format, inbound_sources
 
 
 @dataclass(frozen=True)
@@ -21,10 +20,7 @@ class Topics:
         return f"{self.prefix}{name}"
 
     def inbound(self, source: str) -> str:
-        if source not in INBOUND_SOURCES:
-            raise ValueError(
-                f"unknown inbound source {source!r}; expected one of {INBOUND_SOURCES}"
-            )
+        agency_format(source)  # ValueError naming the registered sources
         return self._name(f"referrals.inbound.{source}")
 
     @property
@@ -78,11 +74,11 @@ class Topics:
     def all(self) -> list[str]:
         """Every topic the hub needs to exist before its services start."""
         return [
-            *(self.inbound(source) for source in INBOUND_SOURCES),
+            *(self.inbound(source) for source in inbound_sources()),
             self.requested,
             self.rejected,
             self.tasks,
-            *(self.status(source) for source in INBOUND_SOURCES),
+            *(self.status(source) for source in inbound_sources()),
             self.directory,
             self.directory_services,
             self.onward,
@@ -93,7 +89,7 @@ class Topics:
 
     def is_inbound(self, topic: str) -> bool:
         """One of the agencies' `referrals.inbound.<source>` topics."""
-        return topic in {self.inbound(source) for source in INBOUND_SOURCES}
+        return topic in {self.inbound(source) for source in inbound_sources()}
 
     def is_compacted(self, topic: str) -> bool:
         # Both directories are tables of the latest entry per key (a PractitionerRole per

@@ -10,12 +10,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from hub_common import contract
+from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.consumer import process_durably
 from hub_common.messaging.envelope import TRACEPARENT, header_map
 from hub_common.messaging.kafka import max_record_bytes
 from hub_common.messaging.offsets import OffsetCommitter
 from hub_common.messaging.subscriptions import BATCH_POLL_MS
-from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.observability import tracing
 from hub_common.observability.metrics import MESSAGES_SET_ASIDE
 from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
@@ -38,7 +38,7 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
                 "source's Kafka topic (an NHS number failing its check, say): a FHIR "
                 "OperationOutcome keyed by referral id, event-type ReferralAcceptedWithWarnings; "
                 "its first issue names the referral and your reference"
-                for source in INBOUND_SOURCES
+                for source in inbound_sources()
             },
         },
     )

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.inbox import first_delivery
-from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.topics import Topics
 from hub_common.privacy.data_protection import DataProtectionRequest, stage_applied
 from hub_common.privacy.topic_erasure import Person, delete_before, last_records
 from hub_intake.adapters import erasure_store, orm
@@ -44,7 +45,7 @@ class IntakeDataProtection:
         """The topics that carry a person's identifying data, which intake reads or writes."""
         topics = self._topics
         return [
-            *(topics.inbound(source) for source in INBOUND_SOURCES),
+            *(topics.inbound(source) for source in inbound_sources()),
             topics.requested,
             topics.rejected,
         ]

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.agency_formats import agency_format
 from hub_common.jsonio import dumps
 from hub_intake.adapters import orm
 from hub_intake.service_layer.commands import ReceiveReferrals
@@ -39,7 +40,7 @@ def original_bytes(source: str, original: Any) -> bytes:
         return base64.b64decode(original["base64"])
     if isinstance(original, str):
         return original.encode()
-    if source == "housing" and isinstance(original, dict):
+    if agency_format(source).media_type == "text/csv" and isinstance(original, dict):
         # One CSV row, kept as a dict: rebuild a one-row document with its header.
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(original))

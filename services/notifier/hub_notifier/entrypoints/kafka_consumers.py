@@ -8,8 +8,8 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from hub_common import contract
+from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.subscriptions import Delivery, subscribe_json
-from hub_common.messaging.topics import INBOUND_SOURCES
 from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
 from hub_common.security.audit import AUDIT_PUBLICATION, AuditEntry
 from hub_notifier.config import NotifierSettings
@@ -28,7 +28,7 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
                 "channel: the same id-only FHIR Subscriptions Backport history Bundle a "
                 "rest-hook receives, keyed by referral id"
             )
-            for source in INBOUND_SOURCES
+            for source in inbound_sources()
         }
         | {
             settings.topics.audit: AUDIT_PUBLICATION,

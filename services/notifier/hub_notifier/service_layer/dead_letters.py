@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub_common.agency_formats import inbound_sources
 from hub_common.fhir.systems import FHIR_JSON
 from hub_common.messaging.envelope import Envelope
 from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
-from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.topics import Topics
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING, SENT_BY_WORKER
 from hub_notifier.adapters.requester import source_of
@@ -88,7 +89,7 @@ class DeadLetters:
                 )
             else:
                 source = await source_of_referral(session, row.referral_id)
-                if source not in INBOUND_SOURCES or self._topics is None:
+                if source not in inbound_sources() or self._topics is None:
                     raise NoStatusTopic(source)
                 await add_to_outbox(
                     session,

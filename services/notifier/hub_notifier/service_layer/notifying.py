@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub_common.agency_formats import inbound_sources
 from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import event_traceparent
-from hub_common.messaging.topics import INBOUND_SOURCES, Topics
+from hub_common.messaging.topics import Topics
 from hub_notifier.adapters.delivery_store import DEAD, DELIVERED, PENDING
 from hub_notifier.adapters.mailer import compose
 from hub_notifier.adapters.notifications import LiveSubscription
@@ -159,7 +160,7 @@ class Announcer:
         }
         if subscription.channel != Channel.MESSAGE.value:
             return row, None
-        if change.source not in INBOUND_SOURCES:
+        if change.source not in inbound_sources():
             # No `referrals.status.<source>` topic exists for it: say so, visibly.
             row.update(status=DEAD, last_error="no status topic for this source")
             return row, None

@@ -10,15 +10,8 @@ from functools import cache
 
 from babel import Locale
 
+from hub_common.agency_formats import agency_format
 from hub_common.fhir.needs import NEED_DISPLAY, NeedCategory
-
-SOURCE_LABELS = {
-    "fhir": "GP referral",
-    "community": "Community referral",
-    "police": "Police referral",
-    "fire": "Fire service referral",
-    "housing": "Housing referral",
-}
 
 
 @cache
@@ -39,7 +32,10 @@ def source_label(source: str | None) -> str:
     """What kind of referral, as a person would call it ("GP referral")."""
     if not source:
         return "Referral"
-    return SOURCE_LABELS.get(source, f"{source.capitalize()} referral")
+    try:
+        return agency_format(source).label  # the registry's name for it
+    except ValueError:
+        return f"{source.capitalize()} referral"
 
 
 def need_name(code: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hub_common.messaging.topics import INBOUND_SOURCES
+from hub_common.agency_formats import inbound_sources
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.entrypoints.forms import FormProblem
 from hub_web.entrypoints.pages import render
@@ -70,7 +70,7 @@ def referrer_router(desk: ReferrerDesk) -> APIRouter:
             rejection=refused,
             form=correction.form if correction else None,
             # An agency token naming no formats may send any (intake's rule).
-            sources=session.caller.principal.sources or INBOUND_SOURCES,
+            sources=session.caller.principal.sources or inbound_sources(),
             source=source or (correction.source if correction else None),
             body=body,
             error=error,
@@ -119,7 +119,7 @@ def referrer_router(desk: ReferrerDesk) -> APIRouter:
         rejection: Annotated[str | None, Form(pattern=r"^[A-Za-z0-9.\-]{1,64}$")] = None,
     ) -> Response:
         """Send the corrected referral to intake as your organisation; show what it said."""
-        sources = session.caller.principal.sources or INBOUND_SOURCES
+        sources = session.caller.principal.sources or inbound_sources()
         try:
             if source not in sources:
                 raise FormProblem("Choose one of the formats your organisation sends")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub_common.agency_formats import agency_format
 from hub_common.jsonio import dumps
 from hub_web.adapters.hub_api import ApiRefused
 from hub_web.domain.correction import CorrectionForm, as_text, corrected, correction_form, formable
@@ -13,8 +14,6 @@ from hub_web.domain.tasks import RejectionIssue, TaskView, task_view
 from hub_web.domain.timeline import Milestone, timeline
 from hub_web.service_layer.commands import ResubmitReferral
 from hub_web.service_layer.ports import Caller, HubApiPort
-
-CONTENT_TYPES = {"housing": "text/csv"}  # every other format is JSON
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class ReferrerDesk:
             caller.token,
             shown.form.source,
             dumps(document),
-            CONTENT_TYPES.get(shown.form.source, "application/json"),
+            _media_type(shown.form.source),
         )
         refusals = [r for r in answer.get("results") or [] if r.get("status") == "rejected"]
         if refusals:  # the form again, marked with what intake says now
@@ -147,9 +146,18 @@ class ReferrerDesk:
             caller.token,
             command.source,
             command.body,
-            CONTENT_TYPES.get(command.source, "application/json"),
+            _media_type(command.source),
         )
         return _results(answer)
+
+
+def _media_type(source: str) -> str:
+    """What the format's agencies send (the registry's media type); JSON for a source the hub
+    does not know, so intake, not the web app, answers that it does not know it."""
+    try:
+        return agency_format(source).media_type
+    except ValueError:
+        return "application/json"
 
 
 def _correction(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hub_common.fhir.outcome import Issue
@@ -11,6 +12,12 @@ from hub_intake.domain.referral import Referral, Referrer
 
 if TYPE_CHECKING:
     from hub_intake.adapters.formats.versions import SchemaVersions
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+"""Each format's JSON Schema, beside its module; `schemas write` copies it to schemas/inbound."""
+EXAMPLES = Path(__file__).resolve().parents[5] / "tests" / "fixtures" / "inbound"
+"""Each format's example message, in the repository only (the contract and the tests read it;
+a running service never does)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,14 @@ class UnreadableMessage(ValueError):
 
 
 class InboundFormat(Protocol):
-    """An agency format: one module per format, registered in `formats/__init__.py`."""
+    """An agency format: one module per format, registered in `hub_common/agency_formats.py`
+    (which names its source, label and media type for the whole hub)."""
 
     source: str
-    media_type: str
+    # The wire shape (JSON Schema 2020-12, published as schemas/inbound/<file name>) and an
+    # example message (published as schemas/examples/referrals.inbound.<source>.<suffix>).
+    json_schema_file: Path
+    example_file: Path
     # The versions it reads, checked on the message's own marker (versions.py); None for a
     # format whose messages carry no marker (FHIR R4, the housing CSV): see the intake README.
     versions: SchemaVersions | None

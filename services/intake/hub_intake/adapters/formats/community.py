@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hub_common.fhir.outcome import Issue
-from hub_intake.adapters.formats.base import Reading, ReferrerContact
+from hub_intake.adapters.formats.base import EXAMPLES, SCHEMAS, Reading, ReferrerContact
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.versions import SchemaVersions
@@ -26,7 +26,8 @@ VERSIONS = SchemaVersions(("community-referral/1",))
 
 class CommunityFormat:
     source = "community"
-    media_type = "application/json"
+    json_schema_file = SCHEMAS / "community.schema.json"
+    example_file = EXAMPLES / "community-referral.json"
     versions: SchemaVersions | None = VERSIONS
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:

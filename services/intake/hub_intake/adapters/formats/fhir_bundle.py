@@ -16,7 +16,13 @@ from hub_common.fhir.outcome import Issue
 from hub_common.fhir.systems import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SNOMED
 from hub_intake.adapters.formats import bars
 from hub_intake.adapters.formats import fhir_resources as fr
-from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
+from hub_intake.adapters.formats.base import (
+    EXAMPLES,
+    SCHEMAS,
+    Reading,
+    ReferrerContact,
+    UnreadableMessage,
+)
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
@@ -39,7 +45,8 @@ _PARTIAL_DATE = re.compile(r"[0-9]{4}(-[0-9]{2})?")  # FHIR allows birthDate 196
 
 class FhirBundleFormat:
     source = "fhir"
-    media_type = "application/fhir+json"
+    json_schema_file = SCHEMAS / "fhir.schema.json"
+    example_file = EXAMPLES / "gp-servicerequest-bundle.json"
     # FHIR resources do not name their FHIR release: this format is R4 by its topic and route.
     versions: SchemaVersions | None = None
 

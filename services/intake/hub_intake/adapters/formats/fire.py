@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from hub_common.fhir.outcome import Issue
-from hub_intake.adapters.formats.base import Reading, ReferrerContact
+from hub_intake.adapters.formats.base import EXAMPLES, SCHEMAS, Reading, ReferrerContact
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
@@ -20,7 +20,8 @@ VERSIONS = SchemaVersions(("fire-safe-and-well/1",))
 
 class FireFormat:
     source = "fire"
-    media_type = "application/json"
+    json_schema_file = SCHEMAS / "fire.schema.json"
+    example_file = EXAMPLES / "fire-safe-and-well.json"
     versions: SchemaVersions | None = VERSIONS
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:

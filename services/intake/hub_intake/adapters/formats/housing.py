@@ -10,7 +10,13 @@ from decimal import Decimal, InvalidOperation
 
 from hub_common.fhir.needs import NeedCategory
 from hub_common.fhir.outcome import Issue
-from hub_intake.adapters.formats.base import Reading, ReferrerContact, UnreadableMessage
+from hub_intake.adapters.formats.base import (
+    EXAMPLES,
+    SCHEMAS,
+    Reading,
+    ReferrerContact,
+    UnreadableMessage,
+)
 from hub_intake.adapters.formats.names import split_full_name
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
@@ -24,7 +30,8 @@ EXTRA_CELLS = "(extra cells)"  # where a row's cells beyond the header are kept
 
 class HousingFormat:
     source = "housing"
-    media_type = "text/csv"
+    json_schema_file = SCHEMAS / "housing-row.schema.json"
+    example_file = EXAMPLES / "housing-tenancy-referrals.csv"
     # A CSV file has nowhere to name a version: its header row says which columns it has.
     versions: SchemaVersions | None = None
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from hub_common.fhir.outcome import Issue
-from hub_intake.adapters.formats.base import Reading, ReferrerContact
+from hub_intake.adapters.formats.base import EXAMPLES, SCHEMAS, Reading, ReferrerContact
 from hub_intake.adapters.formats.json_body import json_object
 from hub_intake.adapters.formats.reading import FieldReader
 from hub_intake.adapters.formats.requirements import require_consent, require_way_to_reach
@@ -20,7 +20,8 @@ RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "low", "medium", "high")
 
 class PoliceFormat:
     source = "police"
-    media_type = "application/json"
+    json_schema_file = SCHEMAS / "police.schema.json"
+    example_file = EXAMPLES / "police-vulnerability-referral.json"
     versions: SchemaVersions | None = VERSIONS
 
     def read(self, body: bytes, received_at: datetime) -> list[Reading]:
