@@ -93,6 +93,25 @@ async def run_phase(
     progress.done(f"published {sent[0]}/{wanted} · {observer.describe(references)}{state}")
 
 
+async def measure_idle(
+    sampler: ProcessSampler, seconds: float, settle_seconds: float = 3.0
+) -> tuple[float, dict[str, Usage], dict[str, float]]:
+    """The processes with nothing to do for `seconds` (after `settle_seconds` for the last
+    phase's stragglers): what waiting for work costs. Returns the seconds measured, each
+    process's usage and the whole machine's."""
+    await asyncio.sleep(settle_seconds)
+    progress = Progress("idle")
+    sampler.begin()
+    start = time.monotonic()
+    while (left := seconds - (time.monotonic() - start)) > 0:
+        progress.show(f"no load · {left:.0f} s to go")
+        await asyncio.sleep(min(1.0, left))
+    elapsed = round(time.monotonic() - start, 2)
+    usage = await sampler.end()
+    progress.done(f"no load for {elapsed:g} s")
+    return elapsed, usage, sampler.machine()
+
+
 async def _await_notifications(
     observer: HubObserver, references: list[str], grace: float, progress: Progress
 ) -> None:

@@ -83,7 +83,10 @@ async def hop(bootstrap: str, source: str, target: str, group: str) -> None:
         await consumer.stop()
 
 
+# The three hops start together: IF NOT EXISTS alone races (two CREATE SCHEMAs, one unique
+# violation), so each takes a lock first; the script runs as one implicit transaction.
 DURABLE_SCHEMA = """
+SELECT pg_advisory_xact_lock(7340171);
 CREATE SCHEMA IF NOT EXISTS bench_relay;
 CREATE TABLE IF NOT EXISTS bench_relay.inbox (
     hop text NOT NULL, event_id text NOT NULL, PRIMARY KEY (hop, event_id));

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks.measure import HubObserver, RelayObserver
+from benchmarks.measure import HubObserver, RelayObserver, Usage
 from benchmarks.phases import Phase
 from benchmarks.stats import (
     hop_latencies,
@@ -107,6 +107,65 @@ def hub_figures(phase: Phase, observer: HubObserver) -> dict[str, Any]:
     return figures
 
 
+HARNESS = "harness"
+"""The benchmark's own process, sampled beside the services but never counted as the hub."""
+
+
+def trickle_phase(rate: float) -> str:
+    """The name of the trickle phase at `rate` referrals/s offered."""
+    return f"trickle_{rate:g}"
+
+
+def services_cpu_seconds(processes: Mapping[str, Mapping[str, Any]]) -> float:
+    return float(sum(usage["cpu_seconds"] for name, usage in processes.items() if name != HARNESS))
+
+
+def cpu_ms_per_referral(figures: Mapping[str, Any] | None) -> float | None:
+    """The services' CPU (all of them, milliseconds of one core) per referral of a phase."""
+    if not figures or not figures.get("processes") or not figures.get("referrals"):
+        return None
+    return round(1000 * services_cpu_seconds(figures["processes"]) / int(figures["referrals"]), 2)
+
+
+def idle_figures(
+    seconds: float, usage: Mapping[str, Usage], machine: dict[str, float]
+) -> dict[str, Any]:
+    """The services with no load: each one's CPU, and all of them together as a percentage of
+    one core (from CPU seconds, finer than each process's rounded percentage)."""
+    processes = {name: asdict(u) for name, u in usage.items()}
+    return {
+        "seconds": seconds,
+        "services_cpu_percent": round(100 * services_cpu_seconds(processes) / seconds, 2)
+        if seconds > 0
+        else None,
+        "processes": processes,
+        "machine": machine,
+    }
+
+
+def trickle_figures(
+    trickle: Mapping[str, Mapping[str, Any]], saturation: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Each trickle phase's CPU per referral against its cost at saturation, and latency."""
+    at_saturation = cpu_ms_per_referral(saturation)
+    out = {}
+    for name, figures in trickle.items():
+        cost = cpu_ms_per_referral(figures)
+        latency = figures["latency_ms"]
+        out[name] = {
+            "offered_rate": figures["offered_rate"],
+            "referrals": figures["referrals"],
+            "complete": figures["complete"],
+            "cpu_ms_per_referral": cost,
+            "cpu_ms_per_referral_at_saturation": at_saturation,
+            "ratio_to_saturation": ratio(cost, at_saturation),
+            "p50_notified_ms": latency["notified"]["p50"],
+            "p99_notified_ms": latency["notified"]["p99"],
+            "p99_assigned_ms": latency["assigned"]["p99"],
+        }
+    return out
+
+
 def referrer_facts(subscriptions: int, requests: int, handshakes: int) -> dict[str, Any]:
     """How the notification hop was observed: the agencies' rest-hook subscriptions and what
     the harness's webhook received (handshakes included)."""
@@ -155,12 +214,17 @@ GOALS = {
     "p99_notified_ms_at_fixed_rate": 200.0,
     "statements_per_referral": 3.0,
     "rss_peak_mb_per_service": 150.0,
+    # Quiet at a trickle (part 3): waiting for work costs next to nothing.
+    "idle_cpu_percent_of_a_core": 1.0,
+    "cpu_per_referral_at_25_per_s_vs_saturation": 2.0,
+    "p99_notified_ms_at_5_per_s": 100.0,
 }
 
 
 def goals(hub: dict[str, Any], head: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each goal with the run's figure and whether it was met (None: not measured)."""
     fixed = hub["fixed_rate"]["latency_ms"]
+    saturation = hub["saturation"]
     rss = [
         usage["rss_peak_mb"]
         for phase in ("fixed_rate", "saturation")
@@ -179,6 +243,15 @@ def goals(hub: dict[str, Any], head: dict[str, Any]) -> dict[str, dict[str, Any]
             False,
         ),
         "rss_peak_mb_per_service": (max(rss) if rss else None, False),
+        "idle_cpu_percent_of_a_core": ((hub.get("idle") or {}).get("services_cpu_percent"), False),
+        "cpu_per_referral_at_25_per_s_vs_saturation": (
+            ratio(cpu_ms_per_referral(hub.get(trickle_phase(25))), cpu_ms_per_referral(saturation)),
+            False,
+        ),
+        "p99_notified_ms_at_5_per_s": (
+            (hub.get(trickle_phase(5)) or {}).get("latency_ms", {}).get("notified", {}).get("p99"),
+            False,
+        ),
     }
     out = {}
     for name, (value, higher) in figures.items():
@@ -385,6 +458,34 @@ def speed_changed_during(result: dict[str, Any]) -> bool:
     return bool(speed) and abs(speed["end"] / speed["start"] - 1) > SPEED_TOLERANCE
 
 
+def quiet_lines(result: Mapping[str, Any]) -> list[str]:
+    """The idle and trickle scenarios (issue 18 part 3), when the run measured them."""
+    idle, trickle = result.get("idle"), result.get("trickle") or {}
+    if not idle and not trickle:
+        return []
+    lines = ["", "Quiet at a trickle"]
+    if idle:
+        each = ", ".join(
+            f"{name} {100 * usage['cpu_seconds'] / idle['seconds']:.2f}"
+            for name, usage in idle["processes"].items()
+            if name != HARNESS
+        )
+        lines.append(
+            f"  no load for {idle['seconds']:g} s: the services used "
+            f"{_n(idle['services_cpu_percent'], 2)} % of one core ({each})"
+        )
+    for figures in trickle.values():
+        lines.append(
+            f"  at {figures['offered_rate']:g}/s: {_n(figures['cpu_ms_per_referral'], 1)} ms CPU "
+            f"per referral ({_n(figures['ratio_to_saturation'], 1)} x the "
+            f"{_n(figures['cpu_ms_per_referral_at_saturation'], 1)} ms at saturation); "
+            f"notified p50 / p99 {_n(figures['p50_notified_ms'])} / "
+            f"{_n(figures['p99_notified_ms'])} ms"
+            + ("" if figures["complete"] else " · INCOMPLETE")
+        )
+    return lines
+
+
 def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
     """The run in a screenful."""
     hub, raw, head = result["hub"], result["raw_relay"], result["headline"]
@@ -455,6 +556,7 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
             else ""
         )
     )
+    lines += quiet_lines(result)
     speed = machine.get("cpu_speed_ms")
     if speed:
         lines.append(

@@ -4,11 +4,13 @@
 2. intake, `--replicas` routers and the notifier as separate processes; a roster whose
    capacity never binds; every agency of the load subscribed (rest-hook) to a webhook served
    by the harness itself, which times each referral's first notification.
-3. A warm-up (consumer groups settle, connections open), then `--referrals` at `--rate`
-   referrals/s, then `--referrals` more as fast as the producer can (saturation).
+3. A warm-up (consumer groups settle, connections open); `--idle-seconds` with no load at all
+   (what waiting for work costs); `--trickle-seconds` at each of `--trickle-rates` (a real
+   region's pace: CPU per referral and latency); then `--referrals` at `--rate` referrals/s,
+   then `--referrals` more as fast as the producer can (saturation).
 4. The services stopped, the same messages through the raw three-hop relay, then through the
    durable one (inbox, outbox and offsets as the hub keeps them: benchmarks/relay.py), same
-   two phases.
+   two phases (the trickle and the idle measure the hub only).
 5. With `--scaling`: the router with 1, 2 and 3 replicas and one outbox relay's ceiling
    (`benchmarks/scaling.py`, also `make bench-scaling` alone), on a slice of its own.
 6. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
@@ -40,13 +42,14 @@ from benchmarks.measure import (
     machine_busy,
     now_ms,
 )
-from benchmarks.phases import Phase, run_phase
+from benchmarks.phases import Phase, measure_idle, run_phase
 from benchmarks.relay import RelayChain, create_topics, relay_topics
 from benchmarks.subscribers import agencies_of, subscribe_all
 from benchmarks.webhook import WebhookReceiver
 from hub_common.agency_formats import inbound_sources
 from tests.support.infra import infrastructure
 
+WARM_UP = "warm_up"
 WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load
 HANDSHAKE_WAIT_SECONDS = 60.0
 
@@ -78,6 +81,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds to wait for referrer notifications after the last Task (or notification)",
     )
     parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=20.0,
+        help="seconds with no load after the warm-up, to measure what idling costs (0: skip)",
+    )
+    parser.add_argument(
+        "--trickle-rates",
+        type=float,
+        nargs="*",
+        default=[5.0, 25.0],
+        help="offered referrals/s of the trickle phases (none: skip them)",
+    )
+    parser.add_argument(
+        "--trickle-seconds",
+        type=float,
+        default=30.0,
+        help="seconds each trickle phase publishes for",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help="then the router with 1, 2 and 3 replicas, and one outbox relay's ceiling",
@@ -86,8 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("referrals", "partitions", "replicas"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.rate <= 0:
-        parser.error("--rate must be above zero")
+    if args.rate <= 0 or any(rate <= 0 for rate in args.trickle_rates):
+        parser.error("--rate and --trickle-rates must be above zero")
     if args.replicas > args.partitions:
         print(
             f"note: {args.replicas} routers share {args.partitions} partitions; "
@@ -153,6 +175,10 @@ async def measure_hub(
                     status_grace=args.status_grace,
                 )
                 figures[phase.name] = report.hub_figures(phase, observer)
+                if phase.name == WARM_UP and args.idle_seconds > 0:
+                    figures["idle"] = report.idle_figures(
+                        *await measure_idle(sampler, args.idle_seconds)
+                    )
     finally:
         await receiver.stop()
     referrers = report.referrer_facts(subscriptions, receiver.requests, receiver.handshakes)
@@ -209,7 +235,13 @@ def plan(args: argparse.Namespace, run: str) -> list[Phase]:
         return generate(count, f"{run}{tag}", args.seed)
 
     return [
-        Phase("warm_up", load(args.warm_up, "w"), WARM_UP_RATE),
+        Phase(WARM_UP, load(args.warm_up, "w"), WARM_UP_RATE),
+        *(
+            Phase(
+                report.trickle_phase(rate), load(round(rate * args.trickle_seconds), f"t{n}"), rate
+            )
+            for n, rate in enumerate(args.trickle_rates)
+        ),
         Phase("fixed_rate", load(args.referrals, "f"), args.rate),
         Phase("saturation", load(args.referrals, "s"), None),
     ]
@@ -229,6 +261,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             workers = await hub.load_roster(log_dir / "roster.csv")
             say(f"{', '.join(hub.services)} running; {workers} link workers loaded")
             phases = plan(args, hub.run)
+            hub_only = {report.trickle_phase(rate) for rate in args.trickle_rates}
             producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
             await producer.start()
             try:
@@ -236,10 +269,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 postgres = await hub.postgres_version()
                 hub.stop_services()
                 say("services stopped; the same messages through the raw relay")
-                raw_figures = await measure_relay(hub, phases, args, producer, log_dir)
+                # The trickle is the hub's own question (CPU while waiting): not the relays'.
+                relayed = [phase for phase in phases if phase.name not in hub_only]
+                raw_figures = await measure_relay(hub, relayed, args, producer, log_dir)
                 say("the same messages through the durable relay (inbox, outbox, offsets)")
                 durable_figures = await measure_relay(
-                    hub, phases, args, producer, log_dir, durable=True
+                    hub, relayed, args, producer, log_dir, durable=True
                 )
             finally:
                 await producer.stop()
@@ -260,6 +295,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             )
         speed_after = cpu_speed_ms()
     measured = ("fixed_rate", "saturation")
+    trickle = {
+        report.trickle_phase(rate): hub_figures[report.trickle_phase(rate)]
+        for rate in args.trickle_rates
+    }
     headline = report.headline(
         hub_figures["saturation"], raw_figures["saturation"], durable_figures["saturation"]
     )
@@ -281,7 +320,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "busy_before_run_percent": busy_before,
             "cpu_speed_ms": {"start": speed_before, "end": speed_after},
         },
-        "hub": {name: hub_figures[name] for name in measured},
+        "hub": {name: hub_figures[name] for name in (*measured, *trickle)},
+        **({"idle": hub_figures["idle"]} if "idle" in hub_figures else {}),
+        "trickle": report.trickle_figures(trickle, hub_figures["saturation"]),
         "referrers": referrers,
         "warm_up": hub_figures["warm_up"],
         "raw_relay": {name: raw_figures[name] for name in measured},

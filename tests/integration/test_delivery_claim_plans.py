@@ -14,6 +14,7 @@ from hub_notifier.adapters.delivery_store import (
     _CLAIM_DUE,
     _FOLLOWING,
     _LEASE_FOLLOWERS,
+    _NEXT_DUE,
     _SETTLE,
     SENT_BY_WORKER,
 )
@@ -88,3 +89,12 @@ async def test_followers_leases_and_settles_stay_on_indexes(engine: AsyncEngine)
         "next_dues": [None],
     }
     assert_no_table_scan(await explain(engine, _SETTLE, settled, generic=True))
+
+
+async def test_the_idle_workers_look_ahead_reads_the_pending_index(engine: AsyncEngine) -> None:
+    """The worker asks when the next delivery falls due each time it goes idle."""
+    plan = await explain(
+        engine, _NEXT_DUE, {"now": NOW, "channel_1": list(SENT_BY_WORKER)}, generic=True
+    )
+    assert_no_table_scan(plan)
+    assert "ix_deliveries_pending_due" in plan, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from benchmarks.measure import (
     DatabaseWork,
     HubObserver,
     RelayObserver,
+    Usage,
     cpu_speed_ms,
     service_of,
 )
@@ -20,9 +22,12 @@ from benchmarks.report import (
     goals,
     headline,
     hub_figures,
+    idle_figures,
+    quiet_lines,
     relay_figures,
     speed_changed_during,
     speed_drift,
+    trickle_figures,
 )
 from benchmarks.stats import (
     hop_latencies,
@@ -237,3 +242,46 @@ def test_database_work_is_broken_down_by_service() -> None:
     db = relay_figures(phase, RelayObserver(["b", "c", "d"]))["database"]
     assert db["statements_per_referral_by_service"] == {"other": 0.5, "router": 1.5}
     assert db["top_statements_per_referral"] == [["INSERT INTO router.tasks", 1.5]]
+
+
+def usage(cpu_seconds: float) -> Usage:
+    return Usage(cpu_seconds, 0.0, 100.0, 100.0, None)
+
+
+def test_idle_and_trickle_cost_count_the_services_not_the_harness() -> None:
+    idle = idle_figures(
+        20.0, {"intake": usage(0.04), "notifier": usage(0.06), "harness": usage(5.0)}, {}
+    )
+    assert idle["services_cpu_percent"] == pytest.approx(0.5)  # 0.1 s of 20 s
+
+    def phase(referrals: int, cpu: float, p99: float, rate: float | None = None) -> dict[str, Any]:
+        latency = {"p50": p99 / 2, "p99": p99, "count": referrals}
+        return {
+            "referrals": referrals,
+            "offered_rate": rate,
+            "complete": True,
+            "processes": {"router": asdict(usage(cpu)), "harness": asdict(usage(99.0))},
+            "latency_ms": {"notified": latency, "assigned": latency},
+        }
+
+    saturation = phase(1000, 2.0, 900.0)  # 2 ms a referral
+    trickle = {
+        "trickle_5": phase(150, 0.45, 80.0, 5.0),
+        "trickle_25": phase(750, 3.3, 120.0, 25.0),
+    }
+    figures = trickle_figures(trickle, saturation)
+    assert figures["trickle_5"]["cpu_ms_per_referral"] == pytest.approx(3.0)
+    assert figures["trickle_25"]["ratio_to_saturation"] == pytest.approx(2.2)
+    hub = {"fixed_rate": saturation, "saturation": saturation, "idle": idle, **trickle}
+    met = goals(hub, {"hub_per_s": None, "ratio": None})
+    assert met["idle_cpu_percent_of_a_core"]["met"] is True  # under 1 %
+    assert met["cpu_per_referral_at_25_per_s_vs_saturation"]["met"] is False  # 2.2 x
+    assert met["p99_notified_ms_at_5_per_s"]["met"] is True  # 80 ms
+    lines = "\n".join(quiet_lines({"idle": idle, "trickle": figures}))
+    assert "0.50 % of one core" in lines and "harness" not in lines
+    # A run without these scenarios reports them as not measured.
+    unmeasured = goals(
+        {"fixed_rate": saturation, "saturation": saturation}, {"hub_per_s": None, "ratio": None}
+    )
+    assert unmeasured["idle_cpu_percent_of_a_core"]["met"] is None
+    assert unmeasured["p99_notified_ms_at_5_per_s"]["met"] is None

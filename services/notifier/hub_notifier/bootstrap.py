@@ -16,6 +16,7 @@ from hub_common.privacy.data_protection import subscribe_requests
 from hub_common.privacy.retention import RetentionSweep
 from hub_common.security.audit import AuditLog
 from hub_common.storage.db import make_engine, make_session_factory
+from hub_common.storage.wakeup import Wakeup, channel_of
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DeliveryStore
 from hub_notifier.adapters.endpoint_guard import check_public
@@ -94,7 +95,12 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         concurrency=settings.delivery_concurrency,
         timeout_seconds=settings.delivery_timeout_seconds,
         lease_seconds=settings.delivery_lease_seconds,
-        poll_seconds=settings.delivery_poll_seconds,
+        # Woken by new deliveries from any replica (the table's NOTIFY trigger).
+        wakeup=Wakeup(
+            engine.url,
+            channel_of(orm.deliveries),
+            fallback_seconds=settings.delivery_poll_seconds,
+        ),
     )
 
     async def deliver() -> None:

@@ -53,9 +53,12 @@ class NotifierSettings(InfraSettings):
         "replica that dies mid-send holds it this long (kept above the timeout)",
     )
     delivery_poll_seconds: float = Field(
-        default=0.5,
+        default=10.0,
+        gt=0,
         alias="NOTIFIER_DELIVERY_POLL_SECONDS",
-        description="How often to look for due retries when nothing new was recorded",
+        description="The idle delivery worker's fallback poll: new deliveries wake it at once "
+        "(PostgreSQL NOTIFY) and it sleeps until the next retry falls due, so this only bounds "
+        "how late a delivery whose notification was lost goes out",
     )
     max_events_per_notification: int = Field(
         default=50,

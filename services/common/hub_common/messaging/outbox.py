@@ -41,6 +41,7 @@ from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
 from hub_common.observability import tracing
 from hub_common.storage.db import array_parameter
+from hub_common.storage.wakeup import Wakeup, channel_of
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,19 @@ def _insert_rows(outbox: Table) -> Insert:
 
 
 INITIAL_BACKOFF_SECONDS = 0.5
+FALLBACK_POLL_SECONDS = 10.0
+"""How often an idle relay looks at its outbox unprompted: commits wake it at once (a kick in
+this process, a NOTIFY from any other, see hub_common.storage.wakeup), so this only bounds how
+late a row whose notification was lost goes out."""
 
 
 class OutboxRelay:
     """Publishes a service's outbox rows in order; one active relay per service at a time.
 
     Several replicas each run a relay, but only the holder of a PostgreSQL advisory lock
-    publishes: parallel relays would reorder a referral's events.
+    publishes: parallel relays would reorder a referral's events. Idle, it waits for a commit
+    to wake it (`listen`: the outbox's NOTIFY trigger, from any replica; always: `kick`), or
+    for the fallback poll.
     """
 
     def __init__(
@@ -116,7 +123,8 @@ class OutboxRelay:
         *,
         lock_key: int,
         batch_size: int = 500,
-        idle_poll_seconds: float = 0.25,
+        fallback_poll_seconds: float = FALLBACK_POLL_SECONDS,
+        listen: bool = True,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -125,8 +133,11 @@ class OutboxRelay:
         self._kafka = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
         self._lock_key = lock_key
         self._batch_size = batch_size
-        self._idle_poll = idle_poll_seconds
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup(
+            engine.url if listen else None,
+            channel_of(outbox) if listen else None,
+            fallback_seconds=fallback_poll_seconds,
+        )
         self._acknowledged: list[int] = []  # seqs Kafka has; deleted by the next round
         self._backoff = INITIAL_BACKOFF_SECONDS
         self.published = 0
@@ -136,16 +147,25 @@ class OutboxRelay:
         return self._outbox
 
     @property
+    def wakeup(self) -> Wakeup:
+        return self._wakeup
+
+    @property
     def kafka_options(self) -> dict[str, Any]:
         """How it connects to Kafka (the same for the service's other Kafka clients)."""
         return dict(self._kafka)
 
     def kick(self) -> None:
-        """Tell the relay that new rows were committed (saves waiting for the next poll)."""
-        self._wake.set()
+        """Tell the relay that new rows were committed in this process (saves the round trip
+        through PostgreSQL's NOTIFY)."""
+        self._wakeup.set()
 
     async def run(self) -> None:
         """Publish until cancelled, reconnecting with backoff when Kafka or PostgreSQL fail."""
+        async with self._wakeup.listening():
+            await self._run()
+
+    async def _run(self) -> None:
         while True:
             try:
                 async with self._engine.connect() as conn:
@@ -190,12 +210,11 @@ class OutboxRelay:
     async def _publish_forever(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> None:
         while True:
             # Cleared before reading, not after: a commit that lands while a batch is being
-            # published must wake the next round at once, not wait for the idle poll.
-            self._wake.clear()
+            # published must wake the next round at once, not wait for the fallback poll.
+            self._wakeup.clear()
             if await self.publish_batch(producer, conn):
                 continue  # the next round deletes these, and there may be more
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+            await self._wakeup.wait()
 
     async def publish_batch(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> int:
         """Delete what the previous round published, then publish the oldest committed rows.

@@ -158,6 +158,20 @@ class DeliveryStore:
             )
         return claimed
 
+    async def next_due_in(self) -> timedelta | None:
+        """How long until the next pending delivery falls due (a retry after its backoff, a
+        lease running out), None when none is waiting: how long the idle worker may sleep.
+
+        Only deliveries due later count: one due already but held back behind an earlier one
+        of its stream goes when that one settles (the settling worker claims again at once),
+        and counting it would have an idle worker claim in a loop."""
+        now = self._clock()
+        async with self._engine.connect() as conn:
+            # One statement, no BEGIN and ROLLBACK around it.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            due_at = await conn.scalar(_NEXT_DUE, {"now": now})
+        return None if due_at is None else due_at - now
+
     async def _claim_followers(
         self, conn: AsyncConnection, heads: Sequence[Any], leased: dict[str, Any]
     ) -> dict[int, list[Any]]:
@@ -363,6 +377,11 @@ _LEASED = {
     "last_attempt_at": bindparam("now", type_=d.c.due_at.type),
 }
 _CLAIM_DUE = _claim_due()
+_NEXT_DUE = select(func.min(d.c.due_at)).where(
+    d.c.status == IS_PENDING,  # written out: ix_deliveries_pending_due serves it
+    d.c.due_at > bindparam("now", type_=d.c.due_at.type),
+    d.c.channel.in_(SENT_BY_WORKER),
+)
 _PARK = (
     update(d)
     .where(d.c.seq == any_(array_parameter("seqs", BigInteger)))

@@ -3,12 +3,16 @@
 It keeps up to `concurrency` deliveries in flight and claims more as soon as a slot frees up,
 so an endpoint that hangs until the timeout occupies one slot and delays nobody else. Each
 replica runs one; they share the work through the claim (see adapters/delivery_store.py).
+
+Idle, it sleeps until there is work: a new delivery committed (a kick from this process, or
+the deliveries table's NOTIFY from any replica, hub_common.storage.wakeup), or the next
+pending delivery falling due (a retry after its backoff, a lease running out), with a slow
+fallback poll for a lost notification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Protocol
@@ -16,6 +20,7 @@ from typing import Protocol
 from hub_common.jsonio import dumps, loads
 from hub_common.observability import tracing
 from hub_common.observability.metrics import DEAD_LETTERS, DELIVERIES
+from hub_common.storage.wakeup import Wakeup
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import DEAD, Claimed, DeliveryStore
 from hub_notifier.domain.coalescing import coalesce_notifications, coalesced_key
@@ -53,7 +58,7 @@ class DeliveryWorker:
         concurrency: int,
         timeout_seconds: float,
         lease_seconds: float,
-        poll_seconds: float,
+        wakeup: Wakeup,
     ) -> None:
         self._store = store
         # Attempts finishing together are recorded in one transaction (see settling.py).
@@ -61,23 +66,26 @@ class DeliveryWorker:
         self._webhook = webhook
         self._mailer = mailer
         self._concurrency = max(1, concurrency)
-        self._poll = poll_seconds
+        self._wakeup = wakeup
         # Longer than any attempt can take (the sender enforces the timeout), so a lease runs
         # out only when its holder has died.
         self._lease = timedelta(seconds=max(lease_seconds, timeout_seconds + 1.0))
-        self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
 
     def kick(self) -> None:
         """New deliveries committed, or a subscription's next one became sendable."""
-        self._wake.set()
+        self._wakeup.set()
 
     async def run(self) -> None:
+        async with self._wakeup.listening():
+            await self._run()
+
+    async def _run(self) -> None:
         backoff = 0.5
         try:
             while True:
                 # Cleared before claiming: a kick that lands while we claim is not lost.
-                self._wake.clear()
+                self._wakeup.clear()
                 free = self._concurrency - len(self._in_flight)
                 try:
                     claimed = await self._store.claim(free, self._lease)
@@ -99,7 +107,7 @@ class DeliveryWorker:
                     task.add_done_callback(self._in_flight.discard)
                 if free > 0 and len(claimed) == free:
                     continue  # there may be more due right now
-                await self._idle()
+                await self._idle(look_ahead=not claimed)
         finally:
             for task in self._in_flight:
                 task.cancel()
@@ -107,17 +115,27 @@ class DeliveryWorker:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             await self._settler.close()
 
-    async def _idle(self) -> None:
-        """Wait for a kick, the next poll, or (when full) a free slot."""
-        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
+    async def _idle(self, *, look_ahead: bool) -> None:
+        """Wait for new work, the next delivery falling due, the fallback poll, or (when
+        full) a free slot.
+
+        It looks ahead for the next due time only after a claim that found nothing: after one
+        that found some, their settling wakes the worker anyway, and under load the extra
+        query would come with nearly every claim."""
         if len(self._in_flight) >= self._concurrency:
-            waits.extend(self._in_flight)  # type: ignore[arg-type]
+            await self._wakeup.wait(others=self._in_flight)
+            return
+        if not look_ahead:
+            await self._wakeup.wait()
+            return
         try:
-            await asyncio.wait(waits, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waits[0].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waits[0]
+            due_in = await self._store.next_due_in()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the next claim says more, and backs off
+            log.warning("delivery worker cannot see what is due (%s)", type(error).__name__)
+            due_in = None
+        await self._wakeup.wait(within=None if due_in is None else due_in.total_seconds())
 
     async def _deliver(self, delivery: Claimed) -> None:
         # Within the referral's trace: the webhook POST's span (and these log lines) join it.

@@ -1,0 +1,196 @@
+"""Waking a loop when its table gets work, instead of polling it every fraction of a second.
+
+The outbox relays and the delivery worker used to look at their table every 0.25-0.5 s, which
+kept the services busy (about 10 % of a core between them) when nothing happened at all. Now
+a trigger on the table (`notify_on_insert`, installed by each service's migration) sends a
+PostgreSQL NOTIFY in the writer's own transaction; PostgreSQL delivers it at commit, only if
+the transaction commits, to every session LISTENing on the table's channel. A `Wakeup` keeps
+one such session on a connection of its own and wakes its loop at once, in whichever replica
+the loop runs, so a commit in one replica wakes the relay holding the lock in another.
+
+Notifications are not durable: one sent while the listening connection was down is lost. So
+the loop still looks now and then (the slow fallback), and after each (re)connection it
+looks once at once for what was committed meanwhile. The trigger fires once per statement,
+and PostgreSQL folds a transaction's repeated notifications into one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Table
+from sqlalchemy.engine import URL, make_url
+
+log = logging.getLogger(__name__)
+
+HEALTH_CHECK_SECONDS = 30.0
+"""How often an idle listening connection is checked: a connection cut without a word (a
+firewall's idle timeout) would otherwise leave the loop on its fallback poll for good."""
+
+
+def channel_of(table: Table) -> str:
+    """The NOTIFY channel of a table: its qualified name, unique in the database."""
+    return channel_name(table.schema or "public", table.name)
+
+
+def channel_name(schema: str, table: str) -> str:
+    return f"{schema}.{table}"
+
+
+def notify_on_insert(schema: str, table: str, when: str = "true") -> list[str]:
+    """DDL for a migration: after each INSERT statement into `schema.table` that added a row
+    matching `when` (SQL over the added rows' columns), notify the table's channel.
+
+    Once per statement, not per row, and only when a matching row was added: a NOTIFY makes
+    PostgreSQL serialise the commits that send one, so a batch costs one and a write the loop
+    does not care about (a delivery sent through the outbox) costs none. Names, not the ORM's
+    tables: a migration must not change when the ORM does."""
+    function = f'"{schema}"."notify_{table}"'
+    # Built from the migration's own constants, never from input.
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM added WHERE {when}) THEN
+                PERFORM pg_notify('{channel_name(schema, table)}', '');
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,  # noqa: S608
+        f"""
+        CREATE TRIGGER "{table}_notify" AFTER INSERT ON "{schema}"."{table}"
+        REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION {function}()
+        """,
+    ]
+
+
+def drop_notify_on_insert(schema: str, table: str) -> list[str]:
+    """The downgrade of `notify_on_insert`."""
+    return [
+        f'DROP TRIGGER IF EXISTS "{table}_notify" ON "{schema}"."{table}"',
+        f'DROP FUNCTION IF EXISTS "{schema}"."notify_{table}"()',
+    ]
+
+
+def _plain_dsn(url: str | URL) -> str:
+    """asyncpg wants `postgresql://`, not SQLAlchemy's `postgresql+asyncpg://`."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Wakeup:
+    """What a loop waits on between rounds: a kick from this process, a NOTIFY on its channel
+    from any process, a deadline of its own (work scheduled for later), or the fallback poll.
+
+    `database_url` and `channel` None: no listening, kicks and the fallback poll only (tests
+    with fakes). The loop clears the wakeup before it reads its table, so a commit landing
+    during the read wakes the next wait at once instead of being lost."""
+
+    def __init__(
+        self,
+        database_url: str | URL | None,
+        channel: str | None,
+        *,
+        fallback_seconds: float,
+        health_check_seconds: float = HEALTH_CHECK_SECONDS,
+    ) -> None:
+        self._dsn = _plain_dsn(database_url) if database_url is not None else None
+        self._channel = channel
+        self._fallback = fallback_seconds
+        self._health_check = health_check_seconds
+        self._event = asyncio.Event()
+        self.connections = 0
+        """Listening connections made so far (a reconnection adds one)."""
+
+    @property
+    def channel(self) -> str | None:
+        return self._channel
+
+    def set(self) -> None:
+        """Wake the loop (new work committed, seen in this process or notified)."""
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(
+        self, within: float | None = None, others: Collection[asyncio.Future[Any]] = ()
+    ) -> None:
+        """Until woken, `within` seconds (the loop's own next deadline), the fallback poll, or
+        one of `others` completes, whichever comes first."""
+        timeout = self._fallback if within is None else max(0.0, min(within, self._fallback))
+        waiter = asyncio.ensure_future(self._event.wait())
+        try:
+            await asyncio.wait(
+                [waiter, *others], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        """LISTEN, reconnecting as needed, for as long as the block runs."""
+        if self._dsn is None or self._channel is None:
+            yield
+            return
+        listener = asyncio.create_task(self._listen(self._dsn, self._channel))
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, dsn: str, channel: str) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._listen_once(dsn, channel)
+                backoff = 0.5  # it was up: the next drop reconnects quickly
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "cannot listen on %s (%s); retrying in %.1f s",
+                    channel,
+                    type(error).__name__,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _listen_once(self, dsn: str, channel: str) -> None:
+        """One listening connection, until it drops (returns) or fails to start (raises)."""
+        conn = await asyncpg.connect(
+            dsn,
+            timeout=10.0,
+            # Named, so an operator (or a test) can tell it from the pool's connections.
+            server_settings={"application_name": f"hub wakeup {channel}"[:63]},
+        )
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: closed.set())
+        try:
+            await conn.add_listener(channel, self._notified)
+            self.connections += 1
+            # Whatever was committed while nobody listened went unannounced: look once now.
+            self.set()
+            while not closed.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), self._health_check)
+                if not closed.is_set():
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), 10.0)
+            log.warning("listening connection on %s closed; reconnecting", channel)
+        finally:
+            if not conn.is_closed():
+                conn.terminate()
+
+    def _notified(self, *_args: object) -> None:
+        self.set()

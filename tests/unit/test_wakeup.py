@@ -1,0 +1,100 @@
+"""Waking on work (hub_common.storage.wakeup) without a database: what the trigger sends, how
+long a wait lasts, and that the idle delivery worker sleeps until its next delivery is due.
+The LISTEN side is proved on the real database in tests/integration/test_wakeup.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import Column, Integer, MetaData, Table
+
+from hub_common.storage.wakeup import Wakeup, channel_of, drop_notify_on_insert, notify_on_insert
+from hub_notifier.adapters.attempt import Attempt
+from hub_notifier.service_layer.delivering import DeliveryWorker
+
+
+def test_the_trigger_notifies_the_tables_channel_once_per_statement_when_a_row_matches() -> None:
+    table = Table("deliveries", MetaData(schema="notifier"), Column("seq", Integer))
+    function, trigger = notify_on_insert("notifier", "deliveries", "channel = 'email'")
+    assert channel_of(table) == "notifier.deliveries"
+    assert "pg_notify('notifier.deliveries', '')" in function
+    assert "SELECT 1 FROM added WHERE channel = 'email'" in function
+    assert 'AFTER INSERT ON "notifier"."deliveries"' in trigger
+    assert "REFERENCING NEW TABLE AS added" in trigger
+    assert "FOR EACH STATEMENT" in trigger
+    dropped = drop_notify_on_insert("notifier", "deliveries")
+    assert dropped[0].startswith('DROP TRIGGER IF EXISTS "deliveries_notify"')
+
+
+async def waited(wakeup: Wakeup, **kwargs: object) -> float:
+    start = time.monotonic()
+    await wakeup.wait(**kwargs)  # type: ignore[arg-type]
+    return time.monotonic() - start
+
+
+async def test_a_wait_ends_when_woken_at_its_deadline_or_at_the_fallback() -> None:
+    wakeup = Wakeup(None, None, fallback_seconds=0.2)
+    asyncio.get_running_loop().call_later(0.02, wakeup.set)
+    assert await waited(wakeup, within=5.0) < 0.15  # woken
+    assert await waited(wakeup) < 0.01  # still set: the loop clears it before it reads
+    wakeup.clear()
+    assert 0.04 <= await waited(wakeup, within=0.05) < 0.15  # its own deadline
+    assert 0.19 <= await waited(wakeup, within=60.0) < 0.4  # no later than the fallback
+    assert await waited(wakeup, within=-3.0) < 0.05  # overdue: at once
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(0.02, done.set_result, None)
+    assert await waited(wakeup, others=[done]) < 0.15  # or when one of `others` completes
+
+
+class Store:
+    """Nothing to claim; the next delivery falls due `due_in` from now."""
+
+    def __init__(self, due_in: timedelta | None) -> None:
+        self.claims: list[float] = []
+        self.looked_ahead = 0
+        self._due_in = due_in
+
+    async def claim(self, limit: int, lease: timedelta) -> list[object]:
+        self.claims.append(time.monotonic())
+        return []
+
+    async def next_due_in(self) -> timedelta | None:
+        self.looked_ahead += 1
+        return self._due_in
+
+
+class Unused:
+    async def send(self, *_args: object, **_kwargs: object) -> Attempt:
+        raise AssertionError("nothing to send")
+
+
+async def run_worker(store: Store, seconds: float) -> None:
+    worker = DeliveryWorker(
+        store,  # type: ignore[arg-type]
+        Unused(),
+        Unused(),
+        concurrency=2,
+        timeout_seconds=1.0,
+        lease_seconds=5.0,
+        wakeup=Wakeup(None, None, fallback_seconds=30.0),
+    )
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_idle_worker_claims_again_when_the_next_delivery_falls_due() -> None:
+    store = Store(timedelta(seconds=0.1))
+    await run_worker(store, 0.35)
+    # Every 0.1 s (the next due time), not every 30 s (the fallback), nor in a busy loop.
+    assert 3 <= len(store.claims) <= 5, store.claims
+    assert store.looked_ahead == len(store.claims)
+
+
+async def test_the_idle_worker_with_nothing_pending_sleeps_until_the_fallback() -> None:
+    store = Store(None)
+    await run_worker(store, 0.3)
+    assert len(store.claims) == 1
