@@ -9,7 +9,7 @@ VENV := .venv
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
 	@echo "make up     the same, detached;  make down  stops everything;  make status"
-	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL"
+	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL (TEST_WORKERS=3 in parallel)"
 	@echo "make bench  the end-to-end benchmark"
 	@echo "make bench-scaling  router throughput with 1, 2 and 3 replicas; one outbox relay's ceiling"
 	@echo "make bench-directory  directory import time and search latency at 5,000 services"
@@ -56,8 +56,17 @@ k8s-tools: install
 	@bash tools/k8s/install.sh >/dev/null
 
 # The test fixtures start Kafka and PostgreSQL themselves when the environment names none.
+# Most of an end-to-end test's time is waiting on Kafka, PostgreSQL and service processes, so
+# TEST_WORKERS pytest-xdist workers each take whole files (so each module's stack is made once);
+# the tests marked `exclusive` stop or restart Kafka or PostgreSQL and run afterwards, alone.
+# Both parts always run, and each lists its slowest tests.
+TEST_WORKERS ?= 3
+PYTEST_REPORT := --durations=25
 test: lint typecheck $(BROWSER_DEPS) k8s-tools
-	$(VENV)/bin/pytest
+	@status=0; \
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not exclusive" $(PYTEST_REPORT) || status=$$?; \
+	$(VENV)/bin/pytest -m exclusive $(PYTEST_REPORT) || status=$$?; \
+	exit $$status
 
 unit: install
 	$(VENV)/bin/pytest tests/unit

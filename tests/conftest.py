@@ -1,14 +1,34 @@
-"""Shared fixtures: real Kafka and PostgreSQL for the tests that need them (see support/infra.py)."""
+"""Shared fixtures: real Kafka and PostgreSQL for the tests that need them (see support/infra.py),
+and a guard that keeps the tests which stop them out of parallel runs (`make test` runs `-n`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.fhir_validator import FhirValidator, running_validator
 from tests.support.infra import Infrastructure, infrastructure
 from tests.support.stack import IsolatedStack, drop_database, drop_topics, prepare, run_id
+
+# Hypothesis fails an example slower than 200 ms by default: a timing guess, not a property.
+# Parallel workers on a shared two-core machine make any example that slow now and then, so
+# the properties run without it; every example and every assertion stays.
+settings.register_profile("hub", deadline=None)
+settings.load_profile("hub")
+
+
+@pytest.fixture(autouse=True)
+def _exclusive_runs_alone(request: pytest.FixtureRequest) -> None:
+    """A test that stops Kafka or PostgreSQL would break every test running beside it: refuse
+    to run one inside a parallel run (`make test` runs them in a second, serial pytest)."""
+    if request.node.get_closest_marker("exclusive") and os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            "this test stops or restarts Kafka or PostgreSQL and must run alone: "
+            "run it with `-m exclusive` and without -n"
+        )
 
 
 @pytest.fixture(scope="session")

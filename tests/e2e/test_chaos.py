@@ -61,7 +61,7 @@ from tests.support.stack import IsolatedStack
 from tests.support.variants import EXAMPLES, example, references
 from tests.support.webhook_receiver import WebhookReceiver
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.exclusive]
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261123"))
 PER_SOURCE = 40  # per wave: 40 of each format (housing files hold two) = 240 referrals

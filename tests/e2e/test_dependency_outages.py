@@ -18,7 +18,7 @@ from tests.support.processes import ServiceProcess, run_cli, running_hub
 from tests.support.stack import IsolatedStack
 from tests.support.variants import example, references
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.exclusive]
 
 
 @pytest.fixture(scope="module")

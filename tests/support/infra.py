@@ -11,6 +11,7 @@ When none works the tests that need them fail, saying why; they are never skippe
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -89,20 +90,25 @@ def _containers() -> Iterator[Infrastructure]:
 
 
 def _local_bring_up() -> Infrastructure:
-    result = subprocess.run(
-        ["bash", str(REPO / "deploy/local/stack.sh"), "up"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    state = Path(os.environ.get("HUB_LOCAL_STATE", REPO / ".local"))
+    state.mkdir(parents=True, exist_ok=True)
+    # Parallel workers (pytest -n) each ask for the stack: one brings it up while the others
+    # wait, then find it running (`up` on a running stack only checks it).
+    with (state / "stack-up.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            ["bash", str(REPO / "deploy/local/stack.sh"), "up"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     if result.returncode != 0:
         raise InfrastructureUnavailable(
             "the local bring-up (deploy/local/stack.sh up) failed:\n"
             + result.stdout[-2000:]
             + result.stderr[-3000:]
         )
-    state = Path(os.environ.get("HUB_LOCAL_STATE", REPO / ".local"))
     sasl = f"127.0.0.1:{os.environ.get('HUB_KAFKA_SASL_PORT', '9094')}"
     kafka = f"127.0.0.1:{os.environ.get('HUB_KAFKA_PORT', '9092')}"
     database = LOCAL_DATABASE.replace(":5432/", f":{os.environ.get('HUB_PG_PORT', '5432')}/")
