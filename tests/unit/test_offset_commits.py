@@ -9,7 +9,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
 
-from hub_common.messaging.offsets import OffsetCommitter
+from hub_common.messaging.consuming import OffsetCommitter
 
 
 @dataclass

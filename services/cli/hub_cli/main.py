@@ -265,6 +265,7 @@ def cli_asyncapi_document() -> dict[str, Any]:
     from faststream.specification import AsyncAPI
 
     from hub_common.contract import declare_publications
+    from hub_common.messaging.messages import BundleMessage, PractitionerRoleMessage
     from hub_common.messaging.topics import Topics
 
     topics = Topics()
@@ -272,15 +273,21 @@ def cli_asyncapi_document() -> dict[str, Any]:
     declare_publications(
         broker,
         {
-            topics.directory: "`referral-hub workers load`: a FHIR PractitionerRole per link "
-            "worker, keyed by worker id (compacted).",
-            topics.directory_services: "`referral-hub directory import`: the community services "
-            "directory from Open Referral UK. Key: the service's directory id. Value: a FHIR R4 "
-            "Bundle of type collection, the HealthcareService first, then its Organization and "
-            "Locations (example: schemas/examples/directory.services.json); headers event-type "
-            "DirectoryServicePublished. A tombstone (null value, event-type "
-            "DirectoryServiceWithdrawn) withdraws the service. Compacted: read from the "
-            "beginning for the whole directory.",
+            topics.directory: (
+                "`referral-hub workers load`: a FHIR PractitionerRole per link "
+                "worker, keyed by worker id (compacted).",
+                PractitionerRoleMessage,
+            ),
+            topics.directory_services: (
+                "`referral-hub directory import`: the community services "
+                "directory from Open Referral UK. Key: the service's directory id. Value: a FHIR R4 "
+                "Bundle of type collection, the HealthcareService first, then its Organization and "
+                "Locations (example: schemas/examples/directory.services.json); headers event-type "
+                "DirectoryServicePublished. A tombstone (null value, event-type "
+                "DirectoryServiceWithdrawn) withdraws the service. Compacted: read from the "
+                "beginning for the whole directory.",
+                BundleMessage,
+            ),
         },
     )
     spec = AsyncAPI(broker, title="Referral hub: cli", version="0.1.0", schema_version="3.0.0")

@@ -15,11 +15,16 @@ from faststream.specification import AsyncAPI
 from hub_common.agency_formats import agency_formats
 from hub_common.fhir.systems import referrer_reference_system
 
+Publication = tuple[str, Any]
+"""What a topic carries: a description, and the type of its messages (its payload schema,
+one of hub_common.messaging.messages)."""
 
-def declare_publications(broker: KafkaBroker, publications: dict[str, str]) -> None:
-    """Record `topic -> description` of what this service publishes (documentation only)."""
-    for topic, description in publications.items():
-        broker.publisher(topic, title=f"publishes:{topic}", description=description)
+
+def declare_publications(broker: KafkaBroker, publications: dict[str, Publication]) -> None:
+    """Record `topic -> (description, message type)` of what this service publishes
+    (documentation only)."""
+    for topic, (description, message) in publications.items():
+        broker.publisher(topic, title=f"publishes:{topic}", description=description, schema=message)
 
 
 def asyncapi_document(app: FastAPI, title: str) -> dict[str, Any]:

@@ -1,1 +1,3 @@
-"""Kafka: topics, clients, the envelope, consuming safely (inbox, batches, offsets) and publishing (outbox)."""
+"""Kafka: topic names, clients, the envelope, the messages' types (`messages`), consuming them
+(`consuming`, the one way to subscribe; `consumer`, how failures are retried or set aside;
+`inbox`, `batch`) and publishing (`outbox`)."""

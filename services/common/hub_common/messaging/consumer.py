@@ -1,6 +1,6 @@
 """How every consumer treats failure: retry what may pass later, set aside what never will.
 
-A handler's offsets are committed once it returns (hub_common.messaging.offsets), and a later batch's
+A handler's offsets are committed once it returns (hub_common.messaging.consuming), and a later batch's
 commit moves past a handler that raised, so handlers must never raise: a transient fault
 (PostgreSQL or Kafka down) is retried here with backoff, holding the partition until the
 dependency is back; a permanent one (bad input, a bug tripped by this message) is handed to

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.fhir.systems import PLAIN_JSON
 from hub_common.jsonio import dumps
+from hub_common.messaging.consuming import Delivery, subscribe
 from hub_common.messaging.envelope import Envelope
+from hub_common.messaging.messages import DataProtectionMessage
 from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
-from hub_common.messaging.subscriptions import Delivery, subscribe_json
 from hub_common.messaging.topics import Topics
 
 Action = Literal["erase", "restrict", "lift"]
@@ -156,19 +157,19 @@ def subscribe_requests(
     """Apply every request on `hub.data-protection` to `service`'s store; answers (applied
     events) go to `on_applied` when given (the notifier records them), else are ignored."""
 
-    async def on_message(value: Any, delivery: Delivery) -> None:
-        if not isinstance(value, dict):
-            raise ValueError("not a data protection event")
+    async def on_message(message: DataProtectionMessage, delivery: Delivery) -> None:
+        value = message.value
         if value.get("kind") == APPLIED:
             if on_applied is not None:
                 await on_applied(value)
             return
         await apply(DataProtectionRequest.from_json(value), delivery.event_id)
 
-    subscribe_json(
+    subscribe(
         broker,
-        topic=topics.data_protection,
+        topics=topics.data_protection,
         group_id=group_id,
+        message=DataProtectionMessage,
         description=f"Erasure and restriction requests, applied to the {service}'s own store",
         apply=on_message,
     )

@@ -9,7 +9,17 @@ from faststream.kafka import KafkaBroker
 
 from hub_common import contract
 from hub_common.agency_formats import inbound_sources
-from hub_common.messaging.subscriptions import Delivery, subscribe_json
+from hub_common.messaging.consuming import Apply, ApplyBatch, Delivery, subscribe
+from hub_common.messaging.messages import (
+    AlertMessage,
+    AuditMessage,
+    BundleMessage,
+    DataProtectionMessage,
+    OnwardEvent,
+    RejectedMessage,
+    ServiceRequestMessage,
+    TaskMessage,
+)
 from hub_common.privacy.data_protection import PUBLICATION as DATA_PROTECTION_PUBLICATION
 from hub_common.security.audit import AUDIT_PUBLICATION, AuditEntry
 from hub_notifier.config import NotifierSettings
@@ -26,13 +36,14 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
             settings.topics.status(source): (
                 f"Status notifications for {source} agencies that subscribed with the Kafka "
                 "channel: the same id-only FHIR Subscriptions Backport history Bundle a "
-                "rest-hook receives, keyed by referral id"
+                "rest-hook receives, keyed by referral id",
+                BundleMessage,
             )
             for source in inbound_sources()
         }
         | {
-            settings.topics.audit: AUDIT_PUBLICATION,
-            settings.topics.data_protection: DATA_PROTECTION_PUBLICATION,
+            settings.topics.audit: (AUDIT_PUBLICATION, AuditMessage),
+            settings.topics.data_protection: (DATA_PROTECTION_PUBLICATION, DataProtectionMessage),
         },
     )
 
@@ -40,57 +51,77 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
 def register_consumers(
     broker: KafkaBroker, service: TrackingService, settings: NotifierSettings
 ) -> None:
-    # Each `apply` is idempotent (event id, then Task version), as subscribe_json requires.
-    async def on_requested(request: Any, delivery: Delivery) -> None:
-        await service.record_request(request, delivery.event_id)
+    # Each `apply` is idempotent (event id, then Task version), as `subscribe` requires.
+    async def on_requested(request: ServiceRequestMessage, delivery: Delivery) -> None:
+        await service.record_request(request.value, delivery.event_id)
 
-    async def on_task(task: Any, delivery: Delivery) -> None:
-        await service.record_task(task, delivery.event_id, delivery.traceparent)
+    async def on_task(task: TaskMessage, delivery: Delivery) -> None:
+        await service.record_task(task.value, delivery.event_id, delivery.traceparent)
 
-    async def on_rejected(event: Any, delivery: Delivery) -> None:
-        await service.record_rejection(event, delivery.event_id, delivery.traceparent)
+    async def on_rejected(event: RejectedMessage, delivery: Delivery) -> None:
+        await service.record_rejection(event.value, delivery.event_id, delivery.traceparent)
 
     # A batch in one transaction: one commit, and one statement per table for the lot.
-    async def on_requested_batch(batch: list[tuple[Any, Delivery]]) -> None:
-        await service.record_requests([(request, d.event_id) for request, d in batch])
+    async def on_requested_batch(batch: list[tuple[ServiceRequestMessage, Delivery]]) -> None:
+        await service.record_requests([(request.value, d.event_id) for request, d in batch])
 
-    async def on_task_batch(batch: list[tuple[Any, Delivery]]) -> None:
-        await service.record_tasks([(task, d.event_id, d.traceparent) for task, d in batch])
+    async def on_task_batch(batch: list[tuple[TaskMessage, Delivery]]) -> None:
+        await service.record_tasks([(task.value, d.event_id, d.traceparent) for task, d in batch])
 
     topics = settings.topics
     # A consumer group per topic: members of one group joining one after another would make
     # each other rebalance, and a rebalance on one topic would pause the other two.
-    for topic, group, apply, apply_batch, description in (
-        (
-            topics.requested,
-            "notifier-requested",
-            on_requested,
-            on_requested_batch,
-            "Accepted referrals, to answer referrers' reads",
-        ),
-        (
-            topics.tasks,
-            "notifier-tasks",
-            on_task,
-            on_task_batch,
-            "Task snapshots: every change to tell the referrer",
-        ),
-        (
-            topics.rejected,
-            "notifier-rejected",
-            on_rejected,
-            None,
-            "Rejected referrals, to tell the referrer why",
-        ),
-    ):
-        subscribe_json(
-            broker,
-            topic=topic,
-            group_id=settings.group_id(group),
-            description=description,
-            apply=apply,
-            apply_batch=apply_batch,
-        )
+    _subscribe(
+        broker,
+        settings,
+        topics.requested,
+        "notifier-requested",
+        ServiceRequestMessage,
+        on_requested,
+        on_requested_batch,
+        "Accepted referrals, to answer referrers' reads",
+    )
+    _subscribe(
+        broker,
+        settings,
+        topics.tasks,
+        "notifier-tasks",
+        TaskMessage,
+        on_task,
+        on_task_batch,
+        "Task snapshots: every change to tell the referrer",
+    )
+    _subscribe(
+        broker,
+        settings,
+        topics.rejected,
+        "notifier-rejected",
+        RejectedMessage,
+        on_rejected,
+        None,
+        "Rejected referrals, to tell the referrer why",
+    )
+
+
+def _subscribe(
+    broker: KafkaBroker,
+    settings: NotifierSettings,
+    topic: str,
+    group: str,
+    message: Any,
+    apply: Apply[Any],
+    apply_batch: ApplyBatch[Any] | None,
+    description: str,
+) -> None:
+    subscribe(
+        broker,
+        topics=topic,
+        group_id=settings.group_id(group),
+        message=message,
+        description=description,
+        apply=apply,
+        apply_batch=apply_batch,
+    )
 
 
 def register_audit_consumer(
@@ -99,18 +130,19 @@ def register_audit_consumer(
     """Keep every service's audit entries. Idempotent by event id (the table's primary key);
     a batch is stored in one transaction, as reads can make many entries."""
 
-    async def on_entry(value: Any, delivery: Delivery) -> None:
+    async def on_entry(value: AuditMessage, delivery: Delivery) -> None:
         await trail.record([AuditEntry.from_json(value)])
 
-    async def on_entries(batch: list[tuple[Any, Delivery]]) -> None:
-        # A malformed entry fails the batch with ValueError: subscribe_json then applies them
-        # one by one, and only that entry is set aside.
+    async def on_entries(batch: list[tuple[AuditMessage, Delivery]]) -> None:
+        # An entry with a value out of the vocabulary fails the batch with ValueError: it is
+        # then applied one by one, and only that entry is set aside.
         await trail.record([AuditEntry.from_json(value) for value, _ in batch])
 
-    subscribe_json(
+    subscribe(
         broker,
-        topic=settings.topics.audit,
+        topics=settings.topics.audit,
         group_id=settings.group_id("notifier-audit"),
+        message=AuditMessage,
         description="Every read and change of personal data in the hub, kept append-only",
         apply=on_entry,
         apply_batch=on_entries,
@@ -123,13 +155,14 @@ def register_onward_consumer(
     """Tell community organisations of their onward referrals. Idempotent on the event id; a
     malformed event is set aside and the partition moves on."""
 
-    async def on_onward(value: Any, delivery: Delivery) -> None:
-        await notices.record(value, delivery.event_id, delivery.traceparent)
+    async def on_onward(event: OnwardEvent, delivery: Delivery) -> None:
+        await notices.record(event, delivery.event_id, delivery.traceparent)
 
-    subscribe_json(
+    subscribe(
         broker,
-        topic=settings.topics.onward,
+        topics=settings.topics.onward,
         group_id=settings.group_id("notifier-onward"),
+        message=OnwardEvent,
         description="Onward referrals: notify the organisation (its subscriptions, or e-mail "
         "with a link to the web app for a new referral, a reminder or a lapse)",
         apply=on_onward,
@@ -142,13 +175,14 @@ def register_alert_consumer(
     """Keep the router's service level alerts for coordinators. Idempotent on the event id and
     on the alert's identity; a malformed alert is set aside and the partition moves on."""
 
-    async def on_alert(value: Any, delivery: Delivery) -> None:
-        await book.record(value, delivery.event_id)
+    async def on_alert(alert: AlertMessage, delivery: Delivery) -> None:
+        await book.record(alert.value, delivery.event_id)
 
-    subscribe_json(
+    subscribe(
         broker,
-        topic=settings.topics.alerts,
+        topics=settings.topics.alerts,
         group_id=settings.group_id("notifier-alerts"),
+        message=AlertMessage,
         description="Service level breaches, escalations and their resolutions, for "
         "coordinators' page and daily digest",
         apply=on_alert,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,9 +51,8 @@ class OnwardNotices:
     def link(self, onward_id: str) -> str:
         return f"{self._web_url}/organisation/referrals/{onward_id}"
 
-    async def record(self, value: Any, event_id: str, traceparent: str | None) -> None:
-        """One event: pydantic's ValidationError (a ValueError) sets a malformed one aside."""
-        event = OnwardEvent.model_validate(value)
+    async def record(self, event: OnwardEvent, event_id: str, traceparent: str | None) -> None:
+        """One event, validated by the consumer (a malformed one was set aside there)."""
         unit = self._new_unit()
         async with unit.transaction():
             if not await unit.processed.first_one(CONSUMER, event_id):

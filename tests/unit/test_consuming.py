@@ -1,0 +1,130 @@
+"""The one way to consume: combinations that would break per-key order are refused when the
+service starts, not discovered in production; records are checked against their message type;
+every AsyncAPI channel shows its payload schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+
+from hub_cli.main import contract_documents
+from hub_common.messaging.consumer import PermanentError
+from hub_common.messaging.consuming import Decoder, Delivery, subscribe
+from hub_common.messaging.messages import (
+    AlertMessage,
+    AuditMessage,
+    BundleMessage,
+    PractitionerRoleMessage,
+    RejectedMessage,
+    ServiceRequestMessage,
+    TaskMessage,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
+
+
+async def apply(value: Any, delivery: Delivery) -> None:
+    return None
+
+
+async def apply_batch(batch: list[tuple[Any, Delivery]]) -> None:
+    return None
+
+
+def test_a_consumer_of_tombstones_cannot_take_its_messages_as_a_batch() -> None:
+    with pytest.raises(ValueError, match="one by one"):
+        subscribe(
+            KafkaBroker("127.0.0.1:9"),  # never connected: registration only
+            topics="linkworkers.directory",
+            group_id="router",
+            message=dict,
+            description="directory",
+            apply=apply,
+            tombstones=True,
+            apply_batch=apply_batch,
+        )
+
+
+def test_either_alone_is_accepted() -> None:
+    broker = KafkaBroker("127.0.0.1:9")
+    common: dict[str, Any] = {
+        "group_id": "router",
+        "description": "d",
+        "apply": apply,
+        "message": dict,
+    }
+    subscribe(broker, topics="a", tombstones=True, **common)
+    subscribe(broker, topics="b", apply_batch=apply_batch, **common)
+    assert len(broker.subscribers) == 2
+
+
+# Typed messages: a record that does not fit its type is refused naming the field, never
+# quoting the value (it may be personal data).
+
+
+def test_a_message_of_the_wrong_shape_is_refused_naming_the_field_not_the_value() -> None:
+    decode = Decoder(TaskMessage)
+    with pytest.raises(PermanentError) as refused:
+        decode(b'{"resourceType": "Patient", "id": "t-1", "name": [{"family": "Hartley"}]}')
+    assert "resourceType" in str(refused.value)
+    assert "Hartley" not in str(refused.value) and "Patient" not in str(refused.value)
+
+    with pytest.raises(PermanentError, match="referralId"):
+        Decoder(AlertMessage)(b'{"alert": "sla-breach", "raisedAt": "2026-11-23T09:30:00Z"}')
+
+
+def test_a_message_that_fits_reaches_the_handler_whole() -> None:
+    task = Decoder(TaskMessage)(
+        b'{"resourceType": "Task", "id": "t-1", "meta": {"versionId": "3"}, "status": "ready"}'
+    )
+    # Every element the type does not name passes through, as the FHIR code reads it.
+    assert task.value == {
+        "resourceType": "Task",
+        "id": "t-1",
+        "meta": {"versionId": "3"},
+        "status": "ready",
+    }
+
+
+def test_records_that_are_not_json_or_empty_are_refused() -> None:
+    for value in (b"{not json", b"", None, b"[1, 2]"):
+        with pytest.raises(PermanentError):
+            Decoder(TaskMessage)(value)
+
+
+def test_an_agency_format_is_taken_as_it_came() -> None:
+    assert Decoder(bytes)(b"form_id,person\n1,x") == b"form_id,person\n1,x"
+    assert Decoder(bytes)(None) == b""
+
+
+@pytest.mark.parametrize(
+    ("example", "message"),
+    [
+        ("referrals.requested.json", ServiceRequestMessage),
+        ("referrals.tasks.json", TaskMessage),
+        ("referrals.rejected.json", RejectedMessage),
+        ("hub.audit.json", AuditMessage),
+        ("linkworkers.directory.json", PractitionerRoleMessage),
+        ("directory.services.json", BundleMessage),
+    ],
+)
+def test_the_published_examples_fit_their_message_types(example: str, message: Any) -> None:
+    raw = (EXAMPLES / example).read_bytes()
+    assert Decoder(message)(raw).value == json.loads(raw)
+
+
+def test_every_channel_of_every_asyncapi_document_shows_its_payload_schema() -> None:
+    for relative, document in contract_documents().items():
+        if not relative.startswith("asyncapi/"):
+            continue
+        schemas = document["components"]["schemas"]
+        for name, message in document["components"]["messages"].items():
+            ref = message["payload"].get("$ref", "")
+            payload = schemas[ref.rsplit("/", 1)[-1]] if ref else message["payload"]
+            assert payload.get("type") != "null", f"{relative}: {name} has no payload schema"
+            shown = ("$ref", "properties", "anyOf", "format")
+            assert any(payload.get(key) for key in shown), f"{relative}: {name}: {payload}"
