@@ -18,6 +18,7 @@ from hub_common.storage.db import make_engine, make_session_factory
 from hub_intake.adapters import orm
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.formats.base import UnreadableMessage
+from hub_intake.public import IntakeSettings, replay_rejected
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
 from hub_intake.service_layer.outcomes import Outcome
@@ -84,7 +85,7 @@ async def test_referrals_of_the_same_person_share_an_episode(
 
 
 async def test_a_set_aside_message_can_be_replayed_once(
-    service: IntakeService, sessions: async_sessionmaker[AsyncSession]
+    stack: IsolatedStack, service: IntakeService, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     command = receive(community("REPLAY-1", family_name="Replay"))
     await service.record_unprocessable(command, "RuntimeError")
@@ -98,6 +99,17 @@ async def test_a_set_aside_message_can_be_replayed_once(
     assert again.tried == 0
     [resent] = await service.receive(command)
     assert resent.status == "duplicate"  # the replay created the referral
+
+    # The operator's command runs it through intake's public module, with its own engine.
+    later = receive(community("REPLAY-2", family_name="Replay"))
+    await service.record_unprocessable(later, "RuntimeError")
+    settings = IntakeSettings.model_validate(
+        {"database_url": stack.database_url, "topic_prefix": stack.topic_prefix}
+    )
+    by_command = await replay_rejected("community", settings=settings)
+    assert (by_command.tried, by_command.accepted) == (1, 1)  # the new one only
+    [resent] = await service.receive(later)
+    assert resent.status == "duplicate"
 
 
 async def test_two_replicas_given_the_same_batch_record_each_referral_once_under_one_id(

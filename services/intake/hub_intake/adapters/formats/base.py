@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 """Each format's JSON Schema, beside its module; `schemas write` copies it to schemas/inbound."""
-EXAMPLES = Path(__file__).resolve().parents[5] / "tests" / "fixtures" / "inbound"
+_FOLDERS = Path(__file__).resolve().parents
+EXAMPLES = _FOLDERS[min(5, len(_FOLDERS) - 1)] / "tests" / "fixtures" / "inbound"
 """Each format's example message, in the repository only (the contract and the tests read it;
-a running service never does)."""
+a running service never does, so an installed copy without it still starts)."""
 
 
 @dataclass(frozen=True)
