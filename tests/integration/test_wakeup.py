@@ -145,7 +145,7 @@ async def test_the_delivery_worker_wakes_for_a_new_delivery_and_when_a_retry_fal
     steady, flaky = f"steady-{run}@example.org", f"flaky-{run}@example.org"
     mailbox = Mailbox(flaky)
     backoff = 1.5
-    wakeup = Wakeup(engine.url, channel_of(notifier_orm.deliveries), fallback_seconds=FALLBACK)
+    wakeup = Wakeup(engine, channel_of(notifier_orm.deliveries), fallback_seconds=FALLBACK)
     worker = DeliveryWorker(
         DeliveryStore(
             engine,

@@ -10,7 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from hub_common.storage.wakeup import Wakeup, channel_of, drop_notify_on_insert, notify_on_insert
+from hub_common.storage.db import make_engine
+from hub_common.storage.wakeup import (
+    Wakeup,
+    channel_of,
+    connect_options,
+    drop_notify_on_insert,
+    notify_on_insert,
+)
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.service_layer.delivering import DeliveryWorker
 
@@ -26,6 +33,26 @@ def test_the_trigger_notifies_the_tables_channel_once_per_statement_when_a_row_m
     assert "FOR EACH STATEMENT" in trigger
     dropped = drop_notify_on_insert("notifier", "deliveries")
     assert dropped[0].startswith('DROP TRIGGER IF EXISTS "deliveries_notify"')
+
+
+async def test_the_listening_connection_gets_the_url_options_as_arguments() -> None:
+    """`?ssl=require` (the Helm chart's URL) is an argument of asyncpg.connect: in a DSN,
+    asyncpg would send it to PostgreSQL as a setting, and PostgreSQL refuses it."""
+    engine = make_engine(
+        "postgresql+asyncpg://hub:secret@db.example:5433/hub?ssl=require"
+        "&prepared_statement_cache_size=100"
+    )
+    try:
+        assert connect_options(engine) == {
+            "host": "db.example",
+            "port": 5433,
+            "user": "hub",
+            "password": "secret",
+            "database": "hub",
+            "ssl": "require",
+        }
+    finally:
+        await engine.dispose()
 
 
 async def waited(wakeup: Wakeup, **kwargs: object) -> float:

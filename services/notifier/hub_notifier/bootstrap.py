@@ -97,7 +97,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         lease_seconds=settings.delivery_lease_seconds,
         # Woken by new deliveries from any replica (the table's NOTIFY trigger).
         wakeup=Wakeup(
-            engine.url,
+            engine,
             channel_of(orm.deliveries),
             fallback_seconds=settings.delivery_poll_seconds,
         ),

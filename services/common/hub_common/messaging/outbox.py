@@ -134,7 +134,7 @@ class OutboxRelay:
         self._lock_key = lock_key
         self._batch_size = batch_size
         self._wakeup = Wakeup(
-            engine.url if listen else None,
+            engine if listen else None,
             channel_of(outbox) if listen else None,
             fallback_seconds=fallback_poll_seconds,
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Table
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +79,35 @@ def drop_notify_on_insert(schema: str, table: str) -> list[str]:
     ]
 
 
-def _plain_dsn(url: str | URL) -> str:
-    """asyncpg wants `postgresql://`, not SQLAlchemy's `postgresql+asyncpg://`."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
+"""URL options SQLAlchemy's asyncpg dialect keeps for itself rather than pass to asyncpg."""
+
+
+def connect_options(engine: AsyncEngine) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the engine's database, as SQLAlchemy's dialect makes
+    them: URL options such as `?ssl=require` (the Helm chart's) become arguments, where a DSN
+    handed to asyncpg as it is would send them to PostgreSQL as settings, which it refuses."""
+    _, options = engine.dialect.create_connect_args(engine.url)
+    return {name: value for name, value in options.items() if name not in SQLALCHEMY_ONLY}
 
 
 class Wakeup:
     """What a loop waits on between rounds: a kick from this process, a NOTIFY on its channel
     from any process, a deadline of its own (work scheduled for later), or the fallback poll.
 
-    `database_url` and `channel` None: no listening, kicks and the fallback poll only (tests
-    with fakes). The loop clears the wakeup before it reads its table, so a commit landing
+    `engine` and `channel` None: no listening, kicks and the fallback poll only (tests with
+    fakes). The loop clears the wakeup before it reads its table, so a commit landing
     during the read wakes the next wait at once instead of being lost."""
 
     def __init__(
         self,
-        database_url: str | URL | None,
+        engine: AsyncEngine | None,
         channel: str | None,
         *,
         fallback_seconds: float,
         health_check_seconds: float = HEALTH_CHECK_SECONDS,
     ) -> None:
-        self._dsn = _plain_dsn(database_url) if database_url is not None else None
+        self._connect = connect_options(engine) if engine is not None else None
         self._channel = channel
         self._fallback = fallback_seconds
         self._health_check = health_check_seconds
@@ -138,10 +145,10 @@ class Wakeup:
     @contextlib.asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
         """LISTEN, reconnecting as needed, for as long as the block runs."""
-        if self._dsn is None or self._channel is None:
+        if self._connect is None or self._channel is None:
             yield
             return
-        listener = asyncio.create_task(self._listen(self._dsn, self._channel))
+        listener = asyncio.create_task(self._listen(self._connect, self._channel))
         try:
             yield
         finally:
@@ -149,11 +156,11 @@ class Wakeup:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _listen(self, dsn: str, channel: str) -> None:
+    async def _listen(self, connect: dict[str, Any], channel: str) -> None:
         backoff = 0.5
         while True:
             try:
-                await self._listen_once(dsn, channel)
+                await self._listen_once(connect, channel)
                 backoff = 0.5  # it was up: the next drop reconnects quickly
             except asyncio.CancelledError:
                 raise
@@ -167,10 +174,10 @@ class Wakeup:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    async def _listen_once(self, dsn: str, channel: str) -> None:
+    async def _listen_once(self, connect: dict[str, Any], channel: str) -> None:
         """One listening connection, until it drops (returns) or fails to start (raises)."""
         conn = await asyncpg.connect(
-            dsn,
+            **connect,
             timeout=10.0,
             # Named, so an operator (or a test) can tell it from the pool's connections.
             server_settings={"application_name": f"hub wakeup {channel}"[:63]},
