@@ -385,7 +385,8 @@ def write_chart(result: dict[str, Any], path: Path) -> None:
     names = list(HOPS)
     labels = [HOPS[n][0].split(" (")[0] for n in names]
     x = range(len(names))
-    fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+    curve = result.get("growth")
+    fig, axes = plt.subplots(1, 4 if curve else 3, figsize=(24 if curve else 18, 5.5))
 
     bars = [("hub", hub["saturation"], "tab:blue")]
     if "durable_relay" in result:
@@ -415,6 +416,9 @@ def write_chart(result: dict[str, Any], path: Path) -> None:
                 where = [i + (k * 3 + j - 2.5) * width for i in x]
                 _bars(ax, where, values, width, label=f"{who} {q}", color=shades[j])
         _axes(ax, labels, "milliseconds (log)", title)
+
+    if curve:
+        _growth_panel(axes[3], curve)
 
     machine = result["machine"]
     fig.suptitle(
@@ -482,6 +486,43 @@ def quiet_lines(result: Mapping[str, Any]) -> list[str]:
             f"notified p50 / p99 {_n(figures['p50_notified_ms'])} / "
             f"{_n(figures['p99_notified_ms'])} ms"
             + ("" if figures["complete"] else " · INCOMPLETE")
+        )
+    return lines
+
+
+GROWTH_HOPS = ("assigned", "notified")
+
+
+def _growth_panel(ax: Any, curve: list[dict[str, Any]]) -> None:
+    """Throughput at saturation against the referrals already recorded (issue 18): flat when
+    no hot path grows with history."""
+    recorded = [point["referrals_recorded"] for point in curve]
+    for name, colour in zip(GROWTH_HOPS, ("tab:blue", "tab:orange"), strict=True):
+        values = [point["throughput_per_s"][name] for point in curve]
+        ax.plot(recorded, values, marker="o", color=colour, label=HOPS[name][0].split(" (")[0])
+    ax.set_xscale("symlog", linthresh=max(1, min((r for r in recorded if r), default=1)))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("historical referrals recorded")
+    ax.set_ylabel("referrals per second")
+    ax.set_title("Throughput at saturation against history")
+    ax.legend(loc="lower left", fontsize=7)
+
+
+def growth_lines(curve: list[dict[str, Any]]) -> list[str]:
+    """The growth curve as a table, each level's throughput also as a share of the first's."""
+    lines = [
+        "",
+        "Throughput at saturation against history (referrals/s)",
+        "  referrals recorded    assigned   notified   notified vs first   seeding s",
+    ]
+    first = curve[0]["throughput_per_s"]["notified"] if curve else None
+    for point in curve:
+        tp = point["throughput_per_s"]
+        share = tp["notified"] / first if first and tp["notified"] else None
+        lines.append(
+            f"  {point['referrals_recorded']:>18,} {_n(tp['assigned'], 1):>11}"
+            f" {_n(tp['notified'], 1):>10} {_pct(share):>19} {point['seed_seconds']:>11,.1f}"
+            + ("" if point["complete"] else "  (incomplete)")
         )
     return lines
 
@@ -622,6 +663,8 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
         f"{_pct(head.get('ratio_to_durable'))}; vs raw relay {_n(head['raw_per_s'], 0)}/s: "
         f"hub/raw {_pct(head['ratio'])}."
     )
+    if result.get("growth"):
+        lines.extend(growth_lines(result["growth"]))
     if previous:
         before = previous.get("headline", {})
         # Its end to end may be another hop (runs before notifications were measured ended at

@@ -11,9 +11,13 @@
 4. The services stopped, the same messages through the raw three-hop relay, then through the
    durable one (inbox, outbox and offsets as the hub keeps them: benchmarks/relay.py), same
    two phases (the trickle and the idle measure the hub only).
-5. With `--scaling`: the router with 1, 2 and 3 replicas and one outbox relay's ceiling
+5. With `--history 0,100000,1000000` (issue 18, growth), before the services stop: for each
+   level, history seeded up to that many referrals (`benchmarks/seed_history.py`), then
+   `--referrals` more at saturation; the curve, throughput against referrals recorded, goes
+   into the JSON, the chart and the summary.
+6. With `--scaling`: the router with 1, 2 and 3 replicas and one outbox relay's ceiling
    (`benchmarks/scaling.py`, also `make bench-scaling` alone), on a slice of its own.
-6. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
+7. JSON and a PNG chart in `--out`, and a summary on stdout. Goals are reported, not asserted.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import report, scaling
+from benchmarks import report, scaling, seed_history
 from benchmarks.hub import RunningHub, plain_dsn, running_hub
 from benchmarks.load import Inbound, generate
 from benchmarks.measure import (
@@ -50,6 +55,7 @@ from hub_common.agency_formats import inbound_sources
 from tests.support.infra import infrastructure
 
 WARM_UP = "warm_up"
+GROWTH_PHASE = "history_"  # a growth phase's name: this prefix and the referrals recorded
 WARM_UP_RATE = 50.0  # gentle: the point is joined groups and warm connections, not load
 HANDSHAKE_WAIT_SECONDS = 60.0
 
@@ -100,6 +106,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds each trickle phase publishes for",
     )
     parser.add_argument(
+        "--history",
+        type=levels,
+        default=[],
+        metavar="N,N,...",
+        help="then saturation again with this many historical referrals recorded, each level "
+        "seeded before its phase (e.g. 0,100000,1000000): throughput against history",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help="then the router with 1, 2 and 3 replicas, and one outbox relay's ceiling",
@@ -117,6 +131,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             file=sys.stderr,
         )
     return args
+
+
+def levels(text: str) -> list[int]:
+    """`0,100000,1000000`: rising counts of historical referrals."""
+    try:
+        counts = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not counts or any(c < 0 for c in counts) or counts != sorted(set(counts)):
+        raise argparse.ArgumentTypeError("levels must be rising counts, at least 0")
+    return counts
 
 
 def say(text: str) -> None:
@@ -144,10 +169,15 @@ async def subscribe_referrers(
 
 
 async def measure_hub(
-    hub: RunningHub, phases: list[Phase], args: argparse.Namespace, producer: AIOKafkaProducer
+    hub: RunningHub,
+    phases: list[Phase],
+    args: argparse.Namespace,
+    producer: AIOKafkaProducer,
+    before: Callable[[Phase], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Warm-up, fixed rate and saturation through the hub: figures per measured phase, and
-    what the referrers' webhook received."""
+    """Warm-up, fixed rate and saturation through the hub (and the growth phases, `before`
+    seeding each one's history): figures per measured phase, and what the referrers' webhook
+    received."""
     topics = hub.stack.topics
     observer = HubObserver(
         topics.requested,
@@ -164,6 +194,8 @@ async def measure_hub(
         database = DatabaseCounter(plain_dsn(hub.stack.database_url))
         async with Collector(hub.stack.kafka_bootstrap_servers, observer):
             for phase in phases:
+                if before:
+                    await before(phase)
                 await run_phase(
                     phase,
                     observer=observer,
@@ -247,6 +279,48 @@ def plan(args: argparse.Namespace, run: str) -> list[Phase]:
     ]
 
 
+def growth_plan(args: argparse.Namespace, run: str) -> list[Phase]:
+    """A saturation phase per `--history` level, each with referrals of its own."""
+    return [
+        Phase(f"{GROWTH_PHASE}{level}", generate(args.referrals, f"{run}h{n}", args.seed), None)
+        for n, level in enumerate(args.history)
+    ]
+
+
+class HistorySeeder:
+    """Before each growth phase, records history up to its level (the services keep running,
+    idle, as a hub with years behind it would), and notes how long the seeding took."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.recorded = 0
+        self.seconds: dict[str, float] = {}
+
+    async def __call__(self, phase: Phase) -> None:
+        if not phase.name.startswith(GROWTH_PHASE):
+            return
+        level = int(phase.name.removeprefix(GROWTH_PHASE))
+        if level > self.recorded:
+            say(f"recording history: {self.recorded:,} → {level:,} referrals")
+            done = await seed_history.seed(self.database_url, level - self.recorded)
+            self.seconds[phase.name] = done["seconds"]
+            self.recorded = done["recorded"]
+
+
+def growth(figures: dict[str, Any], seeder: HistorySeeder) -> list[dict[str, Any]]:
+    """The curve: for each level, the referrals recorded and that phase's throughput."""
+    return [
+        {
+            "referrals_recorded": int(name.removeprefix(GROWTH_PHASE)),
+            "seed_seconds": seeder.seconds.get(name, 0.0),
+            "complete": phase["complete"],
+            "throughput_per_s": phase["throughput_per_s"],
+        }
+        for name, phase in figures.items()
+        if name.startswith(GROWTH_PHASE)
+    ]
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(UTC)
     log_dir = args.out / "logs"
@@ -262,10 +336,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             say(f"{', '.join(hub.services)} running; {workers} link workers loaded")
             phases = plan(args, hub.run)
             hub_only = {report.trickle_phase(rate) for rate in args.trickle_rates}
+            seeder = HistorySeeder(hub.stack.database_url)
             producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
             await producer.start()
             try:
-                hub_figures, referrers = await measure_hub(hub, phases, args, producer)
+                hub_figures, referrers = await measure_hub(
+                    hub, phases + growth_plan(args, hub.run), args, producer, seeder
+                )
                 postgres = await hub.postgres_version()
                 hub.stop_services()
                 say("services stopped; the same messages through the raw relay")
@@ -329,6 +406,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "durable_relay": {name: durable_figures[name] for name in measured},
         "headline": headline,
         "goals": report.goals(hub_figures, headline),
+        **({"growth": growth(hub_figures, seeder)} if args.history else {}),
         **({"scaling": scaled} if scaled else {}),
     }
 

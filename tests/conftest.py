@@ -20,11 +20,12 @@ settings.register_profile("hub", deadline=None)
 settings.load_profile("hub")
 
 
-@pytest.fixture(autouse=True)
-def _exclusive_runs_alone(request: pytest.FixtureRequest) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test that stops Kafka or PostgreSQL would break every test running beside it: refuse
-    to run one inside a parallel run (`make test` runs them in a second, serial pytest)."""
-    if request.node.get_closest_marker("exclusive") and os.environ.get("PYTEST_XDIST_WORKER"):
+    to start one inside a parallel run, before any of its fixtures (`make test` runs them in a
+    second, serial pytest)."""
+    if item.get_closest_marker("exclusive") and os.environ.get("PYTEST_XDIST_WORKER"):
         pytest.fail(
             "this test stops or restarts Kafka or PostgreSQL and must run alone: "
             "run it with `-m exclusive` and without -n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
 from typing import Any
 
@@ -20,6 +21,7 @@ from benchmarks.measure import (
 from benchmarks.phases import Phase
 from benchmarks.report import (
     goals,
+    growth_lines,
     headline,
     hub_figures,
     idle_figures,
@@ -29,6 +31,7 @@ from benchmarks.report import (
     speed_drift,
     trickle_figures,
 )
+from benchmarks.run import HistorySeeder, growth, levels, parse_args
 from benchmarks.stats import (
     hop_latencies,
     hop_throughput,
@@ -285,3 +288,28 @@ def test_idle_and_trickle_cost_count_the_services_not_the_harness() -> None:
     )
     assert unmeasured["idle_cpu_percent_of_a_core"]["met"] is None
     assert unmeasured["p99_notified_ms_at_5_per_s"]["met"] is None
+
+
+def test_history_levels_are_rising_counts_and_the_curve_reads_the_growth_phases() -> None:
+    assert levels("0,100_000,1000000") == [0, 100_000, 1_000_000]
+    for bad in ("100000,0", "0,0", "-1", "a,b", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            levels(bad)
+    assert parse_args(["--history", "0,5000"]).history == [0, 5000]
+    assert parse_args([]).history == []
+
+    def phase(assigned: float, notified: float) -> dict[str, Any]:
+        return {"complete": True, "throughput_per_s": {"assigned": assigned, "notified": notified}}
+
+    seeder = HistorySeeder("postgresql+asyncpg://unused")
+    seeder.seconds = {"history_5000": 2.5}
+    figures = {
+        "saturation": phase(9.0, 9.0),
+        "history_0": phase(500.0, 400.0),
+        "history_5000": phase(480.0, 300.0),
+    }
+    curve = growth(figures, seeder)
+    assert [(p["referrals_recorded"], p["seed_seconds"]) for p in curve] == [(0, 0.0), (5000, 2.5)]
+    table = "\n".join(growth_lines(curve))
+    assert "75.0 %" in table  # 300 of the first level's 400 notified/s
+    assert "5,000" in table and "480.0" in table
