@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,21 +160,12 @@ def create_scram_user(
     )
 
 
-def apply_grants(
-    bootstrap: str, grants: Iterable[Grant], lib: Path = LOCAL_KAFKA_LIB, workers: int = 4
-) -> None:
-    """Each grant is one run of Kafka's AclCommand, a JVM that mostly waits on its start: a few
-    at a time take a fraction of the time one after another does (the broker orders them)."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(
-            pool.map(
-                lambda grant: _java(
-                    "org.apache.kafka.tools.AclCommand",
-                    ["--bootstrap-server", bootstrap, *grant.arguments()],
-                    lib,
-                ),
-                grants,
-            )
+def apply_grants(bootstrap: str, grants: Iterable[Grant], lib: Path = LOCAL_KAFKA_LIB) -> None:
+    for grant in grants:
+        _java(
+            "org.apache.kafka.tools.AclCommand",
+            ["--bootstrap-server", bootstrap, *grant.arguments()],
+            lib,
         )
 
 
