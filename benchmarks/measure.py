@@ -53,8 +53,9 @@ class HubObserver:
 
     inbound (harness publish) -> `referrals.requested` (ServiceRequest, identifier[1] is the
     referrer reference) -> `referrals.tasks` (first Task, focus `ServiceRequest/<id>`) ->
-    `referrals.status.<source>` (whatever the notifier publishes there, matched on any id it
-    carries: the referral id, `Task/<id>` or the referrer reference), or the referrer's
+    the agencies' `referrals.status.<source>.<agency>` topics named in `status_topics`
+    (whatever the notifier publishes there, matched on any id it carries: the referral id,
+    `Task/<id>` or the referrer reference), or the referrer's
     webhook (the harness's receiver, benchmarks/webhook.py), whichever hears first.
     """
 

@@ -51,7 +51,6 @@ from benchmarks.phases import Phase, measure_idle, run_phase
 from benchmarks.relay import RelayChain, create_topics, relay_topics
 from benchmarks.subscribers import agencies_of, subscribe_all
 from benchmarks.webhook import WebhookReceiver
-from hub_common.agency_formats import inbound_sources
 from tests.support.infra import infrastructure
 
 WARM_UP = "warm_up"
@@ -183,7 +182,9 @@ async def measure_hub(
         topics.requested,
         topics.tasks,
         topics.rejected,
-        [topics.status(source) for source in inbound_sources()],
+        # No status topics: each agency's is its own, made when first published to, and the
+        # harness's agencies subscribe by rest-hook (the webhook receiver below).
+        [],
     )
     receiver = await WebhookReceiver(observer.mark_notified, now_ms).start()
     figures: dict[str, Any] = {}

@@ -1,18 +1,23 @@
 """The pipeline on the broker's SASL/SCRAM listener, each service with its own user and only
 the ACLs it needs: a referral still travels end to end, and nobody can step outside their
-grants."""
+grants; an agency reads its own status topic and no other agency's (issue 17 part 4)."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
-from hub_cli.kafka_acls import agency_grant, apply_grants, create_scram_user, service_grants
-from tests.support.fixtures import FIXTURES
+from hub_cli.kafka_acls import agency_grants, apply_grants, create_scram_user, service_grants
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
+from hub_common.jsonio import loads
+from tests.support.fixtures import FIXTURES, inbound
 from tests.support.infra import Infrastructure
 from tests.support.kafka_io import collect
 from tests.support.processes import ServiceProcess, run_cli
@@ -22,6 +27,13 @@ from tests.support.variants import example
 pytestmark = pytest.mark.infra
 
 USERS = ("intake", "router", "notifier", "admin", "cva")
+# Two agencies of one source, each known by the id intake derives from its name. Only CVA gets
+# a Kafka user here: what is on trial is that CVA reads its own topic and cannot read Sutton's.
+AGENCIES = {
+    "cva": ("Croydon Voluntary Action", f"{AGENCY_ID_SYSTEM}|community:croydon-voluntary-action"),
+    "sutton": ("Sutton Carers Centre", f"{AGENCY_ID_SYSTEM}|community:sutton-carers-centre"),
+}
+BAD_NHS_NUMBER = "1234567890"  # fails its check: accepted, with a warning told to the sender
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +50,7 @@ def passwords(infra: Infrastructure, stack: IsolatedStack) -> dict[str, str]:
         create_scram_user(infra.kafka_bootstrap_servers, user, password, infra.kafka_tools)
     grants = [
         *service_grants(stack.topics, stack.topic_prefix),
-        agency_grant("cva", stack.topics, "community"),
+        *agency_grants("cva", stack.topics, "community", AGENCIES["cva"][1], stack.topic_prefix),
     ]
     apply_grants(infra.kafka_bootstrap_servers, grants, infra.kafka_tools)
     return chosen
@@ -138,3 +150,76 @@ async def test_users_cannot_step_outside_their_grants(
     with pytest.raises(KafkaError):
         await stranger.start()
     await stranger.stop()
+
+
+def warned_referral(user: str) -> tuple[str, bytes]:
+    """A community referral from `user`'s organisation that intake accepts with a warning."""
+    document: dict[str, Any] = json.loads(inbound("community-referral.json"))
+    form_id = f"SASL-{user}-{uuid.uuid4().hex[:8]}"
+    document["form_id"] = form_id
+    document["referrer"]["organisation"] = AGENCIES[user][0]
+    document["person"]["nhs_number"] = BAD_NHS_NUMBER
+    return form_id, json.dumps(document).encode()
+
+
+async def test_an_agency_reads_its_own_statuses_and_not_another_agencys(
+    infra: Infrastructure,
+    stack: IsolatedStack,
+    passwords: dict[str, str],
+    services: dict[str, ServiceProcess],
+) -> None:
+    sent = {user: warned_referral(user) for user in AGENCIES}
+    # Both through CVA's user: the inbound topic is its source's, and intake names the
+    # agency from the message (a Sutton user would write the same topic the same way).
+    agency = AIOKafkaProducer(**client(infra, "cva", passwords["cva"]))
+    await agency.start()
+    try:
+        for form_id, body in sent.values():
+            await agency.send_and_wait(
+                stack.topics.inbound("community"), body, key=form_id.encode()
+            )
+    finally:
+        await agency.stop()
+    own = {
+        user: stack.topics.agency_status("community", agency)
+        for user, (_, agency) in AGENCIES.items()
+    }
+    assert own["cva"] != own["sutton"]
+    # Intake (its own SASL user, Create by prefix) made each topic and told each sender there.
+    for user, topic in own.items():
+        form_id = sent[user][0]
+        await collect(
+            stack.kafka_bootstrap_servers,
+            topic,
+            lambda seen, form_id=form_id: any(form_id in json.dumps(v) for v in seen),
+        )
+
+    # CVA, in a consumer group of its own, reads its warnings: its referral's, nobody else's.
+    reader = AIOKafkaConsumer(
+        own["cva"],
+        group_id=f"{stack.topic_prefix}agency.cva.status",
+        auto_offset_reset="earliest",
+        **client(infra, "cva", passwords["cva"]),
+    )
+    await reader.start()
+    try:
+        batch = await reader.getmany(timeout_ms=10_000)
+    finally:
+        await reader.stop()
+    values = [json.dumps(loads(r.value)) for records in batch.values() for r in records if r.value]
+    assert values and all(sent["cva"][0] in value for value in values), values
+    assert not any(sent["sutton"][0] in value for value in values)
+
+    # CVA is refused Sutton's topic, which holds Sutton's referral id and warnings.
+    snoop = AIOKafkaConsumer(
+        own["sutton"],
+        group_id=f"{stack.topic_prefix}agency.cva.snoop",
+        auto_offset_reset="earliest",
+        **client(infra, "cva", passwords["cva"]),
+    )
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await snoop.start()
+            await snoop.getmany(timeout_ms=10_000)
+    finally:
+        await snoop.stop()

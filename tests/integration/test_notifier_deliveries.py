@@ -1,6 +1,7 @@
 """Telling referrers, on the real broker and database: a webhook receiver, a Kafka consumer of
-`referrals.status.<source>` and an SMTP server all hear every change, signed, gap-free, in
-order, and never with a name or an NHS number, even when the receiver fails for a while."""
+the agency's own `referrals.status.<source>.<agency>` and an SMTP server all hear every change,
+signed, gap-free, in order, and never with a name or an NHS number, even when the receiver
+fails for a while."""
 
 from __future__ import annotations
 
@@ -297,7 +298,7 @@ async def test_webhook_and_kafka_subscribers_hear_every_change_signed_in_order_a
 
         on_kafka = await collect(
             stack.kafka_bootstrap_servers,
-            stack.topics.status("community"),
+            stack.topics.agency_status("community", key(cva)),
             lambda seen: len(seen) >= expected,
         )
         assert sorted(event_number(v) for v in on_kafka) == list(range(1, expected + 1))

@@ -1,6 +1,6 @@
 """A refusal of a body intake could not parse still came from a source: a `message`
-subscriber hears it on that source's status topic, never a dead letter "no status topic for
-this source"; and a dead letter the operator API lists can be retried (issue 22)."""
+subscriber hears it on its own status topic for that source, never a dead letter "no status
+topic for this source"; and a dead letter the operator API lists can be retried (issue 22)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ async def status_events(world: dict[str, Any], referral_id: str) -> int:
                 select(orm.outbox.c.topic).where(orm.outbox.c.key == referral_id)
             )
         ).all()
-    return sum(1 for row in rows if row.topic == world["stack"].topics.status("community"))
+    return sum(
+        1 for row in rows if row.topic == world["stack"].topics.agency_status("community", CVA_KEY)
+    )
 
 
 async def test_an_unparseable_body_refusal_reaches_a_message_subscriber(

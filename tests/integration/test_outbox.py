@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.messaging.envelope import EVENT_ID, Envelope, header_map
+from hub_common.messaging.on_demand import OnDemandTopics
 from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_common.privacy.retention import RetentionPolicy
 from hub_common.storage.db import make_engine
 from hub_intake.adapters import orm
 from tests.support.stack import IsolatedStack
@@ -136,3 +141,63 @@ async def test_a_failed_relay_lets_go_of_its_lock(engine: AsyncEngine) -> None:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_the_relay_makes_an_agency_status_topic_before_its_first_record(
+    stack: IsolatedStack, engine: AsyncEngine
+) -> None:
+    # Auto-create is off on the hub's brokers: the publisher makes each agency's topic.
+    topic = stack.topics.agency_status("community", f"urn:test|agency {uuid.uuid4()}")
+    staged = events(topic, 3)
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, orm.outbox, staged)
+    retention = RetentionPolicy.parse("event=3d")
+    on_demand = OnDemandTopics(
+        {"bootstrap_servers": stack.kafka_bootstrap_servers}, stack.topics, retention=retention
+    )
+    relay = OutboxRelay(
+        engine, orm.outbox, stack.kafka_bootstrap_servers, lock_key=0x7E59, on_demand=on_demand
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            assert await relay.publish_batch(producer, conn) == len(staged)
+            assert await relay.publish_batch(producer, conn) == 0  # deletes them
+    finally:
+        await producer.stop()
+    # Made once, with the hub's configuration for it; a second ask, or a hub topic, makes none.
+    assert await on_demand.ensure([topic, stack.topics.alerts]) == []
+    assert (
+        await OnDemandTopics(
+            {"bootstrap_servers": stack.kafka_bootstrap_servers}, stack.topics
+        ).ensure([topic])
+        == []
+    )  # another replica finds it there
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        [configs] = (
+            await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        )[0].resources
+    finally:
+        await admin.close()
+    assert len(described["partitions"]) == 1
+    settings = {name: value for name, value, *_ in configs[4]}
+    assert settings["retention.ms"] == str(retention.topic_retention_ms())
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack.kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    received: list[bytes | None] = []
+    try:
+        while len(received) < len(staged):
+            batch = await consumer.getmany(timeout_ms=5000)
+            assert batch, f"only {len(received)} of {len(staged)} events reached {topic}"
+            received += [record.value for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+    assert received == [event.value for event in staged]

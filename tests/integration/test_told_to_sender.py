@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 from tests.support.credentials import agency_token, bearer
 from tests.support.fixtures import inbound
 from tests.support.kafka_io import collect, publish
@@ -22,6 +23,7 @@ from tests.support.stack import IsolatedStack
 pytestmark = pytest.mark.infra
 
 BAD_NHS_NUMBER = "1234567890"  # fails the Modulus 11 check: a warning, not a refusal
+CVA_AGENCY_ID = "community:croydon-voluntary-action"  # the fixture's referrer, derived by name
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,9 @@ async def test_warnings_reach_a_kafka_sender_on_its_status_topic(
     def mine(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [v for v in values if form_id in json.dumps(v)]
 
-    seen = await collect(
-        stack.kafka_bootstrap_servers, stack.topics.status("community"), lambda v: bool(mine(v))
-    )
+    # The sender's own status topic (docs/data-protection.md), made by intake on demand.
+    topic = stack.topics.agency_status("community", f"{AGENCY_ID_SYSTEM}|{CVA_AGENCY_ID}")
+    seen = await collect(stack.kafka_bootstrap_servers, topic, lambda v: bool(mine(v)))
     [outcome] = mine(seen)
     assert outcome["resourceType"] == "OperationOutcome"
     fields = [issue["expression"][0] for issue in outcome["issue"]]

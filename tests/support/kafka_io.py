@@ -39,6 +39,9 @@ async def collect(
         bootstrap_servers=bootstrap_list(bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
+        # A topic made on demand (an agency's status topic) may appear after the start: look
+        # for it every second, not every five minutes.
+        metadata_max_age_ms=1000,
     )
     await consumer.start()
     values: list[dict[str, Any]] = []

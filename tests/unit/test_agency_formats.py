@@ -80,8 +80,12 @@ def test_a_registered_format_gets_its_topics(parish: AgencyFormat) -> None:
     topics = Topics("t.")
     assert "parish" in inbound_sources()
     assert topics.inbound("parish") == "t.referrals.inbound.parish"
-    assert {"t.referrals.inbound.parish", "t.referrals.status.parish"} <= set(topics.all())
+    assert "t.referrals.inbound.parish" in topics.all()
     assert topics.is_inbound("t.referrals.inbound.parish")
+    # Its agencies' status topics are made on demand, one per agency.
+    status = topics.agency_status("parish", "urn:x|St Mary's PCC")
+    assert status.startswith("t.referrals.status.parish.")
+    assert topics.is_agency_status(status)
 
 
 def test_a_registered_format_is_read_by_intake(parish: AgencyFormat) -> None:

@@ -110,9 +110,10 @@ async def test_a_change_fans_out_to_every_live_subscription_numbered_without_gap
     assert tables.subscriptions[hook]["last_notified_at"] == NOW
     statuses = {row["channel"]: row["status"] for row in tables.deliveries}
     assert statuses == {"rest-hook": "pending", "message": "delivered"}
-    # The message channel's delivery is its outbox event, on the source's status topic.
+    # The message channel's delivery is its outbox event, on the subscriber's own status topic.
+    own = Topics("t.").agency_status("community", CVA_KEY)
     assert [(e.topic, e.key, e.envelope.event_type) for e in tables.outbox] == [
-        ("t.referrals.status.community", referral_id, "ReferralStatusNotified")
+        (own, referral_id, "ReferralStatusNotified")
     ] * 3
     bundle = json.loads(tables.outbox[2].value)
     assert bundle["resourceType"] == "Bundle"

@@ -1,8 +1,9 @@
 """Least-privilege Kafka ACLs: what each service may read and write, derived from the topics.
 
-`referral-hub kafka acls` prints the plan as `kafka-acls` commands for an operator's broker;
-with `--apply` it creates the SCRAM users and ACLs on the local broker started by
-`deploy/local/stack.sh` (its admin tools are among the jars it downloaded).
+`referral-hub kafka acls` prints the plan as `kafka-acls` commands for an operator's broker,
+the services' and (with `--agency`) each agency's; the tests create the SCRAM users and apply
+the same grants on the local broker started by `deploy/local/stack.sh` (its admin tools are
+among the jars it downloaded).
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ class Grant:
 def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
     """Each service reads only what it consumes and writes only what it produces."""
     read, write = ("Read", "Describe"), ("Write", "Describe")
-    status_prefix = topics.status(inbound_sources()[0]).rsplit(".", 1)[0] + "."
+    # Each agency's status topic is made by the first service to publish to it
+    # (hub_common.messaging.on_demand): both writers may create them, by prefix.
+    status = ("Write", "Describe", "Create")
     inbound_prefix = topics.inbound(inbound_sources()[0]).rsplit(".", 1)[0] + "."
     return [
         Grant("intake", read, "topic", (inbound_prefix,), "prefixed"),
         Grant("intake", write, "topic", (topics.requested, topics.rejected, topics.audit)),
-        # Warnings of referrals accepted from Kafka go to their sender's status topic.
-        Grant("intake", write, "topic", (status_prefix,), "prefixed"),
+        # Warnings of referrals accepted from Kafka go to their sender's own status topic.
+        Grant("intake", status, "topic", (topics.status_prefix,), "prefixed"),
         Grant(
             "intake",
             ("Read",),
@@ -88,7 +91,7 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
                 topics.onward,
             ),
         ),
-        Grant("notifier", write, "topic", (status_prefix,), "prefixed"),
+        Grant("notifier", status, "topic", (topics.status_prefix,), "prefixed"),
         Grant("notifier", write, "topic", (topics.audit,)),
         Grant("notifier", ("Read",), "group", (f"{group_prefix}notifier",), "prefixed"),
         # Erasure and restriction requests (hub_common.privacy.data_protection), and each answer.
@@ -104,9 +107,18 @@ def service_grants(topics: Topics, group_prefix: str = "") -> list[Grant]:
     ]
 
 
-def agency_grant(user: str, topics: Topics, source: str) -> Grant:
-    """An agency that publishes over Kafka may write its own inbound topic, nothing else."""
-    return Grant(user, ("Write", "Describe"), "topic", (topics.inbound(source),))
+def agency_grants(
+    user: str, topics: Topics, source: str, agency: str, group_prefix: str = ""
+) -> list[Grant]:
+    """An agency on Kafka: it writes its source's inbound topic and reads its own status
+    topic (a literal name: no other agency's, docs/data-protection.md), in consumer groups
+    named `agency.<user>.` and anything after; nothing else. `agency` is its `system|value`
+    identifier as its referrals name it (an ODS code, or the hub's agency id)."""
+    return [
+        Grant(user, ("Write", "Describe"), "topic", (topics.inbound(source),)),
+        Grant(user, ("Read", "Describe"), "topic", (topics.agency_status(source, agency),)),
+        Grant(user, ("Read",), "group", (f"{group_prefix}agency.{user}.",), "prefixed"),
+    ]
 
 
 def _java(main_class: str, arguments: Iterable[str], lib: Path) -> None:

@@ -822,18 +822,43 @@ def kafka() -> None:
 @kafka.command(
     "acls",
     epilog=epilog(
-        ["referral-hub kafka acls > acls.sh   # review, then run against the cluster"],
+        [
+            "referral-hub kafka acls > acls.sh   # review, then run against the cluster",
+            "referral-hub kafka acls --agency cva community \\",
+            "    'https://referral-hub.org/fhir/Id/agency|community:croydon-voluntary-action'",
+            "referral-hub kafka acls --agency gp-a81001 fhir \\",
+            "    'https://fhir.nhs.uk/Id/ods-organization-code|A81001'",
+        ],
         [ENVIRONMENT[0], ENVIRONMENT[3]],
     ),
 )
+@click.option(
+    "--agency",
+    "agencies",
+    nargs=3,
+    multiple=True,
+    metavar="USER SOURCE SYSTEM|VALUE",
+    help="Also an agency's Kafka user: it writes SOURCE's inbound topic and reads its own "
+    "status topic (named from SYSTEM|VALUE, its identifier as its referrals carry it: an ODS "
+    "code or the hub's agency id) and nothing else. Repeat for each agency.",
+)
 @click.pass_context
-def kafka_acls_command(ctx: click.Context) -> None:
-    """Print the least-privilege ACLs of each service as kafka-acls commands."""
-    from hub_cli.kafka_acls import as_commands, service_grants
+def kafka_acls_command(ctx: click.Context, agencies: tuple[tuple[str, str, str], ...]) -> None:
+    """Print the least-privilege ACLs of each service (and agency) as kafka-acls commands."""
+    from hub_cli.kafka_acls import agency_grants, as_commands, service_grants
 
     settings = settings_of(ctx)
-    grants = service_grants(settings.topics, settings.topic_prefix)
-    print("\n".join(as_commands(grants, settings.kafka_bootstrap_servers)))
+    lines = as_commands(
+        service_grants(settings.topics, settings.topic_prefix), settings.kafka_bootstrap_servers
+    )
+    for user, source, agency in agencies:
+        if "|" not in agency:
+            raise ValueError(f"--agency {user}: expected SYSTEM|VALUE, not {agency!r}")
+        grants = agency_grants(user, settings.topics, source, agency, settings.topic_prefix)
+        topic = settings.topics.agency_status(source, agency)
+        lines.append(f"# {user} reads its statuses on {topic}")
+        lines += as_commands(grants, settings.kafka_bootstrap_servers)
+    print("\n".join(lines))
 
 
 @cli.group()

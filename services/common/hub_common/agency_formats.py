@@ -1,8 +1,8 @@
 """The registry of agency formats: the one place a format is named (contract: docs/contract.md).
 
 Every service needs the list of sources (intake reads `referrals.inbound.<source>`, the notifier
-follows `referrals.status.<source>`, the web app names the kind of referral, the CLI creates
-topics and ACLs), but only intake may know how a format is read, and no service may import
+writes the agencies' `referrals.status.<source>.<agency>`, the web app names the kind of
+referral, the CLI creates topics and ACLs), but only intake may know how a format is read, and no service may import
 another's internals. So the registry is here, in the shared package, and names intake's reader
 by reference (`module:attribute`, the way an entry point does); only intake resolves it.
 

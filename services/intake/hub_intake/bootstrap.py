@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from hub_common.http.service_app import service_app
 from hub_common.messaging.clients import aiokafka_options, make_broker
+from hub_common.messaging.on_demand import OnDemandTopics
 from hub_common.messaging.outbox import OutboxRelay
 from hub_common.periodic import Periodic
 from hub_common.privacy.data_protection import subscribe_requests
@@ -35,7 +36,13 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service: agency HTTP routes, agency Kafka consumers, the outbox relay."""
     settings = settings or IntakeSettings()
     engine = make_engine(settings.database_url)
-    relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
+    relay = OutboxRelay(
+        engine,
+        orm.outbox,
+        aiokafka_options(settings),
+        lock_key=OUTBOX_LOCK_KEY,
+        on_demand=OnDemandTopics.of(settings),  # the agencies' status topics
+    )
     formats = registered_formats()
     sessions = make_session_factory(engine)
     service = IntakeService(

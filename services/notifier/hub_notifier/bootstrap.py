@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hub_common.http.service_app import service_app
 from hub_common.messaging.clients import aiokafka_options, make_broker
+from hub_common.messaging.on_demand import OnDemandTopics
 from hub_common.messaging.outbox import OutboxRelay
 from hub_common.observability.metrics import DEAD_LETTERS
 from hub_common.periodic import Periodic
@@ -64,12 +65,18 @@ def _utc_now() -> datetime:
 
 def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     """The notifier: tracking consumers, the referrers' read API, subscriptions and the
-    delivery worker, the outbox relay for `referrals.status.<source>`."""
+    delivery worker, the outbox relay for the agencies' `referrals.status.<source>.<agency>`."""
     settings = settings or NotifierSettings()
     clock: Callable[[], datetime] = _utc_now
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
+    relay = OutboxRelay(
+        engine,
+        orm.outbox,
+        aiokafka_options(settings),
+        lock_key=OUTBOX_LOCK_KEY,
+        on_demand=OnDemandTopics.of(settings),  # the agencies' status topics
+    )
     client = HttpClient(settings.delivery_concurrency)
     worker = DeliveryWorker(
         DeliveryStore(

@@ -128,9 +128,11 @@ async def ensure_topics(
                 ]
             )
             log.info("created %d topics", len(missing))
+        # The agencies' status topics are made when first published to (on_demand); a
+        # changed schedule reaches those that exist here, like the hub's own.
         present = [
             name for name in topics.all() if name in existing and not topics.is_compacted(name)
-        ]
+        ] + sorted(name for name in existing if topics.is_agency_status(name))
         if present:
             await _configure(
                 admin,

@@ -67,7 +67,7 @@ class PractitionerRoleFields(TypedDict):
 class BundleFields(TypedDict):
     """A FHIR R4 Bundle: a community service with its organisation and locations
     (`directory.services`, compacted, a tombstone withdraws it), or a Subscriptions Backport
-    history notification (`referrals.status.<source>`)."""
+    history notification (an agency's own `referrals.status.<source>.<agency>`)."""
 
     __pydantic_config__ = _OPEN  # type: ignore[misc]
     resourceType: Literal["Bundle"]

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import Span
@@ -42,6 +42,9 @@ from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
 from hub_common.observability import tracing
 from hub_common.storage.db import array_parameter
 from hub_common.storage.wakeup import Wakeup, channel_of
+
+if TYPE_CHECKING:
+    from hub_common.messaging.on_demand import OnDemandTopics
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ class OutboxRelay:
         batch_size: int = 500,
         fallback_poll_seconds: float = FALLBACK_POLL_SECONDS,
         listen: bool = True,
+        on_demand: OnDemandTopics | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -138,6 +142,8 @@ class OutboxRelay:
             channel_of(outbox) if listen else None,
             fallback_seconds=fallback_poll_seconds,
         )
+        # Topics made the first time a row names one (the agencies' status topics).
+        self._on_demand = on_demand
         self._acknowledged: list[int] = []  # seqs Kafka has; deleted by the next round
         self._backoff = INITIAL_BACKOFF_SECONDS
         self.published = 0
@@ -235,6 +241,8 @@ class OutboxRelay:
         self._acknowledged = []
         if not rows:
             return 0
+        if self._on_demand is not None:
+            await self._on_demand.ensure(row.topic for row in rows)
         # A producer span per event, child of the span that staged it (its row's traceparent),
         # and the parent of whatever consumes it (the header now names the producer span).
         spans = [

@@ -40,9 +40,11 @@ class ReferralRejected:
 
 @dataclass(frozen=True)
 class ReferralAcceptedWithWarnings:
-    """A referral from Kafka was accepted with warnings, told on its source's status topic."""
+    """A referral from Kafka was accepted with warnings, told on its agency's status topic;
+    `agency` is the referring agency's `system|value`, as the ServiceRequest names it."""
 
     source: str
+    agency: str
     referral_id: str
     outcome: dict[str, Any]
     traceparent: str | None

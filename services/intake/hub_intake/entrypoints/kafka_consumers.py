@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from hub_common import contract
-from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.consuming import Delivery, subscribe
 from hub_common.messaging.kafka import max_record_bytes
 from hub_common.messaging.messages import (
@@ -39,17 +38,14 @@ def declare_publications(broker: KafkaBroker, settings: IntakeSettings) -> None:
             ),
             settings.topics.audit: (AUDIT_PUBLICATION, AuditMessage),
             settings.topics.data_protection: (DATA_PROTECTION_PUBLICATION, DataProtectionMessage),
-            **{
-                settings.topics.status(source): (
-                    "Warnings of a referral accepted from this "
-                    "source's Kafka topic (an NHS number failing its check, say): a FHIR "
-                    "OperationOutcome keyed by referral id, event-type "
-                    "ReferralAcceptedWithWarnings; its first issue names the referral and your "
-                    "reference",
-                    OperationOutcomeMessage,
-                )
-                for source in inbound_sources()
-            },
+            settings.topics.agency_status_address: (
+                "Warnings of a referral accepted from an agency's Kafka topic (an NHS number "
+                "failing its check, say), on that agency's own status topic (created when first "
+                "published to): a FHIR OperationOutcome keyed by referral id, event-type "
+                "ReferralAcceptedWithWarnings; its first issue names the referral and your "
+                "reference",
+                OperationOutcomeMessage,
+            ),
         },
     )
 

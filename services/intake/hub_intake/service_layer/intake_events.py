@@ -71,7 +71,7 @@ def warnings_event(
 ) -> ReferralAcceptedWithWarnings:
     """What an HTTP sender reads in its answer, for a Kafka sender: the warnings of a referral
     accepted with some (an NHS number failing its check, say), as an OperationOutcome on its
-    source's status topic, keyed by referral id. Its first issue says which referral it is."""
+    agency's own status topic, keyed by referral id. Its first issue says which referral it is."""
     reference = reading.referrer_reference
     accepted = Issue(
         "(reference)",
@@ -80,7 +80,11 @@ def warnings_event(
         code="informational",
     )
     outcome = operation_outcome([accepted, *reading.issues])
-    return ReferralAcceptedWithWarnings(command.source, referral_id, outcome, command.traceparent)
+    agency = sending_agency(command.source, reading)
+    assert agency is not None  # an accepted referral always names its agency
+    return ReferralAcceptedWithWarnings(
+        command.source, agency, referral_id, outcome, command.traceparent
+    )
 
 
 def storable(original: Any) -> Any:

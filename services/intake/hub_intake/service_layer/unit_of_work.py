@@ -96,4 +96,5 @@ def to_outgoing(topics: Topics, event: IntakeEvent | OutgoingEvent) -> OutgoingE
         return OutgoingEvent(topics.rejected, event.key, dumps(event.event), envelope)
     envelope = Envelope.new("ReferralAcceptedWithWarnings", FHIR_JSON, trace)
     value = dumps(event.outcome)
-    return OutgoingEvent(topics.status(event.source), event.referral_id, value, envelope)
+    topic = topics.agency_status(event.source, event.agency)
+    return OutgoingEvent(topic, event.referral_id, value, envelope)

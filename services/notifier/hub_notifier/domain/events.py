@@ -13,10 +13,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class StatusNotified:
     """A Kafka-channel subscription was notified of a change: `bundle` is the same FHIR
-    notification Bundle a rest-hook receives, told on the source's status topic."""
+    notification Bundle a rest-hook receives, told on the subscribing agency's own status
+    topic (`referrals.status.<source>.<agency>`, which no other agency may read)."""
 
-    source: str  # the referral's agency format (`referrals.status.<source>`)
-    requester_org: str  # the subscribing organisation
+    source: str  # the referral's agency format
+    requester_org: str  # the subscribing organisation (`system|value`): whose topic it is
     referral_id: str
     bundle: bytes
     traceparent: str | None

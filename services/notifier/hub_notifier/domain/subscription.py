@@ -18,7 +18,7 @@ class Channel(StrEnum):
     """How notifications travel: HTTP POST to the referrer, or the referrer's Kafka topic."""
 
     REST_HOOK = "rest-hook"
-    MESSAGE = "message"  # `referrals.status.<source>` on the hub's Kafka
+    MESSAGE = "message"  # the agency's own `referrals.status.<source>.<agency>` on Kafka
 
 
 class SubscriptionStatus(StrEnum):

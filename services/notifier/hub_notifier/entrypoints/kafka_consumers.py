@@ -8,7 +8,6 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from hub_common import contract
-from hub_common.agency_formats import inbound_sources
 from hub_common.messaging.consuming import Apply, ApplyBatch, Delivery, subscribe
 from hub_common.messaging.messages import (
     AlertMessage,
@@ -33,15 +32,14 @@ def declare_publications(broker: KafkaBroker, settings: NotifierSettings) -> Non
     contract.declare_publications(
         broker,
         {
-            settings.topics.status(source): (
-                f"Status notifications for {source} agencies that subscribed with the Kafka "
-                "channel: the same id-only FHIR Subscriptions Backport history Bundle a "
-                "rest-hook receives, keyed by referral id",
+            settings.topics.agency_status_address: (
+                "Status notifications for an agency that subscribed with the Kafka channel, on "
+                "a topic of its own (its source, then its identifier in topic-safe form: "
+                "docs/contract.md, Topics), readable by that agency alone: the same id-only "
+                "FHIR Subscriptions Backport history Bundle a rest-hook receives, keyed by "
+                "referral id. The topic is created when first published to",
                 BundleMessage,
-            )
-            for source in inbound_sources()
-        }
-        | {
+            ),
             settings.topics.audit: (AUDIT_PUBLICATION, AuditMessage),
             settings.topics.data_protection: (DATA_PROTECTION_PUBLICATION, DataProtectionMessage),
         },

@@ -69,12 +69,13 @@ class DeadLetters:
 
         A webhook or e-mail goes back in the delivery worker's queue with a fresh retry
         window. A Kafka (`message`) delivery that died had no status topic to go to: it is
-        published now on its referral's source's topic, through the outbox (NoStatusTopic when
-        the source is still unknown), so every dead letter the list shows can be retried."""
+        published now on its subscriber's own status topic for the referral's source, through
+        the outbox (NoStatusTopic when the source is still unknown), so every dead letter the
+        list shows can be retried."""
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(
-                    select(d.c.channel, d.c.referral_id, d.c.body).where(
+                    select(d.c.channel, d.c.referral_id, d.c.body, d.c.subscription_id).where(
                         d.c.delivery_id == delivery_id, d.c.status == DEAD
                     )
                 )
@@ -89,14 +90,19 @@ class DeadLetters:
                 )
             else:
                 source = await source_of_referral(session, row.referral_id)
-                if source not in inbound_sources() or self._topics is None:
+                subscriber = await session.scalar(
+                    select(orm.subscriptions.c.requester_org).where(
+                        orm.subscriptions.c.subscription_id == row.subscription_id
+                    )
+                )
+                if source not in inbound_sources() or subscriber is None or self._topics is None:
                     raise NoStatusTopic(source)
                 await add_to_outbox(
                     session,
                     orm.outbox,
                     [
                         OutgoingEvent(
-                            topic=self._topics.status(source),
+                            topic=self._topics.agency_status(source, subscriber),
                             key=row.referral_id,
                             value=bytes(row.body),
                             envelope=Envelope.new("ReferralStatusNotified", FHIR_JSON),
@@ -119,7 +125,8 @@ class DeadLetters:
 
 
 class NoStatusTopic(ValueError):
-    """A Kafka delivery whose referral's source has no `referrals.status.<source>` topic."""
+    """A Kafka delivery whose referral's source has no `referrals.status.<source>.<agency>`
+    topics."""
 
 
 async def source_of_referral(session: AsyncSession, referral_id: str | None) -> str:

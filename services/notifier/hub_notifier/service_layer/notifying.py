@@ -161,10 +161,11 @@ class Announcer:
         if subscription.channel != Channel.MESSAGE.value:
             return row, None
         if change.source not in inbound_sources():
-            # No `referrals.status.<source>` topic exists for it: say so, visibly.
+            # No `referrals.status.<source>.<agency>` topic exists for it: say so, visibly.
             row.update(status=DEAD, last_error="no status topic for this source")
             return row, None
-        # The outbox relay is this channel's delivery mechanism: handed over is sent.
+        # The outbox relay is this channel's delivery mechanism: handed over is sent. The
+        # topic is the subscriber's own (its requester_org), read by that agency alone.
         row.update(status=DELIVERED, delivered_at=now)
         return row, StatusNotified(
             source=change.source,

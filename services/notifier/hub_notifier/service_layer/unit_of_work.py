@@ -67,7 +67,7 @@ class NotifierUnitOfWork(BatchUnitOfWork):
 def to_outgoing(topics: Topics, event: NotifierEvent) -> OutgoingEvent:
     """How each notifier event is published (contract: docs/contract.md, topics)."""
     return OutgoingEvent(
-        topic=topics.status(event.source),
+        topic=topics.agency_status(event.source, event.requester_org),
         key=event.referral_id,
         value=event.bundle,
         envelope=Envelope.new("ReferralStatusNotified", FHIR_JSON, event.traceparent),
