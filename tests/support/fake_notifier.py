@@ -13,19 +13,23 @@ import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from hub_common.fhir.task_status import CLOSED
 from hub_common.messaging.outbox import OutgoingEvent
 from hub_common.messaging.topics import Topics
+from hub_notifier.adapters.delivery_store import DEAD, PARKED_UNTIL, PENDING
 from hub_notifier.adapters.notifications import DELIVERY_ROW, LiveSubscription
 from hub_notifier.adapters.requester import referrer_email
 from hub_notifier.adapters.task_facts import TaskFacts, task_facts
 from hub_notifier.domain.message_back import CONTACT_STEPS
 from hub_notifier.domain.person_match import Demographics
-from hub_notifier.domain.subscription import LIVE
+from hub_notifier.domain.subscription import LIVE, SubscriptionStatus
 from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -48,13 +52,28 @@ class NotifierTables:
         """A live subscription of `requester_org`, as the subscriptions API makes one."""
         subscription_id = str(uuid.uuid4())
         self.subscriptions[subscription_id] = {
+            **SUBSCRIPTION_DEFAULTS,
+            "subscription_id": subscription_id,
             "requester_org": requester_org,
             "channel": channel,
             "status": "active",
-            "events_since_start": 0,
-            "last_notified_at": None,
+            "secret": "s",
+            "filter_criteria": f"Task?requester={requester_org}",
+            "reason": "tests",
         }
         return subscription_id
+
+
+SUBSCRIPTION_DEFAULTS: dict[str, Any] = {
+    "endpoint": None,
+    "headers": [],
+    "previous_secret": None,
+    "previous_secret_until": None,
+    "heartbeat_seconds": None,
+    "last_notified_at": EPOCH,
+    "events_since_start": 0,
+}
+"""The columns the database fills in when a subscription is created."""
 
 
 class _Processed:
@@ -214,7 +233,95 @@ class _Notifications:
             self._tables.subscriptions[sid].update(events_since_start=counter, last_notified_at=at)
 
     async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
-        self._tables.deliveries.extend({**DELIVERY_ROW, **row} for row in rows)
+        self._tables.deliveries.extend(
+            {**DELIVERY_ROW, "due_at": EPOCH, "attempts": 0, **row} for row in rows
+        )
+
+
+class _Subscriptions:
+    def __init__(self, tables: NotifierTables) -> None:
+        self._tables = tables
+
+    async def add(self, **values: Any) -> None:
+        self._tables.subscriptions[values["subscription_id"]] = {
+            **SUBSCRIPTION_DEFAULTS,
+            **values,
+        }
+
+    async def find(self, subscription_id: str, organisation: str) -> Any | None:
+        row = self._tables.subscriptions.get(subscription_id)
+        if row is None or row["requester_org"] != organisation:
+            return None
+        return SimpleNamespace(**row)
+
+    lock = find
+
+    async def set_status(
+        self, subscription_id: str, status: SubscriptionStatus, **more: Any
+    ) -> Any:
+        row = self._tables.subscriptions[subscription_id]
+        row.update(status=status.value, **more)
+        return SimpleNamespace(**row)
+
+    async def rotate_secret(
+        self, subscription_id: str, organisation: str, new_secret: str, grace_until: datetime
+    ) -> Any | None:
+        if await self.find(subscription_id, organisation) is None:
+            return None
+        row = self._tables.subscriptions[subscription_id]
+        row.update(
+            previous_secret=row["secret"], previous_secret_until=grace_until, secret=new_secret
+        )
+        return SimpleNamespace(**row)
+
+    async def set_heartbeat(
+        self, subscription_id: str, organisation: str, heartbeat_seconds: int | None
+    ) -> None:
+        if await self.find(subscription_id, organisation) is not None:
+            self._tables.subscriptions[subscription_id]["heartbeat_seconds"] = heartbeat_seconds
+
+    def _pending(self, subscription_id: str) -> list[dict[str, Any]]:
+        return [
+            row
+            for row in self._tables.deliveries
+            if row["subscription_id"] == subscription_id and row["status"] == PENDING
+        ]
+
+    async def park_pending(self, subscription_id: str) -> None:
+        for row in self._pending(subscription_id):
+            row["due_at"] = PARKED_UNTIL
+
+    async def unpark(self, subscription_id: str, now: datetime) -> None:
+        for row in self._pending(subscription_id):
+            if row["due_at"] == PARKED_UNTIL:
+                row["due_at"] = now
+
+    async def claim_quiet(self, now: datetime, limit: int) -> list[Any]:
+        quiet = [
+            row
+            for row in self._tables.subscriptions.values()
+            if row["status"] == "active"
+            and row["channel"] == "rest-hook"
+            and row["heartbeat_seconds"] is not None
+            and row["last_notified_at"] <= now - timedelta(seconds=row["heartbeat_seconds"])
+        ]
+        quiet.sort(key=lambda row: row["last_notified_at"])
+        return [SimpleNamespace(**row) for row in quiet[:limit]]
+
+    async def notified(self, subscription_ids: Sequence[str], at: datetime) -> None:
+        for sid in subscription_ids:
+            self._tables.subscriptions[sid]["last_notified_at"] = at
+
+    async def troubled(self, subscription_id: str, limit: int = 100) -> list[Any]:
+        return [
+            SimpleNamespace(**row)
+            for row in self._tables.deliveries
+            if row["subscription_id"] == subscription_id
+            and (
+                row["status"] == DEAD
+                or (row["status"] == PENDING and row["last_error"] is not None)
+            )
+        ][:limit]
 
 
 class FakeNotifierUnitOfWork(NotifierUnitOfWork):
@@ -237,9 +344,10 @@ class FakeNotifierUnitOfWork(NotifierUnitOfWork):
         self.processed = _Processed(self.tables)  # type: ignore[assignment]
         self.referrals = _Referrals(self.tables)  # type: ignore[assignment]
         self.timeline = _Timeline(self.tables)  # type: ignore[assignment]
-        self.people = _People(self.tables)  # type: ignore[assignment]
+        self.linking = _People(self.tables)  # type: ignore[assignment]
         self.restrictions = _Restrictions(self.tables)  # type: ignore[assignment]
         self.notifications = _Notifications(self.tables)  # type: ignore[assignment]
+        self.subscriptions = _Subscriptions(self.tables)  # type: ignore[assignment]
 
     async def flush(self) -> None:
         self.tables.outbox.extend(self.outgoing())

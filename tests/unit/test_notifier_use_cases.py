@@ -5,17 +5,25 @@ test_notifier_deliveries.py, test_onward_notices.py and the e2e tests."""
 
 from __future__ import annotations
 
+import ast
 import json
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub_common.fhir.systems import AGENCY_ID_SYSTEM
 from hub_common.messaging.topics import Topics
+from hub_notifier import service_layer
+from hub_notifier.adapters.delivery_store import PARKED_UNTIL
 from hub_notifier.adapters.requester import requester_key
+from hub_notifier.domain.commands import CreateSubscription
+from hub_notifier.domain.subscription import Channel, RefusedSubscription
 from hub_notifier.service_layer.notifying import Announcer
+from hub_notifier.service_layer.subscribing import SubscriptionService
 from hub_notifier.service_layer.tracking import TrackingService
 from tests.support.fake_notifier import FakeNotifierUnitOfWork, NotifierTables
 from tests.support.notifier_setup import STEPS, organisation, service_request, task_versions
@@ -44,6 +52,31 @@ def service(tables: NotifierTables, kicks: list[str]) -> TrackingService:
         announcer,
         on_commit=lambda: kicks.append("kick"),
         units=lambda: FakeNotifierUnitOfWork(tables, TOPICS),
+    )
+
+
+@pytest.fixture
+def subscribing(tables: NotifierTables, kicks: list[str]) -> SubscriptionService:
+    return SubscriptionService(
+        None,  # type: ignore[arg-type]
+        "https://hub.example.org",
+        lambda: NOW,
+        on_commit=lambda: kicks.append("kick"),
+        units=lambda: FakeNotifierUnitOfWork(tables, TOPICS),
+    )
+
+
+def subscription(
+    channel: Channel = Channel.REST_HOOK, heartbeat: int | None = None
+) -> CreateSubscription:
+    return CreateSubscription(
+        organisation=CVA_KEY,
+        channel=channel,
+        endpoint="https://cva.example.org/hook" if channel is Channel.REST_HOOK else None,
+        headers=(),
+        filter_criteria=None,
+        reason="status of our referrals",
+        heartbeat_seconds=heartbeat,
     )
 
 
@@ -173,3 +206,98 @@ async def test_a_rejection_is_a_rejected_task_e_mailed_once(
     assert list(tables.rejections) == [event["rejectionId"]]
     assert tables.tasks[event["rejectionId"]]["status"] == "rejected"
     assert [row["target"] for row in tables.deliveries] == ["referrer@example.org"]
+
+
+async def test_a_rest_hook_subscription_waits_for_its_handshake(
+    subscribing: SubscriptionService, tables: NotifierTables, kicks: list[str]
+) -> None:
+    created = await subscribing.create(subscription())
+    assert (created.row.status, created.row.filter_criteria) == (
+        "requested",
+        f"Task?requester={CVA_KEY}",
+    )
+    [handshake] = tables.deliveries
+    assert (handshake["kind"], handshake["subscription_id"], handshake["status"]) == (
+        "handshake",
+        created.row.subscription_id,
+        "pending",
+    )
+    assert kicks == ["kick"]  # the delivery worker looks at once
+
+
+async def test_a_kafka_subscription_is_active_at_once_without_handshake(
+    subscribing: SubscriptionService, tables: NotifierTables
+) -> None:
+    created = await subscribing.create(subscription(Channel.MESSAGE))
+    assert created.row.status == "active"
+    assert tables.deliveries == []
+
+
+async def test_a_subscription_to_another_organisation_is_refused_and_nothing_kept(
+    subscribing: SubscriptionService, tables: NotifierTables
+) -> None:
+    command = replace(subscription(), filter_criteria="Task?requester=someone|else")
+    with pytest.raises(RefusedSubscription):
+        await subscribing.create(command)
+    assert tables.subscriptions == {}
+
+
+async def test_turned_off_a_subscription_hears_nothing_and_on_again_resumes_in_order(
+    subscribing: SubscriptionService, service: TrackingService, tables: NotifierTables
+) -> None:
+    created = await subscribing.create(subscription())
+    sid = created.row.subscription_id
+    await subscribing.update(sid, subscription(), "off")
+    assert tables.subscriptions[sid]["status"] == "off"
+    assert [row["due_at"] for row in tables.deliveries] == [PARKED_UNTIL]  # the handshake
+    await service.record_tasks(events(versions(new_id())))
+    assert len(tables.deliveries) == 1  # no event numbered for an off subscription
+    await subscribing.update(sid, subscription(), "active")
+    assert tables.subscriptions[sid]["status"] == "active"
+    assert [row["due_at"] for row in tables.deliveries] == [NOW]
+
+
+async def test_a_quiet_rest_hook_gets_a_heartbeat_once_per_period(
+    subscribing: SubscriptionService, tables: NotifierTables
+) -> None:
+    created = await subscribing.create(subscription(heartbeat=60))
+    sid = created.row.subscription_id
+    tables.subscriptions[sid].update(status="active", last_notified_at=NOW - timedelta(hours=1))
+    assert await subscribing.send_heartbeats() == 1
+    assert await subscribing.send_heartbeats() == 0  # its clock restarted
+    kinds = [row["kind"] for row in tables.deliveries]
+    assert kinds == ["handshake", "heartbeat"]
+
+
+async def test_status_reports_the_deliveries_in_trouble(
+    subscribing: SubscriptionService, tables: NotifierTables
+) -> None:
+    created = await subscribing.create(subscription())
+    tables.deliveries[0].update(status="dead", attempts=5, last_error="HTTP 503")
+    report = await subscribing.status_report(created.row.subscription_id, CVA_KEY)
+    assert report is not None
+    assert report.errors == (
+        "handshake: dead-lettered after 5 attempts (last: HTTP 503); an operator can retry it",
+    )
+    assert await subscribing.status_report(created.row.subscription_id, "someone|else") is None
+
+
+def test_no_notifier_use_case_imports_sqlalchemy() -> None:
+    """SQL lives in the adapters: only the unit of work, which owns the session, may import
+    SQLAlchemy in the notifier's service layer."""
+    layer = Path(service_layer.__file__).parent
+    found = []
+    for path in sorted(layer.glob("*.py")):
+        if path.name == "unit_of_work.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [f"{path.name}: {name}" for name in names if name.startswith("sqlalchemy")]
+    assert found == []
+    assert len(list(layer.glob("*.py"))) > 10  # the glob did find the layer's modules

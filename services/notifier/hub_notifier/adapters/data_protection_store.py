@@ -178,3 +178,36 @@ class Restrictions:
     async def among(self, referral_ids: Iterable[str]) -> set[str]:
         """Which of these referrals are restricted (`restricted_among`)."""
         return await restricted_among(self._session, referral_ids)
+
+
+class DataProtectionRecords:
+    """The requests and their effects, as a repository over the use case's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def find_person(
+        self, *, nhs_number: str | None = None, referral_id: str | None = None
+    ) -> tuple[list[str], list[str]]:
+        return await find_person(self._session, nhs_number=nhs_number, referral_id=referral_id)
+
+    async def record_request(self, request: DataProtectionRequest, requested_by: str) -> None:
+        await record_request(self._session, request, requested_by)
+
+    async def request_row(self, request_id: str) -> Any:
+        return await request_row(self._session, request_id)
+
+    async def mark_lifted(self, restriction_id: str, at: datetime) -> bool:
+        return await mark_lifted(self._session, restriction_id, at)
+
+    async def record_applied(self, request_id: str, service: str, at: str) -> None:
+        await record_applied(self._session, request_id, service, at)
+
+    async def erase(self, referral_ids: Iterable[str], episode_ids: Iterable[str]) -> int:
+        return await erase(self._session, referral_ids, episode_ids)
+
+    async def restrict(self, request_id: str, subjects: Iterable[str]) -> int:
+        return await restrict(self._session, request_id, subjects)
+
+    async def lift(self, restriction_id: str) -> None:
+        await lift(self._session, restriction_id)

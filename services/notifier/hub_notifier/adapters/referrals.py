@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub_common.fhir.refs import resource_version
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.referral_locks import lock_referrals
-from hub_notifier.adapters.requester import referrer_email
+from hub_notifier.adapters.requester import referrer_email, source_of
 
 sr = orm.service_requests
 
@@ -83,3 +83,17 @@ class Referrals:
             .returning(orm.rejections.c.rejection_id)
         )
         return inserted is not None
+
+    async def source_of(self, referral_id: str | None) -> str:
+        """The inbound source of a referral or rejection the notifier recorded ("unknown")."""
+        if referral_id is None:
+            return "unknown"
+        rejected = await self._session.scalar(
+            select(orm.rejections.c.source).where(orm.rejections.c.rejection_id == referral_id)
+        )
+        if rejected:
+            return str(rejected)
+        resource = await self._session.scalar(
+            select(sr.c.resource).where(sr.c.referral_id == referral_id)
+        )
+        return source_of(resource) if resource else "unknown"

@@ -65,6 +65,19 @@ async def referrals_of(session: AsyncSession, people: set[str]) -> list[str]:
     return list(rows.all())
 
 
+class Subjects:
+    """Finding a person's referrals, as a repository over the use case's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def people_matching(self, **keys: Any) -> set[str]:
+        return await people_matching(self._session, **keys)
+
+    async def referrals_of(self, people: set[str]) -> list[str]:
+        return await referrals_of(self._session, people)
+
+
 def subject_access_collector(sessions: async_sessionmaker[AsyncSession]) -> Collector:
     async def collect(referral_ids: Sequence[str]) -> list[dict[str, Any]]:
         ids = list(referral_ids)

@@ -16,22 +16,16 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from hub_common.messaging.inbox import first_delivery
-from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import PENDING
 from hub_notifier.adapters.mailer import compose
-from hub_notifier.domain.alerts import Breach, Resolved, digest_email, parse_alert
+from hub_notifier.domain.alerts import Breach, digest_email, parse_alert
 from hub_notifier.domain.email_text import StatusEmail
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "alerts"
 LONDON = ZoneInfo("Europe/London")
-a = orm.alerts
 
 
 class AlertBook:
@@ -39,7 +33,7 @@ class AlertBook:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         digest_to: Mapping[str, str] | None = None,
         digest_at: time = time(8, 0),
@@ -47,8 +41,9 @@ class AlertBook:
         link: str = "",
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        units: Callable[[], NotifierUnitOfWork] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions))
         self._digest_to = dict(digest_to or {})
         self._digest_at = digest_at
         self._sender = sender
@@ -62,51 +57,20 @@ class AlertBook:
         alert = parse_alert(value)  # ValueError: the consumer sets the message aside
         if alert is None:
             return
-        async with self._sessions.begin() as session:
-            if not await first_delivery(session, orm.processed_events, CONSUMER, event_id):
+        unit = self._new_unit()
+        async with unit.transaction():
+            if not await unit.processed.first_one(CONSUMER, event_id):
                 return
             if isinstance(alert, Breach):
-                await self._open(session, alert, event_id)
+                await unit.alerts.open(alert, event_id)
             else:
-                await self._resolve(session, alert)
-
-    async def _open(self, session: AsyncSession, alert: Breach, event_id: str) -> None:
-        await session.execute(
-            insert(a)
-            .values(
-                referral_id=alert.referral_id,
-                rule=alert.rule,
-                level=alert.level,
-                borough=alert.borough,
-                event_id=event_id,
-                due_at=alert.due_at,
-                raised_at=alert.raised_at,
-            )
-            .on_conflict_do_nothing(index_elements=["referral_id", "rule", "level"])
-        )
-
-    async def _resolve(self, session: AsyncSession, alert: Resolved) -> None:
-        await session.execute(
-            update(a)
-            .where(
-                a.c.referral_id == alert.referral_id,
-                a.c.rule == alert.rule,
-                a.c.resolved_at.is_(None),
-            )
-            .values(resolved_at=alert.resolved_at, resolution=alert.resolution)
-        )
+                await unit.alerts.resolve(alert)
 
     async def open_alerts(self, boroughs: frozenset[str], limit: int) -> list[dict[str, Any]]:
         """Open alerts in `boroughs`, oldest first: ids, rule, level and times only."""
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(a)
-                    .where(a.c.resolved_at.is_(None), a.c.borough.in_(sorted(boroughs)))
-                    .order_by(a.c.raised_at, a.c.referral_id, a.c.rule, a.c.level)
-                    .limit(limit)
-                )
-            ).all()
+        unit = self._new_unit()
+        async with unit.transaction():
+            rows = await unit.alerts.open_in(boroughs, limit)
         return [
             {
                 "referralId": row.referral_id,
@@ -129,53 +93,33 @@ class AlertBook:
             return 0
         staged = 0
         for borough, address in sorted(self._digest_to.items()):
-            async with self._sessions.begin() as session:
-                done = await session.scalar(
-                    select(func.count())
-                    .select_from(orm.alert_digests)
-                    .where(
-                        orm.alert_digests.c.borough == borough,
-                        orm.alert_digests.c.day == local.date(),
-                    )
-                )
-                if done:
+            unit = self._new_unit()
+            async with unit.transaction():
+                if await unit.alerts.digest_sent(borough, local.date()):
                     continue
-                rows = (
-                    await session.execute(
-                        select(a.c.referral_id, a.c.rule, a.c.level).where(
-                            a.c.resolved_at.is_(None), a.c.borough == borough
-                        )
-                    )
-                ).all()
+                rows = await unit.alerts.open_of(borough)
                 if not rows:
                     continue
                 delivery_id = str(uuid.uuid4())
-                claimed = await session.scalar(
-                    insert(orm.alert_digests)
-                    .values(
-                        borough=borough,
-                        day=local.date(),
-                        delivery_id=delivery_id,
-                        open_alerts=len(rows),
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(orm.alert_digests.c.delivery_id)
-                )
-                if claimed is None:  # another replica staged it a moment ago
-                    continue
-                digest = digest_email(borough, local.date(), [tuple(r) for r in rows], self._link)
+                if not await unit.alerts.claim_digest(
+                    borough, local.date(), delivery_id, len(rows)
+                ):
+                    continue  # another replica staged it a moment ago
+                digest = digest_email(borough, local.date(), rows, self._link)
                 body = compose(
                     self._sender, address, StatusEmail(digest.subject, digest.body), delivery_id
                 )
-                await session.execute(
-                    insert(orm.deliveries).values(
-                        delivery_id=delivery_id,
-                        kind="email",
-                        channel="email",
-                        target=address,
-                        body=body,
-                        status=PENDING,
-                    )
+                await unit.notifications.add_deliveries(
+                    [
+                        {
+                            "delivery_id": delivery_id,
+                            "kind": "email",
+                            "channel": "email",
+                            "target": address,
+                            "body": body,
+                            "status": PENDING,
+                        }
+                    ]
                 )
                 staged += 1
         if staged:

@@ -20,20 +20,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from hub_common.messaging.inbox import first_delivery
-from hub_common.messaging.outbox import add_to_outbox
 from hub_common.messaging.topics import Topics
 from hub_common.privacy.data_protection import (
     Action,
     DataProtectionRequest,
+    applied_event,
     requested_event,
-    stage_applied,
 )
-from hub_common.security.audit import AuditEntry, stage_audit
-from hub_notifier.adapters import data_protection_store as store
-from hub_notifier.adapters import orm
+from hub_common.security.audit import AuditEntry
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +42,12 @@ class NobodyFound(LookupError):
 class NotifierDataProtection:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         topics: Topics,
         on_commit: Callable[[], None] = lambda: None,
+        units: Callable[[], NotifierUnitOfWork] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions, topics))
         self._topics = topics
         self._on_commit = on_commit
 
@@ -64,23 +60,26 @@ class NotifierDataProtection:
         referral_id: str | None = None,
     ) -> DataProtectionRequest:
         """Erase or restrict the person found; raises NobodyFound."""
-        async with self._sessions.begin() as session:
-            referrals, episodes = await store.find_person(
-                session, nhs_number=nhs_number, referral_id=referral_id
+        unit = self._new_unit()
+        async with unit.transaction():
+            referrals, episodes = await unit.data_protection.find_person(
+                nhs_number=nhs_number, referral_id=referral_id
             )
             if not referrals:
                 raise NobodyFound()
             request = DataProtectionRequest(action, tuple(referrals), tuple(episodes))
-            await self._publish(session, request, audit)
+            await self._publish(unit, request, audit)
         self._on_commit()
         return request
 
     async def lift(self, restriction_id: str, audit: AuditEntry) -> DataProtectionRequest:
         """End a restriction in force; raises NobodyFound when there is none with this id."""
-        async with self._sessions.begin() as session:
-            restriction = await store.request_row(session, restriction_id)
+        unit = self._new_unit()
+        async with unit.transaction():
+            records = unit.data_protection
+            restriction = await records.request_row(restriction_id)
             now = datetime.now(UTC)
-            if restriction is None or not await store.mark_lifted(session, restriction_id, now):
+            if restriction is None or not await records.mark_lifted(restriction_id, now):
                 raise NobodyFound()
             request = DataProtectionRequest(
                 "lift",
@@ -89,21 +88,21 @@ class NotifierDataProtection:
                 restriction_id=restriction_id,
                 requested_at=now,
             )
-            await self._publish(session, request, audit)
+            await self._publish(unit, request, audit)
         self._on_commit()
         return request
 
     async def _publish(
-        self, session: AsyncSession, request: DataProtectionRequest, audit: AuditEntry
+        self, unit: NotifierUnitOfWork, request: DataProtectionRequest, audit: AuditEntry
     ) -> None:
         entry = replace(audit, resource_type=AUDIT_KIND[request.action]).about(request.referral_ids)
-        await store.record_request(session, request, entry.actor_subject)
-        await add_to_outbox(session, orm.outbox, [requested_event(self._topics, request)])
-        await stage_audit(session, orm.outbox, self._topics, entry)
+        await unit.data_protection.record_request(request, entry.actor_subject)
+        unit.stage(requested_event(self._topics, request), entry)
 
     async def status(self, request_id: str) -> dict[str, Any] | None:
-        async with self._sessions.begin() as session:
-            row = await store.request_row(session, request_id)
+        unit = self._new_unit()
+        async with unit.transaction():
+            row = await unit.data_protection.request_row(request_id)
         if row is None:
             return None
         return {
@@ -121,22 +120,18 @@ class NotifierDataProtection:
     async def apply(self, request: DataProtectionRequest, event_id: str) -> None:
         """The notifier's own share: erase its rows, or record or lift the restriction."""
         counts: dict[str, int] = {}
-        async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "notifier.data-protection", event_id
-            ):
+        unit = self._new_unit()
+        async with unit.transaction():
+            if not await unit.processed.first_one("notifier.data-protection", event_id):
                 return
+            records = unit.data_protection
             if request.action == "erase":
-                counts["referrals"] = await store.erase(
-                    session, request.referral_ids, request.episode_ids
-                )
+                counts["referrals"] = await records.erase(request.referral_ids, request.episode_ids)
             elif request.action == "restrict":
-                counts["restricted"] = await store.restrict(
-                    session, request.request_id, request.subjects
-                )
+                counts["restricted"] = await records.restrict(request.request_id, request.subjects)
             elif request.restriction_id:
-                await store.lift(session, request.restriction_id)
-            await stage_applied(session, orm.outbox, self._topics, request, "notifier", counts)
+                await records.lift(request.restriction_id)
+            unit.stage(applied_event(self._topics, request, "notifier", counts))
         self._on_commit()
         log.info("data protection request %s (%s) applied", request.request_id, request.action)
 
@@ -146,5 +141,6 @@ class NotifierDataProtection:
             request_id, service, at = value["requestId"], value["service"], value["appliedAt"]
         except KeyError:
             raise ValueError("not a data protection answer") from None
-        async with self._sessions.begin() as session:
-            await store.record_applied(session, str(request_id), str(service), str(at))
+        unit = self._new_unit()
+        async with unit.transaction():
+            await unit.data_protection.record_applied(str(request_id), str(service), str(at))

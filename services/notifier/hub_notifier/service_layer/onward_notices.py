@@ -18,12 +18,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.onward import OnwardEvent, organisation_key
 from hub_notifier.domain.email_text import ONWARD_SUBJECTS, onward_email
 from hub_notifier.service_layer.notifying import Announcer, Change
-from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,7 @@ class OnwardNotices:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         announcer: Announcer,
         web_url: str,
         on_commit: Callable[[], None] = lambda: None,

@@ -13,24 +13,16 @@ the coordinators' decisions on the pairs the matching left to them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.messaging.topics import Topics
-from hub_common.security.audit import AuditEntry, stage_audit
-from hub_notifier.adapters import orm
-from hub_notifier.adapters.person_links import CLOSED_STATUSES, lock_linking, merge_people
+from hub_common.security.audit import AuditEntry
+from hub_notifier.adapters.person_links import CLOSED_STATUSES
 from hub_notifier.domain.access import Reader
-from hub_notifier.service_layer.reading import owned_by
-
-p = orm.person_records
-sr = orm.service_requests
-t = orm.tasks
-rv = orm.person_reviews
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 Decision = Literal["confirm", "split"]
 
@@ -89,55 +81,34 @@ def _person(row: Any) -> dict[str, Any]:
 
 
 class PeopleService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], topics: Topics) -> None:
-        self._sessions = sessions
-        self._topics = topics
+    def __init__(
+        self,
+        sessions: Sessions,
+        topics: Topics,
+        units: Callable[[], NotifierUnitOfWork] | None = None,
+    ) -> None:
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions, topics))
 
     async def same_person(self, reader: Reader, referral_id: str) -> list[dict[str, Any]] | None:
         """Every referral of the person this referral is about, itself included; None when
         the reader may not read the referral (the answer is then 404)."""
-        if reader.worker is not None:
-            visible = owned_by(reader.worker, sr.c.referral_id)
-        elif reader.boroughs:
-            visible = sr.c.borough.in_(sorted(reader.boroughs))
-        else:
+        unit = self._new_unit()
+        async with unit.transaction():
+            rows = await unit.people.same_person(reader, referral_id)
+        if rows is None:
             return None
-        person = (
-            select(p.c.person_id)
-            .join(sr, sr.c.referral_id == p.c.referral_id)
-            .where(p.c.referral_id == referral_id, visible)
-            .scalar_subquery()
-        )
-        async with self._sessions() as session:
-            if await session.scalar(select(person)) is None:
-                return None
-            rows = await session.execute(
-                select(
-                    p.c.referral_id,
-                    p.c.link_basis,
-                    sr.c.source,
-                    sr.c.received_at,
-                    sr.c.borough,
-                    t.c.status,
-                    t.c.business_status,
-                )
-                .join(sr, sr.c.referral_id == p.c.referral_id)
-                .outerjoin(t, t.c.referral_id == p.c.referral_id)
-                .where(p.c.person_id == person)
-                .order_by(sr.c.received_at, p.c.referral_id)
+        referrals = [
+            OtherReferral(
+                row.referral_id,
+                row.source,
+                row.received_at,
+                row.borough,
+                row.status,
+                row.business_status,
+                row.link_basis,
             )
-            referrals = [
-                OtherReferral(
-                    row.referral_id,
-                    row.source,
-                    row.received_at,
-                    row.borough,
-                    row.status,
-                    row.business_status,
-                    row.link_basis,
-                )
-                for row in rows
-            ]
+            for row in rows
+        ]
         episode = episode_of(referrals)
         return [referral.to_json(episode) for referral in referrals]
 
@@ -145,43 +116,11 @@ class PeopleService:
         """Undecided pairs whose two referrals are both in `boroughs`, oldest first."""
         if not boroughs:
             return []
-        mine = sorted(boroughs)
-        new_sr, old_sr = sr.alias("new_sr"), sr.alias("old_sr")
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(rv, new_sr.c.borough)
-                    .join(new_sr, new_sr.c.referral_id == rv.c.referral_id)
-                    .join(old_sr, old_sr.c.referral_id == rv.c.other_referral_id)
-                    .where(
-                        rv.c.status == "pending",
-                        new_sr.c.borough.in_(mine),
-                        old_sr.c.borough.in_(mine),
-                    )
-                    .order_by(rv.c.created_at, rv.c.review_id)
-                    .limit(limit)
-                )
-            ).all()
-            ids = sorted({r.referral_id for r in rows} | {r.other_referral_id for r in rows})
-            people = {
-                row.referral_id: _person(row)
-                for row in await session.execute(
-                    select(
-                        p.c.referral_id,
-                        p.c.nhs_number,
-                        p.c.birth_date,
-                        p.c.family,
-                        p.c.given,
-                        p.c.postcode,
-                        p.c.phone,
-                        sr.c.source,
-                        sr.c.received_at,
-                        sr.c.borough,
-                    )
-                    .join(sr, sr.c.referral_id == p.c.referral_id)
-                    .where(p.c.referral_id.in_(ids))
-                )
-            }
+        unit = self._new_unit()
+        async with unit.transaction():
+            rows = await unit.people.pending_reviews(boroughs, limit)
+            ids = {r.referral_id for r in rows} | {r.other_referral_id for r in rows}
+            people = {row.referral_id: _person(row) for row in await unit.people.demographics(ids)}
         return [
             {
                 "reviewId": row.review_id,
@@ -205,58 +144,23 @@ class PeopleService:
     ) -> dict[str, Any] | None:
         """Confirm or split a pending pair; None when the caller may not see it. The decision
         and its audit entry commit together."""
-        new_sr, old_sr = sr.alias("new_sr"), sr.alias("old_sr")
-        async with self._sessions.begin() as session:
-            await lock_linking(session)
-            row = (
-                await session.execute(
-                    select(rv.c.referral_id, rv.c.other_referral_id, rv.c.status)
-                    .join(new_sr, new_sr.c.referral_id == rv.c.referral_id)
-                    .join(old_sr, old_sr.c.referral_id == rv.c.other_referral_id)
-                    .where(
-                        rv.c.review_id == review_id,
-                        new_sr.c.borough.in_(sorted(boroughs)),
-                        old_sr.c.borough.in_(sorted(boroughs)),
-                    )
-                    .with_for_update(of=rv)
-                )
-            ).first()
+        unit = self._new_unit()
+        async with unit.transaction():
+            reviews = unit.people
+            row = await reviews.lock_review(boroughs, review_id)
             if row is None:
                 return None
             if row.status != "pending":
                 raise ReviewConflict(f"this pair was decided already ({row.status})")
             pair = [row.referral_id, row.other_referral_id]
-            persons = {
-                r.referral_id: r
-                for r in await session.execute(
-                    select(p.c.referral_id, p.c.person_id).where(p.c.referral_id.in_(pair))
-                )
-            }
-            keep = persons[row.other_referral_id].person_id
-            other = persons[row.referral_id].person_id
+            persons = await reviews.people_of(pair)
+            keep = persons[row.other_referral_id]
+            other = persons[row.referral_id]
             if decision == "confirm":
-                numbers = set(
-                    (
-                        await session.scalars(
-                            select(p.c.nhs_number).where(
-                                p.c.person_id.in_([keep, other]), p.c.nhs_number.is_not(None)
-                            )
-                        )
-                    ).all()
-                )
-                if len(numbers) > 1:
+                if len(await reviews.nhs_numbers([keep, other])) > 1:
                     raise ReviewConflict("the two people have different NHS numbers")
-                await merge_people(session, keep, {keep, other})
-                await session.execute(
-                    update(p)
-                    .where(p.c.referral_id == row.referral_id, p.c.link_basis == "self")
-                    .values(link_basis="coordinator")
-                )
+                await reviews.merge(keep, {keep, other}, row.referral_id)
             status = "confirmed" if decision == "confirm" else "split"
-            await session.execute(
-                update(rv)
-                .where(rv.c.review_id == review_id)
-                .values(status=status, decided_by=decided_by, decided_at=datetime.now(UTC))
-            )
-            await stage_audit(session, orm.outbox, self._topics, audit.about(pair))
+            await reviews.decide(review_id, status, decided_by, datetime.now(UTC))
+            unit.stage(audit.about(pair))
         return {"reviewId": review_id, "status": status, "referrals": pair}

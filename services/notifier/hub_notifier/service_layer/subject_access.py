@@ -10,13 +10,12 @@ answered with two people's records: the operator adds a key until it fits one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from hub_notifier.adapters.subject_access_store import people_matching, referrals_of
 from hub_notifier.domain.person_match import fold
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 
 class NoKey(ValueError):
@@ -54,17 +53,19 @@ class SubjectKeys:
 
 
 class SubjectFinder:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(
+        self, sessions: Sessions, units: Callable[[], NotifierUnitOfWork] | None = None
+    ) -> None:
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions))
 
     async def referrals(self, keys: SubjectKeys) -> list[str]:
         """Every referral of the one person `keys` fit; [] when they fit nobody."""
         keys = keys.normalised()
         if not keys.enough():
             raise NoKey("name the person by nhs-number, by family and birthdate, or by referral")
-        async with self._sessions() as session:
-            people = await people_matching(
-                session,
+        unit = self._new_unit()
+        async with unit.transaction():
+            people = await unit.subjects.people_matching(
                 nhs_number=keys.nhs_number,
                 family=keys.family,
                 birth_date=keys.birth_date,
@@ -73,4 +74,4 @@ class SubjectFinder:
             )
             if len(people) > 1:
                 raise SeveralPeople(len(people))
-            return await referrals_of(session, people) if people else []
+            return await unit.subjects.referrals_of(people) if people else []

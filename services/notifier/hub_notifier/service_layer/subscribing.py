@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.jsonio import dumps
-from hub_notifier.adapters import orm
 from hub_notifier.adapters.delivery_store import DEAD, PENDING
-from hub_notifier.adapters.subscription_store import SubscriptionStore
 from hub_notifier.domain.commands import CreateSubscription
 from hub_notifier.domain.notification import NotificationType, StatusReport, notification_bundle
 from hub_notifier.domain.subscription import (
@@ -25,9 +20,7 @@ from hub_notifier.domain.subscription import (
     SubscriptionStatus,
     check_filter,
 )
-
-s = orm.subscriptions
-d = orm.deliveries
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 
 @dataclass(frozen=True)
@@ -43,15 +36,15 @@ class SubscriptionService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         base_url: str,
         clock: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
         *,
         rotation_grace: timedelta = timedelta(hours=24),
+        units: Callable[[], NotifierUnitOfWork] | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._store = SubscriptionStore(sessions)
+        self._new_unit = units or (lambda: NotifierUnitOfWork(sessions))
         self._base_url = base_url.rstrip("/")
         self._clock = clock
         self._on_commit = on_commit
@@ -69,32 +62,28 @@ class SubscriptionService:
         # A rest-hook stays `requested` until its endpoint answers the handshake; the Kafka
         # channel is the hub's own topic, so there is nobody to shake hands with.
         status = SubscriptionStatus.REQUESTED if rest_hook else SubscriptionStatus.ACTIVE
-        async with self._sessions.begin() as session:
-            await session.execute(
-                insert(s).values(
-                    subscription_id=subscription_id,
-                    requester_org=command.organisation,
-                    status=status.value,
-                    channel=command.channel.value,
-                    endpoint=command.endpoint,
-                    headers=list(command.headers),
-                    secret=secret,
-                    filter_criteria=filter_criteria,
-                    reason=command.reason,
-                    heartbeat_seconds=command.heartbeat_seconds,
-                )
+        unit = self._new_unit()
+        async with unit.transaction():
+            await unit.subscriptions.add(
+                subscription_id=subscription_id,
+                requester_org=command.organisation,
+                status=status.value,
+                channel=command.channel.value,
+                endpoint=command.endpoint,
+                headers=list(command.headers),
+                secret=secret,
+                filter_criteria=filter_criteria,
+                reason=command.reason,
+                heartbeat_seconds=command.heartbeat_seconds,
             )
             if rest_hook:
-                await self._handshake(session, subscription_id, status)
-            row = (
-                await session.execute(select(s).where(s.c.subscription_id == subscription_id))
-            ).one()
+                await unit.notifications.add_deliveries([self._handshake(subscription_id, status)])
+            row = await unit.subscriptions.find(subscription_id, command.organisation)
         self._on_commit()
         return Created(row, secret)
 
-    async def _handshake(
-        self, session: AsyncSession, subscription_id: str, status: SubscriptionStatus
-    ) -> None:
+    def _handshake(self, subscription_id: str, status: SubscriptionStatus) -> dict[str, Any]:
+        """The handshake's delivery row: the endpoint must answer it before any event."""
         delivery_id = str(uuid.uuid4())
         now = self._clock()
         report = StatusReport(
@@ -106,23 +95,25 @@ class SubscriptionService:
         body = notification_bundle(
             report, bundle_id=delivery_id, base_url=self._base_url, timestamp=now
         )
-        await session.execute(
-            insert(d).values(
-                delivery_id=delivery_id,
-                subscription_id=subscription_id,
-                kind=NotificationType.HANDSHAKE.value,
-                channel=Channel.REST_HOOK.value,
-                body=dumps(body),
-                status=PENDING,
-            )
-        )
+        return {
+            "delivery_id": delivery_id,
+            "subscription_id": subscription_id,
+            "kind": NotificationType.HANDSHAKE.value,
+            "channel": Channel.REST_HOOK.value,
+            "body": dumps(body),
+            "status": PENDING,
+        }
 
     async def rotate_secret(self, subscription_id: str, organisation: str) -> Created | None:
         """A new signing secret, shown once; the old one keeps signing beside it for the
         grace period, so the receiver can switch at its own pace. None when unknown."""
         secret = secrets.token_urlsafe(32)
         grace_until = self._clock() + self._rotation_grace
-        row = await self._store.rotate_secret(subscription_id, organisation, secret, grace_until)
+        unit = self._new_unit()
+        async with unit.transaction():
+            row = await unit.subscriptions.rotate_secret(
+                subscription_id, organisation, secret, grace_until
+            )
         return Created(row, secret) if row is not None else None
 
     async def update(self, subscription_id: str, command: CreateSubscription, status: str) -> Any:
@@ -149,19 +140,45 @@ class SubscriptionService:
                     "for anything else",
                 )
         if command.heartbeat_seconds != row.heartbeat_seconds:
-            await self._store.set_heartbeat(
-                subscription_id, command.organisation, command.heartbeat_seconds
-            )
+            unit = self._new_unit()
+            async with unit.transaction():
+                await unit.subscriptions.set_heartbeat(
+                    subscription_id, command.organisation, command.heartbeat_seconds
+                )
         if status == SubscriptionStatus.OFF.value:
-            row = await self._store.turn_off(subscription_id, command.organisation)
+            await self._turn_off(subscription_id, command.organisation)
         elif status in (SubscriptionStatus.REQUESTED.value, SubscriptionStatus.ACTIVE.value):
-            row = await self._store.turn_on(subscription_id, command.organisation, self._clock())
+            await self._turn_on(subscription_id, command.organisation, self._clock())
         else:
             raise RefusedSubscription(
                 "Subscription.status", "off to turn it off, active or requested to turn it on"
             )
         self._on_commit()  # parked deliveries may be due again
         return await self.find(subscription_id, command.organisation)
+
+    async def _turn_off(self, subscription_id: str, organisation: str) -> None:
+        """Off: no new events are numbered for it, and its pending deliveries are parked."""
+        unit = self._new_unit()
+        async with unit.transaction():
+            row = await unit.subscriptions.lock(subscription_id, organisation)
+            if row is None or row.status == SubscriptionStatus.OFF.value:
+                return
+            await unit.subscriptions.park_pending(subscription_id)
+            await unit.subscriptions.set_status(subscription_id, SubscriptionStatus.OFF)
+
+    async def _turn_on(self, subscription_id: str, organisation: str, now: datetime) -> None:
+        """Back on where it stopped: active, its parked deliveries due now, in their order.
+        The endpoint cannot have changed, so there is no second handshake; `last_notified_at`
+        restarts the heartbeat clock."""
+        unit = self._new_unit()
+        async with unit.transaction():
+            row = await unit.subscriptions.lock(subscription_id, organisation)
+            if row is None or row.status != SubscriptionStatus.OFF.value:
+                return
+            await unit.subscriptions.unpark(subscription_id, now)
+            await unit.subscriptions.set_status(
+                subscription_id, SubscriptionStatus.ACTIVE, last_notified_at=now
+            )
 
     async def send_heartbeats(self, limit: int = 500) -> int:
         """Queue a heartbeat for every active rest-hook quiet for its whole period."""
@@ -178,46 +195,43 @@ class SubscriptionService:
                 report, bundle_id=delivery_id, base_url=self._base_url, timestamp=now
             )
 
-        queued = await self._store.queue_heartbeats(now, limit, heartbeat)
+        unit = self._new_unit()
+        async with unit.transaction():
+            rows = await unit.subscriptions.claim_quiet(now, limit)
+            deliveries = []
+            for row in rows:
+                delivery_id = str(uuid.uuid4())
+                deliveries.append(
+                    {
+                        "delivery_id": delivery_id,
+                        "subscription_id": row.subscription_id,
+                        "kind": NotificationType.HEARTBEAT.value,
+                        "channel": Channel.REST_HOOK.value,
+                        "body": dumps(heartbeat(row, delivery_id)),
+                        "status": PENDING,
+                    }
+                )
+            await unit.notifications.add_deliveries(deliveries)
+            await unit.subscriptions.notified([row.subscription_id for row in rows], now)
+        queued = len(rows)
         if queued:
             self._on_commit()
         return queued
 
     async def find(self, subscription_id: str, organisation: str) -> Any | None:
         """The subscription, or None when it is unknown or another organisation's."""
-        async with self._sessions() as session:
-            return (
-                await session.execute(
-                    select(s).where(
-                        s.c.subscription_id == subscription_id, s.c.requester_org == organisation
-                    )
-                )
-            ).first()
+        unit = self._new_unit()
+        async with unit.transaction():
+            return await unit.subscriptions.find(subscription_id, organisation)
 
     async def status_report(self, subscription_id: str, organisation: str) -> StatusReport | None:
         """What `$status` answers: status, event count, and every delivery in trouble."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(s).where(
-                        s.c.subscription_id == subscription_id, s.c.requester_org == organisation
-                    )
-                )
-            ).first()
+        unit = self._new_unit()
+        async with unit.transaction():
+            row = await unit.subscriptions.find(subscription_id, organisation)
             if row is None:
                 return None
-            troubled = (
-                await session.execute(
-                    select(d.c.kind, d.c.event_number, d.c.status, d.c.attempts, d.c.last_error)
-                    .where(
-                        d.c.subscription_id == subscription_id,
-                        (d.c.status == DEAD)
-                        | ((d.c.status == PENDING) & d.c.last_error.is_not(None)),
-                    )
-                    .order_by(d.c.seq)
-                    .limit(100)
-                )
-            ).all()
+            troubled = await unit.subscriptions.troubled(subscription_id)
         return StatusReport(
             subscription_url=self.url(subscription_id),
             status=row.status,

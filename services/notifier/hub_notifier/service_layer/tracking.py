@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.region.service_area import borough_of
 from hub_notifier.adapters.rejection_task import rejection_task
 from hub_notifier.adapters.requester import (
@@ -30,7 +28,7 @@ from hub_notifier.domain.message_back import (
 )
 from hub_notifier.domain.person_match import demographics_of
 from hub_notifier.service_layer.notifying import Announcer, Change
-from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
+from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ class TrackingService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         announcer: Announcer,
         on_commit: Callable[[], None] = lambda: None,
         units: Callable[[], NotifierUnitOfWork] | None = None,
@@ -85,7 +83,7 @@ class TrackingService:
             )
             new = [row for row in rows.values() if row["referral_id"] in inserted]
             # Link each new referral to its person (the same person from several agencies).
-            reviews = await unit.people.link(
+            reviews = await unit.linking.link(
                 [(row["referral_id"], demographics_of(row["resource"])) for row in new]
             )
             if reviews:
@@ -142,7 +140,7 @@ class TrackingService:
             )
             # The episode is the person's open referral: a practice whose open referral of
             # this person was taken up already heard of the acceptance (person_links.py).
-            heard = await unit.people.heard_of_acceptance(
+            heard = await unit.linking.heard_of_acceptance(
                 {
                     fact.referral_id: fact.requester_org
                     for fact, _ in kept
