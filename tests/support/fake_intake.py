@@ -2,21 +2,24 @@
 
 It keeps the real one's promises the use cases rely on: a batch commits whole or not at all,
 a message's savepoint rolls back its own writes, new referrals are written at flush, and a
-staged event reaches the outbox only with the batch's commit.
+staged event reaches the outbox only with the batch's commit. `memory_changes` opens the
+units of work of the other use cases (replay, data protection) on the same tables.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from hub_common.messaging.outbox import OutgoingEvent
 from hub_common.messaging.topics import Topics
 from hub_intake.adapters.known_referrals import Recorded, Referrals
+from hub_intake.adapters.unit_of_work import Changes, IntakeChanges
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.unit_of_work import IntakeUnitOfWork
@@ -30,6 +33,7 @@ class MemoryTables:
     referrals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rejections: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: list[OutgoingEvent] = field(default_factory=list)
+    processed: set[str] = field(default_factory=set)  # data protection requests' event ids
     commits: int = 0
 
 
@@ -73,14 +77,85 @@ class _MemoryRejections:
     async def add(self, *, fingerprint: str, **row: Any) -> bool:
         if fingerprint in self._tables.rejections:
             return False
-        self._tables.rejections[fingerprint] = row
+        self._tables.rejections[fingerprint] = {**row, "replayed_at": None}
         return True
+
+    async def not_replayed(self, source: str | None = None) -> list[Any]:
+        rows = sorted(self._tables.rejections.values(), key=lambda row: row["received_at"])
+        return [
+            SimpleNamespace(**row)
+            for row in rows
+            if row["replayed_at"] is None and source in (None, row["source"])
+        ]
+
+    async def mark_replayed(self, rejection_id: str, at: datetime) -> None:
+        for row in self._tables.rejections.values():
+            if row["rejection_id"] == rejection_id:
+                row["replayed_at"] = at
 
     async def outcome_of(self, rejection_id: str) -> Any:
         for row in self._tables.rejections.values():
             if row["rejection_id"] == rejection_id:
                 return row["event"].get("outcome")
         return None
+
+
+class _MemoryErasure:
+    def __init__(self, tables: MemoryTables) -> None:
+        self._tables = tables
+
+    def _theirs(self, referral_ids: Iterable[str], episode_ids: Iterable[str]) -> list[Any]:
+        referrals, episodes = set(referral_ids), set(episode_ids)
+        return [
+            pair
+            for pair, row in self._tables.referrals.items()
+            if row["referral_id"] in referrals or row["episode_id"] in episodes
+        ]
+
+    async def referrals_of(
+        self, referral_ids: Iterable[str], episode_ids: Iterable[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._tables.referrals
+        return [
+            (rows[pair]["referral_id"], rows[pair]["service_request"])
+            for pair in self._theirs(referral_ids, episode_ids)
+        ]
+
+    async def erase(self, referral_ids: Iterable[str], episode_ids: Iterable[str]) -> int:
+        theirs = self._theirs(referral_ids, episode_ids)
+        for pair in theirs:
+            del self._tables.referrals[pair]
+        return len(theirs)
+
+    async def first_delivery(self, event_id: str) -> bool:
+        if event_id in self._tables.processed:
+            return False
+        self._tables.processed.add(event_id)
+        return True
+
+
+class FakeIntakeChanges(IntakeChanges):
+    """The intake's unit of work for its other use cases, on `tables`."""
+
+    def __init__(self, tables: MemoryTables) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.rejections = _MemoryRejections(tables)  # type: ignore[assignment]
+        self.erasure = _MemoryErasure(tables)  # type: ignore[assignment]
+
+
+def memory_changes(store: MemoryTables) -> Changes:
+    """Units of work on `store`: each commits whole (rows, then its events) or not at all."""
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[IntakeChanges]:
+        working = copy.deepcopy(store)
+        uow = FakeIntakeChanges(working)
+        yield uow
+        working.outbox.extend(uow.outgoing())
+        working.commits += 1
+        store.__dict__.update(working.__dict__)
+
+    return unit
 
 
 class _Savepoint:

@@ -1,5 +1,5 @@
-"""Intake's use cases on its unit of work kept in memory (tests/support/fake_intake.py): what
-gets recorded, refused and staged for publication, without PostgreSQL. The same use cases on
+"""Intake's use cases on its units of work kept in memory (tests/support/fake_intake.py): what
+gets recorded, refused, replayed and staged for publication, without PostgreSQL. The same use cases on
 the real database: tests/integration/test_intake_service.py and the chaos and crash tests."""
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hub_common.jsonio import dumps
 from hub_common.messaging.topics import Topics
+from hub_common.privacy.data_protection import DataProtectionRequest
 from hub_intake.adapters.formats import registered_formats
 from hub_intake.adapters.formats.base import InboundFormat, Reading
 from hub_intake.service_layer.commands import ReceiveReferrals
+from hub_intake.service_layer.data_protection import IntakeDataProtection
 from hub_intake.service_layer.intake import IntakeService
 from hub_intake.service_layer.outcomes import Outcome
-from tests.support.fake_intake import FakeIntakeUnitOfWork, MemoryTables
+from hub_intake.service_layer.replay import replay_rejections
+from tests.support.fake_intake import FakeIntakeUnitOfWork, MemoryTables, memory_changes
 from tests.support.fixtures import inbound
 
 TOPICS = Topics("t")
@@ -138,3 +142,35 @@ def _only(result: Sequence[Outcome] | Exception) -> Outcome:
     assert not isinstance(result, Exception), result
     [outcome] = result
     return outcome
+
+
+async def test_replay_accepts_what_now_reads_and_leaves_what_still_fails(
+    service: IntakeService, tables: MemoryTables
+) -> None:
+    fixed, still = community("F-8", postcode="EH1 1YZ"), community("F-9", postcode="EH2 2YZ")
+    for body in (fixed, still):
+        await service.receive(message(body))
+    # The fix: the first one's document now reads (a corrected district, say).
+    first = next(r for r in tables.rejections.values() if b"F-8" in dumps(r["event"]))
+    first["event"]["original"]["person"]["postcode"] = "CR7 8LD"
+    changes = memory_changes(tables)
+    report = await replay_rejections(None, service, "community", changes=changes)
+    assert (report.tried, report.accepted, report.still_rejected) == (2, 1, 1)
+    replayed = {r["rejection_id"]: r["replayed_at"] for r in tables.rejections.values()}
+    assert replayed[first["rejection_id"]] is not None and len(tables.referrals) == 1
+    assert [e.envelope.event_type for e in tables.outbox][-1] == "ReferralRequested"
+    again = await replay_rejections(None, service, "community", changes=changes)
+    assert (again.tried, again.accepted) == (1, 0)  # only the one still failing
+
+
+async def test_a_restriction_is_answered_once_and_asks_intake_for_nothing_else(
+    tables: MemoryTables,
+) -> None:
+    protection = IntakeDataProtection(None, TOPICS, {}, "g", changes=memory_changes(tables))
+    request = DataProtectionRequest("restrict", ("r-1",))
+    await protection.apply(request, "event-1")
+    await protection.apply(request, "event-1")  # a redelivery
+    [applied] = tables.outbox
+    assert applied.topic == TOPICS.data_protection and applied.key == request.request_id
+    assert json.loads(applied.value)["service"] == "intake"
+    assert tables.commits == 2  # the redelivery's transaction recorded nothing

@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.fhir.refs import contained
+from hub_common.messaging.inbox import first_delivery
 from hub_intake.adapters import orm
 
 r = orm.referrals
@@ -54,3 +55,25 @@ async def erase(
     """Delete the person's referrals as received; how many."""
     result = await session.execute(delete(r).where(_theirs(referral_ids, episode_ids)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class ErasureRepository:
+    """The person's referrals as received, and the data protection requests applied, in one
+    transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def referrals_of(
+        self, referral_ids: Iterable[str], episode_ids: Iterable[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return await referrals_of(self._session, referral_ids, episode_ids)
+
+    async def erase(self, referral_ids: Iterable[str], episode_ids: Iterable[str]) -> int:
+        return await erase(self._session, referral_ids, episode_ids)
+
+    async def first_delivery(self, event_id: str) -> bool:
+        """Record a request's event as applied; False when it already was (a redelivery)."""
+        return await first_delivery(
+            self._session, orm.processed_events, "intake.data-protection", event_id
+        )

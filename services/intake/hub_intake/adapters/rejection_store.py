@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,3 +52,16 @@ class Rejections:
             select(j.c.event).where(j.c.rejection_id == rejection_id)
         )
         return event.get("outcome") if event else None
+
+    async def not_replayed(self, source: str | None = None) -> list[Any]:
+        """The rejections not replayed yet (of one source, when given), oldest first: rows of
+        rejection id, source and the rejection event (which keeps the original document)."""
+        query = select(j.c.rejection_id, j.c.source, j.c.event).where(j.c.replayed_at.is_(None))
+        if source:
+            query = query.where(j.c.source == source)
+        return list((await self._session.execute(query.order_by(j.c.received_at))).all())
+
+    async def mark_replayed(self, rejection_id: str, at: datetime) -> None:
+        await self._session.execute(
+            update(j).where(j.c.rejection_id == rejection_id).values(replayed_at=at)
+        )

@@ -14,14 +14,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.agency_formats import inbound_sources
-from hub_common.messaging.inbox import first_delivery
 from hub_common.messaging.topics import Topics
-from hub_common.privacy.data_protection import DataProtectionRequest, stage_applied
+from hub_common.privacy.data_protection import DataProtectionRequest, applied_event
 from hub_common.privacy.topic_erasure import Person, delete_before, last_records
-from hub_intake.adapters import erasure_store, orm
+from hub_intake.adapters.erasure_store import identifiers
+from hub_intake.adapters.unit_of_work import Changes, Sessions, changes_for
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +27,15 @@ log = logging.getLogger(__name__)
 class IntakeDataProtection:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions | None,
         topics: Topics,
         kafka_options: Mapping[str, Any],
         group_prefix: str,
         on_commit: Callable[[], None] = lambda: None,
+        *,
+        changes: Changes | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._changes = changes_for(sessions, changes)
         self._topics = topics
         self._kafka = kafka_options
         self._group_prefix = group_prefix
@@ -53,26 +53,22 @@ class IntakeDataProtection:
     async def apply(self, request: DataProtectionRequest, event_id: str) -> None:
         counts: dict[str, int] = {}
         if request.action == "erase":
-            async with self._sessions.begin() as session:
-                held = await erasure_store.referrals_of(
-                    session, request.referral_ids, request.episode_ids
-                )
+            async with self._changes() as uow:
+                held = await uow.erasure.referrals_of(request.referral_ids, request.episode_ids)
             person = Person.of(
                 [*request.referral_ids, *(referral_id for referral_id, _ in held)],
-                [term for _, sr in held for term in erasure_store.identifiers(sr)],
+                [term for _, sr in held for term in identifiers(sr)],
             )
             bounds = await last_records(self._kafka, self.person_topics(), person)
             await delete_before(self._kafka, bounds, self._group_prefix)
             counts["topicPartitions"] = len(bounds)
-        async with self._sessions.begin() as session:
-            if not await first_delivery(
-                session, orm.processed_events, "intake.data-protection", event_id
-            ):
+        async with self._changes() as uow:
+            if not await uow.erasure.first_delivery(event_id):
                 return
             if request.action == "erase":
-                counts["referrals"] = await erasure_store.erase(
-                    session, request.referral_ids, request.episode_ids
+                counts["referrals"] = await uow.erasure.erase(
+                    request.referral_ids, request.episode_ids
                 )
-            await stage_applied(session, orm.outbox, self._topics, request, "intake", counts)
+            uow.record(applied_event(self._topics, request, "intake", counts))
         self._on_commit()
         log.info("data protection request %s (%s) applied", request.request_id, request.action)

@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.fhir.outcome import Issue, operation_outcome
 from hub_common.jsonio import dumps
 from hub_common.messaging.batch import run_batch
@@ -28,6 +26,7 @@ from hub_intake.adapters.formats.base import (
 )
 from hub_intake.adapters.formats.fhir_bundle import read_process_message
 from hub_intake.adapters.known_referrals import Recorded
+from hub_intake.adapters.unit_of_work import Sessions
 from hub_intake.domain.events import ReferralRequested
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.resend import resend_refusals
@@ -59,7 +58,7 @@ class IntakeService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         formats: dict[str, InboundFormat],
         topics: Topics,
         on_commit: Any = None,

@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.agency_formats import agency_format
 from hub_common.jsonio import dumps
-from hub_intake.adapters import orm
+from hub_intake.adapters.unit_of_work import Changes, Sessions, changes_for
 from hub_intake.service_layer.commands import ReceiveReferrals
 from hub_intake.service_layer.intake import IntakeService
 
@@ -51,33 +48,28 @@ def original_bytes(source: str, original: Any) -> bytes:
 
 
 async def replay_rejections(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions | None,
     service: IntakeService,
     source: str | None = None,
     *,
     on_progress: Callable[[int, int], None] | None = None,
+    changes: Changes | None = None,
 ) -> ReplayReport:
     """Replay every rejection not yet replayed, oldest first; `on_progress(done, total)` is
     told the total once the rejections are listed, then after each one (the CLI's bar)."""
     progress = on_progress or (lambda done, total: None)
-    async with sessions() as session:
-        query = select(
-            orm.rejections.c.rejection_id, orm.rejections.c.source, orm.rejections.c.event
-        ).where(orm.rejections.c.replayed_at.is_(None))
-        if source:
-            query = query.where(orm.rejections.c.source == source)
-        rows = (await session.execute(query.order_by(orm.rejections.c.received_at))).all()
+    units = changes_for(sessions, changes)
+    async with units() as uow:
+        rows = await uow.rejections.not_replayed(source)
     accepted = 0
     progress(0, len(rows))
     for done, row in enumerate(rows, start=1):
-        accepted += await _replay_one(sessions, service, row)
+        accepted += await _replay_one(units, service, row)
         progress(done, len(rows))
     return ReplayReport(tried=len(rows), accepted=accepted, still_rejected=len(rows) - accepted)
 
 
-async def _replay_one(
-    sessions: async_sessionmaker[AsyncSession], service: IntakeService, row: Any
-) -> int:
+async def _replay_one(units: Changes, service: IntakeService, row: Any) -> int:
     """1 when the rejection is accepted now (and marked replayed), else 0."""
     if not service.knows(row.source):
         return 0
@@ -93,10 +85,6 @@ async def _replay_one(
         return 0
     if not outcomes or any(o.status == "rejected" for o in outcomes):
         return 0
-    async with sessions.begin() as session:
-        await session.execute(
-            update(orm.rejections)
-            .where(orm.rejections.c.rejection_id == row.rejection_id)
-            .values(replayed_at=datetime.now(UTC))
-        )
+    async with units() as uow:
+        await uow.rejections.mark_replayed(row.rejection_id, datetime.now(UTC))
     return 1

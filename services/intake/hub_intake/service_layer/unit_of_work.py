@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from hub_common.fhir.systems import FHIR_JSON, PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.messaging.batch import BatchUnitOfWork
@@ -23,6 +21,7 @@ from hub_common.messaging.topics import Topics
 from hub_intake.adapters import orm
 from hub_intake.adapters.known_referrals import Referrals
 from hub_intake.adapters.rejection_store import Rejections
+from hub_intake.adapters.unit_of_work import Sessions
 from hub_intake.domain.events import (
     IntakeEvent,
     ReferralChanged,
@@ -40,7 +39,7 @@ class IntakeUnitOfWork(BatchUnitOfWork):
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         topics: Topics,
         wanted: Sequence[Referral] = (),
     ) -> None:

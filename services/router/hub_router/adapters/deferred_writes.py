@@ -6,10 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.messaging.batch import BatchConflict
+from hub_common.messaging.consumer import sqlstate_of
 from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
 from hub_router.adapters import orm
+
+UNIQUE_VIOLATION = "23505"
 
 
 @dataclass
@@ -29,7 +34,14 @@ class DeferredWrites:
         tasks, decisions, events = self.tasks, self.decisions, self.events
         self.tasks, self.decisions, self.events = [], [], []
         if tasks:
-            await session.execute(insert(orm.tasks), tasks)
+            try:
+                await session.execute(insert(orm.tasks), tasks)
+            except IntegrityError as error:
+                if sqlstate_of(error) != UNIQUE_VIOLATION:
+                    raise
+                # Another replica created one of these Tasks meanwhile (the directory changed
+                # between the two, so they held different locks): look again, finding it held.
+                raise BatchConflict("a Task of the batch was created meanwhile") from error
         if decisions:
             await session.execute(insert(orm.decisions), decisions)
         # Last, after the rows: the events keep the batch's order in the outbox.

@@ -4,7 +4,7 @@ Offering a new referral, re-offering a declined or unanswered one, assigning one
 rebalancing all read worker loads and then add to one: each holds the assignment lock of every
 worker it could offer to (`task_repository.lock_workers`, the workers covering the referrals'
 areas, or the coordinator's choice) from before it reads the loads until it commits, and
-offers only to workers it read with those locks held (`unit_of_work.lock_for`). So no two of
+offers only to workers it read with those locks held (`TaskRepository.lock_for`). So no two of
 them, on any replica, can both give a worker their last free place, while changes about
 different workers (other boroughs) decide in parallel. Why that is enough is in
 `lock_workers`'s docstring.

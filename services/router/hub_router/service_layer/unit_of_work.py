@@ -16,21 +16,16 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from hub_common.messaging.batch import BatchConflict, BatchUnitOfWork
-from hub_common.messaging.consumer import sqlstate_of
+from hub_common.messaging.batch import BatchUnitOfWork
 from hub_common.observability.metrics import count_on_commit
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.adapters.deferred_writes import DeferredWrites
 from hub_router.adapters.tasks import TaskRepository
-from hub_router.adapters.unit_of_work import RouterUnitOfWork
+from hub_router.adapters.unit_of_work import RouterUnitOfWork, Sessions
 from hub_router.adapters.worker_roster import WorkerRoster
 from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 
-UNIQUE_VIOLATION = "23505"
 LOOKAHEAD_DAYS = 7  # a referral arriving on a day off is offered to whoever works soonest
 
 
@@ -56,14 +51,6 @@ class Assignments(Counts, Protocol):
     async def continuity_worker(self, route: ReferralToRoute) -> str | None: ...
 
     def took(self, stored: repo.StoredTask) -> None: ...
-
-
-async def lock_for(
-    session: AsyncSession, roster: WorkerRoster, routes: Sequence[ReferralToRoute]
-) -> list[LinkWorker]:
-    """The active workers, with the assignment lock held of each who could take one of
-    `routes` (the only ones the caller may then offer them to)."""
-    return await TaskRepository(session).lock_for(roster, routes)
 
 
 def count_offer(loads: dict[date, dict[str, Load]], stored: repo.StoredTask) -> None:
@@ -126,7 +113,7 @@ class RoutingUnitOfWork(BatchUnitOfWork):
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         roster: WorkerRoster,
         today: date,
         routes: Sequence[ReferralToRoute],
@@ -139,7 +126,7 @@ class RoutingUnitOfWork(BatchUnitOfWork):
         self._event_ids = event_ids
 
     async def start(self) -> None:
-        self.workers = await lock_for(self.session, self._roster, self._routes)
+        self.workers = await TaskRepository(self.session).lock_for(self._roster, self._routes)
         self.loads = await repo.loads_by_day(self.session, self._today, LOOKAHEAD_DAYS)
         self.lookups = await BatchLookups.load(self.session, self._routes, self._event_ids)
         self.deferred = DeferredWrites()
@@ -156,14 +143,8 @@ class RoutingUnitOfWork(BatchUnitOfWork):
         count_offer(self.loads, stored)
 
     async def flush(self) -> None:
-        try:
-            await self.deferred.write(self.session)
-        except IntegrityError as error:
-            if sqlstate_of(error) != UNIQUE_VIOLATION:
-                raise
-            # Another replica created one of these Tasks meanwhile (the directory changed
-            # between the two, so they held different locks): look again, finding it held.
-            raise BatchConflict("a Task of the batch was created meanwhile") from error
+        # BatchConflict when another replica created one of these Tasks meanwhile.
+        await self.deferred.write(self.session)
 
     def remember(self) -> Any:
         loads = {day: dict(by_worker) for day, by_worker in self.loads.items()}
