@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, Integer, MetaData, Table
 
@@ -19,7 +19,8 @@ from hub_common.storage.wakeup import (
     notify_on_insert,
 )
 from hub_notifier.adapters.attempt import Attempt
-from hub_notifier.service_layer.delivering import DeliveryWorker
+from hub_notifier.adapters.delivery_store import Claimed
+from hub_notifier.service_layer.delivering import BUSY_RECHECK_SECONDS, DeliveryWorker
 
 
 def test_the_trigger_notifies_the_tables_channel_once_per_statement_when_a_row_matches() -> None:
@@ -76,16 +77,19 @@ async def test_a_wait_ends_when_woken_at_its_deadline_or_at_the_fallback() -> No
 
 
 class Store:
-    """Nothing to claim; the next delivery falls due `due_in` from now."""
+    """`first` for the first claim, then nothing; the next delivery falls due `due_in` from
+    now."""
 
-    def __init__(self, due_in: timedelta | None) -> None:
+    def __init__(self, due_in: timedelta | None, first: list[Claimed] | None = None) -> None:
         self.claims: list[float] = []
         self.looked_ahead = 0
         self._due_in = due_in
+        self._first = first or []
 
-    async def claim(self, limit: int, lease: timedelta) -> list[object]:
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
         self.claims.append(time.monotonic())
-        return []
+        claimed, self._first = self._first, []
+        return claimed
 
     async def next_due_in(self) -> timedelta | None:
         self.looked_ahead += 1
@@ -97,11 +101,17 @@ class Unused:
         raise AssertionError("nothing to send")
 
 
-async def run_worker(store: Store, seconds: float) -> None:
+class Hanging:
+    async def send(self, *_args: object, **_kwargs: object) -> Attempt:
+        await asyncio.sleep(60)
+        raise AssertionError("never answers")
+
+
+async def run_worker(store: Store, seconds: float, mailer: object | None = None) -> None:
     worker = DeliveryWorker(
         store,  # type: ignore[arg-type]
         Unused(),
-        Unused(),
+        mailer or Unused(),  # type: ignore[arg-type]
         concurrency=2,
         timeout_seconds=1.0,
         lease_seconds=5.0,
@@ -125,3 +135,17 @@ async def test_the_idle_worker_with_nothing_pending_sleeps_until_the_fallback() 
     store = Store(None)
     await run_worker(store, 0.3)
     assert len(store.claims) == 1
+
+
+async def test_with_a_send_hanging_the_worker_still_claims_again_within_a_second() -> None:
+    """A hanging endpoint's delivery settles only at its timeout: meanwhile nothing wakes the
+    worker, so it claims again after BUSY_RECHECK_SECONDS and a retry due is not held back."""
+    hanging = Claimed(1, "d-1", None, "email", "email", "a@example.org", b"", 1, datetime.now(UTC))
+    store = Store(timedelta(seconds=30), first=[hanging])
+    await run_worker(store, BUSY_RECHECK_SECONDS + 0.4, mailer=Hanging())
+    assert len(store.claims) == 2, store.claims
+    assert (
+        BUSY_RECHECK_SECONDS - 0.05
+        <= store.claims[1] - store.claims[0]
+        < BUSY_RECHECK_SECONDS + 0.3
+    )

@@ -28,6 +28,9 @@ from hub_notifier.service_layer.settling import SettleBatcher
 
 log = logging.getLogger(__name__)
 
+BUSY_RECHECK_SECONDS = 1.0
+"""Longest wait, with deliveries in flight, before claiming again (see DeliveryWorker._idle)."""
+
 
 class Webhook(Protocol):
     async def send(
@@ -121,12 +124,14 @@ class DeliveryWorker:
 
         It looks ahead for the next due time only after a claim that found nothing: after one
         that found some, their settling wakes the worker anyway, and under load the extra
-        query would come with nearly every claim."""
+        query would come with nearly every claim. Those may hang until their timeout, though,
+        so then it claims again within BUSY_RECHECK_SECONDS at most, and a retry falls due
+        that late at worst."""
         if len(self._in_flight) >= self._concurrency:
             await self._wakeup.wait(others=self._in_flight)
             return
         if not look_ahead:
-            await self._wakeup.wait()
+            await self._wakeup.wait(within=BUSY_RECHECK_SECONDS)
             return
         try:
             due_in = await self._store.next_due_in()
