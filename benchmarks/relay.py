@@ -112,7 +112,11 @@ async def durable_hop(bootstrap: str, source: str, target: str, group: str, data
     """The durable ceiling's hop (see the module's docstring): forever. Its consumer group
     names its rows in the shared inbox and outbox."""
     connection = await asyncpg.connect(database)
-    await connection.execute(DURABLE_SCHEMA)
+    async with connection.transaction():
+        # The three hops start at once: CREATE SCHEMA IF NOT EXISTS is not safe against a
+        # concurrent one (a unique violation in pg_namespace), so they take turns.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext('bench_relay'))")
+        await connection.execute(DURABLE_SCHEMA)
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,

@@ -20,26 +20,22 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import Span
 from sqlalchemy import (
     BigInteger,
-    Insert,
     Integer,
-    LargeBinary,
     Select,
     Table,
     all_,
     any_,
     bindparam,
-    cast,
     delete,
     func,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
 from hub_common.observability import tracing
+from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_common.storage.db import array_parameter
 from hub_common.storage.wakeup import Wakeup, channel_of
 
@@ -64,42 +60,28 @@ async def add_to_outbox(
 ) -> None:
     """Stage events in the caller's transaction. Call it last, after the rows it reports on are
     locked and written, so that a referral's later change always gets a later `seq`."""
-    if not events:
-        return
-    await db.execute(
-        _insert_rows(outbox),
+    await insert_batch(db, [(outbox_columns(outbox), outbox_rows(events))])
+
+
+@functools.cache
+def outbox_columns(outbox: Table) -> BatchTable:
+    """The outbox as one of the tables a batch writes in a single statement
+    (`hub_common.storage.batch_insert`): listed last, after the rows its events report on."""
+    return BatchTable(outbox, ("topic", "key", "value", "headers"))
+
+
+def outbox_rows(events: Sequence[OutgoingEvent]) -> list[dict[str, Any]]:
+    """The events as outbox rows, in their order (which becomes their `seq` order): one
+    INSERT for any number of them, unnested from one array per column."""
+    return [
         {
-            "topics": [event.topic for event in events],
-            "keys": [event.key for event in events],
-            "values": [event.value for event in events],
-            "headers": [dumps(dict(event.envelope.to_headers_str())).decode() for event in events],
-        },
-    )
-
-
-@functools.cache  # built once per table; SQLAlchemy then caches its compiled form
-def _insert_rows(outbox: Table) -> Insert:
-    """One INSERT for any number of events, its rows unnested from four arrays, in list order.
-
-    One statement whatever the count: executemany costs PostgreSQL a bind and an execute per
-    row, and a multi-row VALUES would be a new statement (and a new plan) for every count."""
-    rows = (
-        func.unnest(
-            array_parameter("topics"),
-            array_parameter("keys"),
-            array_parameter("values", LargeBinary),
-            array_parameter("headers"),
-        )
-        .table_valued("topic", "key", "value", "headers", with_ordinality="n")
-        .render_derived("row")
-    )
-    return insert(outbox).from_select(
-        ["topic", "key", "value", "headers"],
-        # ORDER BY the position: seq follows the order the caller listed the events in.
-        select(rows.c.topic, rows.c.key, rows.c.value, cast(rows.c.headers, JSONB)).order_by(
-            rows.c.n
-        ),
-    )
+            "topic": event.topic,
+            "key": event.key,
+            "value": event.value,
+            "headers": dumps(dict(event.envelope.to_headers_str())),
+        }
+        for event in events
+    ]
 
 
 INITIAL_BACKOFF_SECONDS = 0.5

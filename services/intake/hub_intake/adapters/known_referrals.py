@@ -15,10 +15,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select, true
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.messaging.batch import BatchConflict
+from hub_common.messaging.outbox import OutgoingEvent, outbox_columns, outbox_rows
+from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_common.storage.db import array_parameter
 from hub_intake.adapters import orm
 from hub_intake.domain.identity import person_key
@@ -55,6 +56,22 @@ _FIRST = (
 )
 FIRST_EPISODES = select(_KEYS.c.person_key, _FIRST.c.episode_id).select_from(
     _KEYS.join(_FIRST, true())
+)
+
+
+NEW_REFERRALS = BatchTable(
+    r,
+    (
+        "referral_id",
+        "source",
+        "referrer_reference",
+        "episode_id",
+        "person_key",
+        "received_at",
+        "service_request",
+        "sending_agency",
+    ),
+    on_conflict="ON CONFLICT ON CONSTRAINT uq_referrals_source_reference DO NOTHING",
 )
 
 
@@ -107,21 +124,23 @@ class Referrals:
         self._episodes.setdefault(row["person_key"], row["episode_id"])
 
     async def flush(self) -> None:
-        """Write the new referrals in one multi-row INSERT. If one of them was recorded
-        meanwhile (another replica, same source and reference), BatchConflict: the batch is
-        taken again, and finds that referral among the recorded ones."""
+        """Write the new referrals (and nothing else)."""
+        await self.flush_with_outbox(())
+
+    async def flush_with_outbox(self, events: Sequence[OutgoingEvent]) -> None:
+        """Write the new referrals, then stage `events` in the outbox, in ONE statement
+        (`hub_common.storage.batch_insert`). If one of the referrals was recorded meanwhile
+        (another replica, same source and reference), BatchConflict: the batch is taken again
+        (its transaction rolled back, these outbox rows with it), and finds that referral among
+        the recorded ones."""
         rows, self._new = self._new, []
-        if not rows or self._session is None:
+        if (not rows and not events) or self._session is None:
             return
-        written = (
-            await self._session.scalars(
-                insert(r)
-                .on_conflict_do_nothing(constraint="uq_referrals_source_reference")
-                .returning(r.c.referral_id),
-                rows,
-            )
-        ).all()
-        if len(written) != len(rows):
+        written, _ = await insert_batch(
+            self._session,
+            [(NEW_REFERRALS, rows), (outbox_columns(orm.outbox), outbox_rows(events))],
+        )
+        if written != len(rows):
             raise BatchConflict("a referral of the batch was recorded meanwhile")
 
     async def lock(self, source: str, referrer_reference: str) -> Any:

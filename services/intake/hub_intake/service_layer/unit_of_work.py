@@ -16,9 +16,8 @@ from hub_common.fhir.systems import FHIR_JSON, PLAIN_JSON
 from hub_common.jsonio import dumps
 from hub_common.messaging.batch import BatchUnitOfWork
 from hub_common.messaging.envelope import Envelope
-from hub_common.messaging.outbox import OutgoingEvent, add_to_outbox
+from hub_common.messaging.outbox import OutgoingEvent
 from hub_common.messaging.topics import Topics
-from hub_intake.adapters import orm
 from hub_intake.adapters.known_referrals import Referrals
 from hub_intake.adapters.rejection_store import Rejections
 from hub_intake.adapters.unit_of_work import Sessions
@@ -62,9 +61,9 @@ class IntakeUnitOfWork(BatchUnitOfWork):
         return [to_outgoing(self._topics, event) for event in events]
 
     async def flush(self) -> None:
-        await self.referrals.flush()
-        # Last, after every row they report on is written (see add_to_outbox).
-        await add_to_outbox(self.session, orm.outbox, self.outgoing())
+        # The outbox rows last, after every row they report on (see add_to_outbox), in the
+        # same statement as the new referrals.
+        await self.referrals.flush_with_outbox(self.outgoing())
 
     def remember(self) -> Any:
         return self.referrals.remember(), len(self._events)

@@ -1,0 +1,57 @@
+"""The single statement a batch writes its new rows with (hub_common.storage.batch_insert)."""
+
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy.dialects.postgresql import JSONB
+
+from hub_common.storage.batch_insert import BatchTable, statement
+from hub_common.storage.db import outbox_table
+
+metadata = MetaData(schema="somewhere")
+rows_table = Table(
+    "rows",
+    metadata,
+    Column("row_id", String(64), primary_key=True),
+    Column("body", JSONB),
+    Column("count", Integer),
+    Column("at", DateTime(timezone=True)),
+)
+ROWS = BatchTable(rows_table, ("row_id", "body", "count", "at"), "ON CONFLICT DO NOTHING")
+OUTBOX = BatchTable(outbox_table(metadata), ("topic", "key", "value", "headers"))
+
+
+def test_every_table_is_one_insert_from_arrays_in_one_statement() -> None:
+    text = statement((ROWS, OUTBOX))
+    assert text.count("INSERT INTO") == 2
+    # The rows first, the outbox last, each from one array per column, numbered in turn.
+    assert text.index("INSERT INTO somewhere.rows") < text.index("INSERT INTO somewhere.outbox")
+    for number in range(1, 9):
+        assert f"${number}::" in text
+    assert "$9" not in text
+    # JSONB travels as text and is cast; the other types keep their own.
+    assert "$2::TEXT[]" in text and "u.body::JSONB" in text
+    assert "$3::INTEGER[]" in text and "$4::TIMESTAMP WITH TIME ZONE[]" in text
+    assert "ON CONFLICT DO NOTHING RETURNING 1" in text
+    # In the caller's order, and how many rows each insert wrote.
+    assert text.count("ORDER BY u.batch_position") == 2
+    assert text.endswith("SELECT (SELECT count(*) FROM w0), (SELECT count(*) FROM w1)")
+
+
+def test_rows_become_one_list_per_column_with_json_as_text() -> None:
+    at = datetime.datetime(2026, 12, 3, tzinfo=datetime.UTC)
+    arrays = ROWS.arrays(
+        [
+            {"row_id": "a", "body": {"x": [1]}, "count": 1, "at": at},
+            {"row_id": "b", "body": None, "count": None, "at": None},
+        ]
+    )
+    assert arrays == [["a", "b"], ['{"x":[1]}', None], [1, None], [at, None]]
+    assert OUTBOX.arrays([{"topic": "t", "key": "k", "value": b"v", "headers": b"{}"}]) == [
+        ["t"],
+        ["k"],
+        [b"v"],
+        ["{}"],
+    ]
