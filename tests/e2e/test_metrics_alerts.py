@@ -49,7 +49,7 @@ def services(
     }
     try:
         for process in running.values():
-            process.start(ready_timeout=120)  # a loaded machine imports slowly
+            process.start()
         yield running
     finally:
         for process in running.values():

@@ -42,7 +42,12 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.log_dir / f"{self.name}-{self.port}.log"
 
-    def start(self, ready_timeout: float = 60.0) -> ServiceProcess:
+    # How long a start may take before the test fails: a guard against a service that never
+    # comes up, not a performance claim. Importing the service on a two-core machine that is
+    # running other test files (make test's workers) alongside has taken over a minute.
+    READY_TIMEOUT = 180.0
+
+    def start(self, ready_timeout: float = READY_TIMEOUT) -> ServiceProcess:
         env = {**os.environ, **self.env, PORT_VARIABLE[self.name]: str(self.port)}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
