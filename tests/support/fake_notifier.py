@@ -116,6 +116,12 @@ class _Referrals:
             if rid in referral_ids
         }
 
+    async def source_of(self, referral_id: str | None) -> str:
+        if referral_id in self._tables.rejections:
+            return str(self._tables.rejections[referral_id]["source"])
+        row = self._tables.service_requests.get(referral_id or "")
+        return str(row["source"]) if row else "unknown"
+
     async def add_rejection(self, rejection_id: str, source: str, event: dict[str, Any]) -> bool:
         if rejection_id in self._tables.rejections:
             return False
@@ -256,6 +262,10 @@ class _Subscriptions:
 
     lock = find
 
+    async def organisation_of(self, subscription_id: str | None) -> str | None:
+        row = self._tables.subscriptions.get(subscription_id or "")
+        return str(row["requester_org"]) if row else None
+
     async def set_status(
         self, subscription_id: str, status: SubscriptionStatus, **more: Any
     ) -> Any:
@@ -324,6 +334,40 @@ class _Subscriptions:
         ][:limit]
 
 
+class _Deliveries:
+    def __init__(self, tables: NotifierTables) -> None:
+        self._tables = tables
+
+    def _one(self, delivery_id: str) -> dict[str, Any] | None:
+        return next((r for r in self._tables.deliveries if r["delivery_id"] == delivery_id), None)
+
+    async def dead(self, subscription_id: str | None = None, limit: int = 100) -> list[Any]:
+        return [
+            SimpleNamespace(**row)
+            for row in self._tables.deliveries
+            if row["status"] == DEAD
+            and (not subscription_id or row["subscription_id"] == subscription_id)
+        ][:limit]
+
+    async def dead_one(self, delivery_id: str) -> Any | None:
+        row = self._one(delivery_id)
+        return SimpleNamespace(**row) if row and row["status"] == DEAD else None
+
+    async def requeue(self, delivery_id: str, now: datetime) -> None:
+        row = self._one(delivery_id)
+        assert row is not None
+        row.update(status=PENDING, due_at=now, attempts=0, first_attempt_at=None)
+
+    async def delivered(self, delivery_id: str, at: datetime) -> None:
+        row = self._one(delivery_id)
+        assert row is not None
+        row.update(status="delivered", delivered_at=at)
+
+    async def status_of(self, delivery_id: str) -> str:
+        row = self._one(delivery_id)
+        return str(row["status"]) if row else "None"
+
+
 class FakeNotifierUnitOfWork(NotifierUnitOfWork):
     """Works on a copy of `store`'s tables, copied back when the transaction commits."""
 
@@ -348,6 +392,7 @@ class FakeNotifierUnitOfWork(NotifierUnitOfWork):
         self.restrictions = _Restrictions(self.tables)  # type: ignore[assignment]
         self.notifications = _Notifications(self.tables)  # type: ignore[assignment]
         self.subscriptions = _Subscriptions(self.tables)  # type: ignore[assignment]
+        self.deliveries = _Deliveries(self.tables)  # type: ignore[assignment]
 
     async def flush(self) -> None:
         self.tables.outbox.extend(self.outgoing())

@@ -22,6 +22,7 @@ from hub_notifier.adapters.delivery_store import PARKED_UNTIL
 from hub_notifier.adapters.requester import requester_key
 from hub_notifier.domain.commands import CreateSubscription
 from hub_notifier.domain.subscription import Channel, RefusedSubscription
+from hub_notifier.service_layer.dead_letters import DeadLetters, NoStatusTopic
 from hub_notifier.service_layer.notifying import Announcer
 from hub_notifier.service_layer.subscribing import SubscriptionService
 from hub_notifier.service_layer.tracking import TrackingService
@@ -280,6 +281,42 @@ async def test_status_reports_the_deliveries_in_trouble(
         "handshake: dead-lettered after 5 attempts (last: HTTP 503); an operator can retry it",
     )
     assert await subscribing.status_report(created.row.subscription_id, "someone|else") is None
+
+
+async def test_a_dead_letter_retried_goes_out_again_by_its_own_channel(
+    service: TrackingService, tables: NotifierTables, kicks: list[str]
+) -> None:
+    letters = DeadLetters(
+        None,  # type: ignore[arg-type]
+        lambda: NOW,
+        on_commit=lambda: kicks.append("kick"),
+        topics=TOPICS,
+        units=lambda: FakeNotifierUnitOfWork(tables, TOPICS),
+    )
+    referral_id = new_id()
+    await service.record_request(service_request(referral_id, CVA), new_id())
+    hook = tables.subscribe(CVA_KEY, "rest-hook")
+    kafka = tables.subscribe(CVA_KEY, "message")
+    await service.record_tasks(events(versions(referral_id, count=1)))
+    tables.outbox.clear()
+    for row in tables.deliveries:
+        row.update(status="dead", attempts=5, last_error="HTTP 503")
+    by_channel = {row["subscription_id"]: row["delivery_id"] for row in tables.deliveries}
+    assert len(await letters.list()) == 2
+    assert await letters.retry(by_channel[hook])
+    assert await letters.status(by_channel[hook]) == "pending"  # the worker sends it again
+    assert tables.outbox == []
+    assert await letters.retry(by_channel[kafka])
+    assert await letters.status(by_channel[kafka]) == "delivered"  # handed to the outbox
+    [event] = tables.outbox
+    assert (event.topic, event.key) == ("t.referrals.status.community", referral_id)
+    assert not await letters.retry(by_channel[kafka])  # no longer dead
+    # A Kafka delivery of a referral from no known source has no topic to go to.
+    [dead] = [row for row in tables.deliveries if row["delivery_id"] == by_channel[kafka]]
+    dead.update(status="dead", referral_id="unknown-referral")
+    with pytest.raises(NoStatusTopic):
+        await letters.retry(by_channel[kafka])
+    assert await letters.status(by_channel[kafka]) == "dead"  # nothing committed
 
 
 def test_no_notifier_use_case_imports_sqlalchemy() -> None:
