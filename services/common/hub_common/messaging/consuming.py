@@ -32,6 +32,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 from opentelemetry.trace import Span
 from pydantic import SkipValidation, TypeAdapter, ValidationError
 
+from hub_common.jsonio import loads
 from hub_common.messaging.consumer import PermanentError, process_durably
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, header_map
 from hub_common.observability import tracing
@@ -120,7 +121,13 @@ class Decoder(Generic[M]):
         if not value:
             raise PermanentError("empty value")
         try:
-            return self._adapter.validate_json(value)
+            # orjson, then the type: for a FHIR resource of a few kB, twice as fast as
+            # pydantic's own JSON parsing, and the elements the type does not name pass as is.
+            document = loads(value)
+        except ValueError:
+            raise PermanentError("value is not JSON") from None
+        try:
+            return self._adapter.validate_python(document)
         except ValidationError as error:
             raise PermanentError(_fields(error)) from None
 
