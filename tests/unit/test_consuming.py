@@ -4,6 +4,7 @@ every AsyncAPI channel shows its payload schema."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ from faststream.kafka import KafkaBroker
 
 from hub_cli.main import contract_documents
 from hub_common.messaging.consumer import PermanentError
-from hub_common.messaging.consuming import Decoder, Delivery, subscribe
+from hub_common.messaging.consuming import (
+    POLL_WAIT_MS,
+    Decoder,
+    Delivery,
+    LongPollBatchSubscriber,
+    subscribe,
+)
 from hub_common.messaging.messages import (
     AlertMessage,
     AuditMessage,
@@ -128,3 +135,45 @@ def test_every_channel_of_every_asyncapi_document_shows_its_payload_schema() -> 
             assert payload.get("type") != "null", f"{relative}: {name} has no payload schema"
             shown = ("$ref", "properties", "anyOf", "format")
             assert any(payload.get(key) for key in shown), f"{relative}: {name}: {payload}"
+
+
+# Long polls: an idle subscriber waits on the broker, and never sleeps on top of its wait.
+
+
+class IdleConsumer:
+    """A consumer with nothing to fetch: each poll waits its whole timeout, as aiokafka's does."""
+
+    def __init__(self) -> None:
+        self.waits: list[int] = []
+
+    async def getmany(self, *partitions: Any, timeout_ms: int, max_records: int) -> dict[Any, Any]:
+        self.waits.append(timeout_ms)
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+
+class BusyConsumer:
+    async def getmany(self, *partitions: Any, timeout_ms: int, max_records: int) -> dict[Any, Any]:
+        return {"p0": ["r1", "r2"], "p1": ["r3"]}
+
+
+def registered(broker: KafkaBroker) -> Any:
+    subscribe(broker, topics="a", group_id="g", message=dict, description="d", apply=apply)
+    return broker.subscribers[-1]
+
+
+async def test_an_idle_subscriber_waits_on_the_broker_and_nothing_else() -> None:
+    subscriber = registered(KafkaBroker("127.0.0.1:9"))
+    assert isinstance(subscriber, LongPollBatchSubscriber)
+    consumer = IdleConsumer()
+    started = asyncio.get_running_loop().time()
+    assert await subscriber.get_msg(consumer) == ()
+    took = asyncio.get_running_loop().time() - started
+    # One long poll (FastStream's own subscriber sleeps as long again after an empty one).
+    assert consumer.waits == [POLL_WAIT_MS]
+    assert took < POLL_WAIT_MS / 1000 * 1.5
+
+
+async def test_a_poll_with_records_returns_them_all_in_order() -> None:
+    subscriber = registered(KafkaBroker("127.0.0.1:9"))
+    assert await subscriber.get_msg(BusyConsumer()) == ("r1", "r2", "r3")
