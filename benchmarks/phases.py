@@ -94,13 +94,19 @@ async def run_phase(
 
 
 async def measure_idle(
-    sampler: ProcessSampler, seconds: float, settle_seconds: float = 3.0
-) -> tuple[float, dict[str, Usage], dict[str, float]]:
+    sampler: ProcessSampler,
+    seconds: float,
+    database: DatabaseCounter | None = None,
+    settle_seconds: float = 3.0,
+) -> tuple[float, dict[str, Usage], dict[str, float], DatabaseWork | None]:
     """The processes with nothing to do for `seconds` (after `settle_seconds` for the last
     phase's stragglers): what waiting for work costs. Returns the seconds measured, each
-    process's usage and the whole machine's."""
+    process's usage, the whole machine's, and the statements PostgreSQL ran meanwhile (a
+    loop that polls shows there)."""
     await asyncio.sleep(settle_seconds)
     progress = Progress("idle")
+    if database:
+        await database.begin()
     sampler.begin()
     start = time.monotonic()
     while (left := seconds - (time.monotonic() - start)) > 0:
@@ -108,8 +114,9 @@ async def measure_idle(
         await asyncio.sleep(min(1.0, left))
     elapsed = round(time.monotonic() - start, 2)
     usage = await sampler.end()
+    work = await database.end() if database else None
     progress.done(f"no load for {elapsed:g} s")
-    return elapsed, usage, sampler.machine()
+    return elapsed, usage, sampler.machine(), work
 
 
 async def _await_notifications(

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks.measure import HubObserver, RelayObserver, Usage
+from benchmarks.measure import DatabaseWork, HubObserver, RelayObserver, Usage
 from benchmarks.phases import Phase
 from benchmarks.stats import (
     hop_latencies,
@@ -128,12 +128,21 @@ def cpu_ms_per_referral(figures: Mapping[str, Any] | None) -> float | None:
 
 
 def idle_figures(
-    seconds: float, usage: Mapping[str, Usage], machine: dict[str, float]
+    seconds: float,
+    usage: Mapping[str, Usage],
+    machine: dict[str, float],
+    database: DatabaseWork | None = None,
 ) -> dict[str, Any]:
     """The services with no load: each one's CPU, and all of them together as a percentage of
-    one core (from CPU seconds, finer than each process's rounded percentage)."""
+    one core (from CPU seconds, finer than each process's rounded percentage); the statements
+    PostgreSQL ran meanwhile, per second and by service (None: not counted)."""
     processes = {name: asdict(u) for name, u in usage.items()}
+    statements = database.statements if database else None
     return {
+        "statements_per_s": round(statements / seconds, 2)
+        if statements is not None and seconds > 0
+        else None,
+        "statements_by_service": dict(database.by_service) if database else {},
         "seconds": seconds,
         "services_cpu_percent": round(100 * services_cpu_seconds(processes) / seconds, 2)
         if seconds > 0
@@ -476,7 +485,8 @@ def quiet_lines(result: Mapping[str, Any]) -> list[str]:
         )
         lines.append(
             f"  no load for {idle['seconds']:g} s: the services used "
-            f"{_n(idle['services_cpu_percent'], 2)} % of one core ({each})"
+            f"{_n(idle['services_cpu_percent'], 2)} % of one core ({each}); PostgreSQL ran "
+            f"{_n(idle.get('statements_per_s'), 1)} statements/s"
         )
     for figures in trickle.values():
         lines.append(

@@ -210,7 +210,7 @@ async def measure_hub(
                 figures[phase.name] = report.hub_figures(phase, observer)
                 if phase.name == WARM_UP and args.idle_seconds > 0:
                     figures["idle"] = report.idle_figures(
-                        *await measure_idle(sampler, args.idle_seconds)
+                        *await measure_idle(sampler, args.idle_seconds, database)
                     )
     finally:
         await receiver.stop()

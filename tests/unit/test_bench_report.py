@@ -253,9 +253,14 @@ def usage(cpu_seconds: float) -> Usage:
 
 def test_idle_and_trickle_cost_count_the_services_not_the_harness() -> None:
     idle = idle_figures(
-        20.0, {"intake": usage(0.04), "notifier": usage(0.06), "harness": usage(5.0)}, {}
+        20.0,
+        {"intake": usage(0.04), "notifier": usage(0.06), "harness": usage(5.0)},
+        {},
+        DatabaseWork(30, 10, {"notifier": 20, "other": 10}),
     )
     assert idle["services_cpu_percent"] == pytest.approx(0.5)  # 0.1 s of 20 s
+    assert idle["statements_per_s"] == pytest.approx(1.5)
+    assert idle["statements_by_service"] == {"notifier": 20, "other": 10}
 
     def phase(referrals: int, cpu: float, p99: float, rate: float | None = None) -> dict[str, Any]:
         latency = {"p50": p99 / 2, "p99": p99, "count": referrals}
@@ -282,6 +287,7 @@ def test_idle_and_trickle_cost_count_the_services_not_the_harness() -> None:
     assert met["p99_notified_ms_at_5_per_s"]["met"] is True  # 80 ms
     lines = "\n".join(quiet_lines({"idle": idle, "trickle": figures}))
     assert "0.50 % of one core" in lines and "harness" not in lines
+    assert "1.5 statements/s" in lines
     # A run without these scenarios reports them as not measured.
     unmeasured = goals(
         {"fixed_rate": saturation, "saturation": saturation}, {"hub_per_s": None, "ratio": None}
