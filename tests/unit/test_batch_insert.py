@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from hub_common.storage.batch_insert import BatchTable, statement
 from hub_common.storage.db import outbox_table
@@ -55,3 +55,12 @@ def test_rows_become_one_list_per_column_with_json_as_text() -> None:
         [b"v"],
         ["{}"],
     ]
+
+
+def test_an_array_column_travels_as_json_text_and_is_rebuilt() -> None:
+    names = Table("names", metadata, Column("given", ARRAY(String(200))))
+    table = BatchTable(names, ("given",))
+    text = statement((table,))
+    assert "$1::TEXT[]" in text
+    assert "ARRAY(SELECT jsonb_array_elements_text(u.given::JSONB))::VARCHAR(200)[]" in text
+    assert table.arrays([{"given": ["Ann", "Marie"]}, {"given": []}]) == [['["Ann","Marie"]', "[]"]]

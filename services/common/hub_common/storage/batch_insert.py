@@ -11,8 +11,8 @@ prepared statement per batch, whatever its size.
 The statement text is built once per set of tables and sent with `exec_driver_sql`, which
 hands it to asyncpg as it is (prepared and cached per connection) inside the session's
 transaction, and keeps SQLAlchemy's error wrapping, so an `IntegrityError` still means what
-it meant to the callers. JSONB columns travel as text (one orjson dump per value) and are
-cast by PostgreSQL.
+it meant to the callers. JSONB and array columns travel as JSON text (one orjson dump per
+value) and are cast by PostgreSQL.
 
 Rows keep the order they were listed in (`WITH ORDINALITY … ORDER BY`): the outbox's `seq`,
 and so the publication order of a referral's events, follows the caller's list.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Table
+from sqlalchemy import ARRAY, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -48,13 +48,28 @@ class BatchTable:
         return f"{self.table.schema}.{self.table.name}" if self.table.schema else self.table.name
 
     def is_json(self, column: str) -> bool:
-        return isinstance(self.table.c[column].type, JSONB)
+        """JSONB columns, and array columns: their values travel as JSON text (an array of
+        arrays of unequal lengths is no PostgreSQL array)."""
+        return isinstance(self.table.c[column].type, JSONB | ARRAY)
 
     def array_type(self, column: str) -> str:
         """The PostgreSQL type of the array the column's values travel in."""
         if self.is_json(column):
             return "TEXT[]"
-        return f"{self.table.c[column].type.compile(dialect=_DIALECT)}[]"
+        return f"{self._type(column)}[]"
+
+    def selected(self, column: str) -> str:
+        """The column's value from the unnested row, in the column's type."""
+        if isinstance(self.table.c[column].type, ARRAY):
+            return (
+                f"ARRAY(SELECT jsonb_array_elements_text(u.{column}::JSONB))::{self._type(column)}"
+            )
+        if self.is_json(column):
+            return f"u.{column}::JSONB"
+        return f"u.{column}"
+
+    def _type(self, column: str) -> str:
+        return str(self.table.c[column].type.compile(dialect=_DIALECT))
 
     def arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         """The rows as one list per column (JSONB values as JSON text)."""
@@ -88,10 +103,7 @@ def statement(tables: tuple[BatchTable, ...]) -> str:
             number += 1
             arrays.append(f"${number}::{table.array_type(column)}")
         names = ", ".join(table.columns)
-        selected = ", ".join(
-            f"u.{column}::JSONB" if table.is_json(column) else f"u.{column}"
-            for column in table.columns
-        )
+        selected = ", ".join(table.selected(column) for column in table.columns)
         parts.append(
             # Names from the Table definitions only; every value is a parameter.
             f"w{index} AS (INSERT INTO {table.name} ({names})"  # noqa: S608

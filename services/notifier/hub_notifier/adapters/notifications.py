@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, DateTime, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.storage.batch_insert import BatchTable, insert_batch
+from hub_common.storage.db import array_parameter
 from hub_notifier.adapters import orm
 from hub_notifier.domain.subscription import LIVE
 
@@ -29,6 +31,38 @@ DELIVERY_ROW: dict[str, Any] = {
     "traceparent": None,
 }
 """The columns a delivery row may leave out, so rows of every kind share one INSERT."""
+
+# One statement per batch for each (an executemany cost PostgreSQL one statement per row).
+NEW_DELIVERIES = BatchTable(
+    orm.deliveries,
+    (
+        "delivery_id",
+        "subscription_id",
+        "event_number",
+        "kind",
+        "channel",
+        "target",
+        "referral_id",
+        "body",
+        "status",
+        "last_error",
+        "delivered_at",
+        "traceparent",
+    ),
+)
+_COUNTERS = (
+    func.unnest(array_parameter("ids"), array_parameter("counters", BigInteger))
+    .table_valued("subscription_id", "counter")
+    .render_derived("counted")
+)
+COUNT_EVENTS = (
+    update(orm.subscriptions)
+    .where(orm.subscriptions.c.subscription_id == _COUNTERS.c.subscription_id)
+    .values(
+        events_since_start=_COUNTERS.c.counter,
+        last_notified_at=bindparam("at", type_=DateTime(timezone=True)),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -89,16 +123,13 @@ class Notifications:
         clock (subscription_store.py)."""
         if counters:
             await self._session.execute(
-                update(s)
-                .where(s.c.subscription_id == bindparam("sid"))
-                .values(events_since_start=bindparam("counter"), last_notified_at=bindparam("at")),
-                [{"sid": sid, "counter": counter, "at": at} for sid, counter in counters.items()],
+                COUNT_EVENTS,
+                {"ids": list(counters), "counters": list(counters.values()), "at": at},
             )
 
     async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Delivery rows of every kind, in one multi-row INSERT, in order (`seq` follows the
         order, which is the order each subscription must receive them)."""
-        if rows:
-            await self._session.execute(
-                insert(orm.deliveries), [{**DELIVERY_ROW, **row} for row in rows]
-            )
+        await insert_batch(
+            self._session, [(NEW_DELIVERIES, [{**DELIVERY_ROW, **row} for row in rows])]
+        )

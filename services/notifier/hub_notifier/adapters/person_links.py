@@ -22,11 +22,28 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.fhir.task_status import CLOSED
+from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_notifier.adapters import orm
 from hub_notifier.domain.person_match import Demographics, Match, Verdict, compare
 
 p = orm.person_records
 reviews = orm.person_reviews
+# Each new referral's person in one statement per batch (an executemany cost one per row).
+NEW_PERSON_RECORDS = BatchTable(
+    p,
+    (
+        "referral_id",
+        "person_id",
+        "link_basis",
+        "nhs_number",
+        "birth_date",
+        "family",
+        "given",
+        "postcode",
+        "phone",
+    ),
+    on_conflict="ON CONFLICT (referral_id) DO NOTHING",
+)
 
 LINKING_LOCK = 0x4E0716_0001
 """One key: linking (and a coordinator's decision) runs one transaction at a time."""
@@ -269,7 +286,7 @@ async def link_referrals(
         await merge_people(session, keep, others)
     for row in rows:  # the person each new referral ended up with, after every merge
         row["person_id"] = batch.records[str(row["referral_id"])].person_id
-    await session.execute(insert(p).on_conflict_do_nothing(index_elements=["referral_id"]), rows)
+    await insert_batch(session, [(NEW_PERSON_RECORDS, rows)])
     if review_rows:
         await session.execute(
             insert(reviews).on_conflict_do_nothing(constraint="uq_person_reviews_pair"),

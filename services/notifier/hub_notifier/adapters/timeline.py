@@ -13,12 +13,22 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_notifier.adapters import orm
 from hub_notifier.adapters.task_facts import TaskFacts
 from hub_notifier.domain.message_back import CONTACT_STEPS
 
 h = orm.task_history
 CURRENT_COLUMNS = ("version", "status", "business_status", "requester_org", "task", "last_updated")
+# The current Task of each referral, moved forward only: one statement per batch (an
+# executemany cost one per referral).
+CURRENT_TASKS = BatchTable(
+    orm.tasks,
+    ("referral_id", *CURRENT_COLUMNS),
+    on_conflict="ON CONFLICT (referral_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in CURRENT_COLUMNS)
+    + f" WHERE {orm.tasks.fullname}.version < excluded.version",
+)
 
 
 class Timeline:
@@ -51,27 +61,26 @@ class Timeline:
             facts = unique[key][0]
             if facts.referral_id not in newest or newest[facts.referral_id].version < facts.version:
                 newest[facts.referral_id] = facts
-        if newest:
-            upsert = insert(orm.tasks)
-            await self._session.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["referral_id"],
-                    set_={name: upsert.excluded[name] for name in CURRENT_COLUMNS},
-                    where=orm.tasks.c.version < upsert.excluded.version,
-                ),
-                [
-                    {
-                        "referral_id": facts.referral_id,
-                        "version": facts.version,
-                        "status": facts.status,
-                        "business_status": facts.business_status,
-                        "requester_org": facts.requester_org,
-                        "task": unique[(facts.referral_id, facts.version)][1],
-                        "last_updated": facts.last_updated,
-                    }
-                    for facts in newest.values()
-                ],
-            )
+        await insert_batch(
+            self._session,
+            [
+                (
+                    CURRENT_TASKS,
+                    [
+                        {
+                            "referral_id": facts.referral_id,
+                            "version": facts.version,
+                            "status": facts.status,
+                            "business_status": facts.business_status,
+                            "requester_org": facts.requester_org,
+                            "task": unique[(facts.referral_id, facts.version)][1],
+                            "last_updated": facts.last_updated,
+                        }
+                        for facts in newest.values()
+                    ],
+                )
+            ],
+        )
         return new
 
     async def first_contact_versions(self, referral_ids: Collection[str]) -> dict[str, int]:
