@@ -9,7 +9,7 @@ VENV := .venv
 help:
 	@echo "make run    install, start Kafka, PostgreSQL and the three services, load demo link workers (Ctrl-C stops the services)"
 	@echo "make up     the same, detached;  make down  stops everything;  make status"
-	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL (TEST_WORKERS=3 in parallel)"
+	@echo "make test   lint, type checks and the full test suite on real Kafka and PostgreSQL (TEST_WORKERS=2 in parallel)"
 	@echo "make bench  the end-to-end benchmark"
 	@echo "make bench-scaling  router throughput with 1, 2 and 3 replicas; one outbox relay's ceiling"
 	@echo "make bench-directory  directory import time and search latency at 5,000 services"
@@ -60,7 +60,7 @@ k8s-tools: install
 # TEST_WORKERS pytest-xdist workers each take whole files (so each module's stack is made once);
 # the tests marked `exclusive` stop or restart Kafka or PostgreSQL and run afterwards, alone.
 # Both parts always run, and each lists its slowest tests.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 PYTEST_REPORT := --durations=25
 test: lint typecheck $(BROWSER_DEPS) k8s-tools
 	@status=0; \

@@ -3,15 +3,20 @@ and a guard that keeps the tests which stop them out of parallel runs (`make tes
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import settings
 
+from tests.support import stack as stacks
 from tests.support.fhir_validator import FhirValidator, running_validator
 from tests.support.infra import Infrastructure, infrastructure
 from tests.support.stack import IsolatedStack, drop_database, drop_topics, prepare, run_id
+
+# Each test module's database is a copy of one migrated template (tests/support/stack.py).
+stacks.REUSE_MIGRATED_TEMPLATE = True
 
 # Hypothesis fails an example slower than 200 ms by default: a timing guess, not a property.
 # Parallel workers on a shared two-core machine make any example that slow now and then, so
@@ -36,7 +41,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def infra() -> Iterator[Infrastructure]:
     """Kafka and PostgreSQL for the whole run; fails (never skips) when none can be had."""
     with infrastructure() as found:
-        yield found
+        try:
+            yield found
+        finally:
+            asyncio.run(stacks.drop_templates())
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,9 @@ class ServiceProcess:
                     f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
                 )
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200:
+                # Readiness asks PostgreSQL and Kafka: on a busy machine that alone can take
+                # over a second, and a probe cut short at 1 s never sees the answer.
+                if httpx.get(f"{self.url}/health/ready", timeout=10.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -108,7 +108,7 @@ def running_prometheus(
             if process.poll() is not None:
                 raise AssertionError(f"prometheus exited:\n{prometheus.tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{prometheus.url}/-/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{prometheus.url}/-/ready", timeout=10).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(f"prometheus not ready in 30 s:\n{prometheus.tail()}")

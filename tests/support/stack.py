@@ -1,8 +1,15 @@
 """An isolated slice of the shared infrastructure for one test run: its own database (dropped
-afterwards, so a dirty database never hides a migration bug) and its own topic namespace."""
+afterwards, so a dirty database never hides a migration bug) and its own topic namespace.
+
+Inside pytest (tests/conftest.py sets REUSE_MIGRATED_TEMPLATE) the migrations run once per test
+process, from scratch, into a template database, and each slice's database is a copy of it
+(`CREATE DATABASE ... TEMPLATE`: a quarter of a second, where migrating took ten on a busy
+machine, for every test module). Each slice still starts clean and fully migrated.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -42,13 +49,39 @@ def _plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def create_database(server_url: str, name: str) -> str:
+# Set by tests/conftest.py: slices are copies of one migrated template per process (see above).
+REUSE_MIGRATED_TEMPLATE = False
+_templates: dict[str, str] = {}  # server URL -> this process's migrated template database
+_template_lock: asyncio.Lock | None = None
+
+
+async def create_database(server_url: str, name: str, template: str | None = None) -> str:
     admin = await asyncpg.connect(_plain_dsn(server_url))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def migrated_template(server_url: str) -> str:
+    """This process's template database on `server_url`, migrated from scratch on first use."""
+    global _template_lock
+    _template_lock = _template_lock or asyncio.Lock()
+    async with _template_lock:
+        if server_url not in _templates:
+            name = f"hub_template_{run_id()}"
+            await migrate(await create_database(server_url, name))
+            _templates[server_url] = name
+    return _templates[server_url]
+
+
+async def drop_templates() -> None:
+    """Drop the templates this process made (the session's end)."""
+    for server_url, name in list(_templates.items()):
+        await drop_database(server_url, name)
+        del _templates[server_url]
 
 
 async def drop_database(server_url: str, name: str) -> None:
@@ -71,8 +104,13 @@ def run_id() -> str:
 async def prepare(
     kafka: str, server_url: str, run: str, partitions: int = 3, replication_factor: int = 1
 ) -> IsolatedStack:
-    database_url = await create_database(server_url, f"hub_test_{run}")
-    await migrate(database_url)
+    name = f"hub_test_{run}"
+    if REUSE_MIGRATED_TEMPLATE:
+        template = await migrated_template(server_url)
+        database_url = await create_database(server_url, name, template=template)
+    else:
+        database_url = await create_database(server_url, name)
+        await migrate(database_url)
     stack = IsolatedStack(kafka, database_url, f"t{run}.")
     await ensure_topics(
         kafka, stack.topics, partitions=partitions, replication_factor=replication_factor
