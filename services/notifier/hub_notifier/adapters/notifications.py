@@ -24,6 +24,7 @@ s = orm.subscriptions
 
 DELIVERY_ROW: dict[str, Any] = {
     "subscription_id": None,
+    "referral_id": None,
     "event_number": None,
     "target": None,
     "delivered_at": None,
