@@ -96,7 +96,7 @@ class AuditEntry:
         }
 
     @classmethod
-    def from_json(cls, value: Any) -> AuditEntry:
+    def from_json(cls, value: Mapping[str, Any]) -> AuditEntry:
         """The entry a `hub.audit` message carries; ValueError when it is not one."""
         try:
             actor, request = value["actor"], value["request"]

@@ -128,13 +128,13 @@ def register_audit_consumer(
     """Keep every service's audit entries. Idempotent by event id (the table's primary key);
     a batch is stored in one transaction, as reads can make many entries."""
 
-    async def on_entry(value: AuditMessage, delivery: Delivery) -> None:
-        await trail.record([AuditEntry.from_json(value)])
+    async def on_entry(entry: AuditMessage, delivery: Delivery) -> None:
+        await trail.record([AuditEntry.from_json(entry.value)])
 
     async def on_entries(batch: list[tuple[AuditMessage, Delivery]]) -> None:
         # An entry with a value out of the vocabulary fails the batch with ValueError: it is
         # then applied one by one, and only that entry is set aside.
-        await trail.record([AuditEntry.from_json(value) for value, _ in batch])
+        await trail.record([AuditEntry.from_json(entry.value) for entry, _ in batch])
 
     subscribe(
         broker,
