@@ -309,7 +309,8 @@ async def test_a_dead_letter_retried_goes_out_again_by_its_own_channel(
     assert await letters.retry(by_channel[kafka])
     assert await letters.status(by_channel[kafka]) == "delivered"  # handed to the outbox
     [event] = tables.outbox
-    assert (event.topic, event.key) == ("t.referrals.status.community", referral_id)
+    # On the subscriber's own status topic, never a topic other agencies of its source read.
+    assert (event.topic, event.key) == (TOPICS.agency_status("community", CVA_KEY), referral_id)
     assert not await letters.retry(by_channel[kafka])  # no longer dead
     # A Kafka delivery of a referral from no known source has no topic to go to.
     [dead] = [row for row in tables.deliveries if row["delivery_id"] == by_channel[kafka]]

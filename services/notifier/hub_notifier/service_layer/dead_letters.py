@@ -44,7 +44,8 @@ class DeadLetters:
         A webhook or e-mail goes back in the delivery worker's queue with a fresh retry
         window. A Kafka (`message`) delivery that died had no status topic to go to: it is
         published now on its subscriber's own status topic for the referral's source, through
-        the outbox (NoStatusTopic when the source is still unknown), so every dead letter the list shows can be retried."""
+        the outbox (NoStatusTopic when the source is still unknown), so every dead letter the
+        list shows can be retried."""
         unit = self._new_unit()
         async with unit.transaction():
             row = await unit.deliveries.dead_one(delivery_id)
