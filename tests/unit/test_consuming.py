@@ -13,7 +13,6 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from hub_cli.main import contract_documents
-from hub_common.messaging.consumer import PermanentError
 from hub_common.messaging.consuming import (
     POLL_WAIT_MS,
     Decoder,
@@ -21,6 +20,7 @@ from hub_common.messaging.consuming import (
     LongPollBatchSubscriber,
     subscribe,
 )
+from hub_common.messaging.failures import PermanentError
 from hub_common.messaging.messages import (
     AlertMessage,
     AuditMessage,

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, InterfaceError
 
-from hub_common.messaging.consumer import (
+from hub_common.messaging.failures import (
     HELD_TOO_LONG_ATTEMPTS,
     PermanentError,
     is_transient,
@@ -127,6 +127,6 @@ async def test_a_message_held_for_long_is_logged_as_an_error(
 
     with caplog.at_level(logging.WARNING):
         await process_durably(work, never, what="event on a topic", max_backoff_seconds=0.0)
-    levels = [r.levelno for r in caplog.records if r.name == "hub_common.messaging.consumer"]
+    levels = [r.levelno for r in caplog.records if r.name == "hub_common.messaging.failures"]
     assert levels.count(logging.ERROR) == 1 and levels[-1] == logging.ERROR
     assert levels.count(logging.WARNING) == HELD_TOO_LONG_ATTEMPTS - 1

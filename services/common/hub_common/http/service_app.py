@@ -23,7 +23,7 @@ from hub_common.fhir.outcome import Issue, operation_outcome
 from hub_common.http import fhir as fhir_http
 from hub_common.http.body_limit import BodySizeLimit, BodyTooLarge, too_large
 from hub_common.http.health import database_check, health_router
-from hub_common.messaging.consumer import is_transient
+from hub_common.messaging.failures import is_transient
 from hub_common.messaging.outbox import OutboxRelay
 from hub_common.observability import tracing
 from hub_common.observability.metrics import DEFAULT_INTERVAL_SECONDS, ServiceMetrics

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub_common.messaging.consumer import is_transient
+from hub_common.messaging.failures import is_transient
 from hub_common.observability import tracing
 
 Item = TypeVar("Item")

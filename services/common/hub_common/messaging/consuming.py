@@ -6,7 +6,7 @@
   AsyncAPI document.
 - **Durable.** Offsets are committed only for records whose handler has returned, and the
   handler returns only once `apply` has committed its transaction, or the record proved
-  permanently bad and was set aside (hub_common.messaging.consumer: transient faults are
+  permanently bad and was set aside (hub_common.messaging.failures: transient faults are
   retried, holding the partition; poison never holds it). `apply` must be idempotent: it
   receives the envelope's event id to deduplicate on. Offsets are committed a few times a
   second rather than after every batch (`OffsetCommitter`).
@@ -33,8 +33,8 @@ from opentelemetry.trace import Span
 from pydantic import SkipValidation, TypeAdapter, ValidationError
 
 from hub_common.jsonio import loads
-from hub_common.messaging.consumer import PermanentError, process_durably
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, header_map
+from hub_common.messaging.failures import PermanentError, process_durably
 from hub_common.observability import tracing
 from hub_common.observability.metrics import MESSAGES_SET_ASIDE
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.messaging.batch import BatchConflict
-from hub_common.messaging.consumer import sqlstate_of
+from hub_common.messaging.failures import sqlstate_of
 from hub_common.messaging.outbox import OutgoingEvent, outbox_columns, outbox_rows
 from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_router.adapters import orm
