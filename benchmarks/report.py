@@ -445,6 +445,17 @@ def _n(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def _digits(value: float | None) -> int:
+    """Decimals enough to tell a figure from its target (1.7 from 2, 0.6 % from 1 %)."""
+    return (
+        2
+        if value is not None and abs(value) < 1
+        else 1
+        if value is not None and abs(value) < 10
+        else 0
+    )
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
@@ -661,7 +672,7 @@ def summary(result: dict[str, Any], previous: dict[str, Any] | None = None) -> s
         lines.append(
             "Goals: "
             + " · ".join(
-                f"{name} {_n(goal['value'], 2 if goal['value'] and goal['value'] < 1 else 0)}"
+                f"{name} {_n(goal['value'], _digits(goal['value']))}"
                 f" ({'met' if goal['met'] else 'not measured' if goal['met'] is None else 'missed'}"
                 f", target {goal['target']:g})"
                 for name, goal in result["goals"].items()

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from hub_common.storage.batch_insert import BatchTable, statement
 from hub_common.storage.db import outbox_table
+from hub_notifier.adapters.notifications import DELIVERY_ROW, NEW_DELIVERIES
 
 metadata = MetaData(schema="somewhere")
 rows_table = Table(
@@ -64,3 +65,20 @@ def test_an_array_column_travels_as_json_text_and_is_rebuilt() -> None:
     assert "$1::TEXT[]" in text
     assert "ARRAY(SELECT jsonb_array_elements_text(u.given::JSONB))::VARCHAR(200)[]" in text
     assert table.arrays([{"given": ["Ann", "Marie"]}, {"given": []}]) == [['["Ann","Marie"]', "[]"]]
+
+
+def test_every_column_of_a_delivery_row_has_a_value_or_a_default() -> None:
+    """A handshake, a heartbeat, an e-mail and an event notification share one INSERT: each
+    column the statement writes must come from the row or DELIVERY_ROW (a handshake has no
+    referral, and its subscription could not be created while that one was missing)."""
+    handshake = {
+        "delivery_id": "d-1",
+        "subscription_id": "s-1",
+        "kind": "handshake",
+        "channel": "rest-hook",
+        "body": b"{}",
+        "status": "pending",
+    }
+    arrays = NEW_DELIVERIES.arrays([{**DELIVERY_ROW, **handshake}])
+    assert len(arrays) == len(NEW_DELIVERIES.columns)
+    assert arrays[NEW_DELIVERIES.columns.index("referral_id")] == [None]
