@@ -102,7 +102,7 @@ def run_cli(env: dict[str, str], *arguments: str) -> str:
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # a guard against a hang: importing the CLI on a busy machine takes a while
         check=False,
     )
     if result.returncode != 0:
