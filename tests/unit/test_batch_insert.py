@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -64,3 +65,9 @@ def test_an_array_column_travels_as_json_text_and_is_rebuilt() -> None:
     assert "$1::TEXT[]" in text
     assert "ARRAY(SELECT jsonb_array_elements_text(u.given::JSONB))::VARCHAR(200)[]" in text
     assert table.arrays([{"given": ["Ann", "Marie"]}, {"given": []}]) == [['["Ann","Marie"]', "[]"]]
+
+
+def test_a_row_may_leave_a_column_out_but_never_name_one_not_written() -> None:
+    assert ROWS.arrays([{"row_id": "a"}]) == [["a"], [None], [None], [None]]
+    with pytest.raises(ValueError, match="updated_at"):
+        ROWS.arrays([{"row_id": "a", "updated_at": None}])
