@@ -6,21 +6,30 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.messaging.envelope import EVENT_ID, Envelope, header_map
 from hub_common.messaging.on_demand import OnDemandTopics
-from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
+from hub_common.messaging.outbox import (
+    OutboxRelay,
+    OutgoingEvent,
+    add_to_outbox,
+    outbox_columns,
+    outbox_rows,
+)
 from hub_common.privacy.retention import RetentionPolicy
+from hub_common.storage.batch_insert import insert_batch
 from hub_common.storage.db import make_engine
 from hub_intake.adapters import orm
+from hub_intake.adapters.known_referrals import NEW_REFERRALS
 from tests.support.stack import IsolatedStack
 
 pytestmark = pytest.mark.infra
@@ -201,3 +210,68 @@ async def test_the_relay_makes_an_agency_status_topic_before_its_first_record(
     finally:
         await consumer.stop()
     assert received == [event.value for event in staged]
+
+
+async def test_a_batch_writes_its_rows_and_its_outbox_rows_in_one_statement(
+    engine: AsyncEngine,
+) -> None:
+    """hub_common.storage.batch_insert, as intake's batches use it: the new referrals, then the
+    outbox rows, one statement; a referral already recorded is skipped (the count says so)."""
+    run = uuid.uuid4().hex[:8]
+    rows = [
+        {
+            "referral_id": f"{run}-{n}",
+            "source": "community",
+            "referrer_reference": f"{run}-ref-{n}",
+            "episode_id": f"{run}-{n}",
+            "person_key": f"{run}-person",
+            "received_at": datetime.now(UTC),
+            "service_request": {"resourceType": "ServiceRequest", "n": n},
+            "sending_agency": None if n else "system|org",
+        }
+        for n in range(3)
+    ]
+    staged = events(f"t.batch.{run}", 5)
+    statements: list[str] = []
+    async with engine.begin() as conn:
+        sync = conn.sync_connection
+        assert sync is not None
+
+        def listener(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(sync, "before_cursor_execute", listener)
+        counts = await insert_batch(
+            conn, [(NEW_REFERRALS, rows), (outbox_columns(orm.outbox), outbox_rows(staged))]
+        )
+        event.remove(sync, "before_cursor_execute", listener)
+        # The same references again (a resend, another replica): skipped, and counted so.
+        again = await insert_batch(
+            conn, [(NEW_REFERRALS, rows[:1]), (outbox_columns(orm.outbox), [])]
+        )
+    assert counts == [3, 5] and len(statements) == 1
+    assert again == [0, 0]
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                select(orm.referrals)
+                .where(orm.referrals.c.person_key == f"{run}-person")
+                .order_by(orm.referrals.c.referral_id)
+            )
+        ).all()
+        outbox = (
+            await conn.execute(
+                select(orm.outbox)
+                .where(orm.outbox.c.topic == f"t.batch.{run}")
+                .order_by(orm.outbox.c.seq)
+            )
+        ).all()
+    assert [row.service_request for row in stored] == [row["service_request"] for row in rows]
+    assert [row.sending_agency for row in stored] == ["system|org", None, None]
+    assert [row.value for row in outbox] == [event.value for event in staged]
+    assert [row.headers for row in outbox] == [dict(e.envelope.to_headers_str()) for e in staged]
+    async with engine.begin() as conn:
+        await conn.execute(delete(orm.outbox).where(orm.outbox.c.topic == f"t.batch.{run}"))
+        await conn.execute(
+            delete(orm.referrals).where(orm.referrals.c.person_key == f"{run}-person")
+        )

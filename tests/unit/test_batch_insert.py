@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -82,3 +83,9 @@ def test_every_column_of_a_delivery_row_has_a_value_or_a_default() -> None:
     arrays = NEW_DELIVERIES.arrays([{**DELIVERY_ROW, **handshake}])
     assert len(arrays) == len(NEW_DELIVERIES.columns)
     assert arrays[NEW_DELIVERIES.columns.index("referral_id")] == [None]
+
+
+def test_a_row_may_leave_a_column_out_but_never_name_one_not_written() -> None:
+    assert ROWS.arrays([{"row_id": "a"}]) == [["a"], [None], [None], [None]]
+    with pytest.raises(ValueError, match="updated_at"):
+        ROWS.arrays([{"row_id": "a", "updated_at": None}])

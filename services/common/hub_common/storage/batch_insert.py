@@ -72,13 +72,19 @@ class BatchTable:
         return str(self.table.c[column].type.compile(dialect=_DIALECT))
 
     def arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        """The rows as one list per column (JSONB values as JSON text)."""
+        """The rows as one list per column (JSONB values as JSON text). A row may leave out a
+        column (NULL, as an INSERT of that row alone would leave it: list only columns whose
+        default is NULL), never name one the table does not fill here (it would be lost)."""
+        known = set(self.columns)
+        for row in rows:
+            if unknown := row.keys() - known:
+                raise ValueError(f"{self.name} is not written with {sorted(unknown)} here")
         out: list[list[Any]] = []
         for column in self.columns:
             if self.is_json(column):
-                out.append([_json(row[column]) for row in rows])
+                out.append([_json(row.get(column)) for row in rows])
             else:
-                out.append([row[column] for row in rows])
+                out.append([row.get(column) for row in rows])
         return out
 
 

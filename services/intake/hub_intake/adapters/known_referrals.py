@@ -1,6 +1,7 @@
 """The intake's referrals table as a repository for a batch: what the batch must know of the
 referrals already recorded, read in two queries for the whole batch instead of two per
-referral, and its new referrals, written in one multi-row INSERT when the batch ends.
+referral, and its new referrals, written with the batch's outbox rows in one statement when the
+batch ends.
 
 It knows which of the batch's (source, referrer reference) pairs are recorded already (a
 resend is the same referral), and each of its people's first episode (so the router keeps

@@ -129,7 +129,7 @@ class Notifications:
             )
 
     async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Delivery rows of every kind, in one multi-row INSERT, in order (`seq` follows the
+        """Delivery rows of every kind, in one statement, in order (`seq` follows the
         order, which is the order each subscription must receive them)."""
         await insert_batch(
             self._session, [(NEW_DELIVERIES, [{**DELIVERY_ROW, **row} for row in rows])]

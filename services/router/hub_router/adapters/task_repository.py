@@ -294,7 +294,7 @@ def _columns(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_row(stored: StoredTask, snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The row of a Task's first version, as plain values (fit for a multi-row INSERT)."""
+    """The row of a Task's first version, as plain values (fit for a batch INSERT)."""
     if stored.task.version != 1:
         raise AssertionError("a new Task starts at version 1")
     columns = {k: v for k, v in _columns(stored, snapshot).items() if k != "updated_at"}
