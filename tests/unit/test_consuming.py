@@ -177,3 +177,17 @@ async def test_an_idle_subscriber_waits_on_the_broker_and_nothing_else() -> None
 async def test_a_poll_with_records_returns_them_all_in_order() -> None:
     subscriber = registered(KafkaBroker("127.0.0.1:9"))
     assert await subscriber.get_msg(BusyConsumer()) == ("r1", "r2", "r3")
+
+
+def test_a_refused_csv_row_fits_the_rejected_message_type() -> None:
+    """A CSV batch names the refused record ("row 3"): intake's own event for it must pass the
+    notifier's type check, or the referrer is never told of the refusal."""
+    from datetime import UTC, datetime
+
+    from hub_common.jsonio import dumps
+    from hub_intake.adapters.formats.base import Reading, ReferrerContact
+    from hub_intake.service_layer.intake_events import rejection_event
+
+    reading = Reading("HA-3", {"nhs_number": "123"}, ReferrerContact(), item="row 3")
+    event = rejection_event("housing", datetime.now(UTC), reading, "rej-1")
+    assert Decoder(RejectedMessage)(dumps(event)).value["item"] == "row 3"

@@ -97,7 +97,7 @@ class RejectedFields(TypedDict):
     source: str
     receivedAt: NotRequired[str]
     referrerReference: NotRequired[str | None]
-    item: NotRequired[int | None]
+    item: NotRequired[str | None]  # which record of a batch, e.g. "row 3" of a CSV
     agency: NotRequired[str | None]
     referrerContact: NotRequired[ReferrerContact | None]
     original: NotRequired[Any]
