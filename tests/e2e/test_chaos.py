@@ -27,8 +27,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub_notifier.adapters.requester import (
     referrer_reference,
-    requester_key,
-    service_request_requester,
 )
 from tests.support.chaos import (
     Acceptor,
@@ -47,18 +45,16 @@ from tests.support.chaos_checks import (
     current_tasks,
     publish_load,
     scalar,
-    subscribe_every_agency,
     wait_until_settled,
+    warm_up_and_subscribe,
     watch_limits,
 )
 from tests.support.infra import Infrastructure, free_port
-from tests.support.kafka_io import read_to_end
 from tests.support.notifier_setup import eventually
 from tests.support.outages import require_local
 from tests.support.processes import ServiceProcess, run_cli
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import IsolatedStack
-from tests.support.variants import EXAMPLES, example, references
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.infra, pytest.mark.exclusive]
@@ -91,32 +87,8 @@ async def test_the_hub_keeps_its_promises_through_kills_and_restarts(
     try:
         for process in services.values():
             await asyncio.to_thread(process.start)
-        await eventually(
-            lambda: scalar(engine, "select count(*) = 6 from router.link_workers"),
-            timeout=60,
-            what="the roster",
-            interval=1.0,
-        )
-
-        # Warm-up: one referral of each format tells us the referring organisations.
-        warm_up = Load()
-        for source in sorted(EXAMPLES):
-            warm_up.add(source, references(source, "-W")[0], example(source, "-W"))
-        await publish_load(stack, warm_up)
-        await eventually(
-            lambda: scalar(engine, "select count(*) = 6 from notifier.tasks"),
-            timeout=90,
-            what="the warm-up referrals",
-            interval=1.0,
-        )
-        requested = [
-            v
-            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested)
-            if v
-        ]
-        orgs = sorted({requester_key(service_request_requester(r)) for r in requested})
-        paths = await subscribe_every_agency(
-            services["notifier"], stack.auth_secret, receiver, orgs
+        paths = await warm_up_and_subscribe(
+            stack, engine, services["notifier"], receiver, interval=1.0
         )
 
         tight = [w.worker_id for w in roster() if w.max_caseload < 100]

@@ -25,8 +25,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub_notifier.adapters.requester import (
     referrer_reference,
-    requester_key,
-    service_request_requester,
 )
 from tests.support.chaos import Acceptor, Load, roster, wave, write_roster
 from tests.support.chaos_checks import (
@@ -38,17 +36,15 @@ from tests.support.chaos_checks import (
     current_tasks,
     publish_load,
     scalar,
-    subscribe_every_agency,
     wait_until_settled,
+    warm_up_and_subscribe,
     watch_limits,
 )
 from tests.support.infra import free_port
-from tests.support.kafka_io import read_to_end
 from tests.support.notifier_setup import eventually
 from tests.support.processes import ServiceProcess, run_cli
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import IsolatedStack
-from tests.support.variants import EXAMPLES, example, references
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.infra
@@ -92,31 +88,8 @@ async def test_two_replicas_of_every_service_survive_a_kill_each(
         # cores kept their consumer groups rebalancing.
         for first_or_second in zip(*replicas.values(), strict=True):
             await asyncio.gather(*(asyncio.to_thread(p.start, 240.0) for p in first_or_second))
-        await eventually(
-            lambda: scalar(engine, "select count(*) = 6 from router.link_workers"),
-            timeout=60,
-            what="the roster",
-            interval=0.5,
-        )
-        # Warm-up: one referral of each format tells us the referring organisations.
-        warm_up = Load()
-        for source in sorted(EXAMPLES):
-            warm_up.add(source, references(source, "-W")[0], example(source, "-W"))
-        await publish_load(stack, warm_up)
-        await eventually(
-            lambda: scalar(engine, "select count(*) = 6 from notifier.tasks"),
-            timeout=90,
-            what="the warm-up referrals",
-            interval=0.5,
-        )
-        requested = [
-            v
-            for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested)
-            if v
-        ]
-        orgs = sorted({requester_key(service_request_requester(r)) for r in requested})
-        paths = await subscribe_every_agency(
-            replicas["notifier"][1], stack.auth_secret, receiver, orgs
+        paths = await warm_up_and_subscribe(
+            stack, engine, replicas["notifier"][1], receiver, interval=0.5
         )
         ready_at = time.monotonic() - started
 

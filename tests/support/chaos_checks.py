@@ -29,6 +29,7 @@ from tests.support.kafka_io import publish_many, read_to_end
 from tests.support.notifier_setup import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.stack import IsolatedStack
+from tests.support.variants import EXAMPLES, example, references
 from tests.support.webhook_receiver import WebhookReceiver
 
 BACKPORT_FILTER = (
@@ -100,6 +101,38 @@ async def subscribe_every_agency(
             assert answer.status_code == 201, answer.text
             paths[org] = f"/hook/{number}"
     return paths
+
+
+async def warm_up_and_subscribe(
+    stack: IsolatedStack,
+    engine: AsyncEngine,
+    notifier: ServiceProcess,
+    receiver: WebhookReceiver,
+    interval: float,
+) -> dict[str, str]:
+    """Once the roster is loaded, one referral of each format tells us the referring
+    organisations; each then gets a webhook subscription. Returns its endpoint path by org."""
+    await eventually(
+        lambda: scalar(engine, "select count(*) = 6 from router.link_workers"),
+        timeout=60,
+        what="the roster",
+        interval=interval,
+    )
+    warm_up = Load()
+    for source in sorted(EXAMPLES):
+        warm_up.add(source, references(source, "-W")[0], example(source, "-W"))
+    await publish_load(stack, warm_up)
+    await eventually(
+        lambda: scalar(engine, "select count(*) = 6 from notifier.tasks"),
+        timeout=90,
+        what="the warm-up referrals",
+        interval=interval,
+    )
+    requested = [
+        v for _, v in await read_to_end(stack.kafka_bootstrap_servers, stack.topics.requested) if v
+    ]
+    orgs = sorted({requester_key(service_request_requester(r)) for r in requested})
+    return await subscribe_every_agency(notifier, stack.auth_secret, receiver, orgs)
 
 
 async def publish_load(stack: IsolatedStack, load: Load) -> None:
