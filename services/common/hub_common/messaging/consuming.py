@@ -215,7 +215,7 @@ def subscribe(
                 await one(record)
             return
         decoded: list[tuple[M, Delivery]] = []
-        undecodable = []
+        decodable, undecodable = [], []
         spans = []  # one per message applied together, none current: each has its own trace
         for record in records:
             try:
@@ -228,6 +228,7 @@ def subscribe(
             spans.append(span)
             traceparent = tracing.traceparent_of(span) or delivery.traceparent
             decoded.append((value, replace(delivery, traceparent=traceparent)))
+            decodable.append(record)
         for record in undecodable:
             await one(record)  # sets it aside, naming its id and the field it got wrong
         batch_apply = apply_batch
@@ -236,9 +237,8 @@ def subscribe(
             await batch_apply(decoded)
 
         async def one_by_one(error: Exception) -> None:
-            for record in records:
-                if record not in undecodable:
-                    await one(record)
+            for record in decodable:
+                await one(record)
 
         if decoded:
             # A batch may span topics: its retries count under its first record's.

@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import ARRAY, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from hub_common.storage.db import json_text
 
 _DIALECT = PGDialect()  # type: ignore[no-untyped-call]  # only to name column types
 
@@ -45,7 +46,7 @@ class BatchTable:
 
     @property
     def name(self) -> str:
-        return f"{self.table.schema}.{self.table.name}" if self.table.schema else self.table.name
+        return self.table.fullname
 
     def is_json(self, column: str) -> bool:
         """JSONB columns, and array columns: their values travel as JSON text (an array of
@@ -93,7 +94,7 @@ def _json(value: Any) -> str | None:
         return None
     if isinstance(value, bytes | bytearray):  # already serialised (an outbox's headers, say)
         return bytes(value).decode()
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return json_text(value)
 
 
 @functools.cache

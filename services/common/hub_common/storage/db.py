@@ -37,7 +37,7 @@ from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import await_
 
 
-def _json_text(value: object) -> str:
+def json_text(value: object) -> str:
     """JSONB parameters as text, by orjson: the stdlib encoder SQLAlchemy uses by default was
     a visible share of every service's CPU under load (a ServiceRequest or Task per row)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -56,7 +56,7 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         # A database error's text must never carry a referral's values into a log.
         hide_parameters=True,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
     event.listen(engine.sync_engine, "connect", _mark_fresh)

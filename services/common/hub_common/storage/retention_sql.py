@@ -68,4 +68,4 @@ def deleting_step(
         async with sessions.begin() as session:
             return await delete_expired(session, table, clock, cutoff, limit, *conditions)
 
-    return RetentionStep(f"{table.schema}.{table.name}", kind, purge)
+    return RetentionStep(table.fullname, kind, purge)
