@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, bindparam, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, DateTime, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.storage.batch_insert import BatchTable, insert_batch
@@ -21,6 +21,16 @@ from hub_notifier.adapters import orm
 from hub_notifier.domain.subscription import LIVE
 
 s = orm.subscriptions
+
+
+def _live_of(organisations: Collection[str]) -> tuple[ColumnElement[bool], ...]:
+    """The organisations' live subscriptions: what numbers events (`lock_live`) and what says
+    whether an organisation hears by webhook rather than e-mail (`subscribed`) must agree."""
+    return (
+        s.c.requester_org.in_(sorted(organisations)),
+        s.c.status.in_([status.value for status in LIVE]),
+    )
+
 
 DELIVERY_ROW: dict[str, Any] = {
     "subscription_id": None,
@@ -95,10 +105,7 @@ class Notifications:
                 s.c.status,
                 s.c.events_since_start,
             )
-            .where(
-                s.c.requester_org.in_(sorted(organisations)),
-                s.c.status.in_([status.value for status in LIVE]),
-            )
+            .where(*_live_of(organisations))
             .order_by(s.c.subscription_id)
             .with_for_update()
         )
@@ -110,12 +117,7 @@ class Notifications:
             return set()
         return set(
             await self._session.scalars(
-                select(s.c.requester_org)
-                .where(
-                    s.c.requester_org.in_(sorted(organisations)),
-                    s.c.status.in_([status.value for status in LIVE]),
-                )
-                .distinct()
+                select(s.c.requester_org).where(*_live_of(organisations)).distinct()
             )
         )
 

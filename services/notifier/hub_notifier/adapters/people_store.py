@@ -50,8 +50,8 @@ class People:
             .where(p.c.referral_id == referral_id, visible)
             .scalar_subquery()
         )
-        if await self._session.scalar(select(person)) is None:
-            return None
+        # One statement: an unseen or unlinked referral makes `person` NULL and matches no row;
+        # a seen one matches at least itself.
         rows = await self._session.execute(
             select(
                 p.c.referral_id,
@@ -67,7 +67,7 @@ class People:
             .where(p.c.person_id == person)
             .order_by(sr.c.received_at, p.c.referral_id)
         )
-        return list(rows)
+        return list(rows) or None
 
     async def pending_reviews(self, boroughs: Collection[str], limit: int) -> list[Any]:
         """Undecided pairs whose two referrals are both in `boroughs`, oldest first."""

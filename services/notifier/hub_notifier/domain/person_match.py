@@ -83,6 +83,11 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^a-z]+", " ", ascii_text.lower()).split())
 
 
+def normalise_postcode(postcode: str) -> str:
+    """Without spaces, in capitals: "sw18 4ab" and "SW184AB" are one postcode."""
+    return postcode.replace(" ", "").upper()
+
+
 def normalise_phone(phone: str) -> str:
     """Digits only, in UK national form (+44 7700 900123, +44 (0)7700 900123 and 07700900123
     are one number)."""
@@ -129,7 +134,7 @@ def demographics_of(request: dict[str, Any]) -> Demographics:
         birth_date=_full_date(born),
         family=fold(str(name.get("family", ""))),
         given=tuple(g for g in (fold(str(given)) for given in name.get("given", [])) if g),
-        postcode=postcode.replace(" ", "").upper(),
+        postcode=normalise_postcode(postcode),
         phone=normalise_phone(phone),
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from hub_notifier.domain.person_match import fold
+from hub_notifier.domain.person_match import fold, normalise_postcode
 from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork, Sessions
 
 
@@ -44,7 +44,7 @@ class SubjectKeys:
             nhs_number=re.sub(r"\D", "", self.nhs_number) if self.nhs_number else None,
             family=fold(self.family) if self.family else None,
             birth_date=self.birth_date,
-            postcode=self.postcode.replace(" ", "").upper() if self.postcode else None,
+            postcode=normalise_postcode(self.postcode) if self.postcode else None,
             referral_id=self.referral_id,
         )
 
