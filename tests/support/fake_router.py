@@ -23,6 +23,7 @@ from hub_common.messaging.topics import Topics
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.adapters.care_plan_store import CarePlanRepository
+from hub_router.adapters.deferred_writes import DeferredWrites
 from hub_router.adapters.directory_store import DirectoryRepository
 from hub_router.adapters.onward_store import OPEN_ONWARD, OnwardRepository
 from hub_router.adapters.service_lookup import ServiceEntry
@@ -37,7 +38,6 @@ from hub_router.domain.model import LinkWorker, Load, ReferralToRoute
 from hub_router.domain.onward import OnwardReferral
 from hub_router.domain.sla import SlaTimer
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
-from hub_router.service_layer.recording import DeferredWrites
 from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS, RoutingUnitOfWork
 
 

@@ -132,7 +132,7 @@ class IntakeService:
         command, read = message.command, message.read
         result: list[Outcome] | Exception
         if isinstance(read, UnreadableMessage):  # nothing written: set aside on either path
-            await set_aside(uow, self._topics, command, str(read), read.field)
+            await set_aside(uow, command, str(read), read.field)
             result = read
         elif isinstance(read, Exception):
             raise read
@@ -145,9 +145,9 @@ class IntakeService:
         self, uow: IntakeUnitOfWork, command: ReceiveReferrals, reading: Reading
     ) -> Outcome:
         if reading.update is not None and not any(i.is_error for i in reading.issues):
-            referral_id = await apply_update(uow, self._topics, command, reading)
+            referral_id = await apply_update(uow, command, reading)
             if referral_id is None:
-                return await reject(uow, self._topics, command, reading)
+                return await reject(uow, command, reading)
             return Outcome(
                 "accepted",
                 referral_id,
@@ -157,7 +157,7 @@ class IntakeService:
             )
         if reading.accepted:
             return await self._accept(uow, command, reading)
-        return await reject(uow, self._topics, command, reading)
+        return await reject(uow, command, reading)
 
     async def _accept(
         self, uow: IntakeUnitOfWork, command: ReceiveReferrals, reading: Reading
@@ -183,7 +183,7 @@ class IntakeService:
                     code="invalid",
                 )
             )
-            return await reject(uow, self._topics, command, reading)
+            return await reject(uow, command, reading)
         uow.referrals.add(
             {
                 "referral_id": referral_id,
@@ -223,7 +223,7 @@ class IntakeService:
         resent = to_service_request(reading.referral, existing.referral_id, existing.referral_id)
         if refusals := resend_refusals(existing, agency, resent):
             reading.issues.extend(refusals)
-            return await reject(uow, self._topics, command, reading)
+            return await reject(uow, command, reading)
         return Outcome(
             "duplicate",
             existing.referral_id,
@@ -236,14 +236,14 @@ class IntakeService:
     async def record_unprocessable(self, command: ReceiveReferrals, error_type: str) -> None:
         """Set aside a message that tripped an unexpected error, so an operator can replay it."""
         async with (uow := self._units(())).transaction():
-            await set_aside(uow, self._topics, command, unprocessable(error_type))
+            await set_aside(uow, command, unprocessable(error_type))
         self._on_commit()
 
     async def _set_aside_poison(
         self, uow: IntakeUnitOfWork, message: _Message, error: Exception
     ) -> Exception:
         """A message that failed (rolled back alone): kept as a rejection for an operator."""
-        await set_aside(uow, self._topics, message.command, unprocessable(type(error).__name__))
+        await set_aside(uow, message.command, unprocessable(type(error).__name__))
         self._audit(uow, message.command, error)
         return error
 

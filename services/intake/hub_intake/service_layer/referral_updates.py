@@ -17,7 +17,6 @@ from typing import Any
 
 from hub_common.fhir.outcome import Issue
 from hub_common.fhir.refs import resource_version
-from hub_common.messaging.topics import Topics
 from hub_intake.adapters.fhir_mapping import to_service_request
 from hub_intake.adapters.formats.base import Reading
 from hub_intake.domain.events import ReferralChanged
@@ -30,7 +29,7 @@ IDENTIFIER = "Bundle.entry[ServiceRequest].identifier"
 
 
 async def apply_update(
-    uow: IntakeUnitOfWork, topics: Topics, command: ReceiveReferrals, reading: Reading
+    uow: IntakeUnitOfWork, command: ReceiveReferrals, reading: Reading
 ) -> str | None:
     """The referral id when the change is recorded (its event staged); None when it is
     refused, with the reasons added to `reading.issues` for the caller to record."""

@@ -10,7 +10,6 @@ import uuid
 
 from hub_common.fhir.outcome import Issue
 from hub_common.jsonio import dumps
-from hub_common.messaging.topics import Topics
 from hub_common.observability.metrics import REFERRALS_REFUSED, count_on_commit
 from hub_intake.adapters.formats.base import Reading, ReferrerContact
 from hub_intake.domain.events import ReferralRejected
@@ -24,9 +23,7 @@ log = logging.getLogger(__name__)
 _NO_CONTACT = ReferrerContact()
 
 
-async def reject(
-    uow: IntakeUnitOfWork, topics: Topics, command: ReceiveReferrals, reading: Reading
-) -> Outcome:
+async def reject(uow: IntakeUnitOfWork, command: ReceiveReferrals, reading: Reading) -> Outcome:
     """Record a refused referral once (by fingerprint) and stage its `referrals.rejected`
     event; a replayed message refused again for the same reasons records nothing new."""
     rejection_id = str(uuid.uuid4())
@@ -64,7 +61,6 @@ async def reject(
 
 async def set_aside(
     uow: IntakeUnitOfWork,
-    topics: Topics,
     command: ReceiveReferrals,
     reason: str,
     field: str | None = None,
@@ -77,7 +73,7 @@ async def set_aside(
         contact=_NO_CONTACT,
         issues=[Issue(field or "(message)", reason, code="structure")],
     )
-    await reject(uow, topics, command, reading)
+    await reject(uow, command, reading)
 
 
 def unprocessable(error_type: str) -> str:

@@ -16,7 +16,7 @@ from hub_router.adapters.unit_of_work import RouterUnitOfWork
 from hub_router.domain.events import ReferralSetWaiting, RouterEvent, TaskRecorded
 from hub_router.service_layer.sla import track_change
 
-__all__ = ["DeferredWrites", "TaskChanged", "record_change"]
+__all__ = ["TaskChanged", "record_change"]
 
 
 @dataclass(frozen=True)
