@@ -8,9 +8,7 @@ units of work of the other use cases (replay, data protection) on the same table
 
 from __future__ import annotations
 
-import copy
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -23,6 +21,7 @@ from hub_intake.adapters.unit_of_work import Changes, IntakeChanges
 from hub_intake.domain.identity import person_key
 from hub_intake.domain.referral import Referral
 from hub_intake.service_layer.unit_of_work import IntakeUnitOfWork
+from tests.support.memory_uow import MemoryTransaction, copy_on_commit
 
 
 @dataclass
@@ -145,32 +144,10 @@ class FakeIntakeChanges(IntakeChanges):
 
 def memory_changes(store: MemoryTables) -> Changes:
     """Units of work on `store`: each commits whole (rows, then its events) or not at all."""
-
-    @asynccontextmanager
-    async def unit() -> AsyncIterator[IntakeChanges]:
-        working = copy.deepcopy(store)
-        uow = FakeIntakeChanges(working)
-        yield uow
-        working.outbox.extend(uow.outgoing())
-        working.commits += 1
-        store.__dict__.update(working.__dict__)
-
-    return unit
+    return copy_on_commit(store, FakeIntakeChanges)
 
 
-class _Savepoint:
-    def __init__(self, unit: FakeIntakeUnitOfWork) -> None:
-        self._unit = unit
-
-    async def __aenter__(self) -> None:
-        self._saved = copy.deepcopy(self._unit.tables)
-
-    async def __aexit__(self, kind: Any, *_: Any) -> None:
-        if kind is not None:  # ROLLBACK TO SAVEPOINT, in place: the repositories hold it
-            self._unit.tables.__dict__.update(self._saved.__dict__)
-
-
-class FakeIntakeUnitOfWork(IntakeUnitOfWork):
+class FakeIntakeUnitOfWork(MemoryTransaction, IntakeUnitOfWork):
     """Works on a copy of `store`'s tables, copied back when the batch commits."""
 
     def __init__(
@@ -179,19 +156,6 @@ class FakeIntakeUnitOfWork(IntakeUnitOfWork):
         super().__init__(None, topics, wanted)  # type: ignore[arg-type]
         self._store = store
         self.info: dict[str, object] = {}  # where metrics wait for the commit
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        self.tables = copy.deepcopy(self._store)
-        self._session = self  # type: ignore[assignment]  # begin_nested, below
-        await self.start()
-        yield
-        await self.flush()
-        self.tables.commits += 1
-        self._store.__dict__.update(self.tables.__dict__)
-
-    def begin_nested(self) -> _Savepoint:
-        return _Savepoint(self)
 
     async def start(self) -> None:
         self.referrals = _MemoryReferrals(self.tables, self._wanted)

@@ -8,10 +8,8 @@ event reaches the outbox only with the commit. Person linking is reduced to the 
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -28,6 +26,7 @@ from hub_notifier.domain.message_back import CONTACT_STEPS
 from hub_notifier.domain.person_match import Demographics
 from hub_notifier.domain.subscription import LIVE, SubscriptionStatus
 from hub_notifier.service_layer.unit_of_work import NotifierUnitOfWork
+from tests.support.memory_uow import MemoryTransaction
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -368,21 +367,12 @@ class _Deliveries:
         return str(row["status"]) if row else "None"
 
 
-class FakeNotifierUnitOfWork(NotifierUnitOfWork):
+class FakeNotifierUnitOfWork(MemoryTransaction, NotifierUnitOfWork):
     """Works on a copy of `store`'s tables, copied back when the transaction commits."""
 
     def __init__(self, store: NotifierTables, topics: Topics) -> None:
         super().__init__(None, topics)  # type: ignore[arg-type]
         self._store = store
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        self.tables = copy.deepcopy(self._store)
-        await self.start()
-        yield
-        await self.flush()
-        self.tables.commits += 1
-        self._store.__dict__.update(self.tables.__dict__)
 
     async def start(self) -> None:
         self.processed = _Processed(self.tables)  # type: ignore[assignment]

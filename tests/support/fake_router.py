@@ -10,9 +10,7 @@ only when the use case ends without an error.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -39,6 +37,7 @@ from hub_router.domain.onward import OnwardReferral
 from hub_router.domain.sla import SlaTimer
 from hub_router.domain.task_status import OPEN, BusinessStatus, TaskStatus
 from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS, RoutingUnitOfWork
+from tests.support.memory_uow import MemoryTransaction, copy_on_commit
 
 
 @dataclass
@@ -74,19 +73,7 @@ def loads_of(tables: RouterTables, first_day: date, days: int) -> dict[date, dic
     return result
 
 
-class _Savepoint:
-    def __init__(self, unit: FakeRoutingUnitOfWork) -> None:
-        self._unit = unit
-
-    async def __aenter__(self) -> None:
-        self._saved = copy.deepcopy(self._unit.tables)
-
-    async def __aexit__(self, kind: Any, *_: Any) -> None:
-        if kind is not None:
-            self._unit.tables.__dict__.update(self._saved.__dict__)
-
-
-class FakeRoutingUnitOfWork(RoutingUnitOfWork):
+class FakeRoutingUnitOfWork(MemoryTransaction, RoutingUnitOfWork):
     """Works on a copy of `store`'s tables, copied back when the batch commits."""
 
     def __init__(
@@ -99,19 +86,6 @@ class FakeRoutingUnitOfWork(RoutingUnitOfWork):
         super().__init__(None, None, today, routes, event_ids)  # type: ignore[arg-type]
         self._store = store
         self.info: dict[str, object] = {}  # where metrics wait for the commit
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        self.tables = copy.deepcopy(self._store)
-        self._session = self  # type: ignore[assignment]  # begin_nested, below
-        await self.start()
-        yield
-        await self.flush()
-        self.tables.commits += 1
-        self._store.__dict__.update(self.tables.__dict__)
-
-    def begin_nested(self) -> _Savepoint:
-        return _Savepoint(self)
 
     async def start(self) -> None:
         tables = self.tables
@@ -383,14 +357,4 @@ class FakeRouterUnitOfWork(RouterUnitOfWork):
 
 def memory_units(store: RouterTables, topics: Topics) -> Units:
     """Units of work on `store`: each commits whole (rows, then its events) or not at all."""
-
-    @asynccontextmanager
-    async def unit() -> AsyncIterator[RouterUnitOfWork]:
-        working = copy.deepcopy(store)
-        uow = FakeRouterUnitOfWork(working, topics)
-        yield uow
-        working.outbox.extend(uow.outgoing())
-        working.commits += 1
-        store.__dict__.update(working.__dict__)
-
-    return unit
+    return copy_on_commit(store, lambda working: FakeRouterUnitOfWork(working, topics))
