@@ -241,8 +241,12 @@ async def soak(args: argparse.Namespace, infra: Infrastructure) -> dict[str, Any
             )
             usage(hub)  # the first cpu_percent call only sets its baseline
             async with LagReader(hub.stack.kafka_bootstrap_servers, hub.stack.topic_prefix) as lag:
-                while not publishing.done():
+                finished = False
+                while not finished:
                     await asyncio.wait({publishing}, timeout=args.sample_seconds)
+                    # Read `done` before the sample, so the last sample always counts
+                    # every referral sent (the publisher may finish while we sample).
+                    finished = publishing.done()
                     rss, cpu = usage(hub)
                     sample = Sample(
                         round(time.monotonic() - began, 1),
