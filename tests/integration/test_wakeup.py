@@ -1,6 +1,7 @@
 """Waking on work, on the real database and broker: a commit wakes the idle outbox relay at
 once though its fallback poll is 30 s away, the relay listens again after its listening
-connection is killed, and the delivery worker sends a delivery at its due time, not at the
+connection is killed, a service's own commits send no NOTIFY but its kick reaches the replica
+holding the relay lock, and the delivery worker sends a delivery at its due time, not at the
 next poll (hub_common.storage.wakeup)."""
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_common.messaging.envelope import Envelope
 from hub_common.messaging.outbox import OutboxRelay, OutgoingEvent, add_to_outbox
-from hub_common.storage.db import make_engine
-from hub_common.storage.wakeup import Wakeup, channel_of
+from hub_common.storage.db import make_engine, make_session_factory
+from hub_common.storage.wakeup import Wakeup, channel_of, connect_options
 from hub_intake.adapters import orm as intake_orm
 from hub_notifier.adapters import orm as notifier_orm
 from hub_notifier.adapters.attempt import Attempt
@@ -114,6 +116,62 @@ async def test_a_commit_wakes_the_relay_at_once_and_after_its_listener_was_kille
         committed = await stage_one(engine, topic)
         await until(lambda: relay.published == 3, "a row after the reconnection", WOKEN_WITHIN)
         print(f"and {1000 * (time.monotonic() - committed):.0f} ms after the reconnection")
+
+
+async def test_a_services_commit_sends_no_notify_and_its_kick_reaches_the_lock_holder(
+    stack: IsolatedStack, engine: AsyncEngine
+) -> None:
+    """Two replicas' relays on one outbox: the first holds the relay lock. The second replica
+    commits through its own engine (`announces_commits`: no NOTIFY from the trigger) and kicks
+    its relay, which forwards the kick to the first."""
+    service = make_engine(stack.database_url, pool_size=1, announces_commits=True)
+    listener = await asyncpg.connect(**connect_options(engine))
+    heard: list[str] = []
+    await listener.add_listener(channel_of(intake_orm.outbox), lambda *args: heard.append("x"))
+    holder, other = (
+        OutboxRelay(
+            engine,
+            intake_orm.outbox,
+            stack.kafka_bootstrap_servers,
+            lock_key=0x7E5A,
+            fallback_poll_seconds=FALLBACK,
+        )
+        for _ in range(2)
+    )
+    topic = stack.topics.alerts
+    try:
+        async with running(holder.run()):
+            await until(lambda: holder.wakeup.active, "the first relay holding the lock", 15)
+            async with running(other.run()):
+                await until(lambda: other.wakeup.connections == 1, "the other listening", 15)
+                assert not other.wakeup.active
+                await stage_one(service, topic)  # warms the producer up, as above
+                other.kick()
+                await until(lambda: holder.published == 1, "the first row published", 15)
+                await asyncio.sleep(0.3)  # idle again, 30 s from the next poll
+                heard.clear()
+
+                committed = await stage_one(service, topic)
+                await asyncio.sleep(0.2)
+                assert heard == [], "the trigger notified for a service's own commit"
+                assert holder.published == 1, "published without being woken"
+                other.kick()
+                await until(lambda: holder.published == 2, "the forwarded kick", WOKEN_WITHIN)
+                assert other.published == 0 and other.wakeup.forwarded == 2
+                print(f"published {1000 * (time.monotonic() - committed):.0f} ms after the commit")
+
+                # A unit of work's session kicks the relays itself once it commits.
+                await asyncio.sleep(0.3)
+                sessions = make_session_factory(service)
+                event = OutgoingEvent(
+                    topic, "referral-wake", b"{}", Envelope.new("t", "text/plain")
+                )
+                async with sessions() as session, session.begin():
+                    await add_to_outbox(session, intake_orm.outbox, [event])
+                await until(lambda: holder.published == 3, "kicked on commit", WOKEN_WITHIN)
+    finally:
+        await listener.close()
+        await service.dispose()
 
 
 class Mailbox:

@@ -17,6 +17,7 @@ from hub_common.storage.wakeup import (
     connect_options,
     drop_notify_on_insert,
     notify_on_insert,
+    notify_unless_announced,
 )
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import Claimed
@@ -34,6 +35,55 @@ def test_the_trigger_notifies_the_tables_channel_once_per_statement_when_a_row_m
     assert "FOR EACH STATEMENT" in trigger
     dropped = drop_notify_on_insert("notifier", "deliveries")
     assert dropped[0].startswith('DROP TRIGGER IF EXISTS "deliveries_notify"')
+
+
+def test_the_gated_trigger_stays_silent_for_a_service_announcing_its_own_commits() -> None:
+    (function,) = notify_unless_announced("router", "outbox")
+    assert "coalesce(current_setting('hub.notify', true), '') <> 'off'" in function
+    assert "pg_notify('router.outbox', '')" in function
+    assert function.strip().startswith('CREATE OR REPLACE FUNCTION "router"."notify_outbox"()')
+
+
+class Listening:
+    """A listening connection that records the NOTIFYs sent on it, each taking `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sent: list[tuple[str, ...]] = []
+        self._seconds = seconds
+
+    def is_closed(self) -> bool:
+        return False
+
+    async def execute(self, statement: str, *args: str) -> str:
+        self.sent.append(args)
+        await asyncio.sleep(self._seconds)
+        return "SELECT 1"
+
+
+async def test_announce_wakes_the_active_loop_and_forwards_a_burst_as_few_notifies() -> None:
+    wakeup = Wakeup(None, "router.outbox", fallback_seconds=30.0)
+    wakeup.announce()  # active: this process's loop wakes, nothing is sent
+    assert await waited(wakeup) < 0.01
+
+    wakeup.clear()
+    wakeup.active = False  # another replica holds the relay lock
+    listening = Listening(seconds=0.02)
+    wakeup._conn = listening  # type: ignore[assignment]
+    for _ in range(5):  # a burst of commits: one NOTIFY tells of them all
+        wakeup.announce()
+    await asyncio.sleep(0.005)
+    for _ in range(3):  # more while it is in flight: one more after it
+        wakeup.announce()
+    await asyncio.sleep(0.1)
+    assert listening.sent == [("router.outbox",), ("router.outbox",)]
+    assert wakeup.forwarded == 2
+    assert await waited(wakeup, within=0.05) >= 0.04  # and this process's loop slept on
+
+    wakeup._conn = None  # not listening: nobody to tell, so look locally
+    wakeup.announce()
+    await asyncio.sleep(0.01)
+    assert await waited(wakeup) < 0.01
+    assert wakeup.forwarded == 2
 
 
 async def test_the_listening_connection_gets_the_url_options_as_arguments() -> None:

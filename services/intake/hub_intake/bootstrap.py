@@ -35,7 +35,7 @@ TOO_LARGE_ADVICE = (
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service: agency HTTP routes, agency Kafka consumers, the outbox relay."""
     settings = settings or IntakeSettings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, announces_commits=True)
     relay = OutboxRelay(
         engine,
         orm.outbox,

@@ -68,7 +68,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     delivery worker, the outbox relay for the agencies' `referrals.status.<source>.<agency>`."""
     settings = settings or NotifierSettings()
     clock: Callable[[], datetime] = _utc_now
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, announces_commits=True)
     sessions = make_session_factory(engine)
     relay = OutboxRelay(
         engine,

@@ -46,7 +46,7 @@ def build_app(
     onward referral sweepers, the relay. `clock` replaces the wall clock of onward referrals
     (their deadlines and sweep), for tests."""
     settings = settings or RouterSettings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, announces_commits=True)
     relay = OutboxRelay(engine, orm.outbox, aiokafka_options(settings), lock_key=OUTBOX_LOCK_KEY)
     sessions = make_session_factory(engine)
     routing = RoutingService(

@@ -30,7 +30,9 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
@@ -60,7 +62,35 @@ async def add_to_outbox(
 ) -> None:
     """Stage events in the caller's transaction. Call it last, after the rows it reports on are
     locked and written, so that a referral's later change always gets a later `seq`."""
-    await insert_batch(db, [(outbox_columns(outbox), outbox_rows(events))])
+    await insert_batch(db, [staged(db, outbox, events)])
+
+
+def staged(
+    db: AsyncSession | AsyncConnection, outbox: Table, events: Sequence[OutgoingEvent]
+) -> tuple[BatchTable, list[dict[str, Any]]]:
+    """`events` as the outbox's part of a batch write (hub_common.storage.batch_insert), and,
+    when `db` is a session, this process's relay of `outbox` kicked once it commits (its
+    writers' transactions send no NOTIFY: hub_common.storage.wakeup)."""
+    if events and isinstance(db, AsyncSession):
+        db.sync_session.info.setdefault(_KICK, set()).add(outbox.fullname)
+    return outbox_columns(outbox), outbox_rows(events)
+
+
+_KICK = "hub_outbox_kick"
+_running_relays: dict[str, set[OutboxRelay]] = {}
+"""The relays running in this process, by outbox table."""
+
+
+@listens_for(Session, "after_commit")
+def _kick_relays(session: Session) -> None:
+    for table in session.info.pop(_KICK, ()):
+        for relay in _running_relays.get(table, ()):
+            relay.kick()
+
+
+@listens_for(Session, "after_rollback")
+def _forget_kicks(session: Session) -> None:
+    session.info.pop(_KICK, None)
 
 
 @functools.cache
@@ -87,8 +117,9 @@ def outbox_rows(events: Sequence[OutgoingEvent]) -> list[dict[str, Any]]:
 INITIAL_BACKOFF_SECONDS = 0.5
 FALLBACK_POLL_SECONDS = 10.0
 """How often an idle relay looks at its outbox unprompted: commits wake it at once (a kick in
-this process, a NOTIFY from any other, see hub_common.storage.wakeup), so this only bounds how
-late a row whose notification was lost goes out."""
+this process, forwarded from another replica, or a NOTIFY from any other process, see
+hub_common.storage.wakeup), so this only bounds how late a row whose notification was lost
+goes out."""
 
 
 class OutboxRelay:
@@ -96,8 +127,8 @@ class OutboxRelay:
 
     Several replicas each run a relay, but only the holder of a PostgreSQL advisory lock
     publishes: parallel relays would reorder a referral's events. Idle, it waits for a commit
-    to wake it (`listen`: the outbox's NOTIFY trigger, from any replica; always: `kick`), or
-    for the fallback poll.
+    to wake it (`kick`, from this process or forwarded by another replica; `listen`: a NOTIFY,
+    from any process), or for the fallback poll.
     """
 
     def __init__(
@@ -124,6 +155,9 @@ class OutboxRelay:
             channel_of(outbox) if listen else None,
             fallback_seconds=fallback_poll_seconds,
         )
+        # Until it holds the relay lock, kicks from this process are forwarded to the replica
+        # that does (Wakeup.announce).
+        self._wakeup.active = False
         # Topics made the first time a row names one (the agencies' status topics).
         self._on_demand = on_demand
         self._acknowledged: list[int] = []  # seqs Kafka has; deleted by the next round
@@ -144,14 +178,19 @@ class OutboxRelay:
         return dict(self._kafka)
 
     def kick(self) -> None:
-        """Tell the relay that new rows were committed in this process (saves the round trip
-        through PostgreSQL's NOTIFY)."""
-        self._wakeup.set()
+        """Tell the relay that new rows were committed in this process: it wakes, or, while
+        another replica's relay holds the lock, that one is sent a NOTIFY (Wakeup.announce)."""
+        self._wakeup.announce()
 
     async def run(self) -> None:
         """Publish until cancelled, reconnecting with backoff when Kafka or PostgreSQL fail."""
-        async with self._wakeup.listening():
-            await self._run()
+        running = _running_relays.setdefault(self._outbox.fullname, set())
+        running.add(self)  # kicked by every commit in this process that stages rows
+        try:
+            async with self._wakeup.listening():
+                await self._run()
+        finally:
+            running.discard(self)
 
     async def _run(self) -> None:
         while True:
@@ -190,9 +229,11 @@ class OutboxRelay:
         )
         await producer.start()
         self._backoff = INITIAL_BACKOFF_SECONDS  # connected again: the next failure waits little
+        self._wakeup.active = True
         try:
             await self._publish_forever(producer, conn)
         finally:
+            self._wakeup.active = False
             await producer.stop()
 
     async def _publish_forever(self, producer: AIOKafkaProducer, conn: AsyncConnection) -> None:

@@ -36,6 +36,8 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import await_
 
+from hub_common.storage.wakeup import ANNOUNCED_BY_PROCESS
+
 
 def json_text(value: object) -> str:
     """JSONB parameters as text, by orjson: the stdlib encoder SQLAlchemy uses by default was
@@ -43,10 +45,17 @@ def json_text(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    database_url: str, *, pool_size: int = 10, announces_commits: bool = False
+) -> AsyncEngine:
     """An asyncpg engine whose connections are checked on every checkout (`_ping`), so a
     service rides out a PostgreSQL restart and connections dropped while idle (a proxy's or
     load balancer's idle timeout).
+
+    `announces_commits`: the engine of a service that wakes its own outbox relay and delivery
+    worker after each commit (hub_common.storage.wakeup), so its transactions skip the tables'
+    NOTIFY triggers and the cluster-wide lock a NOTIFY holds through the commit. Any other
+    process (a CLI command) leaves it off, and its commits are announced by the triggers.
 
     Not checking saved about 5 % of each service's CPU under a trickle, but then the first
     statement on every dropped connection fails: a settle lost that way sends a webhook again
@@ -58,6 +67,7 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         hide_parameters=True,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
+        connect_args={"server_settings": dict(ANNOUNCED_BY_PROCESS)} if announces_commits else {},
     )
     event.listen(engine.sync_engine, "connect", _mark_fresh)
     event.listen(engine.sync_engine, "checkout", _ping)

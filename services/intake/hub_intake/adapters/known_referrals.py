@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.messaging.batch import BatchConflict
-from hub_common.messaging.outbox import OutgoingEvent, outbox_columns, outbox_rows
+from hub_common.messaging.outbox import OutgoingEvent, staged
 from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_common.storage.db import array_parameter
 from hub_intake.adapters import orm
@@ -139,7 +139,7 @@ class Referrals:
             return
         written, _ = await insert_batch(
             self._session,
-            [(NEW_REFERRALS, rows), (outbox_columns(orm.outbox), outbox_rows(events))],
+            [(NEW_REFERRALS, rows), staged(self._session, orm.outbox, events)],
         )
         if written != len(rows):
             raise BatchConflict("a referral of the batch was recorded meanwhile")

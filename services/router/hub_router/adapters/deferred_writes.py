@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub_common.messaging.batch import BatchConflict
 from hub_common.messaging.failures import sqlstate_of
-from hub_common.messaging.outbox import OutgoingEvent, outbox_columns, outbox_rows
+from hub_common.messaging.outbox import OutgoingEvent, staged
 from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_router.adapters import orm
 
@@ -63,7 +63,7 @@ class DeferredWrites:
                     (NEW_TASKS, tasks),
                     (NEW_DECISIONS, decisions),
                     # Last, after the rows: the events keep the batch's order in the outbox.
-                    (outbox_columns(orm.outbox), outbox_rows(events)),
+                    staged(session, orm.outbox, events),
                 ],
             )
         except IntegrityError as error:
