@@ -7,9 +7,10 @@ finds none of that person's name, NHS number, birth date, address or phone, whil
 person's referral is whole everywhere, and every audit entry made before is still there,
 unchanged, with the erasure as a new entry.
 
-Restriction: the other person restricted by referral id; their new referral is held (no Task,
-no offer, no webhook) and a change to their open one tells nobody; lifted, the held referral is
-routed and notifications resume.
+Restriction: the other person restricted by referral id; their link worker cannot accept the
+open referral (409) until it is lifted; their new referral is held (no Task,
+no offer, no webhook); lifted, the held referral is routed, the open one can be accepted, and
+notifications resume.
 """
 
 from __future__ import annotations
@@ -326,10 +327,11 @@ async def check_restriction(
         await applied(client, notifier, operator, restriction)
         heard = hooks_about(receiver, "/cva", kept["id"])
 
-        # A change to the open referral is kept, and nobody is told.
+        # Nobody works on the open referral: the link worker is told why.
         owner = bearer(stack, Principal("link_worker", "lw-cr-twi"))
-        accepted = await client.post(f"{router}/fhir/Task/{kept['id']}/$accept", headers=owner)
-        assert accepted.status_code == 200, accepted.text
+        refused = await client.post(f"{router}/fhir/Task/{kept['id']}/$accept", headers=owner)
+        assert refused.status_code == 409, refused.text
+        assert "restricted" in refused.json()["issue"][0]["diagnostics"]
         # A new referral of the same person is held: no Task, no offer.
         await publish(
             bootstrap, stack.topics.inbound("community"), example("community", f"{tag}-2"), key="c"
@@ -358,3 +360,7 @@ async def check_restriction(
         )
         assert routed
         assert await eventually(lambda: hooks_about(receiver, "/cva", second["id"]) > 0)
+        # Lifted: work resumes, and the referrer hears of it again.
+        accepted = await client.post(f"{router}/fhir/Task/{kept['id']}/$accept", headers=owner)
+        assert accepted.status_code == 200, accepted.text
+        assert await eventually(lambda: hooks_about(receiver, "/cva", kept["id"]) > heard)

@@ -10,7 +10,7 @@ only when the use case ends without an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -21,6 +21,7 @@ from hub_common.messaging.topics import Topics
 from hub_router.adapters import task_repository as repo
 from hub_router.adapters.batch_lookups import BatchLookups
 from hub_router.adapters.care_plan_store import CarePlanRepository
+from hub_router.adapters.data_protection_store import ProtectionRepository
 from hub_router.adapters.deferred_writes import DeferredWrites
 from hub_router.adapters.directory_store import DirectoryRepository
 from hub_router.adapters.onward_store import OPEN_ONWARD, OnwardRepository
@@ -56,6 +57,7 @@ class RouterTables:
     care_plans: dict[str, list[CarePlan]] = field(default_factory=dict)  # newest last
     sla_timers: dict[str, tuple[SlaTimer, datetime | None]] = field(default_factory=dict)
     counted: list[tuple[str, ...]] = field(default_factory=list)  # metric labels, on commit
+    restricted: set[str] = field(default_factory=set)  # referral and episode ids
 
 
 def loads_of(tables: RouterTables, first_day: date, days: int) -> dict[date, dict[str, Load]]:
@@ -338,6 +340,16 @@ class _MemorySla(SlaClocks):
         self._t.sla_timers[timer.referral_id] = (timer, next_due_at)
 
 
+class _MemoryProtection(ProtectionRepository):
+    """Which referral and episode ids a restriction covers (no holding or erasure here)."""
+
+    def __init__(self, tables: RouterTables) -> None:
+        self._t = tables
+
+    async def restricted_among(self, subjects: Iterable[str]) -> set[str]:
+        return self._t.restricted & set(subjects)
+
+
 class FakeRouterUnitOfWork(RouterUnitOfWork):
     """The router's unit of work on `tables` (a copy the caller commits or drops)."""
 
@@ -350,6 +362,7 @@ class FakeRouterUnitOfWork(RouterUnitOfWork):
         self.care_plans = _MemoryCarePlans(tables)
         self.directory = _MemoryDirectory(tables)
         self.sla = _MemorySla(tables)
+        self.protection = _MemoryProtection(tables)
 
     def count(self, counter: Any, amount: float = 1) -> None:
         self.tables.counted.append(tuple(getattr(counter, "_labelvalues", ())))

@@ -19,7 +19,7 @@ from hub_router.adapters.service_lookup import ServiceEntry
 from hub_router.domain.access import Viewer
 from hub_router.domain.care_plan import Goal, PlanConflict
 from hub_router.domain.model import LinkWorker
-from hub_router.domain.offers import TaskNotVisible
+from hub_router.domain.offers import ProcessingRestricted, TaskNotVisible
 from hub_router.domain.sla import SlaPolicy
 from hub_router.domain.task_status import BusinessStatus, TaskStatus, TransitionRefused
 from hub_router.service_layer.care_planning import CarePlanning, RecordCarePlan
@@ -229,6 +229,32 @@ async def test_a_referrers_cancellation_applies_once(router: Router) -> None:
     row = router.tables.tasks["r1"]
     assert (row["status"], row["version"]) == (TaskStatus.CANCELLED.value, 2)
     assert row["facts"]["referralVersion"] == 2
+
+
+async def test_nobody_works_on_a_restricted_persons_referral_but_its_referrer_may_withdraw(
+    router: Router,
+) -> None:
+    worker = await accepted(router)
+    other = "lw-2" if worker == "lw-1" else "lw-1"
+    router.tables.restricted.add("r1")
+    before = (router.tables.commits, len(router.tables.outbox))
+    goals = (Goal("Meet people weekly"),)
+    refused = [
+        router.progress.change_status(
+            ChangeTaskStatus("r1", worker, TaskStatus.IN_PROGRESS, None, None)
+        ),
+        router.plans.record(RecordCarePlan("r1", worker, "company", goals, ())),
+        router.onward.refer(refer(worker)),
+        router.routing.assign_by_hand(AssignByHand("r1", other, "co-1", CROYDON)),
+    ]
+    for attempt in refused:
+        with pytest.raises(ProcessingRestricted, match="restricted"):
+            await attempt
+    assert (router.tables.commits, len(router.tables.outbox)) == before
+
+    cancelled = {**service_request("r1"), "status": "revoked", "meta": {"versionId": "2"}}
+    assert await router.changes.apply(cancelled, "e2", None) is True
+    assert router.tables.tasks["r1"]["status"] == TaskStatus.CANCELLED.value
 
 
 async def test_the_sla_sweep_raises_a_breach_once(router: Router) -> None:

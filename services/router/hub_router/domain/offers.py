@@ -38,6 +38,17 @@ class TaskNotVisible(LookupError):
     """The caller neither holds nor coordinates this Task: to them it does not exist."""
 
 
+class ProcessingRestricted(TransitionRefused):
+    """The person has had the processing of their data restricted (UK GDPR article 18): their
+    referral is kept as it is, and nobody works on it, until the restriction is lifted."""
+
+    def __init__(self, referral_id: str) -> None:
+        super().__init__(
+            f"referral {referral_id}: processing of this person's data is restricted; "
+            "nothing about it can change until an operator lifts the restriction"
+        )
+
+
 class OfferNotOpen(TransitionRefused):
     """The offer was already answered, withdrawn or timed out."""
 

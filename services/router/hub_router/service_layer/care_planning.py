@@ -21,6 +21,7 @@ from hub_router.domain.access import Viewer
 from hub_router.domain.care_plan import Action, CarePlan, Goal, next_version
 from hub_router.domain.offers import TaskNotVisible
 from hub_router.domain.task_status import TaskStatus, TransitionRefused
+from hub_router.service_layer.restriction import refuse_if_restricted
 
 WORKING = frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.ON_HOLD})
 
@@ -60,6 +61,7 @@ class CarePlanning:
             stored = await uow.tasks.lock(command.referral_id)
             if stored is None or stored.task.owner != command.worker_id:
                 raise TaskNotVisible(command.referral_id)
+            await refuse_if_restricted(uow, stored)
             if stored.task.status not in WORKING:
                 raise TransitionRefused(
                     "a plan is recorded while the referral is accepted, in progress or on hold "

@@ -21,6 +21,7 @@ from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.commands import AssignByHand, RebalanceWaiting
 from hub_router.service_layer.offering import Offering
 from hub_router.service_layer.recording import TaskChanged, record_change
+from hub_router.service_layer.restriction import refuse_if_restricted
 from hub_router.service_layer.unit_of_work import LOOKAHEAD_DAYS
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Coordination:
             stored = await uow.tasks.lock(command.referral_id)
             if stored is None or not command.scope.can_see(None, stored.borough):
                 raise TaskNotVisible(command.referral_id)
+            await refuse_if_restricted(uow, stored)
             if stored.task.offered_to == command.worker_id:
                 raise TransitionRefused(f"the referral is already offered to {command.worker_id}")
             withdrawn = stored.task.withdraw_offer()

@@ -43,6 +43,7 @@ from hub_router.domain.onward import (
 )
 from hub_router.domain.task_status import TransitionRefused
 from hub_router.service_layer.recording import record_change
+from hub_router.service_layer.restriction import refuse_if_restricted
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class OnwardReferrals:
             stored = await uow.tasks.lock(command.referral_id)
             if stored is None or stored.task.owner != command.worker_id:
                 raise TaskNotVisible(command.referral_id)
+            await refuse_if_restricted(uow, stored)
             if stored.task.status not in OPEN_PARENT:
                 raise TransitionRefused(
                     f"only a referral you have accepted and not closed can be referred onward "

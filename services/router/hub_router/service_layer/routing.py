@@ -32,6 +32,7 @@ from hub_router.service_layer.commands import AssignByHand, DeclineOffer, Rebala
 from hub_router.service_layer.coordination import Coordination
 from hub_router.service_layer.offering import Offering
 from hub_router.service_layer.recording import TaskChanged
+from hub_router.service_layer.restriction import refuse_if_restricted
 from hub_router.service_layer.unit_of_work import (
     LiveAssignments,
     RoutingUnitOfWork,
@@ -167,6 +168,7 @@ class RoutingService:
             stored = await uow.tasks.lock(command.referral_id)
             if stored is None:
                 raise TaskNotVisible(command.referral_id)
+            await refuse_if_restricted(uow, stored)
             given_back = stored.task.give_back(command.worker_id, command.reason)
             changed = await self._offering.offer_or_wait(
                 await LiveAssignments.read(uow, self._roster, now.date(), [stored.route]),

@@ -18,6 +18,7 @@ from hub_router.adapters.unit_of_work import Sessions, Units, units_for
 from hub_router.domain.offers import ReferralTask, TaskNotVisible
 from hub_router.service_layer.commands import AcceptOffer, CancelReferral, ChangeTaskStatus
 from hub_router.service_layer.recording import TaskChanged, record_change
+from hub_router.service_layer.restriction import refuse_if_restricted
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class TaskProgress:
             command.traceparent,
             command.audit,
             visible=lambda stored: stored.requester_org == command.organisation,
+            while_restricted=True,  # withdrawing it ends the processing
         )
 
     async def _change(
@@ -82,12 +84,15 @@ class TaskProgress:
         traceparent: str | None,
         audit: AuditEntry | None,
         visible: Callable[[repo.StoredTask], bool] = lambda stored: True,
+        while_restricted: bool = False,
     ) -> TaskChanged:
         now = self._clock()
         async with self._units() as uow:
             stored = await uow.tasks.lock(referral_id)
             if stored is None or not visible(stored):
                 raise TaskNotVisible(referral_id)
+            if not while_restricted:
+                await refuse_if_restricted(uow, stored)
             after = replace(stored, task=change(stored.task))
             changed = await record_change(uow, self._topics, stored, after, now, traceparent)
             if audit is not None:
