@@ -73,6 +73,19 @@ def test_an_event_of_a_batch_continues_its_own_message_not_the_current_span(
     assert staged.traceparent == AGENCY
 
 
+def test_without_export_spans_record_nothing_but_each_still_has_its_own_ids() -> None:
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    quiet = tracing.new_provider("hub-test", exporting=False).get_tracer("test")
+    span = quiet.start_span("hop", context=tracing.context_of(parent))
+    assert not span.is_recording()
+    own = span.get_span_context()
+    assert own.is_valid and format(own.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert format(own.span_id, "016x") != "b7ad6b7169203331"
+    assert not own.trace_flags.sampled  # so no later hop records a part of the trace
+    exporting = tracing.new_provider("hub-test", exporting=True).get_tracer("test")
+    assert exporting.start_span("hop", context=tracing.context_of(parent)).is_recording()
+
+
 def test_without_spans_each_hop_still_gets_its_own_span_id() -> None:
     staged = Envelope.new("TaskChanged", "application/fhir+json", AGENCY)
     _, trace_id, span_id, _ = staged.traceparent.split("-")
