@@ -1,9 +1,9 @@
-"""The history probe (benchmarks/explain_history.py) reads auto_explain's NOTICE messages into
+"""The history probe (tests/support/history_probe.py) reads auto_explain's NOTICE messages into
 per-statement times and plans, counting only once the warm-up batch is over."""
 
 from __future__ import annotations
 
-from benchmarks.explain_history import Explained
+from tests.support.history_probe import Explained
 
 SLOW = (
     "duration: 74.700 ms  plan:\n"

@@ -9,7 +9,7 @@ due, and the router's and notifier's periodic sweeps once a batch. PostgreSQL's 
 (loaded in the probe's own sessions only, reporting at NOTICE level, so nothing reaches the
 server's log) sends back each statement's plan, with its actual rows, buffers and time.
 
-    python -m benchmarks.explain_history --database-url URL_OF_A_SCRATCH_COPY
+    python -m tests.support.history_probe --database-url URL_OF_A_SCRATCH_COPY
 
 Run it on two databases migrated alike, one empty and one with `seed_history` behind it, and
 compare. It WRITES to the database it probes (referrals, Tasks, people, deliveries, a live
@@ -132,7 +132,7 @@ class Probe:
         # The probe's referrer, its own each run: its one live webhook hears every change.
         self.run = uuid.uuid4().hex[:8]
         self.org = organisation(AGENCY_ID_SYSTEM, f"community:history-probe-{self.run}")
-        self.people = People(random.Random(seed), date.today())  # noqa: S311 - test data
+        self.people = People(random.Random(seed), date.today())
         self.intake = IntakeService(sessions, registered_formats(), topics)
         self.routing = RoutingService(sessions, topics)
         self.sla = SlaSweep(sessions, topics, router.sla_policy)
@@ -217,7 +217,7 @@ async def probe(database_url: str, batches: int, size: int, seed: int) -> Explai
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.explain_history",
+        prog="python -m tests.support.history_probe",
         description="Time and explain every hot-path statement of the hub on one database "
         "(it writes to it: use a scratch copy), to compare an empty one with a seeded history.",
     )
