@@ -145,7 +145,7 @@ def test_demographics_from_a_hub_service_request() -> None:
 
 
 # Blocking (`may_match`): which referrals are compared at all. The notifier's SQL finds the
-# same ones (tests/integration/test_person_candidate_plans.py).
+# same ones (tests/integration/test_person_link_plans.py).
 
 LINKED_OR_REVIEWED = [
     (person(nhs="9434765919"), person("Smith", ("Ann",), nhs="9434765919")),
