@@ -12,6 +12,7 @@ from hub_notifier.domain.person_match import (
     compare,
     demographics_of,
     fold,
+    may_match,
     normalise_phone,
 )
 
@@ -141,3 +142,61 @@ def test_demographics_from_a_hub_service_request() -> None:
         postcode="SM11AA",
         phone="07700900123",
     )
+
+
+# Blocking (`may_match`): which referrals are compared at all. The notifier's SQL finds the
+# same ones (tests/integration/test_person_link_plans.py).
+
+LINKED_OR_REVIEWED = [
+    (person(nhs="9434765919"), person("Smith", ("Ann",), nhs="9434765919")),
+    (person(nhs="9434765919"), person(phone="+44 7700 900123", postcode="sm11aa")),
+    (person("O'Neill", ("Zoë",)), person("ONEILL", ("zoe",))),
+    (person("van der Berg"), person("Berg")),
+    (person("Okafor", ("Grace",)), person("Okafro", ("Grcae",))),
+    (person("Khan", ("Ahmed",)), person("Ahmed", ("Khan",))),
+    (person(given=("Amy",)), person(given=("Ann",))),
+    (person(born=date(1961, 4, 3)), person(born=date(1961, 3, 4))),
+    (person(), person(postcode="CR0 2AB", phone="020 8123 4567")),
+    (person(), person(phone="")),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), LINKED_OR_REVIEWED)
+def test_every_pair_linked_or_reviewed_above_is_compared(
+    one: Demographics, other: Demographics
+) -> None:
+    assert compare(one, other).verdict is not Verdict.DISTINCT
+    assert may_match(one, other) and may_match(other, one)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        person("Obi", ("Mary",), postcode="CR0 2AB", phone="020 8123 4567"),  # family initial
+        person("Smith", ("Gail",), postcode="CR0 2AB", phone="020 8123 4567"),  # given initial
+        person("Grant", ("Olu",), postcode="CR0 2AB", phone="020 8123 4567"),  # swapped
+        person("Smith", ("Mary",), postcode="SM1 1AA", phone="020 8123 4567"),  # postcode
+        person("Smith", ("Mary",), postcode="CR0 2AB", phone="07700 900123"),  # phone
+    ],
+)
+def test_a_shared_birth_date_needs_one_more_field_in_common(other: Demographics) -> None:
+    assert may_match(person(), other)
+
+
+def test_a_birth_date_alone_is_not_enough_to_be_compared() -> None:
+    # As history grows, ever more people share a birth date; one sharing nothing else was
+    # never going to be linked or reviewed.
+    stranger = person("Smith", ("Mary",), postcode="CR0 2AB", phone="020 8123 4567")
+    assert not may_match(person(), stranger)
+    assert compare(person(), stranger).verdict is Verdict.DISTINCT
+
+
+def test_two_nhs_numbers_are_never_compared() -> None:
+    assert not may_match(person(nhs="9434765919"), person(nhs="9434765870"))
+    assert not may_match(person(nhs="9434765919"), person(nhs="9434765870", born=None))
+
+
+def test_nothing_in_common_is_never_compared() -> None:
+    other = person("Smith", ("Mary",), born=date(1990, 1, 1), postcode="CR0 2AB", phone="0")
+    assert not may_match(person(), other)
+    assert not may_match(Demographics(), Demographics())

@@ -221,7 +221,7 @@ person_records = Table(
         "link_basis", String(20), nullable=False
     ),  # self | nhs-number | demographics | coordinator
     Column("nhs_number", String(10), nullable=True, index=True),
-    Column("birth_date", Date, nullable=True, index=True),
+    Column("birth_date", Date, nullable=True),
     Column("family", String(200), nullable=False),
     Column("given", ARRAY(String(200)), nullable=False),
     Column("postcode", String(10), nullable=False),
@@ -230,6 +230,13 @@ person_records = Table(
     # Candidates at one address share a family name too: a postcode alone (a care home, a
     # block of flats, a generated load) made every referral there a candidate of every other.
     Index("ix_person_records_postcode_family", "postcode", "family"),
+    # Candidates by birth date, read from the index alone: it carries what says whether one
+    # shares a second field (person_links.py), so a date shared by many costs no heap reads.
+    Index(
+        "ix_person_records_born",
+        "birth_date",
+        postgresql_include=["nhs_number", "family", "given", "postcode", "phone", "person_id"],
+    ),
 )
 
 # Pairs the matching could not decide, for a coordinator of the person's borough: confirmed

@@ -195,6 +195,35 @@ def phone_similarity(a: str, b: str) -> float:
     return similarity if similarity >= 0.8 else 0.0
 
 
+def initials(person: Demographics) -> frozenset[str]:
+    """The first letters of the family name and of the first given name."""
+    return frozenset(name[0] for name in (person.family, *person.given[:1]) if name)
+
+
+def may_match(a: Demographics, b: Demographics) -> bool:
+    """Whether `compare` is worth asking (blocking): the candidates of a person are the
+    referrals sharing the NHS number; or, unless both carry different NHS numbers (two people
+    whatever else agrees), the postcode and the family name, or the birth date and one more
+    thing: a name's initial (either name, either way round), the postcode or the phone.
+
+    The birth date alone is shared by ever more people as history grows (35 a person at a
+    million referrals, each scored under the linking lock), so it needs a second field; a
+    pair that agrees on the birth date but on neither initial, postcode nor phone scores
+    below the coordinator's threshold in all but freak cases (both names mistyped at their
+    first letter). The notifier's SQL (adapters/person_links.py) finds exactly these."""
+    if a.nhs_number and b.nhs_number:
+        return a.nhs_number == b.nhs_number
+    if a.postcode and a.family and (a.postcode, a.family) == (b.postcode, b.family):
+        return True
+    if not a.birth_date or a.birth_date != b.birth_date:
+        return False
+    return bool(
+        initials(a) & initials(b)
+        or (a.postcode and a.postcode == b.postcode)
+        or (a.phone and a.phone == b.phone)
+    )
+
+
 def compare(a: Demographics, b: Demographics) -> Match:
     """The verdict on two referrals' people."""
     if a.nhs_number and b.nhs_number:
