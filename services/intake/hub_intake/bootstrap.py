@@ -49,7 +49,6 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         sessions,
         formats,
         settings.topics,
-        on_commit=relay.kick,
         max_message_bytes=settings.agency_message_max_bytes,
     )
     broker = make_broker(settings, client_id="referral-hub-intake")
@@ -60,7 +59,6 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         settings.topics,
         aiokafka_options(settings),
         group_prefix=settings.group_id(""),
-        on_commit=relay.kick,
     )
     subscribe_requests(
         broker,
@@ -95,7 +93,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         intake_router(service, settings.agency_message_max_bytes, settings.notifier_url)
     )
     # Submissions stage their entries with the referrals; the log is here for the dependency.
-    app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics, relay.kick)
+    app.state.audit = AuditLog("intake", sessions, orm.outbox, settings.topics)
     app.state.settings = settings
     app.state.engine = engine  # for tests serving the app without its lifespan
     app.state.service = service

@@ -116,9 +116,9 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         finally:
             await client.aclose()
 
-    def committed() -> None:
-        relay.kick()
-        worker.kick()
+    # New deliveries wake this replica's worker at once; the outbox relay is woken by the
+    # commit itself (hub_common.messaging.outbox.staged).
+    committed = worker.kick
 
     announcer = Announcer(
         settings.topics, settings.public_url, settings.smtp_sender, clock, settings.web_url
@@ -211,7 +211,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
         subject_access_routes(SubjectFinder(sessions), subject_access_collector(sessions))
     )
     # Reads record who saw what through the notifier's own outbox, like every service.
-    app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics, relay.kick)
+    app.state.audit = AuditLog("notifier", sessions, orm.outbox, settings.topics)
     app.state.settings = settings
     app.state.service = tracking
     app.state.engine = engine

@@ -52,13 +52,12 @@ def build_app(
     routing = RoutingService(
         sessions,
         settings.topics,
-        on_commit=relay.kick,
         max_failed_offers=settings.max_failed_offers,
         offer_timeout=settings.offer_timeout,
     )
-    progress = TaskProgress(sessions, settings.topics, on_commit=relay.kick)
+    progress = TaskProgress(sessions, settings.topics)
     views = TaskViews(sessions)
-    sla = SlaSweep(sessions, settings.topics, settings.sla_policy, on_commit=relay.kick)
+    sla = SlaSweep(sessions, settings.topics, settings.sla_policy)
     directory = DirectoryServices(sessions)
     onward = OnwardReferrals(
         sessions,
@@ -66,12 +65,11 @@ def build_app(
         deadlines=AnswerDeadlines(
             settings.onward_answer_working_days, settings.onward_answer_working_days_by_service
         ),
-        on_commit=relay.kick,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     broker = make_broker(settings, client_id="referral-hub-router")
-    changes = ReferralChanges(sessions, settings.topics, on_commit=relay.kick)
-    protection = RouterDataProtection(sessions, settings.topics, routing, on_commit=relay.kick)
+    changes = ReferralChanges(sessions, settings.topics)
+    protection = RouterDataProtection(sessions, settings.topics, routing)
     register_consumers(broker, routing, settings, directory, changes, protection)
     retention = RetentionSweep(
         settings.retention_policy, retention_steps(sessions), batch=settings.retention_batch
@@ -106,9 +104,7 @@ def build_app(
     app.include_router(task_router(views, routing, progress, onward))
     app.include_router(onward_router(onward))
     app.include_router(referrer_router(progress))
-    app.include_router(
-        care_plan_router(CarePlanning(sessions, settings.topics, on_commit=relay.kick))
-    )
+    app.include_router(care_plan_router(CarePlanning(sessions, settings.topics)))
     app.include_router(coordination_router(views, routing))
     app.include_router(directory_router(directory))
     app.include_router(subject_access_router("router", subject_access_collector(sessions)))
@@ -116,7 +112,7 @@ def build_app(
     install_directory_errors(app)
     install_care_plan_errors(app)
     install_onward_errors(app)
-    app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics, relay.kick)
+    app.state.audit = AuditLog("router", sessions, orm.outbox, settings.topics)
     app.state.settings = settings
     app.state.service = routing
     app.state.directory = directory

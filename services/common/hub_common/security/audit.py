@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -214,13 +214,11 @@ class AuditLog:
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
         topics: Topics,
-        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.service = service
         self.topics = topics
         self._sessions = sessions
         self._outbox = outbox
-        self._on_commit = on_commit
 
     def entry(
         self,
@@ -263,7 +261,6 @@ class AuditLog:
         except (SQLAlchemyError, OSError) as error:
             log.error("audit entry %s not recorded: %s", entry.event_id, type(error).__name__)
             raise AuditUnavailable() from None
-        self._on_commit()
 
 
 def audit_log_of(request: Request) -> AuditLog:

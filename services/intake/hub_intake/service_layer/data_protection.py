@@ -11,7 +11,7 @@ lose it), and the router holds a restricted person's referrals.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from hub_common.agency_formats import inbound_sources
@@ -31,7 +31,6 @@ class IntakeDataProtection:
         topics: Topics,
         kafka_options: Mapping[str, Any],
         group_prefix: str,
-        on_commit: Callable[[], None] = lambda: None,
         *,
         changes: Changes | None = None,
     ) -> None:
@@ -39,7 +38,6 @@ class IntakeDataProtection:
         self._topics = topics
         self._kafka = kafka_options
         self._group_prefix = group_prefix
-        self._on_commit = on_commit
 
     def person_topics(self) -> list[str]:
         """The topics that carry a person's identifying data, which intake reads or writes."""
@@ -70,5 +68,4 @@ class IntakeDataProtection:
                     request.referral_ids, request.episode_ids
                 )
             uow.record(applied_event(self._topics, request, "intake", counts))
-        self._on_commit()
         log.info("data protection request %s (%s) applied", request.request_id, request.action)

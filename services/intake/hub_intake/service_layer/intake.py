@@ -61,7 +61,6 @@ class IntakeService:
         sessions: Sessions,
         formats: dict[str, InboundFormat],
         topics: Topics,
-        on_commit: Any = None,
         max_message_bytes: int | None = None,
         *,
         units: Callable[[Sequence[Any]], IntakeUnitOfWork] | None = None,
@@ -69,7 +68,6 @@ class IntakeService:
         self._units = units or (lambda wanted: IntakeUnitOfWork(sessions, topics, wanted))
         self._formats = formats
         self._topics = topics
-        self._on_commit = on_commit or (lambda: None)
         # HTTP bodies over it never arrive (the 413); Kafka lets a little more through, for
         # the record's key and headers, so a larger body is refused here, and recorded.
         self._max_message_bytes = max_message_bytes
@@ -108,7 +106,6 @@ class IntakeService:
             self._set_aside_poison,
             traceparent=lambda message: message.command.traceparent,
         )
-        self._on_commit()
         return results
 
     def _read(self, command: ReceiveReferrals) -> Read:
@@ -237,7 +234,6 @@ class IntakeService:
         """Set aside a message that tripped an unexpected error, so an operator can replay it."""
         async with (uow := self._units(())).transaction():
             await set_aside(uow, command, unprocessable(error_type))
-        self._on_commit()
 
     async def _set_aside_poison(
         self, uow: IntakeUnitOfWork, message: _Message, error: Exception

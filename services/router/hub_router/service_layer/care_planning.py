@@ -46,14 +46,12 @@ class CarePlanning:
         self,
         sessions: Sessions | None,
         topics: Topics,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units)
         self._topics = topics
-        self._on_commit = on_commit
         self._clock = clock
 
     async def record(self, command: RecordCarePlan) -> dict[str, Any]:
@@ -80,7 +78,6 @@ class CarePlanning:
             await uow.care_plans.add(plan)
             if command.audit is not None:
                 uow.record(command.audit)
-        self._on_commit()
         return to_care_plan(plan, stored.episode_id, stored.task.owner)
 
     async def read(

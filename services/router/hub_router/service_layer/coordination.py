@@ -40,14 +40,12 @@ class Coordination:
         topics: Topics,
         offering: Offering,
         roster: WorkerRoster,
-        on_commit: Callable[[], None],
         clock: Callable[[], datetime],
     ) -> None:
         self._units = units
         self._topics = topics
         self._offering = offering
         self._roster = roster
-        self._on_commit = on_commit
         self._clock = clock
 
     async def assign_by_hand(self, command: AssignByHand) -> TaskChanged:
@@ -102,7 +100,6 @@ class Coordination:
             )
             if command.audit is not None:
                 uow.record(command.audit)
-        self._on_commit()
         log.info("referral %s offered by hand to %s", command.referral_id, worker.worker_id)
         return changed
 
@@ -164,6 +161,5 @@ class Coordination:
                 )
             if command.audit is not None and batch.assignments:
                 uow.record(command.audit.about(batch.assignments))
-        self._on_commit()
         log.info("rebalanced %d waiting referrals: %d offered", len(waiting), batch.assigned)
         return dict(batch.assignments)

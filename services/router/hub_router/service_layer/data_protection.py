@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hub_common.messaging.topics import Topics
@@ -33,13 +33,11 @@ class RouterDataProtection:
         sessions: Sessions | None,
         topics: Topics,
         routing: RoutingService,
-        on_commit: Callable[[], None] = lambda: None,
         *,
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units)
         self._routing = routing
-        self._on_commit = on_commit
 
     async def hold_restricted(self, arrivals: Sequence[Arrival]) -> list[Arrival]:
         """Hold the new referrals of restricted people; the others, to route."""
@@ -90,5 +88,4 @@ class RouterDataProtection:
             else:
                 await uow.protection.forget_held([row.referral_id for row in released])
             uow.record(DataProtectionApplied(request, counts))
-        self._on_commit()
         log.info("data protection request %s (%s) applied", request.request_id, request.action)

@@ -92,14 +92,12 @@ class OnwardReferrals:
         *,
         lookup: ServiceLookup | None = None,
         deadlines: AnswerDeadlines | None = None,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units, lookup)
         self._topics = topics
         self._deadlines = deadlines or AnswerDeadlines()
-        self._on_commit = on_commit
         self._clock = clock
 
     # -- the link worker -------------------------------------------------------------------
@@ -149,7 +147,6 @@ class OnwardReferrals:
             uow.record(OnwardReferralChanged(onward, "sent", now, command.traceparent))
             if command.audit is not None:
                 uow.record(command.audit.about((command.referral_id, onward.onward_id)))
-        self._on_commit()
         log.info("referral %s referred onward as %s", command.referral_id, onward.onward_id)
         return task
 
@@ -174,7 +171,6 @@ class OnwardReferrals:
             task = await self._apply(uow, found[0], onward_id, change, kind, now, traceparent)
             if audit is not None:
                 uow.record(audit)
-        self._on_commit()
         return task
 
     async def _apply(
@@ -279,7 +275,6 @@ class OnwardReferrals:
             async with self._units() as uow:
                 changed += await self._check(uow, referral_id, onward_id, now)
         if changed:
-            self._on_commit()
             log.info("onward sweep nudged or declined %d referrals", changed)
         return len(due)
 

@@ -49,14 +49,12 @@ class ReferralChanges:
         self,
         sessions: Sessions | None,
         topics: Topics,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units)
         self._topics = topics
-        self._on_commit = on_commit
         self._clock = clock
 
     async def apply(self, request: dict[str, Any], event_id: str, traceparent: str | None) -> bool:
@@ -93,7 +91,6 @@ class ReferralChanges:
                 traceparent,
                 decision={"event": event, "referralVersion": version},
             )
-        self._on_commit()
         log.info("referral %s %s (version %d)", referral_id, event, version)
         return True
 

@@ -50,7 +50,6 @@ class RoutingService:
         self,
         sessions: Sessions | None,
         topics: Topics,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         max_failed_offers: int = 3,
@@ -60,7 +59,6 @@ class RoutingService:
     ) -> None:
         self._changes = units_for(sessions, topics, changes)
         self._topics = topics
-        self._on_commit = on_commit
         self._clock = clock
         self._roster = WorkerRoster()
         # A routing batch's unit of work, given its day and what it looks up (tests: in memory).
@@ -75,7 +73,7 @@ class RoutingService:
         )
         self._offering = Offering(topics, max_failed_offers, offer_timeout or OfferTimeout())
         self._coordination = Coordination(
-            self._changes, topics, self._offering, self._roster, on_commit, clock
+            self._changes, topics, self._offering, self._roster, clock
         )
 
     async def apply_directory_entry(self, worker_id: str, role: dict[str, Any] | None) -> None:
@@ -134,7 +132,6 @@ class RoutingService:
         results = await run_batch(
             new_unit, read, route_one, _skip, traceparent=lambda request: request.traceparent
         )
-        self._on_commit()
         return results
 
     async def _route_in(
@@ -181,7 +178,6 @@ class RoutingService:
             )
             if command.audit is not None:
                 uow.record(command.audit)
-        self._on_commit()
         log.info(
             "referral %s declined by %s; now %s %s",
             command.referral_id,
@@ -214,7 +210,6 @@ class RoutingService:
                     None,
                     {"event": "offer expired", "worker": worker_id},
                 )
-        self._on_commit()
         OFFERS_TIMED_OUT.inc(len(overdue))
         log.info("%d offers expired unanswered and moved on", len(overdue))
         return len(overdue)

@@ -80,14 +80,12 @@ class SlaSweep:
         sessions: Sessions | None,
         topics: Topics,
         policy: SlaPolicy,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units)
         self._policy = policy
-        self._on_commit = on_commit
         self._clock = clock
 
     async def sweep(self, limit: int = 100) -> int:
@@ -113,6 +111,5 @@ class SlaSweep:
                     uow.count(SLA_BREACHES.labels(rule=breach.rule, level=breach.level))
                 raised += len(found)
         if raised:
-            self._on_commit()
             log.info("service level sweep raised %d alerts", raised)
         return len(timers)

@@ -30,14 +30,12 @@ class TaskProgress:
         self,
         sessions: Sessions | None,
         topics: Topics,
-        on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         units: Units | None = None,
     ) -> None:
         self._units = units_for(sessions, topics, units)
         self._topics = topics
-        self._on_commit = on_commit
         self._clock = clock
 
     async def accept(self, command: AcceptOffer) -> TaskChanged:
@@ -97,7 +95,6 @@ class TaskProgress:
             changed = await record_change(uow, self._topics, stored, after, now, traceparent)
             if audit is not None:
                 uow.record(audit)
-        self._on_commit()
         log.info(
             "referral %s now %s %s (version %d)",
             referral_id,
