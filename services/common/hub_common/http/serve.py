@@ -50,7 +50,8 @@ class QuietServer(uvicorn.Server):
         # A counter of 0 makes uvicorn's tick refresh the Date header (it does so every tenth).
         while not await self.on_tick(0):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):  # no task per tick, as wait_for makes
+                    await self._woken.wait()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
