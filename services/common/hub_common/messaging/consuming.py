@@ -95,8 +95,10 @@ at idle (issue 18: 2.4 % of a core, 0.5 % with these waits).
 
 Why not longer: Kafka answers one request per connection at a time, so a fetch waiting on a
 quiet broker holds up the consumer's next request on that connection, such as the offsets of
-partitions a rebalance just assigned, by up to this long (heartbeats, joins and commits go to
-the group coordinator on a connection of their own). Stopping does not wait for it: FastStream
+partitions a rebalance just assigned or the metadata asked for after a broker died, by up to
+this long (heartbeats, joins and commits go to the group coordinator on a connection of their
+own). Measured against a rebalance or a broker's death (seconds of session timeout and
+election), that is a few seconds more, once. Stopping does not wait for it: FastStream
 cancels the poll and the consumer closes its connections. It must stay well under aiokafka's
 `request_timeout_ms` (40 s), past which a waiting fetch would count as failed."""
 
