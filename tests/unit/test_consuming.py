@@ -5,14 +5,17 @@ every AsyncAPI channel shows its payload schema."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
 from hub_cli.main import contract_documents
+from hub_common.messaging import consuming
 from hub_common.messaging.consuming import (
     POLL_WAIT_MS,
     Decoder,
@@ -162,7 +165,11 @@ def registered(broker: KafkaBroker) -> Any:
     return broker.subscribers[-1]
 
 
-async def test_an_idle_subscriber_waits_on_the_broker_and_nothing_else() -> None:
+async def test_an_idle_subscriber_waits_on_the_broker_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A short wait, so the test does not sit out the real one; the mechanism is the same.
+    monkeypatch.setattr(consuming, "POLL_WAIT_MS", 200)
     subscriber = registered(KafkaBroker("127.0.0.1:9"))
     assert isinstance(subscriber, LongPollBatchSubscriber)
     consumer = IdleConsumer()
@@ -170,8 +177,23 @@ async def test_an_idle_subscriber_waits_on_the_broker_and_nothing_else() -> None
     assert await subscriber.get_msg(consumer) == ()
     took = asyncio.get_running_loop().time() - started
     # One long poll (FastStream's own subscriber sleeps as long again after an empty one).
-    assert consumer.waits == [POLL_WAIT_MS]
-    assert took < POLL_WAIT_MS / 1000 * 1.5
+    assert consumer.waits == [200]
+    assert took < 0.2 * 1.5
+
+
+def test_every_level_of_an_idle_subscriber_waits_the_long_poll() -> None:
+    """The broker's fetch, aiokafka's background fetcher and the subscriber's poll all wait
+    POLL_WAIT_MS: left at aiokafka's defaults, the fetcher alone woke each consumer five times
+    a second and the fetches twice, for nothing."""
+    options = registered(KafkaBroker("127.0.0.1:9"))._connection_args
+    assert options["fetch_max_wait_ms"] == POLL_WAIT_MS
+    assert options["consumer_timeout_ms"] == POLL_WAIT_MS
+    # Seconds, so an idle service stays quiet; yet well inside the time aiokafka gives a
+    # request (a fetch waiting longer would fail and reconnect) and the group's session.
+    assert POLL_WAIT_MS >= 2000
+    request_timeout = inspect.signature(AIOKafkaConsumer).parameters["request_timeout_ms"]
+    assert request_timeout.default / 4 >= POLL_WAIT_MS
+    assert options["session_timeout_ms"] > POLL_WAIT_MS
 
 
 async def test_a_poll_with_records_returns_them_all_in_order() -> None:

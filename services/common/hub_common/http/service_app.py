@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub_common.fhir.outcome import Issue, operation_outcome
 from hub_common.http import fhir as fhir_http
 from hub_common.http.body_limit import BodySizeLimit, BodyTooLarge, too_large
-from hub_common.http.health import database_check, health_router
+from hub_common.http.health import database_check, health_router, kafka_check
 from hub_common.messaging.failures import is_transient
 from hub_common.messaging.outbox import OutboxRelay
 from hub_common.observability import tracing
@@ -100,10 +100,7 @@ def service_app(
     app.state.broker = broker
     app.state.auth_secret = auth_secret
 
-    async def kafka_ready() -> bool:
-        return await broker.ping(timeout=2.0)
-
-    checks = {"database": database_check(engine), "kafka": kafka_ready}
+    checks = {"database": database_check(engine), "kafka": kafka_check(broker)}
     app.include_router(health_router(checks))
     metrics.readiness(checks)
     metrics.expose(app)

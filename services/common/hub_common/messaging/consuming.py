@@ -83,10 +83,24 @@ def delivery_of(record: ConsumerRecord[Any, Any]) -> Delivery:
     )
 
 
-POLL_WAIT_MS = 500
-"""How long a poll waits on the broker for records before it is asked again. A wait ends as
-soon as records arrive, so this bounds only how often an idle subscriber wakes (twice a second)
-and how long it takes to notice it is being stopped; it adds nothing to a record's latency."""
+POLL_WAIT_MS = 5000
+"""How long an idle subscriber waits before it looks again, at each of its three levels: the
+broker holds a fetch this long (`fetch_max_wait_ms`), aiokafka's background fetcher re-checks
+its partitions this often (`consumer_timeout_ms`, 200 ms by default), and the subscriber's poll
+waits this long on the fetcher. Each wait ends as soon as there is something to do (records
+arrive, are consumed, a rebalance or a metadata update), so it adds nothing to a record's
+latency; it only sets how often an idle subscriber wakes. At 500 ms and 200 ms, the
+notifier's seven consumers woke it over a hundred times a second for nothing, most of its CPU
+at idle (issue 18: 2.4 % of a core, 0.5 % with these waits).
+
+Why not longer: Kafka answers one request per connection at a time, so a fetch waiting on a
+quiet broker holds up the consumer's next request on that connection, such as the offsets of
+partitions a rebalance just assigned or the metadata asked for after a broker died, by up to
+this long (heartbeats, joins and commits go to the group coordinator on a connection of their
+own). Measured against a rebalance or a broker's death (seconds of session timeout and
+election), that is a few seconds more, once. Stopping does not wait for it: FastStream
+cancels the poll and the consumer closes its connections. It must stay well under aiokafka's
+`request_timeout_ms` (40 s), past which a waiting fetch would count as failed."""
 
 
 class LongPollBatchSubscriber(BatchSubscriber):
@@ -256,6 +270,7 @@ def subscribe(
         max_records=batch_size,
         batch_timeout_ms=POLL_WAIT_MS,
         fetch_max_wait_ms=POLL_WAIT_MS,
+        consumer_timeout_ms=POLL_WAIT_MS,
         decoder=_undecoded,
         title=what,
         description=description,
