@@ -88,10 +88,21 @@ POLL_WAIT_MS = 5000
 broker holds a fetch this long (`fetch_max_wait_ms`), aiokafka's background fetcher re-checks
 its partitions this often (`consumer_timeout_ms`, 200 ms by default), and the subscriber's poll
 waits this long on the fetcher. Each wait ends as soon as there is something to do (records
-arrive, are consumed, a rebalance or a metadata update), so it adds nothing to a record's
-latency; it only sets how often an idle subscriber wakes. At 500 ms and 200 ms, the
-notifier's seven consumers woke it over a hundred times a second for nothing, most of its CPU
-at idle (issue 18: 2.4 % of a core, 0.5 % with these waits).
+arrive, are consumed, a rebalance or a metadata update); it sets how often an idle subscriber
+wakes. At 500 ms and 200 ms, the notifier's seven consumers woke it over a hundred times a
+second for nothing, most of its CPU at idle (issue 18: 2.4 % of a core, 0.5 % with these
+waits; the broker's wait alone back at 500 ms put the three services from 0.97 % back to
+2.60 %).
+
+One case where it does add latency: aiokafka keeps one fetch in flight per broker, and leaves
+out of it the partitions whose records it holds but has not handed over yet. A record that
+reaches such a partition while the handler is busy with the previous batch waits for that
+fetch to end: at once if another partition of the broker gets a record, else after this long
+(measured: a 200 ms handler and a second record on the same partition 50 ms after the first,
+alone on the topic: 150 ms with a 500 ms wait, 150 ms or 4.4 s with 5 s). The benchmark's
+trickles (5/s and 25/s) never met it, as other partitions always had records within
+milliseconds; a region's quiet hours can, by a few seconds, on a referral nobody is waiting on
+by the second.
 
 Why not longer: Kafka answers one request per connection at a time, so a fetch waiting on a
 quiet broker holds up the consumer's next request on that connection, such as the offsets of
