@@ -30,15 +30,14 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 
 from hub_common.jsonio import dumps
 from hub_common.messaging.envelope import EVENT_ID, TRACEPARENT, Envelope
 from hub_common.observability import tracing
 from hub_common.storage.batch_insert import BatchTable, insert_batch
 from hub_common.storage.db import array_parameter
+from hub_common.storage.on_commit import after_commit
 from hub_common.storage.wakeup import Wakeup, channel_of
 
 if TYPE_CHECKING:
@@ -72,25 +71,18 @@ def staged(
     when `db` is a session, this process's relay of `outbox` kicked once it commits (its
     writers' transactions send no NOTIFY: hub_common.storage.wakeup)."""
     if events and isinstance(db, AsyncSession):
-        db.sync_session.info.setdefault(_KICK, set()).add(outbox.fullname)
+        kick = functools.partial(_kick_relays, outbox.fullname)
+        after_commit(db, kick, key=("kick relays", outbox.fullname))
     return outbox_columns(outbox), outbox_rows(events)
 
 
-_KICK = "hub_outbox_kick"
 _running_relays: dict[str, set[OutboxRelay]] = {}
 """The relays running in this process, by outbox table."""
 
 
-@listens_for(Session, "after_commit")
-def _kick_relays(session: Session) -> None:
-    for table in session.info.pop(_KICK, ()):
-        for relay in _running_relays.get(table, ()):
-            relay.kick()
-
-
-@listens_for(Session, "after_rollback")
-def _forget_kicks(session: Session) -> None:
-    session.info.pop(_KICK, None)
+def _kick_relays(table: str) -> None:
+    for relay in _running_relays.get(table, ()):
+        relay.kick()
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Annotated, Any
@@ -43,12 +44,13 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from hub_common.periodic import Periodic
 from hub_common.security.auth import Principal, require
+from hub_common.storage.on_commit import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -102,25 +104,11 @@ SLA_BREACHES = Counter(
     ["rule", "level"],
 )
 
-_PENDING = "hub_metrics_pending"
-
 
 def count_on_commit(session: AsyncSession | Session, counter: Any, amount: float = 1) -> None:
     """Increment `counter` (a Counter or one of its labelled children) when `session`'s
     transaction commits; forget it if the transaction rolls back."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_PENDING, []).append((counter, amount))
-
-
-@event.listens_for(Session, "after_commit")
-def _apply_pending(session: Session) -> None:
-    for counter, amount in session.info.pop(_PENDING, ()):
-        counter.inc(amount)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    after_commit(session, functools.partial(counter.inc, amount))
 
 
 class _Both:
