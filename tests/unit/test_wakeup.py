@@ -16,8 +16,8 @@ from hub_common.storage.wakeup import (
     channel_of,
     connect_options,
     drop_notify_on_insert,
+    notify_function,
     notify_on_insert,
-    notify_unless_announced,
 )
 from hub_notifier.adapters.attempt import Attempt
 from hub_notifier.adapters.delivery_store import Claimed
@@ -38,7 +38,7 @@ def test_the_trigger_notifies_the_tables_channel_once_per_statement_when_a_row_m
 
 
 def test_the_gated_trigger_stays_silent_for_a_service_announcing_its_own_commits() -> None:
-    (function,) = notify_unless_announced("router", "outbox")
+    function = notify_function("router", "outbox", unless_announced=True)
     assert "coalesce(current_setting('hub.notify', true), '') <> 'off'" in function
     assert "pg_notify('router.outbox', '')" in function
     assert function.strip().startswith('CREATE OR REPLACE FUNCTION "router"."notify_outbox"()')

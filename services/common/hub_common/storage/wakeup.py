@@ -53,58 +53,51 @@ def channel_name(schema: str, table: str) -> str:
     return f"{schema}.{table}"
 
 
-def notify_on_insert(schema: str, table: str, when: str = "true") -> list[str]:
-    """DDL for a migration: after each INSERT statement into `schema.table` that added a row
-    matching `when` (SQL over the added rows' columns), notify the table's channel.
-
-    Once per statement, not per row, and only when a matching row was added: a NOTIFY makes
-    PostgreSQL serialise the commits that send one, so a batch costs one and a write the loop
-    does not care about (a delivery sent through the outbox) costs none. Names, not the ORM's
-    tables: a migration must not change when the ORM does."""
-    function = f'"{schema}"."notify_{table}"'
-    # Built from the migration's own constants, never from input.
-    return [
-        f"""
-        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT 1 FROM added WHERE {when}) THEN
-                PERFORM pg_notify('{channel_name(schema, table)}', '');
-            END IF;
-            RETURN NULL;
-        END
-        $$
-        """,  # noqa: S608
-        f"""
-        CREATE TRIGGER "{table}_notify" AFTER INSERT ON "{schema}"."{table}"
-        REFERENCING NEW TABLE AS added
-        FOR EACH STATEMENT EXECUTE FUNCTION {function}()
-        """,
-    ]
-
-
 NOTIFY_SETTING = "hub.notify"
 ANNOUNCED_BY_PROCESS = {NOTIFY_SETTING: "off"}
 """Session settings of a service's own connections: its commits are announced by the process
 (`Wakeup.announce`), so the table's trigger need not NOTIFY for them."""
 
 
-def notify_unless_announced(schema: str, table: str, when: str = "true") -> list[str]:
-    """DDL for a migration: `notify_on_insert`'s function, now silent for sessions whose
-    `hub.notify` setting is `off` (a service announcing its own commits)."""
+def notify_function(
+    schema: str, table: str, when: str = "true", *, unless_announced: bool = False
+) -> str:
+    """DDL for a migration: the trigger function that notifies the table's channel when the
+    statement added a row matching `when` (SQL over the added rows' columns); with
+    `unless_announced`, not for sessions whose `hub.notify` setting is `off` (a service that
+    announces its own commits). Names, not the ORM's tables: a migration must not change when
+    the ORM does."""
     function = f'"{schema}"."notify_{table}"'
+    announced = (
+        f"coalesce(current_setting('{NOTIFY_SETTING}', true), '') <> 'off'\n                AND "
+    )
     # Built from the migration's own constants, never from input.
-    return [
-        f"""
+    return f"""
         CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF coalesce(current_setting('{NOTIFY_SETTING}', true), '') <> 'off'
-                AND EXISTS (SELECT 1 FROM added WHERE {when}) THEN
+            IF {announced if unless_announced else ""}EXISTS (SELECT 1 FROM added WHERE {when}) THEN
                 PERFORM pg_notify('{channel_name(schema, table)}', '');
             END IF;
             RETURN NULL;
         END
         $$
         """  # noqa: S608
+
+
+def notify_on_insert(schema: str, table: str, when: str = "true") -> list[str]:
+    """DDL for a migration: after each INSERT statement into `schema.table` that added a row
+    matching `when`, notify the table's channel (`notify_function`).
+
+    Once per statement, not per row, and only when a matching row was added: a NOTIFY makes
+    PostgreSQL serialise the commits that send one, so a batch costs one and a write the loop
+    does not care about (a delivery sent through the outbox) costs none."""
+    return [
+        notify_function(schema, table, when),
+        f"""
+        CREATE TRIGGER "{table}_notify" AFTER INSERT ON "{schema}"."{table}"
+        REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION "{schema}"."notify_{table}"()
+        """,
     ]
 
 

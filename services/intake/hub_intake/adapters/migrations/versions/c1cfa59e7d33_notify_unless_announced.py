@@ -12,7 +12,7 @@ stay for every other writer (CLI commands, an operator's psql).
 
 from alembic import op
 
-from hub_common.storage.wakeup import notify_on_insert, notify_unless_announced
+from hub_common.storage.wakeup import notify_function
 
 revision = "c1cfa59e7d33"
 down_revision = "d386e4ff00fb"
@@ -24,10 +24,9 @@ TRIGGERS = [("outbox", "true")]
 
 def upgrade() -> None:
     for table, when in TRIGGERS:
-        for statement in notify_unless_announced("intake", table, when):
-            op.execute(statement)
+        op.execute(notify_function("intake", table, when, unless_announced=True))
 
 
 def downgrade() -> None:
     for table, when in TRIGGERS:
-        op.execute(notify_on_insert("intake", table, when)[0])  # the function, ungated
+        op.execute(notify_function("intake", table, when))

@@ -12,7 +12,7 @@ stay for every other writer (CLI commands, an operator's psql).
 
 from alembic import op
 
-from hub_common.storage.wakeup import notify_on_insert, notify_unless_announced
+from hub_common.storage.wakeup import notify_function
 
 revision = "6cab4da66440"
 down_revision = "851c4d1685e0"
@@ -27,10 +27,9 @@ TRIGGERS = [
 
 def upgrade() -> None:
     for table, when in TRIGGERS:
-        for statement in notify_unless_announced("notifier", table, when):
-            op.execute(statement)
+        op.execute(notify_function("notifier", table, when, unless_announced=True))
 
 
 def downgrade() -> None:
     for table, when in TRIGGERS:
-        op.execute(notify_on_insert("notifier", table, when)[0])  # the function, ungated
+        op.execute(notify_function("notifier", table, when))

@@ -12,7 +12,7 @@ stay for every other writer (CLI commands, an operator's psql).
 
 from alembic import op
 
-from hub_common.storage.wakeup import notify_on_insert, notify_unless_announced
+from hub_common.storage.wakeup import notify_function
 
 revision = "f56c53eada2b"
 down_revision = "d2a527e08768"
@@ -24,10 +24,9 @@ TRIGGERS = [("outbox", "true")]
 
 def upgrade() -> None:
     for table, when in TRIGGERS:
-        for statement in notify_unless_announced("router", table, when):
-            op.execute(statement)
+        op.execute(notify_function("router", table, when, unless_announced=True))
 
 
 def downgrade() -> None:
     for table, when in TRIGGERS:
-        op.execute(notify_on_insert("router", table, when)[0])  # the function, ungated
+        op.execute(notify_function("router", table, when))
