@@ -18,15 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from benchmarks.hub import running_hub
+from benchmarks.measure import ProcessSampler
 from tests.support.infra import infrastructure
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 async def measure(seconds: float, settle: float, hold: float) -> dict[str, float]:
@@ -35,15 +29,14 @@ async def measure(seconds: float, settle: float, hold: float) -> dict[str, float
         async with running_hub(infra, partitions=6, replicas=1, log_dir=Path(logs)) as hub:
             print(f"services started: {hub.pids()}; settling for {settle:g} s", flush=True)
             await asyncio.sleep(settle)
-            processes = {name: psutil.Process(pid) for name, pid in hub.pids().items()}
-            before = {name: cpu_seconds(p) for name, p in processes.items()}
+            # The benchmark's own sampler, so the figure is its idle phase's.
+            sampler = ProcessSampler(hub.pids())
+            sampler.begin()
             start = time.monotonic()
             await asyncio.sleep(seconds)
+            usage = await sampler.end()
             elapsed = time.monotonic() - start
-            percent = {
-                name: 100 * (cpu_seconds(p) - before[name]) / elapsed
-                for name, p in processes.items()
-            }
+            percent = {name: 100 * used.cpu_seconds / elapsed for name, used in usage.items()}
             report(percent, elapsed)
             if hold > 0:
                 print(f"holding for {hold:g} s: {hub.pids()}", flush=True)
